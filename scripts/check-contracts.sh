@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# CI checks of the contracts: lint, formatting, gen/ up to date, and no
+# breaking change against the last released contracts (contracts/baseline.binpb).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "==> buf lint: STANDARD + COMMENTS rules on proto/ (inference and google excluded)"
+buf lint
+
+echo "==> buf format: .proto files are formatted (no diff)"
+if ! buf format -d --exit-code; then
+  echo "FAIL: proto files are not formatted; run: buf format -w" >&2
+  exit 1
+fi
+
+echo "==> gen/ is exactly what scripts/generate.sh makes"
+buf generate --output "$tmp"
+buf build --as-file-descriptor-set -o "$tmp/gen/descriptors.binpb"
+if ! diff -r "$tmp/gen" gen; then
+  echo "FAIL: gen/ is stale or edited by hand; run: scripts/generate.sh and commit gen/" >&2
+  exit 1
+fi
+
+echo "==> buf breaking: no breaking change (FILE rules) against contracts/baseline.binpb"
+if ! buf breaking --against contracts/baseline.binpb; then
+  echo "FAIL: breaking change against the released contracts; add a new package version (v2) instead of editing v1" >&2
+  exit 1
+fi
+
+echo "OK: contracts pass every check"
