@@ -18,8 +18,7 @@ if ! buf format -d --exit-code; then
 fi
 
 echo "==> gen/ is exactly what scripts/generate.sh makes"
-buf generate --output "$tmp"
-buf build --as-file-descriptor-set -o "$tmp/gen/descriptors.binpb"
+bash scripts/generate.sh "$tmp"
 if ! diff -r "$tmp/gen" gen; then
   echo "FAIL: gen/ is stale or edited by hand; run: scripts/generate.sh and commit gen/" >&2
   exit 1

@@ -1,0 +1,45 @@
+# NEPSE Prediction Mesh. Every target runs on the Node in node_modules/.bin (Node 24, from npm).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+TSX := node --import tsx
+TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts'
+
+.DEFAULT_GOAL := help
+.PHONY: help setup generate contracts lint build test dev demo bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install dependencies (npm ci) and nats-server when it is missing
+	@command -v nats-server >/dev/null || { echo "installing nats-server"; apt-get update -qq && apt-get install -y -qq nats-server; }
+	npm ci --no-audit --no-fund
+
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+generate: node_modules ## Regenerate gen/ from proto/ with buf
+	bash scripts/generate.sh
+
+contracts: node_modules ## Contract checks: buf lint, format, gen/ up to date, breaking against the baseline
+	bash scripts/check-contracts.sh
+
+lint: contracts ## Contract checks and the TypeScript type check
+	tsc --noEmit -p .
+
+build: lint ## Type-check everything (services run from source through tsx)
+
+test: lint ## Everything CI runs: contract checks, type check, unit and integration tests
+	node --import tsx --test --test-timeout=300000 $(TESTS)
+
+dev: node_modules ## Run every service on its default port with a local nats-server and embedded stores
+	$(TSX) scripts/dev.ts
+
+demo: node_modules ## The whole mesh end to end with sample data
+	@echo "make demo: not yet - it arrives with the prediction service. 'make dev' runs the services that exist."
+
+bench: node_modules ## Benchmarks (all, or one: make bench ONLY=ingestion)
+	$(TSX) bench/run.ts $(ONLY)
+
+clean: ## Remove local data (.data/)
+	rm -rf .data

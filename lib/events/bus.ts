@@ -1,0 +1,256 @@
+/**
+ * The event bus: one NATS connection per process with its JetStream client and manager, typed
+ * publish, durable consumers, and a graceful close.
+ */
+import { toBinary, type Message } from '@bufbuild/protobuf';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import {
+  connect,
+  headers as createHeaders,
+  type ConnectionOptions,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+} from 'nats';
+import { startConsumer, type ConsumeOptions, type EventHandler, type EventSubscription } from './consumer.js';
+import { EventBusClosedError, EventPublishError } from './errors.js';
+import { eventSubject, validateDurable, type EventType } from './event-type.js';
+import { EventHeaders, PROTOBUF_CONTENT_TYPE, injectTraceContext } from './headers.js';
+import { describeError } from './nats-errors.js';
+import { emit, stderrLogger, type EventMetrics, type EventsLogger } from './observe.js';
+import { EVENTS_STREAM } from './streams.js';
+
+/** Options of {@link connectEvents}. Durations are milliseconds. */
+export interface ConnectEventsOptions {
+  /** NATS URL(s), e.g. `nats://127.0.0.1:4223` or a comma-separated list. */
+  servers: string | string[];
+  /** Connection name shown by the server (`nats server report connections`): use the service name. */
+  name: string;
+  /** Structured logger (pino fits). Default: warnings and errors as JSON on stderr. */
+  logger?: EventsLogger;
+  /** Metric hooks; default none. */
+  metrics?: EventMetrics;
+  /** How long a publish waits for JetStream's PubAck, in ms. Default 5 000. */
+  publishTimeoutMs?: number;
+  /** How long the first connect may take, in ms. Default 5 000. */
+  connectTimeoutMs?: number;
+  /** Pause between reconnect attempts, in ms. Default 1 000. */
+  reconnectWaitMs?: number;
+  /** Reconnect attempts before giving up; -1 (default) never gives up. */
+  maxReconnectAttempts?: number;
+  /** How long `close()` lets the connection drain before closing it hard, in ms. Default 10 000. */
+  drainTimeoutMs?: number;
+  /** Further nats.js options (credentials, TLS); they win over the ones above. */
+  nats?: Partial<ConnectionOptions>;
+}
+
+/** Options of {@link EventBus.publish}. */
+export interface PublishOptions {
+  /**
+   * Deterministic id of this event (e.g. `bars.ingested:NABIL:2024-06-02`), sent as
+   * `Nats-Msg-Id`: a re-send within the stream's duplicate window is dropped by JetStream.
+   */
+  msgId: string;
+  /** Extra headers; the kit's own headers win on a name clash. */
+  headers?: Readonly<Record<string, string>>;
+  /** Overrides the bus's PubAck timeout for this publish, in ms. */
+  timeoutMs?: number;
+}
+
+/** JetStream's answer to a publish. */
+export interface PublishResult {
+  /** Subject published on. */
+  subject: string;
+  /** Stream sequence of the stored message (of the original, when `duplicate`). */
+  seq: number;
+  /** True when JetStream already had this msgId within the duplicate window and dropped this copy. */
+  duplicate: boolean;
+}
+
+/** How far a durable consumer is behind. Counts are messages. */
+export interface ConsumerLag {
+  /** Stored messages matching the filter not yet delivered. */
+  pending: number;
+  /** Delivered and awaiting a verdict. */
+  ackPending: number;
+  /** Delivered more than once and still awaiting a verdict. */
+  redelivered: number;
+  /** `pending + ackPending`: the number to alert on. */
+  total: number;
+}
+
+/** A connection to the mesh's event streams. Create with {@link connectEvents}. */
+export interface EventBus {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  /**
+   * Publishes one event as a binary protobuf payload on `nepse.v1.<event>.<KEY>`.
+   * @throws EventKeyError for a key that cannot be a subject token.
+   * @throws EventPublishError when JetStream does not acknowledge in time.
+   */
+  publish<T extends Message>(event: EventType<T>, key: string, message: NoInfer<T>, options: PublishOptions): Promise<PublishResult>;
+  /**
+   * Creates or updates the durable consumer and runs `handler` for every message until `stop()`.
+   * @throws EventConfigError on bad options or a consumer the server will not create.
+   */
+  consume<T extends Message>(event: EventType<T>, options: ConsumeOptions, handler: EventHandler<T>): Promise<EventSubscription>;
+  /** How far behind a durable consumer of NEPSE_EVENTS is. */
+  consumerLag(durable: string): Promise<ConsumerLag>;
+  /** Stops every consumer (waiting for in-flight handlers), then drains the connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Connects to NATS and opens JetStream. Streams are not touched: call `ensureStreams` for that. */
+export async function connectEvents(options: ConnectEventsOptions): Promise<EventBus> {
+  const nc = await connect({
+    servers: options.servers,
+    name: options.name,
+    timeout: options.connectTimeoutMs ?? 5_000,
+    reconnectTimeWait: options.reconnectWaitMs ?? 1_000,
+    maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
+    ...options.nats,
+  });
+  const jsm = await nc.jetstreamManager();
+  return new NatsEventBus(nc, nc.jetstream(), jsm, options);
+}
+
+class NatsEventBus implements EventBus {
+  private readonly logger: EventsLogger;
+  private readonly metrics: EventMetrics;
+  private readonly publishTimeoutMs: number;
+  private readonly drainTimeoutMs: number;
+  private readonly subscriptions = new Set<EventSubscription>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    options: ConnectEventsOptions,
+  ) {
+    this.logger = options.logger ?? stderrLogger;
+    this.metrics = options.metrics ?? {};
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    void this.logStatus(options.name);
+  }
+
+  async publish<T extends Message>(
+    event: EventType<T>,
+    key: string,
+    message: T,
+    options: PublishOptions,
+  ): Promise<PublishResult> {
+    const subject = eventSubject(event, key);
+    const msgId = options.msgId;
+    if (typeof msgId !== 'string' || msgId.length === 0 || msgId.length > 256 || /[\r\n]/.test(msgId)) {
+      throw new EventPublishError('msgId must be 1-256 characters on one line', subject);
+    }
+    const data = toBinary(event.schema, message);
+    const span = trace.getTracer('nepse-events').startSpan(`send ${event.name}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': subject,
+        'messaging.message.id': msgId,
+        'messaging.message.body.size': data.byteLength,
+      },
+    });
+    const hdrs = createHeaders();
+    for (const [k, v] of Object.entries(options.headers ?? {})) hdrs.set(k, v);
+    hdrs.set(EventHeaders.contentType, PROTOBUF_CONTENT_TYPE);
+    hdrs.set(EventHeaders.event, event.name);
+    // Inject from the send span so consumers become its children (same trace as the caller's).
+    injectTraceContext(hdrs, trace.setSpan(context.active(), span));
+    try {
+      const ack = await this.js.publish(subject, data, {
+        msgID: msgId,
+        headers: hdrs,
+        timeout: options.timeoutMs ?? this.publishTimeoutMs,
+      });
+      span.setAttribute('nepse.event.duplicate', ack.duplicate);
+      emit(() => this.metrics.onPublished?.(event.name, ack.duplicate));
+      return { subject, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
+      throw new EventPublishError(`publish to ${subject} failed: ${describeError(err)}`, subject, { cause: err });
+    } finally {
+      span.end();
+    }
+  }
+
+  async consume<T extends Message>(
+    event: EventType<T>,
+    options: ConsumeOptions,
+    handler: EventHandler<T>,
+  ): Promise<EventSubscription> {
+    if (this.closing) throw new EventBusClosedError('event bus is closing; cannot start a consumer');
+    const sub = await startConsumer(
+      {
+        nc: this.nc,
+        js: this.js,
+        jsm: this.jsm,
+        logger: this.logger,
+        metrics: this.metrics,
+        publishTimeoutMs: this.publishTimeoutMs,
+      },
+      event,
+      options,
+      handler,
+    );
+    this.subscriptions.add(sub);
+    return {
+      durable: sub.durable,
+      stop: async () => {
+        await sub.stop();
+        this.subscriptions.delete(sub);
+      },
+    };
+  }
+
+  async consumerLag(durable: string): Promise<ConsumerLag> {
+    const info = await this.jsm.consumers.info(EVENTS_STREAM, validateDurable(durable));
+    return {
+      pending: info.num_pending,
+      ackPending: info.num_ack_pending,
+      redelivered: info.num_redelivered,
+      total: info.num_pending + info.num_ack_pending,
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await Promise.allSettled([...this.subscriptions].map((s) => s.stop()));
+    this.subscriptions.clear();
+    if (this.nc.isClosed()) return;
+    // drain() flushes acks and publishes; when the server is unreachable it could wait forever.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.drainTimeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([this.nc.drain().then(() => 'drained' as const), timedOut]);
+      if (outcome === 'timeout') this.logger.warn({}, 'drain timed out; closing connection');
+    } catch (err) {
+      this.logger.warn({ err: describeError(err) }, 'drain failed; closing connection');
+    } finally {
+      clearTimeout(timer);
+      if (!this.nc.isClosed()) await this.nc.close();
+    }
+  }
+
+  private async logStatus(name: string): Promise<void> {
+    for await (const s of this.nc.status()) {
+      const data = typeof s.data === 'string' || typeof s.data === 'number' ? s.data : undefined;
+      if (s.type === 'disconnect' || s.type === 'ldm') this.logger.warn({ connection: name, event: s.type, data }, 'nats connection');
+      else if (s.type === 'error') this.logger.error({ connection: name, event: s.type, data }, 'nats connection');
+      else if (s.type === 'reconnect') this.logger.info({ connection: name, event: s.type, data }, 'nats connection');
+    }
+  }
+}

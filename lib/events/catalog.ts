@@ -1,0 +1,28 @@
+import {
+  AlertRaisedSchema,
+  BarsIngestedSchema,
+  FeaturesComputedSchema,
+  ModelActivationSchema,
+  ModelPromotedSchema,
+  ModelRegisteredSchema,
+  ModelRolledBackSchema,
+  PredictionMadeSchema,
+  TrainingFinishedSchema,
+} from '../../gen/nepse/events/v1/events_pb.js';
+import { defineEvent } from './event-type.js';
+
+/**
+ * Every event of the mesh (DESIGN.md), each tied to its protobuf payload. Subjects are
+ * `nepse.v1.<name>.<SYMBOL or _>`; publishers and consumers name events only through these.
+ */
+export const MeshEvents = {
+  barsIngested: defineEvent({ name: 'bars.ingested', schema: BarsIngestedSchema }),
+  featuresComputed: defineEvent({ name: 'features.computed', schema: FeaturesComputedSchema }),
+  trainingFinished: defineEvent({ name: 'training.finished', schema: TrainingFinishedSchema }),
+  modelRegistered: defineEvent({ name: 'models.registered', schema: ModelRegisteredSchema }),
+  modelPromoted: defineEvent({ name: 'models.promoted', schema: ModelPromotedSchema }),
+  modelActivation: defineEvent({ name: 'models.activation', schema: ModelActivationSchema }),
+  modelRolledBack: defineEvent({ name: 'models.rolled_back', schema: ModelRolledBackSchema }),
+  predictionMade: defineEvent({ name: 'predictions.made', schema: PredictionMadeSchema }),
+  alertRaised: defineEvent({ name: 'alerts.raised', schema: AlertRaisedSchema }),
+} as const;

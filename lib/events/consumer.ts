@@ -1,0 +1,337 @@
+/**
+ * Durable pull consumers with explicit ack and bounded redelivery. A handler's verdict decides:
+ * success → ack; failure → nak with jittered backoff; failure on the last allowed delivery (or a
+ * rejection, or an undecodable payload) → copy to the dead-letter stream, then term.
+ */
+import type { Message } from '@bufbuild/protobuf';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, NatsConnection, Subscription } from 'nats';
+import { DEFAULT_BACKOFF_MS, DEFAULT_JITTER, isValidBackoff, retryDelayMs } from './backoff.js';
+import { ensureConsumer } from './consumer-config.js';
+import { listenForMaxDeliveries, publishDeadLetter } from './dead-letter.js';
+import { EventConfigError, EventRejectedError } from './errors.js';
+import { decodeEvent, eventFilterSubjects, keyOfSubject, validateDurable, type EventType } from './event-type.js';
+import { EventHeaders, extractTraceContext, headerSafe, headersToRecord } from './headers.js';
+import { describeError } from './nats-errors.js';
+import { emit, type DeadLetterReason, type EventMetrics, type EventsLogger } from './observe.js';
+import { EVENTS_STREAM } from './streams.js';
+
+/** Options of {@link EventBus.consume}. Durations are milliseconds. */
+export interface ConsumeOptions {
+  /** Durable consumer name, `[A-Za-z0-9_-]{1,64}`: one per consuming service and purpose. */
+  durable: string;
+  /** Only these keys (symbols); default every key of the event. */
+  keys?: readonly string[];
+  /** Deliveries per message before it is dead-lettered. Default 5. */
+  maxDeliver?: number;
+  /** How long the server waits for a verdict before redelivering, in ms. Default 30 000. */
+  ackWaitMs?: number;
+  /** Delay before redelivery after the 1st, 2nd, … failure, in ms (last entry repeats). Default 1 s, 5 s, 15 s, 30 s. */
+  backoffMs?: readonly number[];
+  /** Fraction by which each backoff delay is randomly spread (0–1). Default 0.2. */
+  jitter?: number;
+  /** Handlers run at once by this process. Default 1 (in order, per process). */
+  concurrency?: number;
+  /** Unacknowledged messages the server allows across all processes of this durable. Default: server's. */
+  maxAckPending?: number;
+}
+
+/** What a handler knows about the message besides its payload. */
+export interface Delivery {
+  /** Event name, e.g. `bars.ingested`. */
+  event: string;
+  /** Durable consumer that received it. */
+  durable: string;
+  /** Full subject, `nepse.v1.<event>.<KEY>`. */
+  subject: string;
+  /** The key (symbol or `_`). */
+  key: string;
+  /** Stream sequence: unique per stored message. */
+  seq: number;
+  /** 1 on first delivery, 2 on the first redelivery, … up to `maxDeliver`. */
+  deliveryCount: number;
+  /** The publisher's `Nats-Msg-Id`: the natural idempotency key for handlers. */
+  msgId: string | undefined;
+  /** All message headers (first value of each). */
+  headers: Readonly<Record<string, string>>;
+  /** When JetStream stored the message. */
+  publishedAt: Date;
+}
+
+/** Processes one message. Resolve to ack; throw to retry (or {@link EventRejectedError} to dead-letter now). */
+export type EventHandler<T extends Message> = (message: T, delivery: Delivery) => Promise<void>;
+
+/** A running consumer. */
+export interface EventSubscription {
+  /** The durable consumer name. */
+  readonly durable: string;
+  /** Stops pulling, hands back unstarted messages, waits for in-flight handlers. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Connection-level dependencies the bus hands to each consumer. */
+export interface ConsumerDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  logger: EventsLogger;
+  metrics: EventMetrics;
+  publishTimeoutMs: number;
+}
+
+const tracer = trace.getTracer('nepse-events');
+/** Longest pause between attempts to resume a consumer whose pull loop ended, in ms. */
+const MAX_RESUME_DELAY_MS = 30_000;
+
+/** Creates (or updates) the durable consumer and starts processing; resolves once it runs. */
+export async function startConsumer<T extends Message>(
+  deps: ConsumerDeps,
+  event: EventType<T>,
+  options: ConsumeOptions,
+  handler: EventHandler<T>,
+): Promise<EventSubscription> {
+  const consumer = new EventConsumer(deps, event, options, handler);
+  await consumer.start();
+  return consumer;
+}
+
+class EventConsumer<T extends Message> implements EventSubscription {
+  readonly durable: string;
+  private readonly maxDeliver: number;
+  private readonly ackWaitMs: number;
+  private readonly backoffMs: readonly number[];
+  private readonly jitter: number;
+  private readonly concurrency: number;
+  private readonly maxAckPending: number | undefined;
+  private readonly filters: string[];
+  /** Set when the server cannot filter on several subjects and we filter here instead. */
+  private clientFilter: Set<string> | undefined;
+  private readonly handlers = new Set<Promise<void>>();
+  private readonly background = new Set<Promise<void>>();
+  private readonly wake = new AbortController();
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private messages: ConsumerMessages | undefined;
+  private advisory: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: ConsumerDeps,
+    private readonly event: EventType<T>,
+    options: ConsumeOptions,
+    private readonly handler: EventHandler<T>,
+  ) {
+    this.durable = validateDurable(options.durable);
+    this.maxDeliver = options.maxDeliver ?? 5;
+    this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
+    this.jitter = options.jitter ?? DEFAULT_JITTER;
+    this.concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(this.maxDeliver) || this.maxDeliver < 1) {
+      throw new EventConfigError(`maxDeliver must be a positive integer, got ${this.maxDeliver}`);
+    }
+    if (!Number.isFinite(this.ackWaitMs) || this.ackWaitMs < 1) throw new EventConfigError('ackWaitMs must be ≥ 1 ms');
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new EventConfigError(`concurrency must be a positive integer, got ${this.concurrency}`);
+    }
+    if (!isValidBackoff(this.backoffMs)) throw new EventConfigError('backoffMs must hold non-negative numbers');
+    this.filters = eventFilterSubjects(event, options.keys);
+    this.maxAckPending = options.maxAckPending;
+  }
+
+  async start(): Promise<void> {
+    await this.ensure();
+    this.advisory = listenForMaxDeliveries(
+      { ...this.deps, track: (work) => this.track(this.background, work) },
+      this.event,
+      EVENTS_STREAM,
+      this.durable,
+    );
+    this.loop = this.run();
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.wake.abort();
+    this.messages?.stop();
+    await this.loop;
+    this.advisory?.unsubscribe();
+    // Handlers may still be settling (ack, dead-letter copy); advisory copies likewise.
+    while (this.handlers.size + this.background.size > 0) {
+      await Promise.allSettled([...this.handlers, ...this.background]);
+    }
+  }
+
+  private async ensure(): Promise<void> {
+    const { serverFilters, clientFilter } = await ensureConsumer(this.deps.nc, this.deps.jsm, {
+      stream: EVENTS_STREAM,
+      durable: this.durable,
+      description: `${this.event.name} consumer`,
+      filters: this.filters,
+      maxDeliver: this.maxDeliver,
+      ackWaitMs: this.ackWaitMs,
+      maxAckPending: this.maxAckPending,
+    });
+    this.clientFilter = clientFilter;
+    if (clientFilter) {
+      this.deps.logger.info(
+        { durable: this.durable, serverFilters },
+        'server predates multi-subject consumer filters (2.10); filtering keys in the client',
+      );
+    }
+  }
+
+  /** Pulls until stopped; if the pull loop dies (consumer deleted, server gone), recreates and resumes. */
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        if (failures > 0) await this.ensure();
+        const consumer = await this.deps.js.consumers.get(EVENTS_STREAM, this.durable);
+        const messages = await consumer.consume({ max_messages: this.concurrency });
+        this.messages = messages;
+        if (this.stopping) messages.stop();
+        const iterator = messages[Symbol.asyncIterator]();
+        while (true) {
+          // Take a message only when a handler slot is free: a message held while waiting would
+          // burn its ackWait without being worked on.
+          while (this.handlers.size >= this.concurrency) await Promise.race(this.handlers);
+          const next = await iterator.next();
+          if (next.done) break;
+          failures = 0;
+          // Delivered but stopping: leave it unacknowledged; the server redelivers it after ackWait
+          // to whichever process pulls next. (A nak would be quicker, but nats-server 2.9 was seen
+          // to deliver such a nak'd message twice to the next consumer.)
+          if (this.stopping) continue;
+          this.track(this.handlers, this.handle(next.value));
+        }
+        if (this.stopping) break;
+        const err = await messages.closed();
+        this.deps.logger.warn({ durable: this.durable, err: err ? describeError(err) : undefined }, 'pull loop ended; resuming');
+      } catch (err) {
+        if (this.stopping) break;
+        this.deps.logger.error({ durable: this.durable, err: describeError(err) }, 'pull loop failed; resuming');
+      }
+      failures++;
+      await sleep(Math.min(MAX_RESUME_DELAY_MS, 250 * 2 ** Math.min(failures, 10)), this.wake.signal);
+    }
+  }
+
+  private track(set: Set<Promise<void>>, work: Promise<void>): void {
+    const p = work.finally(() => set.delete(p));
+    set.add(p);
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const { event, durable, deps } = this;
+    if (this.clientFilter && !this.clientFilter.has(m.subject)) {
+      m.ack(); // not ours: the server had to send it only because it could not filter
+      return;
+    }
+    const deliveryCount = m.info.deliveryCount;
+    if (deliveryCount > 1) emit(() => deps.metrics.onRedelivered?.(event.name, durable));
+    let message: T;
+    try {
+      message = decodeEvent(event, m.data);
+    } catch (err) {
+      // Poison: no number of retries will make these bytes decode.
+      await this.deadLetter(m, describeError(err), 'decode');
+      return;
+    }
+    const delivery: Delivery = {
+      event: event.name,
+      durable,
+      subject: m.subject,
+      key: keyOfSubject(event, m.subject) ?? '',
+      seq: m.seq,
+      deliveryCount,
+      msgId: m.headers?.get(EventHeaders.msgId) || undefined,
+      headers: headersToRecord(m.headers),
+      publishedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
+    };
+    // The consumer loop's own context is whatever was active at consume(): start from the root
+    // so handlers see only the publisher's trace.
+    const parent = extractTraceContext(m.headers, ROOT_CONTEXT);
+    const span = tracer.startSpan(
+      `process ${event.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': m.subject,
+          'messaging.consumer.group.name': durable,
+          'messaging.message.id': delivery.msgId ?? '',
+          'nepse.event.delivery_count': deliveryCount,
+        },
+      },
+      parent,
+    );
+    const started = performance.now();
+    try {
+      await context.with(trace.setSpan(parent, span), () => this.handler(message, delivery));
+      m.ack();
+      emit(() => deps.metrics.onConsumed?.(event.name, durable, performance.now() - started));
+    } catch (err) {
+      emit(() => deps.metrics.onFailed?.(event.name, durable, performance.now() - started));
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
+      const rejected = err instanceof EventRejectedError;
+      if (rejected || deliveryCount >= this.maxDeliver) {
+        await this.deadLetter(m, describeError(err), rejected ? 'rejected' : 'handler-failed');
+      } else {
+        const delayMs = retryDelayMs(deliveryCount, this.backoffMs, this.jitter);
+        deps.logger.warn(
+          { event: event.name, durable, seq: m.seq, deliveryCount, delayMs, err: describeError(err) },
+          'handler failed; redelivering later',
+        );
+        m.nak(delayMs);
+      }
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Copies the message to the dead-letter stream, then terms it so it is never redelivered. */
+  private async deadLetter(m: JsMsg, error: string, reason: DeadLetterReason): Promise<void> {
+    const { event, durable, deps } = this;
+    const deliveryCount = m.info.deliveryCount;
+    const where = { event: event.name, durable, seq: m.seq, deliveryCount, reason };
+    try {
+      const ack = await publishDeadLetter(
+        deps.js,
+        event,
+        { stream: EVENTS_STREAM, durable, seq: m.seq, subject: m.subject, data: m.data, headers: m.headers, error, deliveries: deliveryCount },
+        deps.publishTimeoutMs,
+      );
+      // No reason text: servers before 2.10 match "+TERM" exactly and ignore "+TERM <reason>".
+      m.term();
+      if (!ack.duplicate) emit(() => deps.metrics.onDeadLettered?.(event.name, durable, reason));
+      deps.logger.warn({ ...where, err: headerSafe(error) }, 'dead-lettered');
+    } catch (err) {
+      // Nak rather than term: the message is not lost. Either a later delivery retries the copy,
+      // or (deliveries exhausted) the server's max-deliveries advisory makes the listener copy it.
+      deps.logger.error({ ...where, err: describeError(err) }, 'could not dead-letter; will retry');
+      m.nak(retryDelayMs(deliveryCount, this.backoffMs, this.jitter));
+    }
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,43 @@
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import type { GrpcJs } from './grpc-js.js';
+
+/** The gRPC path of a method: `/<package>.<Service>/<Method>`. */
+export function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+/** Encodes a message, or a message init object, as a Buffer without copying the bytes. */
+export function serializer(schema: DescMessage): (value: unknown) => Buffer {
+  return (value) => {
+    const message = isMessage(value, schema) ? value : create(schema, value as never);
+    const bytes = toBinary(schema, message);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+/** Decodes a message of the given schema. */
+export function deserializer(schema: DescMessage): (bytes: Buffer) => unknown {
+  return (bytes) => fromBinary(schema, bytes);
+}
+
+/**
+ * The grpc-js service definition of a protobuf-es service descriptor. protoc-gen-es v2 writes no
+ * grpc-js code, but its descriptors carry everything a definition needs: path, stream kinds and
+ * the message schemas. Keys are the proto method names; `originalName` is the camelCase local name.
+ */
+export function grpcDefinition(service: DescService): GrpcJs.ServiceDefinition {
+  const definition: Record<string, GrpcJs.MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    definition[method.name] = {
+      path: methodPath(method),
+      originalName: method.localName,
+      requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+      responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+      requestSerialize: serializer(method.input),
+      requestDeserialize: deserializer(method.input),
+      responseSerialize: serializer(method.output),
+      responseDeserialize: deserializer(method.output),
+    };
+  }
+  return definition as GrpcJs.ServiceDefinition;
+}

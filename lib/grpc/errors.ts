@@ -1,0 +1,165 @@
+import { create, fromBinary, isMessage, toBinary } from '@bufbuild/protobuf';
+import { anyPack, anyUnpack, type Any } from '@bufbuild/protobuf/wkt';
+import { createRegistry } from '@bufbuild/protobuf';
+import { StatusSchema } from '../../gen/google/rpc/status_pb.js';
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  ResourceInfoSchema,
+  RetryInfoSchema,
+} from '../../gen/google/rpc/error_details_pb.js';
+import { grpc, type GrpcJs } from './grpc-js.js';
+
+/** One invalid field of a request: the field's path (e.g. `bars[3].close`) and what is wrong. */
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+/**
+ * Base of every error a handler may throw on purpose. The gRPC layer turns it into a status
+ * with `google.rpc.Status` details; anything else becomes INTERNAL with no detail leaked.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: GrpcJs.status;
+  /** Machine-readable reason, sent as google.rpc.ErrorInfo.reason (UPPER_SNAKE_CASE). */
+  abstract readonly reason: string;
+}
+
+/** A request field is missing or malformed (INVALID_ARGUMENT with google.rpc.BadRequest). */
+export class InvalidArgumentError extends DomainError {
+  readonly code = grpc.status.INVALID_ARGUMENT;
+  readonly reason = 'INVALID_ARGUMENT';
+  readonly violations: FieldViolation[];
+  constructor(violations: FieldViolation | FieldViolation[], message?: string) {
+    const list = Array.isArray(violations) ? violations : [violations];
+    super(message ?? list.map((v) => `${v.field}: ${v.description}`).join('; '));
+    this.violations = list;
+  }
+}
+
+/** A named resource does not exist (NOT_FOUND with google.rpc.ResourceInfo). */
+export class NotFoundError extends DomainError {
+  readonly code = grpc.status.NOT_FOUND;
+  readonly reason = 'NOT_FOUND';
+  constructor(
+    readonly resourceType: string,
+    readonly resourceName: string,
+    message = `${resourceType} ${JSON.stringify(resourceName)} not found`,
+  ) {
+    super(message);
+  }
+}
+
+/** The resource exists already and the call would create it again. */
+export class AlreadyExistsError extends DomainError {
+  readonly code = grpc.status.ALREADY_EXISTS;
+  readonly reason = 'ALREADY_EXISTS';
+}
+
+/** The system is not in a state that allows the call (e.g. promoting an archived model). */
+export class FailedPreconditionError extends DomainError {
+  readonly code = grpc.status.FAILED_PRECONDITION;
+  readonly reason: string;
+  constructor(message: string, reason = 'FAILED_PRECONDITION') {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** A dependency is down; the caller may retry after `retryAfterMs`. */
+export class UnavailableError extends DomainError {
+  readonly code = grpc.status.UNAVAILABLE;
+  readonly reason = 'UNAVAILABLE';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A limit was hit (payload too large, rate limit, queue full). */
+export class ResourceExhaustedError extends DomainError {
+  readonly code = grpc.status.RESOURCE_EXHAUSTED;
+  readonly reason = 'RESOURCE_EXHAUSTED';
+}
+
+/** The domain every ErrorInfo names, so clients can tell our errors from a proxy's. */
+export const ERROR_DOMAIN = 'nepse.mesh';
+
+const DETAILS_KEY = 'grpc-status-details-bin';
+
+/** Turns anything a handler threw into the error object grpc-js sends as the call's status. */
+export function toServiceError(error: unknown): Partial<GrpcJs.ServiceError> {
+  if (isServiceError(error)) return error;
+  if (!(error instanceof DomainError)) {
+    return { code: grpc.status.INTERNAL, details: 'internal error' };
+  }
+  const details: Any[] = [
+    anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN })),
+  ];
+  if (error instanceof InvalidArgumentError) {
+    details.push(anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations: error.violations })));
+  } else if (error instanceof NotFoundError) {
+    details.push(
+      anyPack(
+        ResourceInfoSchema,
+        create(ResourceInfoSchema, { resourceType: error.resourceType, resourceName: error.resourceName }),
+      ),
+    );
+  } else if (error instanceof UnavailableError && error.retryAfterMs !== undefined) {
+    const seconds = Math.floor(error.retryAfterMs / 1000);
+    const nanos = (error.retryAfterMs % 1000) * 1e6;
+    details.push(anyPack(RetryInfoSchema, create(RetryInfoSchema, { retryDelay: { seconds: BigInt(seconds), nanos } })));
+  }
+  const status = create(StatusSchema, { code: error.code, message: error.message, details });
+  const metadata = new grpc.Metadata();
+  metadata.set(DETAILS_KEY, Buffer.from(toBinary(StatusSchema, status)));
+  return { code: error.code, details: error.message, metadata };
+}
+
+/** Whether a value is already a gRPC status error (e.g. from a downstream call), passed on as is. */
+export function isServiceError(error: unknown): error is GrpcJs.ServiceError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { code?: unknown }).code === 'number' &&
+    'metadata' in error &&
+    (error as { metadata?: unknown }).metadata instanceof grpc.Metadata
+  );
+}
+
+const detailRegistry = createRegistry(BadRequestSchema, ErrorInfoSchema, ResourceInfoSchema, RetryInfoSchema);
+
+/** The rich details of a status error received by a client: field violations, reason, resource. */
+export interface StatusDetails {
+  code: number;
+  message: string;
+  reason?: string;
+  fieldViolations: FieldViolation[];
+  resource?: { type: string; name: string };
+  retryDelayMs?: number;
+}
+
+/** Decodes `grpc-status-details-bin` of a client-side error; undefined when there is none. */
+export function statusDetails(error: unknown): StatusDetails | undefined {
+  if (!isServiceError(error)) return undefined;
+  const raw = error.metadata.get(DETAILS_KEY)[0];
+  if (!raw || typeof raw === 'string') return undefined;
+  const status = fromBinary(StatusSchema, raw);
+  const out: StatusDetails = { code: status.code, message: status.message, fieldViolations: [] };
+  for (const any of status.details) {
+    const detail = anyUnpack(any, detailRegistry);
+    if (isMessage(detail, BadRequestSchema)) {
+      out.fieldViolations.push(...detail.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+    } else if (isMessage(detail, ErrorInfoSchema)) {
+      out.reason = detail.reason;
+    } else if (isMessage(detail, ResourceInfoSchema)) {
+      out.resource = { type: detail.resourceType, name: detail.resourceName };
+    } else if (isMessage(detail, RetryInfoSchema)) {
+      out.retryDelayMs = Number(detail.retryDelay?.seconds ?? 0n) * 1000 + (detail.retryDelay?.nanos ?? 0) / 1e6;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+/**
+ * The gRPC kit: serve and call protobuf-es service descriptors over @grpc/grpc-js, with server
+ * reflection, grpc.health.v1, deadline propagation and one mapping of domain errors to statuses.
+ */
+export { grpc, type GrpcJs } from './grpc-js.js';
+export { implement, type ServiceHandlers, type ServiceImplementation } from './handlers.js';
+export { createGrpcServer, type GrpcServer, type GrpcServerOptions, type CallObserver, type CallRecord } from './server.js';
+export { createGrpcClient, type ServiceClient, type CallOptions, type GrpcClientOptions } from './client.js';
+export { currentCall, remainingMs, type CallContext } from './context.js';
+export {
+  DomainError,
+  InvalidArgumentError,
+  NotFoundError,
+  AlreadyExistsError,
+  FailedPreconditionError,
+  UnavailableError,
+  ResourceExhaustedError,
+  statusDetails,
+  isServiceError,
+  type FieldViolation,
+  type StatusDetails,
+} from './errors.js';
+export { methodPath } from './definition.js';

@@ -1,0 +1,197 @@
+import { once } from 'node:events';
+import type { DescMethod } from '@bufbuild/protobuf';
+import { HealthImplementation } from 'grpc-health-check';
+import { deadlineMs, runInCall, type CallContext } from './context.js';
+import { grpcDefinition } from './definition.js';
+import { toServiceError } from './errors.js';
+import { grpc, type GrpcJs } from './grpc-js.js';
+import { handlerOf, type ServiceImplementation } from './handlers.js';
+import { addReflection, HEALTH_SERVICE } from './reflection.js';
+
+/** What the server reports about each finished call (metrics and logs hook in here). */
+export interface CallRecord {
+  /** Fully-qualified service name, e.g. `nepse.ingestion.v1.IngestionService`. */
+  service: string;
+  /** Method name as in the proto, e.g. `ListSymbols`. */
+  method: string;
+  kind: DescMethod['methodKind'];
+  /** gRPC status code the call ended with. */
+  code: GrpcJs.status;
+  /** Wall time from the call's arrival to its status, in seconds. */
+  durationSeconds: number;
+  /** What the handler threw, if anything. */
+  error?: unknown;
+}
+
+/** Receives a record of every call; must not throw. */
+export type CallObserver = (record: CallRecord) => void;
+
+/** Options of {@link createGrpcServer}. */
+export interface GrpcServerOptions {
+  services: readonly ServiceImplementation[];
+  /** Called once per finished call with its status and duration. */
+  observer?: CallObserver;
+  /** Largest request message accepted, in bytes (default 16 MiB). */
+  maxReceiveMessageBytes?: number;
+}
+
+/** A gRPC server with reflection and health, serving protobuf-es service descriptors. */
+export interface GrpcServer {
+  /** Binds and starts; resolves with the bound port (pass 0 for a free one). */
+  listen(port: number, host?: string): Promise<number>;
+  /** Sets grpc.health.v1 status for the server and every served service. */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls, waits up to `graceMs` for in-flight calls, then cancels the rest. */
+  stop(graceMs?: number): Promise<void>;
+  readonly raw: GrpcJs.Server;
+}
+
+/** Creates a server for the given implementations, plus server reflection and grpc.health.v1. */
+export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const names = options.services.map((s) => s.service.typeName);
+  const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'NOT_SERVING' as const])));
+  health.addToServer(server);
+  addReflection(server, names);
+  for (const implementation of options.services) {
+    const handlers: Record<string, GrpcJs.UntypedHandleCall> = {};
+    for (const method of implementation.service.methods) {
+      handlers[method.name] = wrapHandler(method, handlerOf(implementation, method), options.observer);
+    }
+    server.addService(grpcDefinition(implementation.service), handlers);
+  }
+  return {
+    raw: server,
+    listen: (port, host = '0.0.0.0') =>
+      new Promise((resolve, reject) => {
+        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+          error ? reject(error) : resolve(bound),
+        );
+      }),
+    setServing(serving) {
+      for (const name of ['', ...names, HEALTH_SERVICE]) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+    },
+    stop: (graceMs = 5_000) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+type AnyCall = GrpcJs.ServerUnaryCall<unknown, unknown> | GrpcJs.ServerReadableStream<unknown, unknown> | GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>;
+
+/** Builds the context of one call: its deadline, and a signal that fires on cancel or deadline. */
+function contextOf(call: AnyCall, path: string): { context: CallContext; done: () => void } {
+  const controller = new AbortController();
+  const deadline = deadlineMs(call.getDeadline());
+  const onCancel = () => controller.abort(new Error('call cancelled by the client'));
+  const events = call as NodeJS.EventEmitter;
+  events.on('cancelled', onCancel);
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(new Error('deadline exceeded')), Math.max(0, deadline - Date.now()));
+  const context: CallContext = { method: path, metadata: call.metadata, deadline, signal: controller.signal, peer: call.getPeer() };
+  return {
+    context,
+    done: () => {
+      if (timer) clearTimeout(timer);
+      events.removeListener('cancelled', onCancel);
+    },
+  };
+}
+
+/** Reads a request stream as an async iterable that ends with an error when the call is cancelled. */
+async function* requestsOf(call: GrpcJs.ServerReadableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>, signal: AbortSignal) {
+  const abort = () => call.destroy(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+  signal.addEventListener('abort', abort, { once: true });
+  try {
+    for await (const message of call) yield message;
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+}
+
+/** Writes a response stream honouring back-pressure; stops when the call is cancelled. */
+async function writeAll(
+  call: GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>,
+  responses: AsyncIterable<unknown>,
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const response of responses) {
+    if (signal.aborted) return;
+    if (!call.write(response)) {
+      try {
+        await once(call, 'drain', { signal });
+      } catch {
+        return;
+      }
+    }
+  }
+}
+
+function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown, observer?: CallObserver): GrpcJs.UntypedHandleCall {
+  const path = `/${method.parent.typeName}/${method.name}`;
+  const invoke = handler as (input: unknown, context: CallContext) => unknown;
+  const record = (started: bigint, code: GrpcJs.status, error?: unknown) =>
+    observer?.({
+      service: method.parent.typeName,
+      method: method.name,
+      kind: method.methodKind,
+      code,
+      durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      error,
+    });
+  const fail = (started: bigint, error: unknown) => {
+    const status = toServiceError(error);
+    record(started, status.code ?? grpc.status.INTERNAL, error);
+    return status;
+  };
+
+  switch (method.methodKind) {
+    case 'unary':
+    case 'client_streaming':
+      return (call: AnyCall, callback: GrpcJs.sendUnaryData<unknown>) => {
+        const started = process.hrtime.bigint();
+        const { context, done } = contextOf(call, path);
+        const input = method.methodKind === 'unary' ? (call as GrpcJs.ServerUnaryCall<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerReadableStream<unknown, unknown>, context.signal);
+        runInCall(context, async () => {
+          try {
+            const response = await invoke(input, context);
+            record(started, grpc.status.OK);
+            callback(null, response);
+          } catch (error) {
+            callback(fail(started, error));
+          } finally {
+            done();
+          }
+        });
+      };
+    case 'server_streaming':
+    case 'bidi_streaming':
+      return (call: GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>) => {
+        const started = process.hrtime.bigint();
+        const { context, done } = contextOf(call, path);
+        const input = method.methodKind === 'server_streaming' ? (call as GrpcJs.ServerWritableStream<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerDuplexStream<unknown, unknown>, context.signal);
+        runInCall(context, async () => {
+          try {
+            await writeAll(call, invoke(input, context) as AsyncIterable<unknown>, context.signal);
+            record(started, context.signal.aborted ? grpc.status.CANCELLED : grpc.status.OK);
+            if (!context.signal.aborted) call.end();
+          } catch (error) {
+            call.emit('error', fail(started, error));
+          } finally {
+            done();
+          }
+        });
+      };
+  }
+}

@@ -1,0 +1,41 @@
+import { create } from '@bufbuild/protobuf';
+import { DateSchema, type Date as TradingDate, type DateRange } from '../../gen/nepse/market/v1/market_pb.js';
+import { InvalidArgumentError } from '../grpc/errors.js';
+
+/** ISO `YYYY-MM-DD` of a calendar day, or undefined when no such day exists (2023-02-30). */
+export function isoDate(year: number, month: number, day: number): string | undefined {
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 31 && year >= 1900 && year <= 9999)) return undefined;
+  const probe = new Date(Date.UTC(year, month - 1, day));
+  if (probe.getUTCMonth() !== month - 1 || probe.getUTCDate() !== day) return undefined;
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
+/** The proto Date of an ISO day. */
+export function toProtoDate(iso: string): TradingDate {
+  return create(DateSchema, { year: +iso.slice(0, 4), month: +iso.slice(5, 7), day: +iso.slice(8, 10) });
+}
+
+/** The ISO day of a proto Date; INVALID_ARGUMENT naming `field` when it is not a real day. */
+export function fromProtoDate(date: TradingDate, field: string): string {
+  const iso = isoDate(date.year, date.month, date.day);
+  if (!iso) {
+    throw new InvalidArgumentError({ field, description: `${date.year}-${date.month}-${date.day} is not a real calendar day` });
+  }
+  return iso;
+}
+
+/** Bounds of an optional DateRange as ISO days, open ends filled with the widest span ClickHouse's Date holds. */
+export function rangeBounds(range: DateRange | undefined, field: string): { from: string; to: string } {
+  const from = range?.start ? fromProtoDate(range.start, `${field}.start`) : '1970-01-01';
+  const to = range?.end ? fromProtoDate(range.end, `${field}.end`) : '2149-06-06';
+  if (from > to) throw new InvalidArgumentError({ field: `${field}.end`, description: `end ${to} is before start ${from}` });
+  return { from, to };
+}
+
+/**
+ * Today's date in Nepal (UTC+05:45), the latest trading day a bar may carry. Bikram Sambat dates
+ * (years 2070-2099 of the Nepali calendar) therefore read as "in the future" and are refused.
+ */
+export function todayInNepal(now = Date.now()): string {
+  return new Date(now + (5 * 60 + 45) * 60_000).toISOString().slice(0, 10);
+}

@@ -1,0 +1,73 @@
+import { createGrpcServer, type ServiceImplementation } from '../grpc/index.js';
+import { collectProcessMetrics, grpcServerObserver, startTelemetryServer, type Logger } from '../telemetry/index.js';
+
+/** Options of {@link hostServices}. */
+export interface HostOptions {
+  /** What is served over gRPC. */
+  services: readonly ServiceImplementation[];
+  /** gRPC port (0 picks a free one). */
+  port: number;
+  /** Metrics/health HTTP port; default gRPC port + 1000, or a free one when the gRPC port is 0. */
+  metricsPort?: number;
+  host: string;
+  logger: Logger;
+}
+
+/** A running service process's serving side. */
+export interface Host {
+  readonly port: number;
+  readonly metricsPort: number;
+  /** Marks the service ready (grpc.health.v1 SERVING and /readyz 200) or not. */
+  setReady(ready: boolean): void;
+  /** Stops answering health as ready, drains in-flight calls for up to `graceMs`, closes both servers. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Serves the implementations with reflection and health, plus /metrics, /healthz and /readyz. */
+export async function hostServices(options: HostOptions): Promise<Host> {
+  collectProcessMetrics();
+  const server = createGrpcServer({ services: options.services, observer: grpcServerObserver(options.logger) });
+  const port = await server.listen(options.port, options.host);
+  let ready = false;
+  const telemetry = await startTelemetryServer({
+    port: options.metricsPort ?? (options.port === 0 ? 0 : port + 1000),
+    host: options.host,
+    isReady: () => ready,
+  });
+  return {
+    port,
+    metricsPort: telemetry.port,
+    setReady(value) {
+      ready = value;
+      server.setServing(value);
+    },
+    async stop(graceMs = 5_000) {
+      ready = false;
+      server.setServing(false);
+      await server.stop(graceMs);
+      await telemetry.close();
+    },
+  };
+}
+
+/**
+ * Runs `stop` once on SIGINT or SIGTERM, then exits; a second signal exits at once. Used by every
+ * main.ts so that Kubernetes' SIGTERM drains calls and consumers before stores close.
+ */
+export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

@@ -1,0 +1,2 @@
+/** Process runtime shared by the services: hosting gRPC with health and metrics, shutdown on signals. */
+export { hostServices, stopOnSignals, type Host, type HostOptions } from './host.js';

@@ -1,0 +1,43 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { metricsRegistry } from './metrics.js';
+
+/** Options of {@link startTelemetryServer}. */
+export interface TelemetryServerOptions {
+  port: number;
+  host?: string;
+  /** True once the service can do its work (stores open, consumers running). */
+  isReady: () => boolean;
+}
+
+/** The HTTP side of a service: `/metrics` (Prometheus text), `/healthz` (alive), `/readyz` (ready). */
+export interface TelemetryServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the metrics and health HTTP server; resolves once it listens. */
+export async function startTelemetryServer(options: TelemetryServerOptions): Promise<TelemetryServer> {
+  const server: Server = createServer(async (request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      const body = await metricsRegistry.metrics();
+      response.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(body);
+    } else if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const ready = options.isReady();
+      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+    } else {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,22 @@
+import { trace } from '@opentelemetry/api';
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * A JSON logger for one service. Every line carries the service name and, inside a traced
+ * operation, `trace_id` and `span_id`, so logs join traces. Secrets never go in log fields.
+ */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: ['*.password', '*.apiKey', '*.authorization', 'authorization'], censor: '[redacted]' },
+    mixin() {
+      const span = trace.getActiveSpan()?.spanContext();
+      return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+    },
+  });
+}

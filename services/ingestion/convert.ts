@@ -1,0 +1,38 @@
+import { create } from '@bufbuild/protobuf';
+import { BarSchema, type Bar } from '../../gen/nepse/market/v1/market_pb.js';
+import { isoDate, normaliseSymbol, toProtoDate } from '../../lib/market/index.js';
+import type { BarRecord } from './bar.js';
+
+/** The wire form of a stored bar. */
+export function toProtoBar(bar: BarRecord): Bar {
+  return create(BarSchema, {
+    symbol: bar.symbol,
+    date: toProtoDate(bar.date),
+    open: bar.open,
+    high: bar.high,
+    low: bar.low,
+    close: bar.close,
+    volume: bar.volume,
+    turnover: bar.turnover,
+    trades: bar.trades === undefined ? undefined : BigInt(bar.trades),
+  });
+}
+
+/**
+ * A received bar as a record, before validation. A missing or impossible date becomes '' so that
+ * validation reports it; the symbol is normalised.
+ */
+export function fromProtoBar(bar: Bar): BarRecord {
+  const date = bar.date ? (isoDate(bar.date.year, bar.date.month, bar.date.day) ?? '') : '';
+  return {
+    symbol: normaliseSymbol(bar.symbol),
+    date,
+    open: bar.open,
+    high: bar.high,
+    low: bar.low,
+    close: bar.close,
+    volume: bar.volume,
+    turnover: bar.turnover,
+    trades: bar.trades === undefined ? undefined : Number(bar.trades),
+  };
+}

@@ -1,0 +1,199 @@
+import type { Migration, Store } from '../../lib/store/index.js';
+import type { BarRecord } from './bar.js';
+
+/** The ingestion service's own tables: bars, and the outbox of events not yet acknowledged by NATS. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001_bars',
+    statements: [
+      // One row per (symbol, trading day): re-ingesting a bar replaces it, the newest version wins.
+      `CREATE TABLE IF NOT EXISTS bars (
+        symbol LowCardinality(String),
+        date Date,
+        open Float64,
+        high Float64,
+        low Float64,
+        close Float64,
+        volume Float64,
+        turnover Nullable(Float64),
+        trades Nullable(UInt32),
+        ingested_at DateTime64(6, 'UTC')
+      ) ENGINE = ReplacingMergeTree(ingested_at)
+      ORDER BY (symbol, date)`,
+    ],
+  },
+  {
+    id: '002_event_outbox',
+    statements: [
+      // An event is written here before the bars it announces, and marked sent once JetStream
+      // acknowledges it, so a crash or a NATS outage between the two never loses an event.
+      `CREATE TABLE IF NOT EXISTS event_outbox (
+        msg_id String,
+        subject_key String,
+        payload String,
+        sent UInt8,
+        created_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(sent)
+      ORDER BY msg_id
+      TTL toDateTime(created_at) + INTERVAL 7 DAY`,
+    ],
+  },
+];
+
+/** A symbol's coverage, as ListSymbols reports it. */
+export interface SymbolSummary {
+  symbol: string;
+  firstDate: string;
+  lastDate: string;
+  bars: number;
+  lastBar: BarRecord;
+  /** When a bar of the symbol was last written. */
+  updatedAt: Date;
+}
+
+/** An event waiting in the outbox; the payload is the protobuf message, base64-encoded. */
+export interface OutboxEntry {
+  msgId: string;
+  key: string;
+  payload: Uint8Array;
+}
+
+interface BarRow {
+  symbol: string;
+  day: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  turnover: number | null;
+  trades: number | null;
+}
+
+// The day is selected under another name: an alias `date` would shadow the column in WHERE.
+const BAR_COLUMNS = 'symbol, toString(date) AS day, open, high, low, close, volume, turnover, trades';
+
+const fromRow = (row: BarRow): BarRecord => ({
+  symbol: row.symbol,
+  date: row.day,
+  open: row.open,
+  high: row.high,
+  low: row.low,
+  close: row.close,
+  volume: row.volume,
+  turnover: row.turnover ?? undefined,
+  trades: row.trades ?? undefined,
+});
+
+/** The ingestion service's SQL, in one place. */
+export class BarStore {
+  constructor(private readonly store: Store) {}
+
+  /** Stored bars of these symbols between two days (inclusive), keyed `SYMBOL|YYYY-MM-DD`. */
+  async existing(symbols: readonly string[], from: string, to: string): Promise<Map<string, BarRecord>> {
+    const rows = await this.store.query<BarRow>(
+      `SELECT ${BAR_COLUMNS} FROM bars FINAL
+       WHERE symbol IN {symbols:Array(String)} AND date BETWEEN {from:Date} AND {to:Date}`,
+      { symbols, from, to },
+    );
+    return new Map(rows.map((row) => [`${row.symbol}|${row.day}`, fromRow(row)]));
+  }
+
+  /** Writes bars; a bar of an existing (symbol, date) replaces the old one. */
+  async insert(bars: readonly BarRecord[], ingestedAt = new Date()): Promise<void> {
+    const stamp = ingestedAt.toISOString().replace('T', ' ').replace('Z', '');
+    await this.store.insert(
+      'bars',
+      bars.map((bar) => ({
+        symbol: bar.symbol,
+        date: bar.date,
+        open: bar.open,
+        high: bar.high,
+        low: bar.low,
+        close: bar.close,
+        volume: bar.volume,
+        turnover: bar.turnover ?? null,
+        trades: bar.trades ?? null,
+        ingested_at: stamp,
+      })),
+    );
+  }
+
+  /** A page of one symbol's bars in date order, starting after `afterDate` (exclusive). */
+  async page(symbol: string, from: string, to: string, afterDate: string | undefined, limit: number): Promise<BarRecord[]> {
+    const rows = await this.store.query<BarRow>(
+      `SELECT ${BAR_COLUMNS} FROM bars FINAL
+       WHERE symbol = {symbol:String} AND date BETWEEN {from:Date} AND {to:Date} AND date > {after:Date}
+       ORDER BY date LIMIT {limit:UInt32}`,
+      { symbol, from, to, after: afterDate ?? '1970-01-01', limit },
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Symbols after `afterSymbol` in name order, with their coverage and latest bar. */
+  async symbols(afterSymbol: string, limit: number): Promise<SymbolSummary[]> {
+    const rows = await this.store.query<{ symbol: string; first: string; last: string; bars: number; updated: string } & Record<`last_${string}`, number | null>>(
+      `SELECT symbol, toString(min(date)) AS first, toString(max(date)) AS last, count() AS bars,
+              toString(max(ingested_at)) AS updated,
+              argMax(open, date) AS last_open, argMax(high, date) AS last_high, argMax(low, date) AS last_low,
+              argMax(close, date) AS last_close, argMax(volume, date) AS last_volume,
+              argMax(turnover, date) AS last_turnover, argMax(trades, date) AS last_trades
+       FROM bars FINAL WHERE symbol > {after:String}
+       GROUP BY symbol ORDER BY symbol LIMIT {limit:UInt32}`,
+      { after: afterSymbol, limit },
+    );
+    return rows.map((r) => ({
+      symbol: r.symbol,
+      firstDate: r.first,
+      lastDate: r.last,
+      bars: Number(r.bars),
+      updatedAt: new Date(`${r.updated.replace(' ', 'T')}Z`),
+      lastBar: fromRow({
+        symbol: r.symbol,
+        day: r.last,
+        open: Number(r.last_open),
+        high: Number(r.last_high),
+        low: Number(r.last_low),
+        close: Number(r.last_close),
+        volume: Number(r.last_volume),
+        turnover: r.last_turnover,
+        trades: r.last_trades,
+      }),
+    }));
+  }
+
+  /** Whether any bar of the symbol is stored. */
+  async hasSymbol(symbol: string): Promise<boolean> {
+    const rows = await this.store.query<{ n: number }>(`SELECT count() AS n FROM (SELECT 1 FROM bars WHERE symbol = {symbol:String} LIMIT 1)`, { symbol });
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
+
+  /** Adds events to the outbox as unsent. */
+  async enqueue(entries: readonly OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    await this.store.insert(
+      'event_outbox',
+      entries.map((e) => ({ msg_id: e.msgId, subject_key: e.key, payload: Buffer.from(e.payload).toString('base64'), sent: 0, created_at: now })),
+    );
+  }
+
+  /** Marks events as acknowledged by JetStream. */
+  async markSent(entries: readonly OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    await this.store.insert(
+      'event_outbox',
+      entries.map((e) => ({ msg_id: e.msgId, subject_key: e.key, payload: '', sent: 1, created_at: now })),
+    );
+  }
+
+  /** Events still waiting for an acknowledgement, oldest first. */
+  async unsent(limit: number): Promise<OutboxEntry[]> {
+    const rows = await this.store.query<{ msg_id: string; subject_key: string; payload: string }>(
+      `SELECT msg_id, subject_key, payload FROM event_outbox FINAL WHERE sent = 0 ORDER BY created_at LIMIT {limit:UInt32}`,
+      { limit },
+    );
+    return rows.map((r) => ({ msgId: r.msg_id, key: r.subject_key, payload: new Uint8Array(Buffer.from(r.payload, 'base64')) }));
+  }
+}
