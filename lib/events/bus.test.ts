@@ -7,7 +7,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { TraceFlags, context, propagation, trace } from '@opentelemetry/api';
 import { connectEvents, type EventBus } from './bus.js';
 import type { Delivery } from './consumer.js';
-import { EventKeyError, EventPublishError } from './errors.js';
+import { EventConfigError, EventKeyError, EventPublishError } from './errors.js';
 import { defineEvent } from './event-type.js';
 import { EventHeaders } from './headers.js';
 import type { EventsLogger } from './observe.js';
@@ -163,6 +163,37 @@ describe('event bus', { timeout: 60_000 }, () => {
       assert.deepEqual([...started, ...rest].sort(), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
     } finally {
       await again.stop();
+    }
+  });
+
+  it('recreates a durable consumer deleted underneath it', async () => {
+    const event = defineEvent({ name: 'test.deleted', schema: StringValueSchema });
+    const seen: string[] = [];
+    const sub = await bus.consume(event, { durable: 'deleted' }, async (m) => {
+      seen.push(m.value);
+    });
+    try {
+      await bus.publish(event, 'NABIL', text('one'), { msgId: 'del-1' });
+      await waitFor(() => seen.includes('one'), 'first message');
+      await bus.jsm.consumers.delete(EVENTS_STREAM, 'deleted');
+      await bus.publish(event, 'NABIL', text('two'), { msgId: 'del-2' });
+      await waitFor(() => seen.includes('two'), 'message after the durable was deleted', { timeoutMs: 15_000 });
+      assert.equal((await bus.jsm.consumers.info(EVENTS_STREAM, 'deleted')).config.durable_name, 'deleted');
+    } finally {
+      await sub.stop();
+    }
+  });
+
+  it('refuses to consume before the streams exist', async () => {
+    const bare = await startNatsServer();
+    const other = await connectEvents({ servers: bare.url, name: 'bare', logger: quiet });
+    try {
+      const event = defineEvent({ name: 'test.nostream', schema: StringValueSchema });
+      await assert.rejects(other.consume(event, { durable: 'x' }, async () => {}), EventConfigError);
+      await assert.rejects(other.publish(event, 'A', text('x'), { msgId: 'x' }), EventPublishError);
+    } finally {
+      await other.close();
+      await bare.stop();
     }
   });
 

@@ -75,6 +75,9 @@ export async function ensureConsumer(
   try {
     current = await jsm.consumers.info(spec.stream, spec.durable);
   } catch (err) {
+    if (isNotFound(err, 'stream')) {
+      throw new EventConfigError(`stream ${spec.stream} does not exist: call ensureStreams() first`, { cause: err });
+    }
     if (!isNotFound(err, 'consumer')) throw err;
   }
   try {

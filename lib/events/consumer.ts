@@ -189,12 +189,25 @@ class EventConsumer<T extends Message> implements EventSubscription {
   /** Pulls until stopped; if the pull loop dies (consumer deleted, server gone), recreates and resumes. */
   private async run(): Promise<void> {
     let failures = 0;
+    let resuming = false;
     while (!this.stopping) {
       try {
-        if (failures > 0) await this.ensure();
-        const consumer = await this.deps.js.consumers.get(EVENTS_STREAM, this.durable);
-        const messages = await consumer.consume({ max_messages: this.concurrency });
+        // API requests can take their full timeout when the server is gone: stop() must not wait.
+        // On a resume the durable may have been deleted underneath us: recreate it first.
+        if (resuming && !(await this.unlessStopped(this.ensure()))) break;
+        const consumer = await this.unlessStopped(this.deps.js.consumers.get(EVENTS_STREAM, this.durable));
+        if (!consumer) break;
+        // abort_on_missing_resource: without it nats.js retries forever against a deleted durable;
+        // with it the iterator ends and this loop recreates the durable.
+        const consuming = consumer.value.consume({ max_messages: this.concurrency, abort_on_missing_resource: true });
+        const started = await this.unlessStopped(consuming);
+        if (!started) {
+          consuming.then((m) => m.stop(), () => {});
+          break;
+        }
+        const messages = started.value;
         this.messages = messages;
+        failures = 0;
         if (this.stopping) messages.stop();
         const iterator = messages[Symbol.asyncIterator]();
         while (true) {
@@ -203,7 +216,6 @@ class EventConsumer<T extends Message> implements EventSubscription {
           while (this.handlers.size >= this.concurrency) await Promise.race(this.handlers);
           const next = await iterator.next();
           if (next.done) break;
-          failures = 0;
           // Delivered but stopping: leave it unacknowledged; the server redelivers it after ackWait
           // to whichever process pulls next. (A nak would be quicker, but nats-server 2.9 was seen
           // to deliver such a nak'd message twice to the next consumer.)
@@ -218,7 +230,25 @@ class EventConsumer<T extends Message> implements EventSubscription {
         this.deps.logger.error({ durable: this.durable, err: describeError(err) }, 'pull loop failed; resuming');
       }
       failures++;
+      resuming = true;
       await sleep(Math.min(MAX_RESUME_DELAY_MS, 250 * 2 ** Math.min(failures, 10)), this.wake.signal);
+    }
+  }
+
+  /** `work`'s value, or undefined as soon as stop() is called (whichever comes first). */
+  private async unlessStopped<R>(work: Promise<R>): Promise<{ value: R } | undefined> {
+    work.catch(() => {}); // an abandoned request may still fail later; nobody is waiting for it
+    if (this.stopping) return undefined;
+    const signal = this.wake.signal;
+    let onAbort!: () => void;
+    const stopped = new Promise<undefined>((resolve) => {
+      onAbort = () => resolve(undefined);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([work.then((value) => ({ value })), stopped]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

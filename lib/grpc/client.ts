@@ -7,7 +7,7 @@ import type { CallObserver } from './server.js';
 
 /** Per-call options. */
 export interface CallOptions {
-  /** Time allowed for the call, in milliseconds; capped by the deadline of the call being served. */
+  /** Time allowed for the call, in milliseconds; capped by the deadline of the call being served, less {@link deadlineReserveMs}. */
   timeoutMs?: number;
   /** Extra request metadata (headers). */
   metadata?: Record<string, string>;
@@ -73,12 +73,23 @@ export function createGrpcClient<S extends DescService>(service: S, address: str
   return client as ServiceClient<S>;
 }
 
+/**
+ * Part of an inherited budget kept back, in milliseconds: 10 % of it, at most 50 ms. grpc-js sends a
+ * deadline as a relative timeout, so each hop's copy of it drifts later by the transit time; keeping
+ * a slice back puts the downstream deadline before the caller's and leaves the handler time to
+ * answer (a fallback or a clear error) when the dependency is slow.
+ */
+export function deadlineReserveMs(remaining: number): number {
+  return Math.min(50, remaining / 10);
+}
+
 function callSetup(method: DescMethod, options: CallOptions, defaults: GrpcClientOptions) {
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
   const streamingResponses = method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming';
   const own = options.timeoutMs ?? (streamingResponses ? undefined : (defaults.defaultTimeoutMs ?? 10_000));
-  const inherited = remainingMs();
+  const left = remainingMs();
+  const inherited = left === undefined ? undefined : Math.floor(left - deadlineReserveMs(left));
   const budgets = [own, inherited].filter((ms): ms is number => ms !== undefined);
   const callOptions: GrpcJs.CallOptions = budgets.length ? { deadline: Date.now() + Math.min(...budgets) } : {};
   return { metadata, callOptions };
@@ -93,12 +104,17 @@ function cancelOn(call: GrpcJs.Call, signal: AbortSignal | undefined): () => voi
   return () => signal.removeEventListener('abort', cancel);
 }
 
+/** Streams requests with back-pressure; stops early once the call has ended (e.g. the server refused it). */
 async function writeRequests(call: GrpcJs.ClientWritableStream<unknown>, requests: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+  let ended = false;
+  const ending = new Promise<void>((resolve) => call.once('status', () => resolve()));
+  void ending.then(() => (ended = true));
   try {
     for await (const request of requests) {
-      if (!call.write(request)) await once(call, 'drain');
+      if (ended) return;
+      if (!call.write(request)) await Promise.race([once(call, 'drain'), ending]);
     }
-    call.end();
+    if (!ended) call.end();
   } catch (error) {
     call.cancel();
     throw error;

@@ -56,6 +56,12 @@ describe('chdb engine sharing (one engine per process)', () => {
       assert.deepEqual(await first.query('SELECT x FROM t'), [{ x: 1 }]);
       assert.deepEqual(await second!.query('SELECT x FROM t ORDER BY x'), [{ x: 2 }, { x: 3 }]);
 
+      // Once per path: a second store asking for the same other path is not reported again.
+      const again = await sharedEngineWarnings(async () => {
+        await (await openStore({ path: join(dir, 'two'), database: uniqueDatabase('two') })).close();
+      });
+      assert.deepEqual(again, []);
+
       // The default path is .data/<database>, named in the warning though never created.
       const db = uniqueDatabase('dflt');
       const warned = await sharedEngineWarnings(async () => {

@@ -29,6 +29,8 @@ interface Engine {
   readonly path: string;
   /** Open stores on it; the engine is released when this drops to 0. */
   stores: number;
+  /** Other paths already warned about, so each is reported once per engine. */
+  readonly warned: Set<string>;
 }
 interface Registry {
   engine: Engine | undefined;
@@ -64,11 +66,12 @@ function acquireSession(requested: string, database: string): Promise<{ session:
       } catch (e) {
         throw new StoreError(`cannot create data folder ${requested}: ${(e as Error).message}`, { cause: e });
       }
-      engine = registry.engine = { path: requested, stores: 0 };
-    } else if (engine.path !== requested) {
+      engine = registry.engine = { path: requested, stores: 0, warned: new Set() };
+    } else if (engine.path !== requested && !engine.warned.has(requested)) {
+      engine.warned.add(requested);
       process.emitWarning(
         `chdb runs one engine per process: store "${database}" asked for ${requested} but the engine is open at ` +
-          `${engine.path}, so database "${database}" lives there (stores stay apart by database). ` +
+          `${engine.path}, so its database lives there (stores stay apart by database). ` +
           'Give stores in one process the same path to silence this.',
         { code: SHARED_ENGINE_WARNING },
       );
@@ -224,9 +227,10 @@ class ChdbStore implements Store {
  * Opens a store on the embedded engine (chdb): ClickHouse in this process, off
  * the event loop (every statement and insert runs on libuv's pool).
  *
- * One engine per process: chdb binds one data folder per process. The first store
- * opens the engine at its `path`; a later store asking for another path shares
- * that engine (a {@link SHARED_ENGINE_WARNING} process warning says so) and is
+ * One engine per process: chdb binds one data folder per process (a second folder
+ * is refused while the first is open). The first store opens the engine at its
+ * `path`; a later store asking for another path shares that engine (a
+ * {@link SHARED_ENGINE_WARNING} process warning says so, once per path) and is
  * kept apart by its database — each store has its own connection whose current
  * database is its own. Stores are reference counted: closing one never disturbs
  * another, and once the last closes, the next store may open the engine anywhere.
