@@ -169,7 +169,8 @@ describe('event bus', { timeout: 60_000 }, () => {
   it('recreates a durable consumer deleted underneath it', async () => {
     const event = defineEvent({ name: 'test.deleted', schema: StringValueSchema });
     const seen: string[] = [];
-    const sub = await bus.consume(event, { durable: 'deleted' }, async (m) => {
+    // Short pulls: when the delete races a pull request, only missed heartbeats reveal it.
+    const sub = await bus.consume(event, { durable: 'deleted', pullExpiresMs: 1_000 }, async (m) => {
       seen.push(m.value);
     });
     try {

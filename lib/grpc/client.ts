@@ -214,6 +214,10 @@ async function* readResponses(
     throw error;
   } finally {
     release();
-    if (!finished) call.cancel();
+    if (!finished) {
+      // The caller left the loop early: the call ends here, cancelled, and still counts as a call.
+      call.cancel();
+      observe(started, Object.assign(new Error('cancelled by the caller'), { code: grpc.status.CANCELLED }));
+    }
   }
 }

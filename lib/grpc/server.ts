@@ -88,17 +88,32 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
 
 type AnyCall = GrpcJs.ServerUnaryCall<unknown, unknown> | GrpcJs.ServerReadableStream<unknown, unknown> | GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>;
 
+/** How close to its deadline a cancelled call counts as expired, in milliseconds (timer and clock skew). */
+const DEADLINE_SLACK_MS = 5;
+
+/** An abort reason carrying the status the client got: CANCELLED or DEADLINE_EXCEEDED. */
+const abortReason = (code: GrpcJs.status) =>
+  Object.assign(new Error(code === grpc.status.DEADLINE_EXCEEDED ? 'deadline exceeded' : 'call cancelled by the client'), { code });
+
+/** The status a call ended with once its signal aborted (what metrics must count, not OK). */
+const abortedCode = (signal: AbortSignal): GrpcJs.status => (signal.reason as { code?: GrpcJs.status }).code ?? grpc.status.CANCELLED;
+
 /** Builds the context of one call: its deadline, and a signal that fires on cancel or deadline. */
 function contextOf(call: AnyCall, path: string): { context: CallContext; done: () => void } {
   const controller = new AbortController();
   const deadline = deadlineMs(call.getDeadline());
-  const onCancel = () => controller.abort(new Error('call cancelled by the client'));
+  // grpc-js also reports a passed deadline as 'cancelled' (its stream closes after the status), so
+  // the clock tells a deadline from a client's cancel.
+  const onCancel = () =>
+    controller.abort(
+      abortReason(deadline !== undefined && deadline - Date.now() <= DEADLINE_SLACK_MS ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED),
+    );
   const events = call as NodeJS.EventEmitter;
   events.on('cancelled', onCancel);
   const timer =
     deadline === undefined
       ? undefined
-      : setTimeout(() => controller.abort(new Error('deadline exceeded')), Math.max(0, deadline - Date.now()));
+      : setTimeout(() => controller.abort(abortReason(grpc.status.DEADLINE_EXCEEDED)), Math.max(0, deadline - Date.now()));
   const context: CallContext = { method: path, metadata: call.metadata, deadline, signal: controller.signal, peer: call.getPeer() };
   return {
     context,
@@ -150,9 +165,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
       durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
       error,
     });
-  const fail = (started: bigint, error: unknown) => {
+  const fail = (started: bigint, error: unknown, signal: AbortSignal) => {
     const status = toServiceError(error);
-    record(started, status.code ?? grpc.status.INTERNAL, error);
+    // Once cancelled or expired, the client already has its status; what the handler threw after is moot.
+    record(started, signal.aborted ? abortedCode(signal) : (status.code ?? grpc.status.INTERNAL), error);
     return status;
   };
 
@@ -166,10 +182,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
         runInCall(context, async () => {
           try {
             const response = await invoke(input, context);
-            record(started, grpc.status.OK);
+            record(started, context.signal.aborted ? abortedCode(context.signal) : grpc.status.OK);
             callback(null, response);
           } catch (error) {
-            callback(fail(started, error));
+            callback(fail(started, error, context.signal));
           } finally {
             done();
           }
@@ -184,10 +200,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
         runInCall(context, async () => {
           try {
             await writeAll(call, invoke(input, context) as AsyncIterable<unknown>, context.signal);
-            record(started, context.signal.aborted ? grpc.status.CANCELLED : grpc.status.OK);
+            record(started, context.signal.aborted ? abortedCode(context.signal) : grpc.status.OK);
             if (!context.signal.aborted) call.end();
           } catch (error) {
-            call.emit('error', fail(started, error));
+            call.emit('error', fail(started, error, context.signal));
           } finally {
             done();
           }

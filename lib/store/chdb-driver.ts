@@ -257,7 +257,7 @@ export async function openChdbStore(options: ChdbStoreOptions): Promise<Store> {
 
 /**
  * The raw chdb Session behind an open chdb store, for what the Store interface
- * leaves out: raw-format inserts (`insert-bench.ts` measures the engine with it),
+ * leaves out: raw-format inserts (`bench/chdb-insert.ts` measures the engine with it),
  * streaming reads, Arrow output. It shares the store's connection, so it runs in
  * the store's database with its settings; do not close it — close the store.
  *

@@ -46,7 +46,7 @@
  * another) and are separated by database; closing one leaves the others working.
  * chdb-only helpers live in `./chdb-driver.js` (`chdbSession` for the raw Session,
  * `chdbEnginePath`), kept out of this entry so server mode never loads the native
- * engine. Insert throughput per path: `node --import tsx lib/store/insert-bench.ts`.
+ * engine. Insert throughput per path: `node --import tsx bench/chdb-insert.ts`.
  *
  * @module
  */

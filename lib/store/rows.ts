@@ -77,7 +77,7 @@ function encode(rows: readonly Row[], replacer?: typeof bigintAsString): Encoded
 
 /**
  * Serialises rows for an INSERT (measured fastest end to end on chdb: see
- * insert-bench.ts). Plain JSON.stringify first; only a batch holding a bigint pays
+ * bench/chdb-insert.ts). Plain JSON.stringify first; only a batch holding a bigint pays
  * for the replacer. Column names are checked against the identifier whitelist.
  *
  * @throws StoreError for a column name outside the whitelist.

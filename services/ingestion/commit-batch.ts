@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { BarsIngestedSchema, type BarsIngested } from '../../gen/nepse/events/v1/events_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
@@ -35,9 +35,9 @@ const sameBar = (a: BarRecord, b: BarRecord) =>
  * Stores the bars of a batch that are new or differ from what is stored, and announces them:
  * one BarsIngested per symbol (split above {@link BARS_PER_EVENT}). Bars identical to the stored
  * ones are neither written nor announced, so re-ingesting the same data changes nothing and sends
- * nothing. Events go through the outbox: written before the bars, marked sent on JetStream's ack,
- * and re-sent by the relay if NATS was down. Their `Nats-Msg-Id` hashes the bars they carry, so a
- * re-send is dropped by JetStream's duplicate window.
+ * nothing. Each event is recorded in the outbox before the bars are written and marked sent on
+ * JetStream's ack; the relay re-sends what NATS did not take. Its `Nats-Msg-Id` hashes the bars it
+ * carries, so a re-send inside JetStream's duplicate window is dropped.
  */
 export async function commitBatch(deps: CommitDeps, batch: readonly BarRecord[], batchId: string, source: string): Promise<BatchOutcome> {
   const latest = new Map<string, BarRecord>();
@@ -53,7 +53,8 @@ export async function commitBatch(deps: CommitDeps, batch: readonly BarRecord[],
   }
   const stored = await deps.bars.existing(symbols, from, to);
 
-  const changes = new Map<string, { bars: BarRecord[]; created: number; changed: number }>();
+  // Per symbol: the bars to write, each with whether it replaces a stored one.
+  const changes = new Map<string, { bars: BarRecord[]; replaces: boolean[] }>();
   let unchangedBars = 0;
   for (const [key, bar] of latest) {
     const before = stored.get(key);
@@ -61,73 +62,100 @@ export async function commitBatch(deps: CommitDeps, batch: readonly BarRecord[],
       unchangedBars++;
       continue;
     }
-    const entry = changes.get(bar.symbol) ?? { bars: [], created: 0, changed: 0 };
-    entry.bars.push(bar);
-    if (before) entry.changed++;
-    else entry.created++;
-    changes.set(bar.symbol, entry);
+    let change = changes.get(bar.symbol);
+    if (!change) changes.set(bar.symbol, (change = { bars: [], replaces: [] }));
+    change.bars.push(bar);
+    change.replaces.push(before !== undefined);
   }
   const outcome: BatchOutcome = { newBars: 0, changedBars: 0, unchangedBars, symbols };
   if (changes.size === 0) return outcome;
 
-  const occurredAt = timestampFromDate(new Date());
-  const outbox: OutboxEntry[] = [];
-  const messages = new Map<string, BarsIngested>();
+  const pending: { entry: OutboxEntry; event: BarsIngested }[] = [];
   const written: BarRecord[] = [];
   for (const [symbol, change] of changes) {
-    outcome.newBars += change.created;
-    outcome.changedBars += change.changed;
-    change.bars.sort((a, b) => (a.date < b.date ? -1 : 1));
-    written.push(...change.bars);
-    const parts = Math.ceil(change.bars.length / BARS_PER_EVENT);
-    for (let part = 0; part < parts; part++) {
-      const slice = change.bars.slice(part * BARS_PER_EVENT, (part + 1) * BARS_PER_EVENT);
-      const event = create(BarsIngestedSchema, {
+    const { bars, replaces } = inDateOrder(change);
+    written.push(...bars);
+    const partCount = Math.ceil(bars.length / BARS_PER_EVENT);
+    for (let part = 1; part <= partCount; part++) {
+      const start = (part - 1) * BARS_PER_EVENT;
+      const slice = bars.slice(start, start + BARS_PER_EVENT);
+      let barsChanged = 0;
+      for (let i = start; i < start + slice.length; i++) if (replaces[i]) barsChanged++;
+      outcome.changedBars += barsChanged;
+      outcome.newBars += slice.length - barsChanged;
+      const entry: OutboxEntry = {
+        msgId: `bars.ingested:${symbol}:${contentHash(slice)}`,
         symbol,
-        firstDate: toProtoDate(slice[0].date),
-        lastDate: toProtoDate(slice[slice.length - 1].date),
-        barsNew: BigInt(parts === 1 ? change.created : slice.filter((b) => !stored.has(`${b.symbol}|${b.date}`)).length),
-        barsChanged: BigInt(parts === 1 ? change.changed : slice.filter((b) => stored.has(`${b.symbol}|${b.date}`)).length),
-        bars: slice.map(toProtoBar),
-        part: part + 1,
-        partCount: parts,
+        firstDate: slice[0].date,
+        lastDate: slice[slice.length - 1].date,
+        barsNew: slice.length - barsChanged,
+        barsChanged,
+        part,
+        partCount,
         batchId,
         source,
-        occurredAt,
-      });
-      const msgId = `bars.ingested:${symbol}:${contentHash(slice)}`;
-      outbox.push({ msgId, key: symbol, payload: toBinary(BarsIngestedSchema, event) });
-      messages.set(msgId, event);
+      };
+      pending.push({ entry, event: barsIngested(entry, slice) });
     }
   }
 
-  await deps.bars.enqueue(outbox);
+  await deps.bars.enqueue(pending.map((p) => p.entry));
   await deps.bars.insert(written);
-  await publishOutbox(deps, outbox, messages);
+  await publishPending(deps, pending);
   return outcome;
+}
+
+/** The event an outbox entry stands for, carrying its bars. */
+export function barsIngested(entry: OutboxEntry, bars: readonly BarRecord[]): BarsIngested {
+  return create(BarsIngestedSchema, {
+    symbol: entry.symbol,
+    firstDate: toProtoDate(entry.firstDate),
+    lastDate: toProtoDate(entry.lastDate),
+    barsNew: BigInt(entry.barsNew),
+    barsChanged: BigInt(entry.barsChanged),
+    bars: bars.map(toProtoBar),
+    part: entry.part,
+    partCount: entry.partCount,
+    batchId: entry.batchId,
+    source: entry.source,
+    occurredAt: timestampFromDate(new Date()),
+  });
+}
+
+/** The bars of one symbol sorted by date (usually they arrive sorted, and the check is cheap). */
+function inDateOrder(change: { bars: BarRecord[]; replaces: boolean[] }): { bars: BarRecord[]; replaces: boolean[] } {
+  const { bars, replaces } = change;
+  let sorted = true;
+  for (let i = 1; i < bars.length && sorted; i++) sorted = bars[i - 1].date < bars[i].date;
+  if (sorted) return change;
+  const order = bars.map((_, i) => i).sort((a, b) => (bars[a].date < bars[b].date ? -1 : 1));
+  return { bars: order.map((i) => bars[i]), replaces: order.map((i) => replaces[i]) };
 }
 
 /** A short digest of the bars an event carries: the same bars give the same message id. */
 function contentHash(bars: readonly BarRecord[]): string {
-  const hash = createHash('sha256');
-  for (const b of bars) hash.update(`${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume},${b.turnover ?? ''},${b.trades ?? ''};`);
-  return hash.digest('base64url').slice(0, 22);
+  const numbers = new Float64Array(bars.length * 7);
+  let dates = '';
+  bars.forEach((b, i) => {
+    numbers.set([b.open, b.high, b.low, b.close, b.volume, b.turnover ?? Number.NaN, b.trades ?? Number.NaN], i * 7);
+    dates += b.date;
+  });
+  return createHash('sha256').update(dates).update(numbers).digest('base64url').slice(0, 22);
 }
 
 /**
- * Publishes outbox entries and marks the acknowledged ones sent. A failure leaves the rest in the
- * outbox for the relay and is logged, not thrown: the bars are stored and the events will follow.
+ * Publishes events and marks the acknowledged ones sent. A failure leaves the rest in the outbox
+ * for the relay and is logged, not thrown: the bars are stored and their events will follow.
  */
-export async function publishOutbox(deps: CommitDeps, entries: readonly OutboxEntry[], decoded?: ReadonlyMap<string, BarsIngested>): Promise<number> {
+export async function publishPending(deps: CommitDeps, pending: readonly { entry: OutboxEntry; event: BarsIngested }[]): Promise<number> {
   const sent: OutboxEntry[] = [];
   try {
-    for (const entry of entries) {
-      const message = decoded?.get(entry.msgId) ?? fromBinary(BarsIngestedSchema, entry.payload);
-      await deps.events.publish(MeshEvents.barsIngested, entry.key, message, { msgId: entry.msgId });
+    for (const { entry, event } of pending) {
+      await deps.events.publish(MeshEvents.barsIngested, entry.symbol, event, { msgId: entry.msgId });
       sent.push(entry);
     }
   } catch (error) {
-    deps.logger.warn({ err: error, pending: entries.length - sent.length }, 'events not acknowledged; the outbox relay will re-send them');
+    deps.logger.warn({ err: error, pending: pending.length - sent.length }, 'events not acknowledged; the outbox relay will re-send them');
   }
   await deps.bars.markSent(sent);
   return sent.length;

@@ -1,13 +1,16 @@
-import { create } from '@bufbuild/protobuf';
-import { BarSchema, type Bar } from '../../gen/nepse/market/v1/market_pb.js';
-import { isoDate, normaliseSymbol, toProtoDate } from '../../lib/market/index.js';
+import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
+import { isoDate, normaliseSymbol } from '../../lib/market/index.js';
 import type { BarRecord } from './bar.js';
 
-/** The wire form of a stored bar. */
+/**
+ * The wire form of a stored bar. Built as a plain message object rather than through create():
+ * events carry thousands of bars, and every field is set here anyway.
+ */
 export function toProtoBar(bar: BarRecord): Bar {
-  return create(BarSchema, {
+  return {
+    $typeName: 'nepse.market.v1.Bar',
     symbol: bar.symbol,
-    date: toProtoDate(bar.date),
+    date: { $typeName: 'nepse.market.v1.Date', year: +bar.date.slice(0, 4), month: +bar.date.slice(5, 7), day: +bar.date.slice(8, 10) },
     open: bar.open,
     high: bar.high,
     low: bar.low,
@@ -15,7 +18,7 @@ export function toProtoBar(bar: BarRecord): Bar {
     volume: bar.volume,
     turnover: bar.turnover,
     trades: bar.trades === undefined ? undefined : BigInt(bar.trades),
-  });
+  };
 }
 
 /**

@@ -30,13 +30,20 @@ export async function ingestBars(deps: CommitDeps, requests: AsyncIterable<Inges
   let source = 'bars';
   let pending: BarRecord[] = [];
 
+  // One commit runs while the next batch is received and validated; commits stay in order.
+  let committing: Promise<void> = Promise.resolve();
   const commit = async () => {
-    const outcome = await commitBatch(deps, pending, batchId, source);
+    const batch = pending;
     pending = [];
-    total.newBars += outcome.newBars;
-    total.changedBars += outcome.changedBars;
-    total.unchangedBars += outcome.unchangedBars;
-    for (const s of outcome.symbols) symbols.add(s);
+    await committing;
+    committing = commitBatch(deps, batch, batchId, source).then((outcome) => {
+      total.newBars += outcome.newBars;
+      total.changedBars += outcome.changedBars;
+      total.unchangedBars += outcome.unchangedBars;
+      for (const s of outcome.symbols) symbols.add(s);
+    });
+    // A failed commit must not go unobserved while the stream is still being read.
+    committing.catch(() => {});
   };
 
   for await (const request of requests) {
@@ -60,6 +67,7 @@ export async function ingestBars(deps: CommitDeps, requests: AsyncIterable<Inges
     if (pending.length >= COMMIT_THRESHOLD) await commit();
   }
   if (pending.length > 0) await commit();
+  await committing;
 
   return create(IngestBarsResponseSchema, {
     batchId,

@@ -1,4 +1,4 @@
-import { publishOutbox, type CommitDeps } from './commit-batch.js';
+import { barsIngested, publishPending, type CommitDeps } from './commit-batch.js';
 
 /** Options of {@link startOutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -18,9 +18,15 @@ export function startOutboxRelay(deps: CommitDeps, options: OutboxRelayOptions):
   const sweep = () => {
     running ??= (async () => {
       try {
-        const unsent = await deps.bars.unsent(options.batchSize ?? 500);
+        const unsent = await deps.bars.unsent(options.batchSize ?? 100);
         if (unsent.length === 0) return;
-        const sent = await publishOutbox(deps, unsent);
+        const pending = [];
+        for (const entry of unsent) {
+          // The stored bars of the event's range: the announced bars as they now stand.
+          const bars = await deps.bars.page(entry.symbol, entry.firstDate, entry.lastDate, undefined, 1_000_000);
+          pending.push({ entry, event: barsIngested(entry, bars) });
+        }
+        const sent = await publishPending(deps, pending);
         deps.logger.info({ resent: sent, pending: unsent.length - sent }, 'outbox relay re-sent events');
       } catch (error) {
         deps.logger.warn({ err: error }, 'outbox sweep failed');

@@ -25,12 +25,20 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: '002_event_outbox',
     statements: [
-      // An event is written here before the bars it announces, and marked sent once JetStream
-      // acknowledges it, so a crash or a NATS outage between the two never loses an event.
+      // An event is recorded here before the bars it announces are written, and marked sent once
+      // JetStream acknowledges it, so a crash or a NATS outage between the two never loses an
+      // event. Only the event's coordinates are kept: the relay re-reads the bars to rebuild it.
       `CREATE TABLE IF NOT EXISTS event_outbox (
         msg_id String,
-        subject_key String,
-        payload String,
+        symbol LowCardinality(String),
+        first_date Date,
+        last_date Date,
+        bars_new UInt32,
+        bars_changed UInt32,
+        part UInt32,
+        part_count UInt32,
+        batch_id String,
+        source String,
         sent UInt8,
         created_at DateTime64(3, 'UTC')
       ) ENGINE = ReplacingMergeTree(sent)
@@ -51,11 +59,18 @@ export interface SymbolSummary {
   updatedAt: Date;
 }
 
-/** An event waiting in the outbox; the payload is the protobuf message, base64-encoded. */
+/** A BarsIngested event recorded in the outbox: where its bars are, not the bars themselves. */
 export interface OutboxEntry {
   msgId: string;
-  key: string;
-  payload: Uint8Array;
+  symbol: string;
+  firstDate: string;
+  lastDate: string;
+  barsNew: number;
+  barsChanged: number;
+  part: number;
+  partCount: number;
+  batchId: string;
+  source: string;
 }
 
 interface BarRow {
@@ -168,32 +183,50 @@ export class BarStore {
     return Number(rows[0]?.n ?? 0) > 0;
   }
 
-  /** Adds events to the outbox as unsent. */
+  /** Records events in the outbox as unsent. */
   async enqueue(entries: readonly OutboxEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
-    await this.store.insert(
-      'event_outbox',
-      entries.map((e) => ({ msg_id: e.msgId, subject_key: e.key, payload: Buffer.from(e.payload).toString('base64'), sent: 0, created_at: now })),
-    );
+    await this.store.insert('event_outbox', entries.map((e) => outboxRow(e, 0)));
   }
 
   /** Marks events as acknowledged by JetStream. */
   async markSent(entries: readonly OutboxEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
-    await this.store.insert(
-      'event_outbox',
-      entries.map((e) => ({ msg_id: e.msgId, subject_key: e.key, payload: '', sent: 1, created_at: now })),
-    );
+    await this.store.insert('event_outbox', entries.map((e) => outboxRow(e, 1)));
   }
 
   /** Events still waiting for an acknowledgement, oldest first. */
   async unsent(limit: number): Promise<OutboxEntry[]> {
-    const rows = await this.store.query<{ msg_id: string; subject_key: string; payload: string }>(
-      `SELECT msg_id, subject_key, payload FROM event_outbox FINAL WHERE sent = 0 ORDER BY created_at LIMIT {limit:UInt32}`,
+    const rows = await this.store.query<Record<string, string | number>>(
+      `SELECT msg_id, symbol, toString(first_date) AS first, toString(last_date) AS last, bars_new, bars_changed,
+              part, part_count, batch_id, source
+       FROM event_outbox FINAL WHERE sent = 0 ORDER BY created_at LIMIT {limit:UInt32}`,
       { limit },
     );
-    return rows.map((r) => ({ msgId: r.msg_id, key: r.subject_key, payload: new Uint8Array(Buffer.from(r.payload, 'base64')) }));
+    return rows.map((r) => ({
+      msgId: String(r.msg_id),
+      symbol: String(r.symbol),
+      firstDate: String(r.first),
+      lastDate: String(r.last),
+      barsNew: Number(r.bars_new),
+      barsChanged: Number(r.bars_changed),
+      part: Number(r.part),
+      partCount: Number(r.part_count),
+      batchId: String(r.batch_id),
+      source: String(r.source),
+    }));
   }
 }
+
+const outboxRow = (e: OutboxEntry, sent: 0 | 1) => ({
+  msg_id: e.msgId,
+  symbol: e.symbol,
+  first_date: e.firstDate,
+  last_date: e.lastDate,
+  bars_new: e.barsNew,
+  bars_changed: e.barsChanged,
+  part: e.part,
+  part_count: e.partCount,
+  batch_id: e.batchId,
+  source: e.source,
+  sent,
+  created_at: new Date(),
+});

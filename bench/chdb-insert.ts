@@ -1,6 +1,6 @@
 /**
  * Insert throughput of the embedded engine, per insert path, from rows in memory
- * to rows committed. Run: `node --import tsx lib/store/insert-bench.ts [rows] [repeats]`
+ * to rows committed. Run: `node --import tsx bench/chdb-insert.ts [rows] [repeats]`
  * (default 200000 rows, 3 repeats; prints one line per path, median rows/s).
  * The bench/ suite can import {@link benchInsert} to compare against "raw chdb".
  */
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import chdb, { type Session } from 'chdb';
-import { chdbSession, openChdbStore } from './chdb-driver.js';
-import type { Row, Store } from './types.js';
+import { chdbSession, openChdbStore } from '../lib/store/chdb-driver.js';
+import type { Row, Store } from '../lib/store/types.js';
 
 /** One bar as the ingestion service stores it. */
 export interface BenchBar {

@@ -1,0 +1,94 @@
+/**
+ * Ingestion throughput: bars per second through IngestBars (gRPC client stream) into embedded
+ * ClickHouse with BarsIngested events published, beside raw chdb inserts measured in the same run.
+ * Run: `make bench ONLY=ingestion` or `npm run bench -- ingestion`.
+ */
+import { create } from '@bufbuild/protobuf';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IngestBarsRequestSchema, IngestionService, type IngestBarsRequest } from '../gen/nepse/ingestion/v1/ingestion_pb.js';
+import { connectEvents, EVENTS_STREAM } from '../lib/events/index.js';
+import { startNatsServer } from '../lib/events/testing.js';
+import { createGrpcClient } from '../lib/grpc/index.js';
+import { benchInsert } from './chdb-insert.js';
+import { printTable, rate, secondsSince, startServiceProcess } from './support.js';
+
+const SYMBOLS = 200;
+const DAYS = 2500;
+const BARS_PER_MESSAGE = 5000;
+
+/** 200 symbols x 2,500 trading days of plausible bars, as stream messages of 5,000 bars. */
+function messages(): IngestBarsRequest[] {
+  const out: IngestBarsRequest[] = [];
+  let bars: IngestBarsRequest['bars'] = [];
+  for (let s = 0; s < SYMBOLS; s++) {
+    let close = 100 + s;
+    for (let d = 0; d < DAYS; d++) {
+      const date = new Date(Date.UTC(2010, 0, 1) + d * 86_400_000);
+      const open = close;
+      close = Math.max(1, close * (1 + Math.sin(s * 31 + d) * 0.02));
+      bars.push({
+        $typeName: 'nepse.market.v1.Bar',
+        symbol: `SYM${String(s).padStart(3, '0')}`,
+        date: { $typeName: 'nepse.market.v1.Date', year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() },
+        open,
+        high: Math.max(open, close) * 1.01,
+        low: Math.min(open, close) * 0.99,
+        close,
+        volume: 1000 + d,
+        turnover: (1000 + d) * close,
+        trades: BigInt(10 + (d % 50)),
+      });
+      if (bars.length === BARS_PER_MESSAGE) {
+        out.push(create(IngestBarsRequestSchema, { bars, source: 'bench' }));
+        bars = [];
+      }
+    }
+  }
+  if (bars.length) out.push(create(IngestBarsRequestSchema, { bars, source: 'bench' }));
+  return out;
+}
+
+export async function benchIngestion(): Promise<void> {
+  const total = SYMBOLS * DAYS;
+  const nats = await startNatsServer();
+  const dataDir = await mkdtemp(join(tmpdir(), 'nepse-bench-ingestion-'));
+  const service = await startServiceProcess('ingestion', { NATS_URL: nats.url, DATA_DIR: dataDir });
+  const client = createGrpcClient(IngestionService, `127.0.0.1:${service.port}`, { defaultTimeoutMs: 600_000 });
+  const bus = await connectEvents({ servers: nats.url, name: 'bench' });
+  try {
+    const stream = messages();
+    let start = performance.now();
+    const first = await client.ingestBars(stream);
+    const fresh = secondsSince(start);
+    const info = await bus.jsm.streams.info(EVENTS_STREAM);
+    if (first.barsNew !== BigInt(total)) throw new Error(`expected ${total} new bars, got ${first.barsNew}`);
+
+    start = performance.now();
+    const again = await client.ingestBars(stream);
+    const repeat = secondsSince(start);
+    if (again.barsUnchanged !== BigInt(total)) throw new Error(`expected ${total} unchanged bars on repeat, got ${again.barsUnchanged}`);
+    const infoAfter = await bus.jsm.streams.info(EVENTS_STREAM);
+
+    const raw = await benchInsert({ rows: 200_000, repeats: 3, filter: 'raw chdb: prebuilt JSONCompactEachRow' });
+    const store = await benchInsert({ rows: 200_000, repeats: 3, filter: 'Store.insert' });
+    const rawRate = raw.results[0].rowsPerSecond;
+    const e2e = total / fresh;
+    printTable(`ingestion: ${rate(total)} bars (${SYMBOLS} symbols x ${DAYS} days), ${BARS_PER_MESSAGE} bars per stream message, chdb ${raw.engineVersion}`, [
+      ['path', 'bars/s', 'seconds', 'ratio to raw chdb'],
+      ['IngestBars end to end, new bars (+ events)', rate(e2e), fresh.toFixed(2), (e2e / rawRate).toFixed(2)],
+      ['IngestBars end to end, same bars again (no-op)', rate(total / repeat), repeat.toFixed(2), (total / repeat / rawRate).toFixed(2)],
+      ['Store.insert (JSONCompactEachRow), in process', rate(store.results[0].rowsPerSecond), '', (store.results[0].rowsPerSecond / rawRate).toFixed(2)],
+      ['raw chdb insert, prebuilt payload (engine only)', rate(rawRate), '', '1.00'],
+    ]);
+    console.log(`  BarsIngested events published: ${info.state.messages} for the new bars, ${infoAfter.state.messages - info.state.messages} for the repeat`);
+    console.log(`  aim: >= 100,000 bars/s end to end -> ${e2e >= 100_000 ? 'met' : 'NOT met'}`);
+  } finally {
+    client.close();
+    await bus.close();
+    await service.stop();
+    await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}

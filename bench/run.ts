@@ -1,0 +1,22 @@
+/**
+ * Runs the benchmarks: all of them, or those named on the command line
+ * (`make bench ONLY=ingestion`, `npm run bench -- ingestion`). Each prints its figures beside
+ * the raw limits of this machine measured in the same run.
+ */
+import { benchIngestion } from './ingestion.js';
+
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  ingestion: benchIngestion,
+};
+
+const wanted = process.argv.slice(2).filter(Boolean);
+const unknown = wanted.filter((name) => !(name in BENCHMARKS));
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  process.exit(2);
+}
+for (const name of wanted.length ? wanted : Object.keys(BENCHMARKS)) {
+  console.log(`\n=== ${name} ===`);
+  await BENCHMARKS[name]();
+}
+process.exit(0);
