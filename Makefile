@@ -14,9 +14,8 @@ setup: ## Install dependencies (npm ci) and nats-server when it is missing
 	@command -v nats-server >/dev/null || { echo "installing nats-server"; apt-get update -qq && apt-get install -y -qq nats-server; }
 	npm ci --no-audit --no-fund
 
-node_modules: package-lock.json
+node_modules:
 	npm ci --no-audit --no-fund
-	@touch node_modules
 
 generate: node_modules ## Regenerate gen/ from proto/ with buf
 	bash scripts/generate.sh
@@ -33,7 +32,7 @@ test: lint ## Everything CI runs: contract checks, type check, unit and integrat
 	node --import tsx --test --test-timeout=300000 $(TESTS)
 
 dev: node_modules ## Run every service on its default port with a local nats-server and embedded stores
-	$(TSX) scripts/dev.ts
+	$(TSX) scripts/dev.ts $(ARGS)
 
 demo: node_modules ## The whole mesh end to end with sample data
 	@echo "make demo: not yet - it arrives with the prediction service. 'make dev' runs the services that exist."

@@ -12,7 +12,8 @@ import { connectEvents, EVENTS_STREAM } from '../lib/events/index.js';
 import { startNatsServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
 import { benchInsert } from './chdb-insert.js';
-import { printTable, rate, secondsSince, startServiceProcess } from './support.js';
+import { startServiceProcess } from '../lib/runtime/service-process.js';
+import { printTable, rate, secondsSince } from './format.js';
 
 const SYMBOLS = 200;
 const DAYS = 2500;
@@ -54,7 +55,7 @@ export async function benchIngestion(): Promise<void> {
   const total = SYMBOLS * DAYS;
   const nats = await startNatsServer();
   const dataDir = await mkdtemp(join(tmpdir(), 'nepse-bench-ingestion-'));
-  const service = await startServiceProcess('ingestion', { NATS_URL: nats.url, DATA_DIR: dataDir });
+  const service = await startServiceProcess('ingestion', { env: { NATS_URL: nats.url, DATA_DIR: dataDir } });
   const client = createGrpcClient(IngestionService, `127.0.0.1:${service.port}`, { defaultTimeoutMs: 600_000 });
   const bus = await connectEvents({ servers: nats.url, name: 'bench' });
   try {

@@ -1,20 +1,20 @@
 /**
- * Durable pull consumers with explicit ack and bounded redelivery. A handler's verdict decides:
- * success → ack; failure → nak with jittered backoff; failure on the last allowed delivery (or a
- * rejection, or an undecodable payload) → copy to the dead-letter stream, then term.
+ * Durable pull consumers: the consumer's lifecycle (create or update the durable, pull with
+ * bounded concurrency, resume after the pull loop dies, stop gracefully). What happens to each
+ * message is decided in process-message.ts.
  */
 import type { Message } from '@bufbuild/protobuf';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, NatsConnection, Subscription } from 'nats';
-import { DEFAULT_BACKOFF_MS, DEFAULT_JITTER, isValidBackoff, retryDelayMs } from './backoff.js';
+import type { ConsumerMessages, JetStreamManager, NatsConnection, Subscription } from 'nats';
+import { DEFAULT_BACKOFF_MS, DEFAULT_JITTER, isValidBackoff } from './backoff.js';
 import { ensureConsumer } from './consumer-config.js';
-import { listenForMaxDeliveries, publishDeadLetter } from './dead-letter.js';
-import { EventConfigError, EventRejectedError } from './errors.js';
-import { decodeEvent, eventFilterSubjects, keyOfSubject, validateDurable, type EventType } from './event-type.js';
-import { EventHeaders, extractTraceContext, headerSafe, headersToRecord } from './headers.js';
+import { listenForMaxDeliveries } from './dead-letter.js';
+import { EventConfigError } from './errors.js';
+import { eventFilterSubjects, validateDurable, type EventType } from './event-type.js';
 import { describeError } from './nats-errors.js';
-import { emit, type DeadLetterReason, type EventMetrics, type EventsLogger } from './observe.js';
+import { processMessage, type EventHandler, type MessagePolicy, type VerdictDeps } from './process-message.js';
 import { EVENTS_STREAM } from './streams.js';
+
+export type { Delivery, EventHandler } from './process-message.js';
 
 /** Options of {@link EventBus.consume}. Durations are milliseconds. */
 export interface ConsumeOptions {
@@ -24,13 +24,16 @@ export interface ConsumeOptions {
   keys?: readonly string[];
   /** Deliveries per message before it is dead-lettered. Default 5. */
   maxDeliver?: number;
-  /** How long the server waits for a verdict before redelivering, in ms. Default 30 000. */
+  /**
+   * How long the server waits for a verdict before redelivering, in ms. Default 30 000. Must
+   * exceed the slowest handler: a message still being handled at ackWait is delivered again.
+   */
   ackWaitMs?: number;
   /** Delay before redelivery after the 1st, 2nd, … failure, in ms (last entry repeats). Default 1 s, 5 s, 15 s, 30 s. */
   backoffMs?: readonly number[];
   /** Fraction by which each backoff delay is randomly spread (0–1). Default 0.2. */
   jitter?: number;
-  /** Handlers run at once by this process. Default 1 (in order, per process). */
+  /** Handlers run at once by this process. Default 1: one at a time, in stream order except for redeliveries. */
   concurrency?: number;
   /** Unacknowledged messages the server allows across all processes of this durable. Default: server's. */
   maxAckPending?: number;
@@ -42,50 +45,24 @@ export interface ConsumeOptions {
   pullExpiresMs?: number;
 }
 
-/** What a handler knows about the message besides its payload. */
-export interface Delivery {
-  /** Event name, e.g. `bars.ingested`. */
-  event: string;
-  /** Durable consumer that received it. */
-  durable: string;
-  /** Full subject, `nepse.v1.<event>.<KEY>`. */
-  subject: string;
-  /** The key (symbol or `_`). */
-  key: string;
-  /** Stream sequence: unique per stored message. */
-  seq: number;
-  /** 1 on first delivery, 2 on the first redelivery, … up to `maxDeliver`. */
-  deliveryCount: number;
-  /** The publisher's `Nats-Msg-Id`: the natural idempotency key for handlers. */
-  msgId: string | undefined;
-  /** All message headers (first value of each). */
-  headers: Readonly<Record<string, string>>;
-  /** When JetStream stored the message. */
-  publishedAt: Date;
-}
-
-/** Processes one message. Resolve to ack; throw to retry (or {@link EventRejectedError} to dead-letter now). */
-export type EventHandler<T extends Message> = (message: T, delivery: Delivery) => Promise<void>;
-
 /** A running consumer. */
 export interface EventSubscription {
   /** The durable consumer name. */
   readonly durable: string;
-  /** Stops pulling, hands back unstarted messages, waits for in-flight handlers. Idempotent. */
+  /**
+   * Stops pulling and waits for in-flight handlers (and dead-letter copies) to settle. Messages
+   * already delivered but not yet started stay unacknowledged and come back after ackWait.
+   * Idempotent.
+   */
   stop(): Promise<void>;
 }
 
 /** Connection-level dependencies the bus hands to each consumer. */
-export interface ConsumerDeps {
+export interface ConsumerDeps extends VerdictDeps {
   nc: NatsConnection;
-  js: JetStreamClient;
   jsm: JetStreamManager;
-  logger: EventsLogger;
-  metrics: EventMetrics;
-  publishTimeoutMs: number;
 }
 
-const tracer = trace.getTracer('nepse-events');
 /** Longest pause between attempts to resume a consumer whose pull loop ended, in ms. */
 const MAX_RESUME_DELAY_MS = 30_000;
 
@@ -235,7 +212,7 @@ class EventConsumer<T extends Message> implements EventSubscription {
           // to whichever process pulls next. (A nak would be quicker, but nats-server 2.9 was seen
           // to deliver such a nak'd message twice to the next consumer.)
           if (this.stopping) continue;
-          this.track(this.handlers, this.handle(next.value));
+          this.track(this.handlers, processMessage(this.policy(), next.value));
         }
         if (this.stopping) break;
         const err = await messages.closed();
@@ -248,6 +225,20 @@ class EventConsumer<T extends Message> implements EventSubscription {
       resuming = true;
       await sleep(Math.min(MAX_RESUME_DELAY_MS, 250 * 2 ** Math.min(failures, 10)), this.wake.signal);
     }
+  }
+
+  /** The per-message rules, with the client-side filter as currently known. */
+  private policy(): MessagePolicy<T> {
+    return {
+      deps: this.deps,
+      event: this.event,
+      durable: this.durable,
+      handler: this.handler,
+      maxDeliver: this.maxDeliver,
+      backoffMs: this.backoffMs,
+      jitter: this.jitter,
+      clientFilter: this.clientFilter,
+    };
   }
 
   /** `work`'s value, or undefined as soon as stop() is called (whichever comes first). */
@@ -270,100 +261,6 @@ class EventConsumer<T extends Message> implements EventSubscription {
   private track(set: Set<Promise<void>>, work: Promise<void>): void {
     const p = work.finally(() => set.delete(p));
     set.add(p);
-  }
-
-  private async handle(m: JsMsg): Promise<void> {
-    const { event, durable, deps } = this;
-    if (this.clientFilter && !this.clientFilter.has(m.subject)) {
-      m.ack(); // not ours: the server had to send it only because it could not filter
-      return;
-    }
-    const deliveryCount = m.info.deliveryCount;
-    if (deliveryCount > 1) emit(() => deps.metrics.onRedelivered?.(event.name, durable));
-    let message: T;
-    try {
-      message = decodeEvent(event, m.data);
-    } catch (err) {
-      // Poison: no number of retries will make these bytes decode.
-      await this.deadLetter(m, describeError(err), 'decode');
-      return;
-    }
-    const delivery: Delivery = {
-      event: event.name,
-      durable,
-      subject: m.subject,
-      key: keyOfSubject(event, m.subject) ?? '',
-      seq: m.seq,
-      deliveryCount,
-      msgId: m.headers?.get(EventHeaders.msgId) || undefined,
-      headers: headersToRecord(m.headers),
-      publishedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
-    };
-    // The consumer loop's own context is whatever was active at consume(): start from the root
-    // so handlers see only the publisher's trace.
-    const parent = extractTraceContext(m.headers, ROOT_CONTEXT);
-    const span = tracer.startSpan(
-      `process ${event.name}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': m.subject,
-          'messaging.consumer.group.name': durable,
-          'messaging.message.id': delivery.msgId ?? '',
-          'nepse.event.delivery_count': deliveryCount,
-        },
-      },
-      parent,
-    );
-    const started = performance.now();
-    try {
-      await context.with(trace.setSpan(parent, span), () => this.handler(message, delivery));
-      m.ack();
-      emit(() => deps.metrics.onConsumed?.(event.name, durable, performance.now() - started));
-    } catch (err) {
-      emit(() => deps.metrics.onFailed?.(event.name, durable, performance.now() - started));
-      span.recordException(err instanceof Error ? err : String(err));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
-      const rejected = err instanceof EventRejectedError;
-      if (rejected || deliveryCount >= this.maxDeliver) {
-        await this.deadLetter(m, describeError(err), rejected ? 'rejected' : 'handler-failed');
-      } else {
-        const delayMs = retryDelayMs(deliveryCount, this.backoffMs, this.jitter);
-        deps.logger.warn(
-          { event: event.name, durable, seq: m.seq, deliveryCount, delayMs, err: describeError(err) },
-          'handler failed; redelivering later',
-        );
-        m.nak(delayMs);
-      }
-    } finally {
-      span.end();
-    }
-  }
-
-  /** Copies the message to the dead-letter stream, then terms it so it is never redelivered. */
-  private async deadLetter(m: JsMsg, error: string, reason: DeadLetterReason): Promise<void> {
-    const { event, durable, deps } = this;
-    const deliveryCount = m.info.deliveryCount;
-    const where = { event: event.name, durable, seq: m.seq, deliveryCount, reason };
-    try {
-      const ack = await publishDeadLetter(
-        deps.js,
-        event,
-        { stream: EVENTS_STREAM, durable, seq: m.seq, subject: m.subject, data: m.data, headers: m.headers, error, deliveries: deliveryCount },
-        deps.publishTimeoutMs,
-      );
-      // No reason text: servers before 2.10 match "+TERM" exactly and ignore "+TERM <reason>".
-      m.term();
-      if (!ack.duplicate) emit(() => deps.metrics.onDeadLettered?.(event.name, durable, reason));
-      deps.logger.warn({ ...where, err: headerSafe(error) }, 'dead-lettered');
-    } catch (err) {
-      // Nak rather than term: the message is not lost. Either a later delivery retries the copy,
-      // or (deliveries exhausted) the server's max-deliveries advisory makes the listener copy it.
-      deps.logger.error({ ...where, err: describeError(err) }, 'could not dead-letter; will retry');
-      m.nak(retryDelayMs(deliveryCount, this.backoffMs, this.jitter));
-    }
   }
 }
 

@@ -129,10 +129,9 @@ async function reconcile(jsm: JetStreamManager, wanted: Partial<StreamConfig>): 
 }
 
 function sameLimits(have: StreamConfig, want: Partial<StreamConfig>): boolean {
-  const sortedEqual = (a: readonly string[] = [], b: readonly string[] = []) =>
-    a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+  const sorted = (a: readonly string[] = []) => [...a].sort().join('\n');
   return (
-    sortedEqual(have.subjects, want.subjects) &&
+    sorted(have.subjects) === sorted(want.subjects) &&
     have.num_replicas === want.num_replicas &&
     have.max_age === want.max_age &&
     have.duplicate_window === want.duplicate_window &&

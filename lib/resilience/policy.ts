@@ -60,6 +60,25 @@ export function isPolicyRejection(error: unknown): boolean {
   return error instanceof BrokenCircuitError || error instanceof BulkheadRejectedError || error instanceof TaskCancelledError;
 }
 
+/**
+ * Runs one attempt so that the timeout cutting it off counts as the dependency's failure: the call
+ * fails at once with DEADLINE_EXCEEDED, which the breaker counts. Left alone it would end with the
+ * CANCELLED its aborted gRPC call reports (or never, if it ignores the signal), which the breaker
+ * ignores when closed and takes for a success when half-open, so a hanging dependency never broke
+ * the circuit. An attempt the timeout already cut off (during a backoff) is not started at all.
+ */
+function attempt<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new TaskCancelledError());
+  return new Promise<T>((resolve, reject) => {
+    const timedOut = () => reject(Object.assign(new Error('attempt cut off by the call timeout'), { code: grpc.status.DEADLINE_EXCEEDED }));
+    signal.addEventListener('abort', timedOut, { once: true });
+    Promise.resolve()
+      .then(() => call(signal))
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', timedOut));
+  });
+}
+
 /** A composed policy for calls to one dependency. */
 export interface CallPolicy {
   /** Runs `call`, passing a signal that aborts when the policy gives up on the attempt. */
@@ -101,7 +120,7 @@ export function createCallPolicy(options: CallPolicyOptions): CallPolicy {
     : noop;
   const policy = wrap(limit, overall, retries, breaker);
   return {
-    execute: (call) => policy.execute(({ signal }) => call(signal)),
+    execute: (call) => policy.execute(({ signal }) => attempt(call, signal)),
     breakerState: () => STATE_NAMES[breaker.state],
     onBreakerChange(listener) {
       const subscription = breaker.onStateChange((state) => listener(STATE_NAMES[state]));

@@ -20,16 +20,23 @@ export interface TelemetryServer {
 export async function startTelemetryServer(options: TelemetryServerOptions): Promise<TelemetryServer> {
   const server: Server = createServer(async (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      const body = await metricsRegistry.metrics();
-      response.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(body);
-    } else if (path === '/healthz') {
-      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (path === '/readyz') {
-      const ready = options.isReady();
-      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
-    } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    // A failing collector or readiness check answers 500; thrown here it would be an unhandled
+    // rejection, which ends the whole process.
+    try {
+      if (path === '/metrics') {
+        const body = await metricsRegistry.metrics();
+        response.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(body);
+      } else if (path === '/healthz') {
+        response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      } else if (path === '/readyz') {
+        const ready = options.isReady();
+        response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      } else {
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      }
+    } catch {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' });
+      response.end('internal error\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

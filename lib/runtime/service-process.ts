@@ -1,0 +1,93 @@
+/**
+ * Services as child processes, the way `make dev` runs them: used by the dev launcher, the demo,
+ * benchmarks and end-to-end tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A service running as its own process, as `make dev` runs it. */
+export interface ServiceProcess {
+  readonly name: string;
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly child: ChildProcess;
+  /** SIGTERM, then SIGKILL after 10 s; resolves when the process has exited. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startServiceProcess}. */
+export interface ServiceProcessOptions {
+  /** gRPC port; a free one when unset. */
+  port?: number;
+  /** Metrics/health port; gRPC port + 1000 when the port is given, else a free one. */
+  metricsPort?: number;
+  /** Added to the environment (LOG_LEVEL defaults to warn, BIND_HOST to 127.0.0.1). */
+  env?: Record<string, string>;
+  /** Where the child's stdout and stderr go (default: this process's). */
+  output?: 'inherit' | 'pipe' | 'ignore';
+  /** How long to wait for /readyz to answer 200, in ms (default 90 s). */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Starts `services/<name>/main.ts` in a child process and waits (bounded) until its /readyz
+ * answers 200. The child is killed if this process exits first.
+ */
+export async function startServiceProcess(name: string, options: ServiceProcessOptions = {}): Promise<ServiceProcess> {
+  const port = options.port ?? (await freePort());
+  const metricsPort = options.metricsPort ?? (options.port ? options.port + 1000 : await freePort());
+  const upper = name.toUpperCase();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      BIND_HOST: '127.0.0.1',
+      ...options.env,
+      [`${upper}_PORT`]: String(port),
+      [`${upper}_METRICS_PORT`]: String(metricsPort),
+    },
+    stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  const stop = async () => {
+    process.removeListener('exit', kill);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(kill, 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} during start`);
+    try {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+      if (response.status === 200) return { name, port, metricsPort, child, stop };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await stop();
+  throw new Error(`${name} was not ready within ${options.readyTimeoutMs ?? 90_000} ms`);
+}
