@@ -5,17 +5,20 @@ TSX := node --import tsx
 TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts'
 
 .DEFAULT_GOAL := help
-.PHONY: help setup generate contracts lint build test dev demo bench clean
+.PHONY: help deps setup generate contracts lint build test dev demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: ## Install dependencies (npm ci) and nats-server when it is missing
-	@command -v nats-server >/dev/null || { echo "installing nats-server"; apt-get update -qq && apt-get install -y -qq nats-server; }
+setup: ## Reinstall npm packages from the lockfile, and nats-server when it is missing
 	npm ci --no-audit --no-fund
+	@$(MAKE) --no-print-directory deps
 
 node_modules:
 	npm ci --no-audit --no-fund
+
+deps: node_modules ## Install what is missing: npm packages, and nats-server (Debian package) for the tests
+	@command -v nats-server >/dev/null || { echo "installing nats-server"; apt-get update -qq && apt-get install -y -qq nats-server; }
 
 generate: node_modules ## Regenerate gen/ from proto/ with buf
 	bash scripts/generate.sh
@@ -28,10 +31,10 @@ lint: contracts ## Contract checks and the TypeScript type check
 
 build: lint ## Type-check everything (services run from source through tsx)
 
-test: lint ## Everything CI runs: contract checks, type check, unit and integration tests
+test: deps lint ## Everything CI runs: contract checks, type check, unit and integration tests
 	node --import tsx --test --test-timeout=300000 $(TESTS)
 
-dev: node_modules ## Run every service on its default port with a local nats-server and embedded stores
+dev: deps ## Run every service on its default port with a local nats-server and embedded stores
 	$(TSX) scripts/dev.ts $(ARGS)
 
 demo: node_modules ## The whole mesh end to end with sample data

@@ -14,7 +14,8 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: ['*.password', '*.apiKey', '*.authorization', 'authorization'], censor: '[redacted]' },
+    // `*.x` only matches one level down, so each key is listed at the top level as well.
+    redact: { paths: ['password', 'apiKey', 'authorization', '*.password', '*.apiKey', '*.authorization'], censor: '[redacted]' },
     mixin() {
       const span = trace.getActiveSpan()?.spanContext();
       return span ? { trace_id: span.traceId, span_id: span.spanId } : {};

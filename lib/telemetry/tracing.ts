@@ -1,4 +1,4 @@
-import { propagation, type TextMapPropagator } from '@opentelemetry/api';
+import { context, propagation, trace, type TextMapPropagator } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
@@ -9,6 +9,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 let provider: NodeTracerProvider | undefined;
+let unloadInstrumentations: (() => void) | undefined;
 
 /** Options of {@link startTracing}. */
 export interface TracingOptions {
@@ -33,14 +34,24 @@ export function startTracing(options: TracingOptions): NodeTracerProvider {
     spanProcessors: [...(exporter ? [new BatchSpanProcessor(exporter)] : []), ...(options.processors ?? [])],
   });
   provider.register({ propagator: new W3CTraceContextPropagator() as TextMapPropagator });
-  registerInstrumentations({ tracerProvider: provider, instrumentations: [new GrpcInstrumentation()] });
+  unloadInstrumentations = registerInstrumentations({ tracerProvider: provider, instrumentations: [new GrpcInstrumentation()] });
   return provider;
 }
 
-/** Flushes and stops tracing (on shutdown). */
+/**
+ * Flushes and stops tracing (on shutdown), and unregisters it globally, so that a later
+ * {@link startTracing} installs its new provider (the API refuses a second registration).
+ */
 export async function stopTracing(): Promise<void> {
-  await provider?.shutdown();
+  if (!provider) return;
+  const stopping = provider;
   provider = undefined;
+  unloadInstrumentations?.();
+  unloadInstrumentations = undefined;
+  trace.disable();
+  context.disable();
+  propagation.disable();
+  await stopping.shutdown();
 }
 
 export { propagation };
