@@ -1,3 +1,4 @@
+import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
 import { isValidSymbol, todayInNepal } from '../../lib/market/index.js';
 
 /** One daily bar as the ingestion service handles it; `date` is ISO `YYYY-MM-DD`. */
@@ -14,6 +15,8 @@ export interface BarRecord {
   turnover?: number;
   /** Number of transactions; undefined when the source does not give it. */
   trades?: number;
+  /** The bar as received over gRPC, reused on the wire when nothing about it was normalised. */
+  wire?: Bar;
 }
 
 /** Why a bar was refused: the field at fault and a sentence for people. */

@@ -40,32 +40,36 @@ const sameBar = (a: BarRecord, b: BarRecord) =>
  * carries, so a re-send inside JetStream's duplicate window is dropped.
  */
 export async function commitBatch(deps: CommitDeps, batch: readonly BarRecord[], batchId: string, source: string): Promise<BatchOutcome> {
-  const latest = new Map<string, BarRecord>();
-  for (const bar of batch) latest.set(`${bar.symbol}|${bar.date}`, bar);
-  if (latest.size === 0) return { newBars: 0, changedBars: 0, unchangedBars: 0, symbols: [] };
-
-  const symbols = [...new Set([...latest.values()].map((b) => b.symbol))].sort();
+  // The last bar of each (symbol, date) wins; grouping by symbol first avoids a key per bar.
+  const bySymbol = new Map<string, Map<string, BarRecord>>();
   let from = '9999-12-31';
   let to = '0000-01-01';
-  for (const bar of latest.values()) {
+  for (const bar of batch) {
+    let days = bySymbol.get(bar.symbol);
+    if (!days) bySymbol.set(bar.symbol, (days = new Map()));
+    days.set(bar.date, bar);
     if (bar.date < from) from = bar.date;
     if (bar.date > to) to = bar.date;
   }
+  if (bySymbol.size === 0) return { newBars: 0, changedBars: 0, unchangedBars: 0, symbols: [] };
+  const symbols = [...bySymbol.keys()].sort();
   const stored = await deps.bars.existing(symbols, from, to);
 
   // Per symbol: the bars to write, each with whether it replaces a stored one.
   const changes = new Map<string, { bars: BarRecord[]; replaces: boolean[] }>();
   let unchangedBars = 0;
-  for (const [key, bar] of latest) {
-    const before = stored.get(key);
-    if (before && sameBar(before, bar)) {
-      unchangedBars++;
-      continue;
+  for (const [symbol, days] of bySymbol) {
+    for (const bar of days.values()) {
+      const before = stored.get(`${symbol}|${bar.date}`);
+      if (before && sameBar(before, bar)) {
+        unchangedBars++;
+        continue;
+      }
+      let change = changes.get(symbol);
+      if (!change) changes.set(symbol, (change = { bars: [], replaces: [] }));
+      change.bars.push(bar);
+      change.replaces.push(before !== undefined);
     }
-    let change = changes.get(bar.symbol);
-    if (!change) changes.set(bar.symbol, (change = { bars: [], replaces: [] }));
-    change.bars.push(bar);
-    change.replaces.push(before !== undefined);
   }
   const outcome: BatchOutcome = { newBars: 0, changedBars: 0, unchangedBars, symbols };
   if (changes.size === 0) return outcome;

@@ -7,6 +7,7 @@ import type { BarRecord } from './bar.js';
  * events carry thousands of bars, and every field is set here anyway.
  */
 export function toProtoBar(bar: BarRecord): Bar {
+  if (bar.wire) return bar.wire;
   return {
     $typeName: 'nepse.market.v1.Bar',
     symbol: bar.symbol,
@@ -27,8 +28,10 @@ export function toProtoBar(bar: BarRecord): Bar {
  */
 export function fromProtoBar(bar: Bar): BarRecord {
   const date = bar.date ? (isoDate(bar.date.year, bar.date.month, bar.date.day) ?? '') : '';
+  const symbol = normaliseSymbol(bar.symbol);
   return {
-    symbol: normaliseSymbol(bar.symbol),
+    wire: symbol === bar.symbol ? bar : undefined,
+    symbol,
     date,
     open: bar.open,
     high: bar.high,
