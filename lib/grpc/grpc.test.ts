@@ -191,7 +191,7 @@ const ingestion = implement(IngestionService, {
   },
 });
 
-describe('gRPC kit over a real socket', { timeout: 30_000 }, () => {
+describe('gRPC kit over a real socket', { timeout: 20_000 }, () => {
   let server: GrpcServer;
   let port: number;
   let client: ServiceClient<typeof IngestionService>;

@@ -6,6 +6,7 @@ import { normalizeParams } from './params.js';
 import { encodeRows, parseJsonEachRow } from './rows.js';
 import { checkIdentifier, insertSettings, quoteDatabase, SESSION_SETTINGS, trimStatement } from './sql.js';
 import type { QueryParams, Row, Store } from './types.js';
+import { Inflight } from './inflight.js';
 
 /** Options of {@link openChdbStore}. */
 export interface ChdbStoreOptions {
@@ -135,7 +136,7 @@ class ChdbStore implements Store {
   readonly path: string;
   #session: Session | undefined;
   #closing: Promise<void> | undefined;
-  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #inflight = new Inflight();
 
   constructor(database: string, session: Session, path: string) {
     this.database = database;
@@ -161,7 +162,7 @@ class ChdbStore implements Store {
     const session = this.#live();
     checkIdentifier(table, 'table');
     if (rows.length === 0) return;
-    return this.#track(async () => {
+    return this.#inflight.track(async () => {
       let context = `INSERT INTO ${table}`;
       try {
         const encoded = encodeRows(rows);
@@ -184,7 +185,7 @@ class ChdbStore implements Store {
     this.#closing ??= (async () => {
       const session = this.#session;
       this.#session = undefined;
-      await Promise.allSettled([...this.#inflight]);
+      await this.#inflight.settled();
       if (session !== undefined) await releaseSession(session);
     })();
     return this.#closing;
@@ -198,7 +199,7 @@ class ChdbStore implements Store {
   #run(sql: string, params: QueryParams | undefined, format: string): Promise<string> {
     const session = this.#live();
     const statement = trimStatement(sql);
-    return this.#track(async () => {
+    return this.#inflight.track(async () => {
       try {
         const bound = normalizeParams(statement, params);
         // Unbound statements skip chdb's process-wide lock for bound ones (it
@@ -214,13 +215,6 @@ class ChdbStore implements Store {
     });
   }
 
-  #track<T>(work: () => Promise<T>): Promise<T> {
-    const p = work();
-    this.#inflight.add(p);
-    const forget = () => this.#inflight.delete(p);
-    p.then(forget, forget);
-    return p;
-  }
 }
 
 /**

@@ -12,6 +12,7 @@ import { normalizeParams } from './params.js';
 import { encodeRows } from './rows.js';
 import { checkIdentifier, insertSettings, quoteDatabase, SESSION_SETTINGS, trimStatement } from './sql.js';
 import type { QueryParams, Row, Store } from './types.js';
+import { Inflight } from './inflight.js';
 
 /** Options of {@link openClickHouseStore}. */
 export interface ClickHouseStoreOptions {
@@ -73,7 +74,7 @@ class ClickHouseStore implements Store {
   readonly #client: ClickHouseClient;
   #closed = false;
   #closing: Promise<void> | undefined;
-  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #inflight = new Inflight();
 
   constructor(database: string, client: ClickHouseClient) {
     this.database = database;
@@ -83,7 +84,7 @@ class ClickHouseStore implements Store {
   async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
     this.#checkOpen();
     const statement = trimStatement(sql);
-    return this.#track(async () => {
+    return this.#inflight.track(async () => {
       try {
         const bound = normalizeParams(statement, params);
         const result = await this.#client.query({
@@ -101,7 +102,7 @@ class ClickHouseStore implements Store {
   async exec(sql: string, params?: QueryParams): Promise<void> {
     this.#checkOpen();
     const statement = trimStatement(sql);
-    await this.#track(async () => {
+    await this.#inflight.track(async () => {
       try {
         const bound = normalizeParams(statement, params);
         await this.#client.command({ query: statement, ...(bound === undefined ? {} : { query_params: bound }) });
@@ -115,7 +116,7 @@ class ClickHouseStore implements Store {
     this.#checkOpen();
     checkIdentifier(table, 'table');
     if (rows.length === 0) return;
-    await this.#track(async () => {
+    await this.#inflight.track(async () => {
       let statement = `INSERT INTO ${table}`;
       try {
         const encoded = encodeRows(rows);
@@ -138,7 +139,7 @@ class ClickHouseStore implements Store {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
-      await Promise.allSettled([...this.#inflight]);
+      await this.#inflight.settled();
       await this.#client.close();
     })();
     return this.#closing;
@@ -148,13 +149,6 @@ class ClickHouseStore implements Store {
     if (this.#closed) throw new StoreUnavailableError(`store "${this.database}" is closed`);
   }
 
-  #track<T>(work: () => Promise<T>): Promise<T> {
-    const p = work();
-    this.#inflight.add(p);
-    const forget = () => this.#inflight.delete(p);
-    p.then(forget, forget);
-    return p;
-  }
 }
 
 /**
