@@ -2,12 +2,16 @@ import { create } from '@bufbuild/protobuf';
 import { DateSchema, type Date as TradingDate, type DateRange } from '../../gen/nepse/market/v1/market_pb.js';
 import { InvalidArgumentError } from '../grpc/errors.js';
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const isLeap = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+const two = (n: number) => (n < 10 ? `0${n}` : String(n));
+
 /** ISO `YYYY-MM-DD` of a calendar day, or undefined when no such day exists (2023-02-30). */
 export function isoDate(year: number, month: number, day: number): string | undefined {
-  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 31 && year >= 1900 && year <= 9999)) return undefined;
-  const probe = new Date(Date.UTC(year, month - 1, day));
-  if (probe.getUTCMonth() !== month - 1 || probe.getUTCDate() !== day) return undefined;
-  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+  if (!(Number.isInteger(year) && Number.isInteger(month) && Number.isInteger(day))) return undefined;
+  if (year < 1900 || year > 9999 || month < 1 || month > 12 || day < 1) return undefined;
+  if (day > (month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1])) return undefined;
+  return `${year}-${two(month)}-${two(day)}`;
 }
 
 /** The proto Date of an ISO day. */
