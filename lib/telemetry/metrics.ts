@@ -1,4 +1,5 @@
 import { Counter, Histogram, collectDefaultMetrics, register, type Registry } from 'prom-client';
+import type { EventMetrics } from '../events/observe.js';
 import type { CallRecord, CallObserver } from '../grpc/server.js';
 import type { Logger } from './logger.js';
 
@@ -61,5 +62,28 @@ export function grpcClientObserver(): CallObserver {
     const labels = labelsOf(record);
     handled.inc(labels);
     seconds.observe(labels, record.durationSeconds);
+  };
+}
+
+/** The events kit's metric hooks as Prometheus counters and a histogram (see lib/events/observe.ts). */
+export function eventMetrics(): EventMetrics {
+  const published = metric('nepse_events_published_total', () => new Counter({ name: 'nepse_events_published_total', help: 'Events acknowledged by JetStream, by event and whether JetStream dropped them as duplicates.', labelNames: ['event', 'duplicate'] }));
+  const consumed = metric('nepse_events_consumed_total', () => new Counter({ name: 'nepse_events_consumed_total', help: 'Events handled and acknowledged, by event and durable consumer.', labelNames: ['event', 'durable'] }));
+  const failed = metric('nepse_events_failed_total', () => new Counter({ name: 'nepse_events_failed_total', help: 'Handler attempts that failed, by event and durable consumer.', labelNames: ['event', 'durable'] }));
+  const redelivered = metric('nepse_events_redelivered_total', () => new Counter({ name: 'nepse_events_redelivered_total', help: 'Deliveries after the first, by event and durable consumer.', labelNames: ['event', 'durable'] }));
+  const deadLettered = metric('nepse_events_dead_lettered_total', () => new Counter({ name: 'nepse_events_dead_lettered_total', help: 'Events moved to the dead-letter stream, by event, durable consumer and reason.', labelNames: ['event', 'durable', 'reason'] }));
+  const handling = metric('nepse_event_handling_seconds', () => new Histogram({ name: 'nepse_event_handling_seconds', help: 'Time an event handler ran, in seconds.', labelNames: ['event', 'durable'], buckets: LATENCY_BUCKETS }));
+  return {
+    onPublished: (event, duplicate) => published.inc({ event, duplicate: String(duplicate) }),
+    onConsumed: (event, durable, ms) => {
+      consumed.inc({ event, durable });
+      handling.observe({ event, durable }, ms / 1000);
+    },
+    onFailed: (event, durable, ms) => {
+      failed.inc({ event, durable });
+      handling.observe({ event, durable }, ms / 1000);
+    },
+    onRedelivered: (event, durable) => redelivered.inc({ event, durable }),
+    onDeadLettered: (event, durable, reason) => deadLettered.inc({ event, durable, reason }),
   };
 }

@@ -209,6 +209,15 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     }
   });
 
+  it('exposes RPC and event metrics on /metrics, and readiness on /readyz', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    assert.ok(value(/^nepse_events_published_total\{event="bars.ingested",duplicate="false"\} (\d+)$/m) >= 3);
+    assert.ok(value(/^grpc_server_handled_total\{grpc_service="nepse.ingestion.v1.IngestionService",grpc_method="ImportCsv",grpc_type="client_stream",grpc_code="OK"\} (\d+)$/m) >= 3);
+    assert.ok(value(/^grpc_server_handled_total\{[^}]*grpc_method="ImportCsv"[^}]*grpc_code="INVALID_ARGUMENT"\} (\d+)$/m) >= 3);
+    assert.equal((await fetch(`http://127.0.0.1:${service.metricsPort}/readyz`)).status, 200);
+  });
+
   it('answers grpcurl-style calls by reflection, with no .proto files', async () => {
     // buf curl runs as a child process; it must not block this process, which serves the calls.
     const run = promisify(execFile);

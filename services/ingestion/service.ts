@@ -4,7 +4,7 @@ import { connectEvents, ensureStreams } from '../../lib/events/index.js';
 import { implement } from '../../lib/grpc/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
 import { migrate, openStore } from '../../lib/store/index.js';
-import { createLogger, type Logger } from '../../lib/telemetry/index.js';
+import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import type { CommitDeps } from './commit-batch.js';
 import type { IngestionConfig } from './config.js';
 import { importCsv } from './import-csv.js';
@@ -44,7 +44,7 @@ export async function startIngestion(config: IngestionConfig, logger: Logger = c
   });
   const applied = await migrate(store, MIGRATIONS);
   if (applied.length) logger.info({ applied }, 'migrations applied');
-  const events = await connectEvents({ servers: config.NATS_URL, name: 'ingestion', logger });
+  const events = await connectEvents({ servers: config.NATS_URL, name: 'ingestion', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
   const deps: CommitDeps = { bars: new BarStore(store), events, logger };
   const relay = startOutboxRelay(deps, { intervalMs: config.INGESTION_OUTBOX_INTERVAL_MS });
