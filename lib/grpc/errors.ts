@@ -1,7 +1,7 @@
 import { create, fromBinary, isMessage, toBinary } from '@bufbuild/protobuf';
 import { anyPack, anyUnpack, type Any } from '@bufbuild/protobuf/wkt';
 import { createRegistry } from '@bufbuild/protobuf';
-import { StatusSchema } from '../../gen/google/rpc/status_pb.js';
+import { StatusSchema, type Status } from '../../gen/google/rpc/status_pb.js';
 import {
   BadRequestSchema,
   ErrorInfoSchema,
@@ -90,12 +90,13 @@ export const ERROR_DOMAIN = 'nepse.mesh';
 
 const DETAILS_KEY = 'grpc-status-details-bin';
 
-/** Turns anything a handler threw into the error object grpc-js sends as the call's status. */
-export function toServiceError(error: unknown): Partial<GrpcJs.ServiceError> {
-  if (isServiceError(error)) return error;
-  if (!(error instanceof DomainError)) {
-    return { code: grpc.status.INTERNAL, details: 'internal error' };
-  }
+/**
+ * The google.rpc.Status of an error: a DomainError's code, message and details (ErrorInfo plus
+ * BadRequest, ResourceInfo or RetryInfo), or INTERNAL with no detail leaked for anything else.
+ * Batch RPCs put it in per-item results; {@link toServiceError} sends it as a call's status.
+ */
+export function toStatus(error: unknown): Status {
+  if (!(error instanceof DomainError)) return create(StatusSchema, { code: grpc.status.INTERNAL, message: 'internal error' });
   const details: Any[] = [
     anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN })),
   ];
@@ -113,10 +114,17 @@ export function toServiceError(error: unknown): Partial<GrpcJs.ServiceError> {
     const nanos = (error.retryAfterMs % 1000) * 1e6;
     details.push(anyPack(RetryInfoSchema, create(RetryInfoSchema, { retryDelay: { seconds: BigInt(seconds), nanos } })));
   }
-  const status = create(StatusSchema, { code: error.code, message: error.message, details });
+  return create(StatusSchema, { code: error.code, message: error.message, details });
+}
+
+/** Turns anything a handler threw into the error object grpc-js sends as the call's status. */
+export function toServiceError(error: unknown): Partial<GrpcJs.ServiceError> {
+  if (isServiceError(error)) return error;
+  if (!(error instanceof DomainError)) return { code: grpc.status.INTERNAL, details: 'internal error' };
+  const status = toStatus(error);
   const metadata = new grpc.Metadata();
   metadata.set(DETAILS_KEY, Buffer.from(toBinary(StatusSchema, status)));
-  return { code: error.code, details: error.message, metadata };
+  return { code: status.code, details: status.message, metadata };
 }
 
 /** Whether a value is already a gRPC status error (e.g. from a downstream call), passed on as is. */

@@ -16,6 +16,7 @@ export {
   UnavailableError,
   ResourceExhaustedError,
   statusDetails,
+  toStatus,
   isServiceError,
   type FieldViolation,
   type StatusDetails,

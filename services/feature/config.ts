@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+
+const schema = z.object({
+  ...commonEnv,
+  FEATURE_PORT: port().default(DEFAULT_PORTS.feature),
+  /** Metrics/health port; default gRPC port + 1000. */
+  FEATURE_METRICS_PORT: port().optional(),
+  /** BarsIngested events handled at once (different symbols; one symbol is never handled twice at once). */
+  FEATURE_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+});
+
+/** The feature service's configuration. */
+export type FeatureConfig = z.infer<typeof schema>;
+
+/** Reads the feature service's configuration from the environment. */
+export function featureConfig(env: NodeJS.ProcessEnv = process.env): FeatureConfig {
+  return readConfig(schema, env);
+}

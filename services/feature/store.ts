@@ -1,0 +1,142 @@
+import type { Migration, Store } from '../../lib/store/index.js';
+import type { DailyBar, FeatureRow } from './feature-sets/index.js';
+
+/** The feature service's own tables: its copy of the bars it needs, and the offline feature store. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001_bars',
+    statements: [
+      // The history features are computed from, kept from BarsIngested events: the service never
+      // reads the ingestion service's tables.
+      `CREATE TABLE IF NOT EXISTS bars (
+        symbol LowCardinality(String),
+        date Date,
+        open Float64,
+        high Float64,
+        low Float64,
+        close Float64,
+        volume Float64,
+        turnover Nullable(Float64),
+        updated_at DateTime64(6, 'UTC')
+      ) ENGINE = ReplacingMergeTree(updated_at)
+      ORDER BY (symbol, date)`,
+    ],
+  },
+  {
+    id: '002_features',
+    statements: [
+      // The offline store: one vector per (feature set, symbol, day); a recomputation replaces it.
+      `CREATE TABLE IF NOT EXISTS features (
+        set_name LowCardinality(String),
+        set_version UInt32,
+        symbol LowCardinality(String),
+        date Date,
+        close Float64,
+        values Array(Float64),
+        computed_at DateTime64(6, 'UTC')
+      ) ENGINE = ReplacingMergeTree(computed_at)
+      ORDER BY (set_name, set_version, symbol, date)`,
+    ],
+  },
+];
+
+/** A stored vector with the identity of its set. */
+export interface StoredVector extends FeatureRow {
+  symbol: string;
+  computedAt: Date;
+}
+
+/** A labelled training example: the vector of day t and the close of the symbol's next trading day. */
+export interface LabelledRow extends FeatureRow {
+  symbol: string;
+  nextDate: string;
+  nextClose: number;
+}
+
+const stamp = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
+const parseStamp = (s: string) => new Date(`${s.replace(' ', 'T')}Z`);
+
+/** The feature service's SQL, in one place. */
+export class FeatureStore {
+  constructor(private readonly store: Store) {}
+
+  /** Writes (or replaces) bars of the service's own history. */
+  async upsertBars(symbol: string, bars: readonly DailyBar[], at = new Date()): Promise<void> {
+    const updatedAt = stamp(at);
+    await this.store.insert(
+      'bars',
+      bars.map((b) => ({ symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover ?? null, updated_at: updatedAt })),
+    );
+  }
+
+  /** A symbol's whole stored history, in date order. */
+  async history(symbol: string): Promise<DailyBar[]> {
+    const rows = await this.store.query<{ day: string; open: number; high: number; low: number; close: number; volume: number; turnover: number | null }>(
+      `SELECT toString(date) AS day, open, high, low, close, volume, turnover FROM bars FINAL
+       WHERE symbol = {symbol:String} ORDER BY date`,
+      { symbol },
+    );
+    return rows.map((r) => ({ date: r.day, open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, turnover: r.turnover ?? undefined }));
+  }
+
+  /** Writes vectors of one symbol and set; vectors of the same days are replaced. */
+  async writeVectors(set: { name: string; version: number }, symbol: string, rows: readonly FeatureRow[], at: Date): Promise<void> {
+    const computedAt = stamp(at);
+    await this.store.insert(
+      'features',
+      rows.map((r) => ({ set_name: set.name, set_version: set.version, symbol, date: r.date, close: r.close, values: r.values, computed_at: computedAt })),
+    );
+  }
+
+  /** The vector of one symbol on one day, if computed. */
+  async vectorOn(set: { name: string; version: number }, symbol: string, date: string): Promise<StoredVector | undefined> {
+    const rows = await this.store.query<{ symbol: string; day: string; close: number; values: number[]; computed: string }>(
+      `SELECT symbol, toString(date) AS day, close, values, toString(computed_at) AS computed FROM features FINAL
+       WHERE set_name = {name:String} AND set_version = {version:UInt32} AND symbol = {symbol:String} AND date = {date:Date}`,
+      { name: set.name, version: set.version, symbol, date },
+    );
+    const r = rows[0];
+    return r && { symbol: r.symbol, date: r.day, close: r.close, values: r.values, computedAt: parseStamp(r.computed) };
+  }
+
+  /** The latest vector of every symbol of a set (warms the online store). */
+  async latestVectors(set: { name: string; version: number }): Promise<StoredVector[]> {
+    const rows = await this.store.query<{ symbol: string; day: string; close: number; values: number[]; computed: string }>(
+      `SELECT symbol, toString(max(date)) AS day, argMax(close, date) AS close, argMax(values, date) AS values,
+              toString(argMax(computed_at, date)) AS computed
+       FROM features FINAL WHERE set_name = {name:String} AND set_version = {version:UInt32}
+       GROUP BY symbol`,
+      { name: set.name, version: set.version },
+    );
+    return rows.map((r) => ({ symbol: r.symbol, date: r.day, close: r.close, values: r.values, computedAt: parseStamp(r.computed) }));
+  }
+
+  /** Symbols that have vectors of a set, in name order. */
+  async symbols(set: { name: string; version: number }): Promise<string[]> {
+    const rows = await this.store.query<{ symbol: string }>(
+      `SELECT DISTINCT symbol FROM features WHERE set_name = {name:String} AND set_version = {version:UInt32} ORDER BY symbol`,
+      { name: set.name, version: set.version },
+    );
+    return rows.map((r) => r.symbol);
+  }
+
+  /**
+   * One symbol's labelled rows with feature dates in [from, to]: each vector with the close of the
+   * symbol's next trading day. The next day is looked up before the range is cut, so the last day
+   * of the range keeps its label; a day with no next bar yet has no label and is left out.
+   */
+  async labelledRows(set: { name: string; version: number }, symbol: string, from: string, to: string): Promise<LabelledRow[]> {
+    const rows = await this.store.query<{ day: string; close: number; values: number[]; next_day: string; next_close: number }>(
+      `SELECT toString(v.date) AS day, v.close AS close, v.values AS values,
+              toString(b.date) AS next_day, b.close AS next_close
+       FROM (SELECT symbol, date, close, values FROM features FINAL
+             WHERE set_name = {name:String} AND set_version = {version:UInt32} AND symbol = {symbol:String}
+               AND date BETWEEN {from:Date} AND {to:Date}) AS v
+       ASOF INNER JOIN (SELECT symbol, date, close FROM bars FINAL WHERE symbol = {symbol:String}) AS b
+         ON v.symbol = b.symbol AND b.date > v.date
+       ORDER BY v.date`,
+      { name: set.name, version: set.version, symbol, from, to },
+    );
+    return rows.map((r) => ({ symbol, date: r.day, close: r.close, values: r.values, nextDate: r.next_day, nextClose: r.next_close }));
+  }
+}
