@@ -3,10 +3,14 @@
  * (`make bench ONLY=ingestion`, `npm run bench -- ingestion`). Each prints its figures beside
  * the raw limits of this machine measured in the same run.
  */
+import { benchFeature } from './feature.js';
+import { benchRawEcho } from './grpc-echo.js';
 import { benchIngestion } from './ingestion.js';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
+  echo: benchRawEcho,
   ingestion: benchIngestion,
+  feature: benchFeature,
 };
 
 const wanted = process.argv.slice(2).filter(Boolean);
