@@ -9,14 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BarsIngestedSchema } from '../gen/nepse/events/v1/events_pb.js';
-import { FeatureService } from '../gen/nepse/feature/v1/feature_pb.js';
+import { FeatureService, GetFeaturesRequestSchema } from '../gen/nepse/feature/v1/feature_pb.js';
 import { MeshEvents } from '../lib/events/catalog.js';
 import { connectEvents, ensureStreams } from '../lib/events/index.js';
 import { startNatsServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
 import { toProtoDate } from '../lib/market/index.js';
 import { startServiceProcess } from '../lib/runtime/service-process.js';
-import { printTable, rate, secondsSince } from './format.js';
+import { printTable, rate, secondsSince, waitForIdle } from './format.js';
 import { measureRawEcho } from './grpc-echo.js';
 import { runLoad } from './load.js';
 
@@ -56,16 +56,19 @@ export async function benchFeature(): Promise<void> {
     for (const [i, event] of events.entries()) await bus.publish(MeshEvents.barsIngested, event.symbol, event, { msgId: `bench-${i}` });
     await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('recompute did not finish within 120 s')), 120_000))]);
     const recompute = secondsSince(start);
+    // ClickHouse merges the freshly written parts in the background; latency is measured after.
+    const settled = await waitForIdle(service.child.pid!);
 
     const loads = [];
+    const requests = symbols.map((symbol) => create(GetFeaturesRequestSchema, { symbol }));
     for (const concurrency of CONCURRENCIES) {
       let i = 0;
       loads.push({
         concurrency,
-        ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call: () => client.getFeatures({ symbol: symbols[i++ % SYMBOLS] }, { timeoutMs: 10_000 }) })),
+        ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call: () => client.getFeatures(requests[i++ % SYMBOLS], { timeoutMs: 10_000 }) })),
       });
     }
-    printTable(`feature: GetFeatures (latest, from memory) beside raw grpc-js echo, ${echo.payloadBytes}-byte echo payloads`, [
+    printTable(`feature: GetFeatures (latest, from memory) beside raw grpc-js echo, ${echo.payloadBytes}-byte echo payloads${settled ? '' : ' (service still busy after the load)'}`, [
       ['in flight', 'GetFeatures/s', 'p50 ms', 'p99 ms', 'echo/s', 'echo p50 ms', 'echo p99 ms', 'throughput ratio', 'p99 ratio', 'errors'],
       ...loads.map((l) => {
         const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;

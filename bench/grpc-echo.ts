@@ -6,12 +6,11 @@
  * Run: `make bench ONLY=echo` or `npm run bench -- echo`.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { grpc, type GrpcJs } from '../lib/grpc/grpc-js.js';
 import { freePort, ROOT } from '../lib/runtime/service-process.js';
-import { printTable, rate } from './format.js';
+import { printTable, processCpuSeconds, rate } from './format.js';
 import { ECHO_SERVICE } from './grpc-echo-server.js';
 import { runLoad, runStreamLoad, type LoadResult, type StreamLoadResult } from './load.js';
 
@@ -72,17 +71,6 @@ export async function startEchoProcess(readyTimeoutMs = 30_000): Promise<EchoPro
   return { port, pid: child.pid!, cpuSeconds: () => processCpuSeconds(child.pid!), stop };
 }
 
-/** User + system CPU time of process `pid`, in seconds, from /proc (Linux USER_HZ is 100). */
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) ".
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 /** The raw echo client: one channel, so every call shares one HTTP/2 connection. */
 export type EchoClient = GrpcJs.Client & {

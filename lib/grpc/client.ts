@@ -85,13 +85,15 @@ export function deadlineReserveMs(remaining: number): number {
 
 function callSetup(method: DescMethod, options: CallOptions, defaults: GrpcClientOptions) {
   const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+  if (options.metadata) for (const key in options.metadata) metadata.set(key, options.metadata[key]);
   const streamingResponses = method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming';
-  const own = options.timeoutMs ?? (streamingResponses ? undefined : (defaults.defaultTimeoutMs ?? 10_000));
+  let budget = options.timeoutMs ?? (streamingResponses ? undefined : (defaults.defaultTimeoutMs ?? 10_000));
   const left = remainingMs();
-  const inherited = left === undefined ? undefined : Math.floor(left - deadlineReserveMs(left));
-  const budgets = [own, inherited].filter((ms): ms is number => ms !== undefined);
-  const callOptions: GrpcJs.CallOptions = budgets.length ? { deadline: Date.now() + Math.min(...budgets) } : {};
+  if (left !== undefined) {
+    const inherited = Math.floor(left - deadlineReserveMs(left));
+    budget = budget === undefined ? inherited : Math.min(budget, inherited);
+  }
+  const callOptions: GrpcJs.CallOptions = budget === undefined ? {} : { deadline: Date.now() + budget };
   return { metadata, callOptions };
 }
 

@@ -1,4 +1,4 @@
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from '@bufbuild/protobuf';
 import type { GrpcJs } from './grpc-js.js';
 
 /** The gRPC path of a method: `/<package>.<Service>/<Method>`. */
@@ -6,9 +6,27 @@ export function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
 
+const ENCODED = Symbol('nepse.grpc.encoded');
+
+/** A message encoded once, answered many times as the same bytes (see {@link encodeOnce}). */
+export interface Encoded<T> {
+  readonly [ENCODED]: Buffer;
+  readonly message: T;
+}
+
+/**
+ * Encodes a response message once so a handler can return the same bytes on every call: for
+ * answers held ready in memory (the feature service's latest vectors), where encoding would be
+ * most of the work. The message must not be changed afterwards.
+ */
+export function encodeOnce<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Encoded<MessageShape<Desc>> {
+  return { [ENCODED]: serializer(schema)(message), message };
+}
+
 /** Encodes a message, or a message init object, as a Buffer without copying the bytes. */
 export function serializer(schema: DescMessage): (value: unknown) => Buffer {
   return (value) => {
+    if (typeof value === 'object' && value !== null && ENCODED in value) return (value as Encoded<unknown>)[ENCODED];
     const message = isMessage(value, schema) ? value : create(schema, value as never);
     const bytes = toBinary(schema, message);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

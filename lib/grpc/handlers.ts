@@ -1,7 +1,8 @@
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import type { CallContext } from './context.js';
+import type { Encoded } from './definition.js';
 
-type Out<O extends DescMessage> = MessageInitShape<O> | MessageShape<O>;
+type Out<O extends DescMessage> = MessageInitShape<O> | MessageShape<O> | Encoded<MessageShape<O>>;
 
 /** A unary handler: one request in, one response out. */
 export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (

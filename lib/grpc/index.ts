@@ -21,4 +21,4 @@ export {
   type FieldViolation,
   type StatusDetails,
 } from './errors.js';
-export { methodPath } from './definition.js';
+export { methodPath, encodeOnce, type Encoded } from './definition.js';

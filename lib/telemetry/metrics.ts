@@ -44,13 +44,24 @@ function labelsOf(record: CallRecord) {
 export function grpcServerObserver(logger: Logger): CallObserver {
   const handled = metric('grpc_server_handled_total', () => new Counter({ name: 'grpc_server_handled_total', help: 'RPCs completed on the server, by method and status code.', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'] }));
   const seconds = metric('grpc_server_handling_seconds', () => new Histogram({ name: 'grpc_server_handling_seconds', help: 'Time from an RPC arriving to its status being sent, in seconds.', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'], buckets: LATENCY_BUCKETS }));
+  // Label children are looked up once per method and code: hashing labels on every call is
+  // measurable next to a sub-millisecond RPC.
+  const children = new Map<string, { handled: { inc(): void }; seconds: { observe(value: number): void }; code: string }>();
   return (record) => {
-    const labels = labelsOf(record);
-    handled.inc(labels);
-    seconds.observe(labels, record.durationSeconds);
-    const line = { rpc: `${record.service}/${record.method}`, code: labels.grpc_code, duration_ms: record.durationSeconds * 1000 };
-    if (labels.grpc_code === 'INTERNAL' || labels.grpc_code === 'UNKNOWN') logger.error({ ...line, err: record.error }, 'rpc failed');
-    else logger.debug(line, 'rpc');
+    const key = `${record.service}/${record.method}/${record.code}`;
+    let child = children.get(key);
+    if (!child) {
+      const labels = labelsOf(record);
+      child = { handled: handled.labels(labels), seconds: seconds.labels(labels), code: labels.grpc_code };
+      children.set(key, child);
+    }
+    child.handled.inc();
+    child.seconds.observe(record.durationSeconds);
+    if (child.code === 'INTERNAL' || child.code === 'UNKNOWN') {
+      logger.error({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error }, 'rpc failed');
+    } else if (logger.isLevelEnabled('debug')) {
+      logger.debug({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000 }, 'rpc');
+    }
   };
 }
 

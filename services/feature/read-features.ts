@@ -7,7 +7,7 @@ import {
   type GetFeaturesRequest,
   type GetFeaturesResponse,
 } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { InvalidArgumentError, NotFoundError, toStatus } from '../../lib/grpc/index.js';
+import { InvalidArgumentError, NotFoundError, toStatus, type Encoded } from '../../lib/grpc/index.js';
 import { fromProtoDate, requireSymbol } from '../../lib/market/index.js';
 import type { Date as TradingDate } from '../../gen/nepse/market/v1/market_pb.js';
 import { resolveFeatureSet } from './feature-set-ref.js';
@@ -38,11 +38,13 @@ async function vectorOf(sources: VectorSources, set: FeatureSetDefinition, symbo
 
 const asOfDay = (asOf: TradingDate | undefined) => (asOf ? fromProtoDate(asOf, 'as_of') : undefined);
 
-/** GetFeatures: the latest vector from memory, or a given day's from the offline store. */
-export async function getFeatures(sources: VectorSources, request: GetFeaturesRequest): Promise<GetFeaturesResponse> {
+/** GetFeatures: the latest vector from memory (encoded once), or a given day's from the offline store. */
+export async function getFeatures(sources: VectorSources, request: GetFeaturesRequest): Promise<GetFeaturesResponse | Encoded<GetFeaturesResponse>> {
   const symbol = requireSymbol(request.symbol);
   const asOf = asOfDay(request.asOf);
   const set = resolveFeatureSet(request.featureSet);
+  const ready = asOf === undefined ? sources.online.response(set, symbol) : undefined;
+  if (ready) return ready;
   return { $typeName: 'nepse.feature.v1.GetFeaturesResponse', vector: await vectorOf(sources, set, symbol, asOf) };
 }
 
