@@ -6,11 +6,13 @@
 import { benchFeature } from './feature.js';
 import { benchRawEcho } from './grpc-echo.js';
 import { benchIngestion } from './ingestion.js';
+import { benchTraining } from './training.js';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   echo: benchRawEcho,
   ingestion: benchIngestion,
   feature: benchFeature,
+  training: benchTraining,
 };
 
 const wanted = process.argv.slice(2).filter(Boolean);

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { create } from '@bufbuild/protobuf';
+import { BarsIngestedSchema } from '../../gen/nepse/events/v1/events_pb.js';
+import { Baseline } from '../../gen/nepse/market/v1/market_pb.js';
+import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../../gen/nepse/training/v1/training_pb.js';
+import { MeshEvents } from '../../lib/events/catalog.js';
+import { connectEvents, ensureStreams, type EventBus } from '../../lib/events/index.js';
+import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
+import { createGrpcClient, statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
+import { toProtoDate } from '../../lib/market/index.js';
+import { featureConfig } from '../feature/config.js';
+import { DEFAULT_FEATURE_SET, type DailyBar } from '../feature/feature-sets/index.js';
+import { startFeature, type RunningFeature } from '../feature/service.js';
+import { registryConfig } from '../registry/config.js';
+import { startRegistry, type RunningRegistry } from '../registry/service.js';
+import { createRandom } from './models/random.js';
+import { trainingConfig } from './config.js';
+import { startTrainingService, type RunningTraining } from './service.js';
+
+const NOISE_STD = 0.01;
+const SYMBOLS = 30;
+const DAYS = 520;
+
+/**
+ * Bars whose next-day log return is a planted linear function of two ohlcv_v1 features of the day
+ * plus Gaussian noise of known variance (signal on), or the noise alone (a random walk). Each day's
+ * features are computed by the feature set itself from the bars so far, so the relation holds for
+ * exactly what the feature service will serve.
+ */
+function plantedBars(seed: number, signal: boolean): DailyBar[] {
+  const random = createRandom(seed);
+  const r1 = DEFAULT_FEATURE_SET.features.findIndex((f) => f.name === 'log_return_1d');
+  const rsi = DEFAULT_FEATURE_SET.features.findIndex((f) => f.name === 'rsi_14');
+  const bars: DailyBar[] = [];
+  let close = 100 + random.uniform() * 400;
+  for (let day = 0; bars.length < DAYS; day++) {
+    const date = new Date(Date.UTC(2022, 0, 2) + day * 86_400_000);
+    if (date.getUTCDay() === 5 || date.getUTCDay() === 6) continue; // NEPSE trades Sunday to Thursday
+    let drift = 0;
+    if (signal && bars.length >= DEFAULT_FEATURE_SET.warmUpDays) {
+      const features = DEFAULT_FEATURE_SET.compute(bars).at(-1)!.values;
+      drift = 0.3 * features[r1] + 0.02 * ((features[rsi] - 50) / 50);
+    }
+    const open = close;
+    close = close * Math.exp(drift + NOISE_STD * random.gaussian());
+    const high = Math.max(open, close) * (1 + 0.004 * random.uniform());
+    const low = Math.min(open, close) * (1 - 0.004 * random.uniform());
+    bars.push({ date: date.toISOString().slice(0, 10), open, high, low, close, volume: Math.round(500 + 2000 * random.uniform()) });
+  }
+  return bars;
+}
+
+describe('training service: feature service → walk-forward → registry → promotion', () => {
+  let nats: NatsTestServer;
+  let dataDir: string;
+  let feature: RunningFeature;
+  let registry: RunningRegistry;
+  let training: RunningTraining;
+  let bus: EventBus;
+  let trainingClient: ServiceClient<typeof TrainingService>;
+  let registryClient: ServiceClient<typeof RegistryService>;
+  const planted = Array.from({ length: SYMBOLS }, (_, i) => `PLANT${i}`);
+  const walk = Array.from({ length: SYMBOLS }, (_, i) => `WALK${i}`);
+
+  const finished = async (jobId: string): Promise<Job> => {
+    const updates: Job[] = [];
+    for await (const message of trainingClient.watchJob({ jobId }, { timeoutMs: 240_000 })) {
+      if (message.kind.case === 'job') updates.push(message.kind.value);
+    }
+    const last = updates.at(-1)!;
+    assert.ok(last.state === JobState.SUCCEEDED || last.state === JobState.FAILED, 'the stream ends with a terminal state');
+    return last;
+  };
+
+  before(async () => {
+    nats = await startNatsServer();
+    dataDir = await mkdtemp(join(tmpdir(), 'nepse-training-'));
+    const env = { NATS_URL: nats.url, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
+    feature = await startFeature(featureConfig({ ...env, FEATURE_PORT: '0', FEATURE_METRICS_PORT: '0' }));
+    const featureAddr = `127.0.0.1:${feature.port}`;
+    registry = await startRegistry(registryConfig({ ...env, REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', FEATURE_ADDR: featureAddr }));
+    training = await startTrainingService(trainingConfig({ ...env, TRAINING_PORT: '0', TRAINING_METRICS_PORT: '0', FEATURE_ADDR: featureAddr, REGISTRY_ADDR: `127.0.0.1:${registry.port}` }));
+    trainingClient = createGrpcClient(TrainingService, `127.0.0.1:${training.port}`);
+    registryClient = createGrpcClient(RegistryService, `127.0.0.1:${registry.port}`);
+    bus = await connectEvents({ servers: nats.url, name: 'training-test' });
+    await ensureStreams(bus);
+    for (const [symbols, signal] of [[planted, true], [walk, false]] as const) {
+      for (const [i, symbol] of symbols.entries()) {
+        const bars = plantedBars(signal ? 1000 + i : 2000 + i, signal).map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }));
+        await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars, batchId: 'test', part: 1, partCount: 1 }), { msgId: `test-${symbol}` });
+      }
+    }
+    await waitFor(async () => (await bus.consumerLag('feature-bars')).total === 0, 'the feature service to compute every vector', { timeoutMs: 120_000, intervalMs: 200 });
+  });
+
+  after(async () => {
+    trainingClient?.close();
+    registryClient?.close();
+    await bus?.close();
+    await training?.stop();
+    await registry?.stop();
+    await feature?.stop();
+    await nats?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('a planted linear signal is learnt to the noise floor and the model is promoted', async () => {
+    const { job } = await trainingClient.startTraining({
+      spec: { modelName: 'planted-ridge', algorithm: Algorithm.RIDGE, symbols: planted, foldCount: 4, autoPromote: true, promotionMargin: 0.02 },
+      requestId: 'planted-1',
+      requestedBy: 'test',
+    });
+    const again = await trainingClient.startTraining({ spec: { modelName: 'planted-ridge', algorithm: Algorithm.RIDGE }, requestId: 'planted-1' });
+    assert.equal(again.job?.jobId, job?.jobId, 'a repeated request_id returns the same job');
+    const done = await finished(job!.jobId);
+    assert.equal(done.state, JobState.SUCCEEDED, done.error);
+    assert.equal(done.foldsCompleted, 4);
+    const holdout = done.backtest!.folds.at(-1)!.evaluation!;
+    const mse = holdout.model!.rmseReturn ** 2;
+    const noise = NOISE_STD ** 2;
+    assert.ok(Math.abs(mse / noise - 1) < 0.1, `holdout MSE ${mse} within 10 % of the noise variance ${noise}`);
+    const noChange = holdout.baselines.find((b) => b.baseline === Baseline.NO_CHANGE)!.metrics!;
+    assert.ok(holdout.model!.maeReturn < noChange.maeReturn * 0.98);
+    assert.equal(done.promotion?.outcome, PromotionOutcome.PROMOTED, done.promotion?.reason);
+    const production = await registryClient.getModel({ name: 'planted-ridge', selector: { case: 'stage', value: Stage.PRODUCTION } });
+    assert.equal(production.modelVersion?.version, done.modelVersion);
+    assert.equal(production.modelVersion?.trainingJobId, done.jobId);
+    assert.equal(production.modelVersion?.input?.shape.at(-1), BigInt(DEFAULT_FEATURE_SET.features.length));
+    assert.equal(production.modelVersion?.featureDistributions.length, DEFAULT_FEATURE_SET.features.length);
+  });
+
+  it('on a pure random walk the model is kept in Staging with the reason recorded', async () => {
+    const { job } = await trainingClient.startTraining({ spec: { modelName: 'walk-ridge', algorithm: Algorithm.RIDGE, symbols: walk, foldCount: 4, autoPromote: true, promotionMargin: 0.02 } });
+    const done = await finished(job!.jobId);
+    assert.equal(done.state, JobState.SUCCEEDED, done.error);
+    assert.equal(done.promotion?.outcome, PromotionOutcome.KEPT_IN_STAGING);
+    assert.match(done.promotion!.reason, /does not beat the no-change baseline/);
+    const model = await registryClient.getModel({ name: 'walk-ridge', selector: { case: 'version', value: done.modelVersion } });
+    assert.equal(model.modelVersion?.stage, Stage.STAGING);
+  });
+
+  it('trains gradient-boosted trees too', async () => {
+    const { job } = await trainingClient.startTraining({
+      spec: { modelName: 'planted-trees', algorithm: Algorithm.GRADIENT_BOOSTED_TREES, symbols: planted.slice(0, 10), foldCount: 3, hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 30 } } },
+    });
+    const done = await finished(job!.jobId);
+    assert.equal(done.state, JobState.SUCCEEDED, done.error);
+    assert.equal(done.promotion?.outcome, PromotionOutcome.NOT_REQUESTED);
+    const listed = await trainingClient.listJobs({ state: JobState.SUCCEEDED });
+    assert.ok(listed.jobs.some((j) => j.jobId === done.jobId));
+  });
+
+  it('refuses a bad spec naming the field, and an unknown job', async () => {
+    await assert.rejects(trainingClient.startTraining({ spec: { modelName: 'x', algorithm: Algorithm.RIDGE, foldCount: 50 } }), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'spec.fold_count');
+    await assert.rejects(trainingClient.getJob({ jobId: 'nope' }), (e: unknown) => statusDetails(e)?.code === 5);
+  });
+});
