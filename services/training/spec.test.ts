@@ -5,7 +5,10 @@ import { Algorithm, TrainingSpecSchema } from '../../gen/nepse/training/v1/train
 import { ConfigError } from '../../lib/config/index.js';
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
 import { promotionVerdict } from './promotion.js';
-import { parseSchedule } from './schedule.js';
+import { JobTrigger } from '../../gen/nepse/training/v1/training_pb.js';
+import { createLogger } from '../../lib/telemetry/index.js';
+import type { JobQueue } from './job-queue.js';
+import { parseSchedule, startSchedule } from './schedule.js';
 import { resolveSpec } from './spec.js';
 
 const fields = (fn: () => unknown) => {
@@ -71,5 +74,21 @@ describe('schedule', () => {
   it('refuses a bad expression or spec naming the variable', () => {
     assert.throws(() => parseSchedule('every day', '{}'), (e: unknown) => e instanceof ConfigError && /TRAINING_SCHEDULE:/.test(e.message));
     assert.throws(() => parseSchedule('0 9 * * *', '{"modelName":"X"}'), (e: unknown) => e instanceof ConfigError && /TRAINING_SCHEDULE_SPEC/.test(e.message));
+  });
+
+  it('submits the scheduled spec at each cron time, marked as scheduled', async () => {
+    const submitted: { trigger: JobTrigger; by: string; model: string }[] = [];
+    // A stand-in queue records submissions: this tests the timer logic above the real queue.
+    const queue = { submit: (spec: { modelName: string }, _resolved: unknown, trigger: JobTrigger, by: string) => submitted.push({ trigger, by, model: spec.modelName }) } as unknown as JobQueue;
+    const schedule = parseSchedule('* * * * * *', '{"modelName":"every-second","algorithm":"ALGORITHM_RIDGE"}');
+    const running = startSchedule(schedule, queue, createLogger('test', 'silent'));
+    try {
+      const deadline = Date.now() + 5_000;
+      while (submitted.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      running.stop();
+    }
+    assert.ok(submitted.length >= 2, `two runs within 5 s, got ${submitted.length}`);
+    assert.deepEqual(submitted[0], { trigger: JobTrigger.SCHEDULE, by: 'scheduler', model: 'every-second' });
   });
 });
