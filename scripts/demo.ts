@@ -1,0 +1,187 @@
+/**
+ * `make demo`: the whole mesh on this machine with no configuration. Starts a private nats-server
+ * and every service as its own process (embedded stores in a temporary folder), imports two years
+ * of NEPSE-like bars as a CSV (or the CSV given in DEMO_CSV), waits for the features, trains and
+ * registers a model and promotes it through the saga, then replays the last sessions bar by bar
+ * while predictions stream in, and ends with a summary. Leaves no process or file behind.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FeatureService } from '../gen/nepse/feature/v1/feature_pb.js';
+import { IngestionService } from '../gen/nepse/ingestion/v1/ingestion_pb.js';
+import { Baseline, type ForecastMetrics } from '../gen/nepse/market/v1/market_pb.js';
+import { PredictionService, type Prediction } from '../gen/nepse/prediction/v1/prediction_pb.js';
+import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js';
+import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../gen/nepse/training/v1/training_pb.js';
+import { startNatsServer, type NatsTestServer } from '../lib/events/testing.js';
+import { createGrpcClient } from '../lib/grpc/index.js';
+import { toProtoDate } from '../lib/market/index.js';
+import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
+import { generateMarket, toCsv, tradingDays, type SampleBar } from './sample-market.js';
+
+const SYMBOLS = 30;
+const HISTORY_DAYS = 500;
+const REPLAY_DAYS = 5;
+const WATCHED = ['NABIL', 'UPPER', 'NLIC'];
+
+const began = performance.now();
+const say = (message: string) => console.log(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}`);
+const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const processes: ServiceProcess[] = [];
+let nats: NatsTestServer | undefined;
+let dataDir = '';
+
+async function main(): Promise<void> {
+  dataDir = await mkdtemp(join(tmpdir(), 'nepse-demo-'));
+  nats = await startNatsServer();
+  say(`nats-server with JetStream on ${nats.url}`);
+  const env = { NATS_URL: nats.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  const start = async (name: string, extra: Record<string, string> = {}) => {
+    const service = await startServiceProcess(name, { env: { ...env, ...extra }, output: 'ignore' });
+    processes.push(service);
+    say(`${name.padEnd(10)} up on 127.0.0.1:${service.port}`);
+    return `127.0.0.1:${service.port}`;
+  };
+  const ingestionAddr = await start('ingestion');
+  const featureAddr = await start('feature');
+  const registryAddr = await start('registry', { FEATURE_ADDR: featureAddr });
+  const trainingAddr = await start('training', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
+  const predictionAddr = await start('prediction', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
+
+  const ingestion = createGrpcClient(IngestionService, ingestionAddr, { defaultTimeoutMs: 120_000 });
+  const features = createGrpcClient(FeatureService, featureAddr);
+  const training = createGrpcClient(TrainingService, trainingAddr);
+  const registry = createGrpcClient(RegistryService, registryAddr);
+  const prediction = createGrpcClient(PredictionService, predictionAddr);
+
+  // 1. Data: a NEPSE-like market, the last sessions held back for the replay.
+  const days = tradingDays(HISTORY_DAYS + REPLAY_DAYS, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
+  const market = generateMarket(days, { symbols: SYMBOLS });
+  const replayFrom = days[days.length - REPLAY_DAYS];
+  const history = market.filter((b) => b.date < replayFrom);
+  const csvPath = process.env.DEMO_CSV ?? join(dataDir, 'nepse-sample.csv');
+  if (!process.env.DEMO_CSV) await writeFile(csvPath, toCsv(history));
+  const imported = await ingestion.importCsv(
+    (async function* () {
+      yield { options: { source: 'demo', fileName: csvPath.split('/').pop() ?? 'sample.csv' } };
+      for await (const chunk of createReadStream(csvPath, { highWaterMark: 256 * 1024 })) yield { chunk: chunk as Buffer };
+    })(),
+  );
+  say(`imported ${imported.rowsAccepted} bars of ${imported.symbols.length} symbols from ${csvPath.split('/').pop()} (${imported.rowsRejected} rejected)`);
+  const lastDay = history[history.length - 1].date;
+
+  // 2. Features, computed from the BarsIngested events.
+  await until('the feature service', 120_000, async () => {
+    const { results } = await features.batchGetFeatures({ symbols: imported.symbols });
+    return results.every((r) => r.outcome.case === 'vector' && iso(r.outcome.value.date) === lastDay);
+  });
+  say(`features computed up to ${lastDay} for every symbol`);
+
+  // 3. Train, backtest, register, promote.
+  const { job } = await training.startTraining({
+    spec: { modelName: 'nepse-ridge', algorithm: Algorithm.RIDGE, foldCount: 5, autoPromote: true, promotionMargin: 0.01 },
+    requestedBy: 'demo',
+  });
+  let done: Job | undefined;
+  for await (const update of training.watchJob({ jobId: job!.jobId }, { timeoutMs: 120_000 })) {
+    if (update.kind.case !== 'job') continue;
+    const j = update.kind.value;
+    if (j.foldsCompleted && j.foldsCompleted !== done?.foldsCompleted) say(`training: fold ${j.foldsCompleted} of ${j.foldCount} backtested`);
+    done = j;
+  }
+  if (done?.state !== JobState.SUCCEEDED) throw new Error(`training failed: ${done?.error}`);
+  say(`model nepse-ridge v${done.modelVersion} registered; ${done.promotion?.reason}`);
+  if (done.promotion?.outcome !== PromotionOutcome.PROMOTED) {
+    await registry.transitionStage({ name: 'nepse-ridge', version: done.modelVersion, targetStage: Stage.PRODUCTION, reason: 'demo: promoted by hand to show the serving path', actor: 'demo' });
+    say('promoted by hand for the demo (it did not beat "no change" by the margin)');
+  }
+  await until('the prediction service to serve the model', 60_000, async () => {
+    const { prediction: p } = await prediction.predict({ symbol: WATCHED[0] });
+    return p?.modelVersion === done!.modelVersion;
+  });
+  const model = await registry.getModel({ name: 'nepse-ridge', selector: { case: 'stage', value: Stage.PRODUCTION } });
+  say(`prediction service activated v${model.modelVersion?.version} (stage ${Stage[model.modelVersion?.stage ?? 0]})`);
+
+  // 4. Replay the held-back sessions while predictions stream in.
+  const watched: Prediction[] = [];
+  const watcher = new AbortController();
+  const watching = (async () => {
+    for await (const message of prediction.watchPredictions({ symbols: WATCHED }, { signal: watcher.signal })) {
+      if (message.kind.case === 'prediction') watched.push(message.kind.value);
+    }
+  })().catch(() => {});
+  await sleep(300);
+  for (const day of days.slice(-REPLAY_DAYS)) {
+    const bars = market.filter((b) => b.date === day);
+    const seen = watched.length;
+    await ingestion.ingestBars([{ bars: bars.map(wireBar), source: 'demo-replay' }]);
+    await until(`predictions for ${day}`, 30_000, async () => watched.slice(seen).filter((p) => iso(p.featureDate) === day).length >= WATCHED.length);
+    for (const p of watched.slice(seen).filter((p) => iso(p.featureDate) === day)) {
+      say(`${day} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
+    }
+  }
+  watcher.abort();
+  await watching;
+
+  // 5. Latency of Predict, and the summary.
+  const latencies: number[] = [];
+  const symbols = imported.symbols;
+  const stopAt = Date.now() + 2000;
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, w) => {
+      for (let i = w; Date.now() < stopAt; i += 8) {
+        const t = performance.now();
+        await prediction.predict({ symbol: symbols[i % symbols.length] });
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
+  const holdout = done.backtest?.folds.at(-1)?.evaluation;
+  const row = (name: string, m?: ForecastMetrics) =>
+    `  ${name.padEnd(14)} MAE ${(m?.maeReturn ?? 0).toFixed(5)}  RMSE ${(m?.rmseReturn ?? 0).toFixed(5)}  MAE close ${(m?.maeClose ?? 0).toFixed(2).padStart(6)}  direction ${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %`;
+  console.log('\nSummary');
+  console.log(`  data           ${imported.rowsAccepted} bars, ${symbols.length} symbols, ${days[0]} .. ${days[days.length - 1]} (last ${REPLAY_DAYS} sessions replayed live)`);
+  console.log(`  model          nepse-ridge v${done.modelVersion}, ${done.trainingRows} training rows, ${done.foldCount}-fold walk-forward; holdout (last fold):`);
+  console.log(row('model', holdout?.model));
+  console.log(row('no change', holdout?.baselines.find((b) => b.baseline === Baseline.NO_CHANGE)?.metrics));
+  console.log(row('SMA-5 drift', holdout?.baselines.find((b) => b.baseline === Baseline.SMA5_DRIFT)?.metrics));
+  console.log(`  promotion      ${done.promotion?.reason}`);
+  console.log(`  predictions    ${watched.length} streamed during the replay, ${latencies.length} Predict calls in 2 s at concurrency 8`);
+  console.log(`  latency        Predict p50 ${quantile(0.5).toFixed(2)} ms, p99 ${quantile(0.99).toFixed(2)} ms`);
+  console.log(`  took           ${((performance.now() - began) / 1000).toFixed(1)} s`);
+  for (const client of [ingestion, features, training, registry, prediction]) client.close();
+}
+
+function wireBar(b: SampleBar) {
+  return { symbol: b.symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover, trades: BigInt(b.trades) };
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (error) {
+  console.error(`\nmake demo failed: ${(error as Error).message}`);
+  exitCode = 1;
+} finally {
+  await Promise.all(processes.reverse().map((p) => p.stop()));
+  await nats?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}
+process.exit(exitCode);

@@ -1,0 +1,116 @@
+/**
+ * A generator of NEPSE-like daily bars for the demo and for people who want data to play with:
+ * listed-company-like symbols across NEPSE's sectors, sessions Sunday to Thursday without the main
+ * public holidays, prices kept inside NEPSE's ±10 % daily circuit, a shared market factor, sector
+ * moves, and a little short-term momentum and mean reversion so that models have something to find.
+ *
+ *   node --import tsx scripts/sample-market.ts [days] > prices.csv
+ */
+import { pathToFileURL } from 'node:url';
+import { createRandom } from '../services/training/models/random.js';
+
+/** A listed company: symbol, sector and a starting price in NPR. */
+interface Listing {
+  symbol: string;
+  sector: 'bank' | 'hydro' | 'insurance' | 'hotel' | 'manufacturing' | 'finance';
+  price: number;
+}
+
+/** Symbols in the style of NEPSE listings (names only; prices and volumes are synthetic). */
+export const UNIVERSE: readonly Listing[] = [
+  { symbol: 'NABIL', sector: 'bank', price: 520 }, { symbol: 'NICA', sector: 'bank', price: 610 },
+  { symbol: 'EBL', sector: 'bank', price: 580 }, { symbol: 'SCB', sector: 'bank', price: 560 },
+  { symbol: 'HBL', sector: 'bank', price: 210 }, { symbol: 'NMB', sector: 'bank', price: 240 },
+  { symbol: 'GBIME', sector: 'bank', price: 220 }, { symbol: 'ADBL', sector: 'bank', price: 280 },
+  { symbol: 'CZBIL', sector: 'bank', price: 200 }, { symbol: 'PRVU', sector: 'bank', price: 190 },
+  { symbol: 'UPPER', sector: 'hydro', price: 230 }, { symbol: 'CHCL', sector: 'hydro', price: 510 },
+  { symbol: 'NHPC', sector: 'hydro', price: 180 }, { symbol: 'API', sector: 'hydro', price: 260 },
+  { symbol: 'AKPL', sector: 'hydro', price: 240 }, { symbol: 'BPCL', sector: 'hydro', price: 390 },
+  { symbol: 'NLIC', sector: 'insurance', price: 760 }, { symbol: 'LICN', sector: 'insurance', price: 840 },
+  { symbol: 'NLG', sector: 'insurance', price: 690 }, { symbol: 'SICL', sector: 'insurance', price: 720 },
+  { symbol: 'SHL', sector: 'hotel', price: 350 }, { symbol: 'TRH', sector: 'hotel', price: 420 },
+  { symbol: 'OHL', sector: 'hotel', price: 610 }, { symbol: 'UNL', sector: 'manufacturing', price: 1900 },
+  { symbol: 'HDL', sector: 'manufacturing', price: 1450 }, { symbol: 'BNT', sector: 'manufacturing', price: 1200 },
+  { symbol: 'SHIVM', sector: 'manufacturing', price: 540 }, { symbol: 'CIT', sector: 'finance', price: 2200 },
+  { symbol: 'NIFRA', sector: 'finance', price: 250 }, { symbol: 'HIDCL', sector: 'finance', price: 200 },
+];
+
+/** Main public holidays on which NEPSE is closed (approximate Gregorian dates of the festivals). */
+const HOLIDAYS = new Set([
+  '2023-01-15', '2023-02-18', '2023-03-07', '2023-04-14', '2023-05-01', '2023-05-05', '2023-09-19', '2023-10-22', '2023-10-23', '2023-10-24', '2023-11-12', '2023-11-13', '2023-11-14', '2023-11-19',
+  '2024-01-15', '2024-03-08', '2024-03-24', '2024-04-14', '2024-05-01', '2024-05-23', '2024-09-06', '2024-10-10', '2024-10-11', '2024-10-13', '2024-10-31', '2024-11-01', '2024-11-03', '2024-11-07',
+  '2025-01-14', '2025-02-26', '2025-03-13', '2025-04-14', '2025-05-01', '2025-05-12', '2025-08-26', '2025-09-30', '2025-10-01', '2025-10-02', '2025-10-20', '2025-10-21', '2025-10-22', '2025-10-27',
+  '2026-01-14', '2026-02-15', '2026-03-02', '2026-04-14', '2026-05-01', '2026-05-01', '2026-09-14', '2026-10-19', '2026-10-20', '2026-10-21', '2026-11-08', '2026-11-09', '2026-11-10',
+]);
+
+/** Whether NEPSE holds a session on an ISO day: Sunday to Thursday, not a public holiday. */
+export function isTradingDay(iso: string): boolean {
+  const weekday = new Date(`${iso}T00:00:00Z`).getUTCDay();
+  return weekday <= 4 && !HOLIDAYS.has(iso);
+}
+
+/** The last `count` trading days up to and including `until` (ISO), oldest first. */
+export function tradingDays(count: number, until: string): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(`${until}T00:00:00Z`); days.length < count; t -= 86_400_000) {
+    const iso = new Date(t).toISOString().slice(0, 10);
+    if (isTradingDay(iso)) days.push(iso);
+  }
+  return days.reverse();
+}
+
+/** One generated session of one symbol. */
+export interface SampleBar {
+  symbol: string;
+  date: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  turnover: number;
+  trades: number;
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+/** Bars of every symbol over the given days, deterministic for a seed; sorted by day, then symbol. */
+export function generateMarket(days: readonly string[], options: { symbols?: number; seed?: number } = {}): SampleBar[] {
+  const random = createRandom(options.seed ?? 2082);
+  const listings = UNIVERSE.slice(0, options.symbols ?? UNIVERSE.length);
+  const state = listings.map((l) => ({ close: l.price, lastReturn: 0, average: l.price, volume: 5_000 + random.uniform() * 50_000 }));
+  const bars: SampleBar[] = [];
+  for (const date of days) {
+    const market = 0.006 * random.gaussian();
+    const sectors = new Map(['bank', 'hydro', 'insurance', 'hotel', 'manufacturing', 'finance'].map((s) => [s, 0.005 * random.gaussian()]));
+    listings.forEach((listing, i) => {
+      const s = state[i];
+      // Short-term momentum and a pull back toward the recent average: the structure a model can learn.
+      const drift = 0.12 * s.lastReturn - 0.04 * Math.log(s.close / s.average);
+      const move = Math.max(-0.095, Math.min(0.095, drift + market + (sectors.get(listing.sector) ?? 0) + 0.012 * random.gaussian()));
+      const open = round(s.close * (1 + 0.003 * random.gaussian()));
+      const close = round(Math.max(10, s.close * Math.exp(move)));
+      const high = round(Math.max(open, close) * (1 + 0.008 * random.uniform()));
+      const low = round(Math.min(open, close) * (1 - 0.008 * random.uniform()));
+      s.volume = Math.max(100, s.volume * Math.exp(0.3 * random.gaussian() + 0.02 * Math.log(30_000 / s.volume)));
+      const volume = Math.round(s.volume * (1 + 5 * Math.abs(move)));
+      bars.push({ symbol: listing.symbol, date, open, high, low, close, volume, turnover: Math.round(volume * (open + close) / 2), trades: Math.max(1, Math.round(volume / 40)) });
+      s.lastReturn = Math.log(close / s.close);
+      s.average = 0.95 * s.average + 0.05 * close;
+      s.close = close;
+    });
+  }
+  return bars;
+}
+
+/** The bars as a NEPSE-style CSV export. */
+export function toCsv(bars: readonly SampleBar[]): string {
+  const lines = ['Symbol,Business Date,Open Price,High Price,Low Price,Close Price,Total Traded Quantity,Total Traded Amount,Total Trades'];
+  for (const b of bars) lines.push([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover, b.trades].join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const days = Number(process.argv[2] ?? 750);
+  process.stdout.write(toCsv(generateMarket(tradingDays(days, new Date().toISOString().slice(0, 10)))));
+}
