@@ -86,7 +86,7 @@ export function generateMarket(days: readonly string[], options: { symbols?: num
     listings.forEach((listing, i) => {
       const s = state[i];
       // Short-term momentum and a pull back toward the recent average: the structure a model can learn.
-      const drift = 0.12 * s.lastReturn - 0.04 * Math.log(s.close / s.average);
+      const drift = 0.25 * s.lastReturn - 0.1 * Math.log(s.close / s.average);
       const move = Math.max(-0.095, Math.min(0.095, drift + market + (sectors.get(listing.sector) ?? 0) + 0.012 * random.gaussian()));
       const open = round(s.close * (1 + 0.003 * random.gaussian()));
       const close = round(Math.max(10, s.close * Math.exp(move)));
