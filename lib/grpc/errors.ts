@@ -79,6 +79,26 @@ export class UnavailableError extends DomainError {
   }
 }
 
+/** A concurrent change got in the way; the same call may simply be made again (ABORTED, retryable). */
+export class AbortedError extends DomainError {
+  readonly code = grpc.status.ABORTED;
+  readonly reason: string;
+  constructor(message: string, reason = 'ABORTED') {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** Stored data is missing or damaged, e.g. an artifact that no longer matches its checksum (DATA_LOSS). */
+export class DataLossError extends DomainError {
+  readonly code = grpc.status.DATA_LOSS;
+  readonly reason: string;
+  constructor(message: string, reason = 'DATA_LOSS') {
+    super(message);
+    this.reason = reason;
+  }
+}
+
 /** A limit was hit (payload too large, rate limit, queue full). */
 export class ResourceExhaustedError extends DomainError {
   readonly code = grpc.status.RESOURCE_EXHAUSTED;

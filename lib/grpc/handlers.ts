@@ -63,3 +63,33 @@ export function handlerOf(implementation: ServiceImplementation, method: DescMet
   }
   return handler;
 }
+
+type Handler = (...args: never[]) => unknown;
+
+/**
+ * The same service with every handler's failures passed through `map` first: the one place a
+ * service turns its infrastructure errors (database down, a lost race) into domain errors.
+ */
+export function mapErrors(implementation: ServiceImplementation, map: (error: unknown) => unknown): ServiceImplementation {
+  const handlers: Record<string, Handler> = {};
+  for (const method of implementation.service.methods) {
+    const handler = implementation.handlers[method.localName];
+    const streaming = method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming';
+    handlers[method.localName] = streaming
+      ? async function* (...args: never[]) {
+          try {
+            yield* handler(...args) as AsyncIterable<unknown>;
+          } catch (error) {
+            throw map(error);
+          }
+        }
+      : async (...args: never[]) => {
+          try {
+            return await handler(...args);
+          } catch (error) {
+            throw map(error);
+          }
+        };
+  }
+  return { service: implementation.service, handlers };
+}

@@ -3,7 +3,7 @@
  * reflection, grpc.health.v1, deadline propagation and one mapping of domain errors to statuses.
  */
 export { grpc, type GrpcJs } from './grpc-js.js';
-export { implement, type ServiceHandlers, type ServiceImplementation } from './handlers.js';
+export { implement, mapErrors, type ServiceHandlers, type ServiceImplementation } from './handlers.js';
 export { createGrpcServer, type GrpcServer, type GrpcServerOptions, type CallObserver, type CallRecord } from './server.js';
 export { createGrpcClient, type ServiceClient, type CallOptions, type GrpcClientOptions } from './client.js';
 export { currentCall, remainingMs, type CallContext } from './context.js';
@@ -15,6 +15,8 @@ export {
   FailedPreconditionError,
   UnavailableError,
   ResourceExhaustedError,
+  AbortedError,
+  DataLossError,
   statusDetails,
   toStatus,
   isServiceError,

@@ -3,7 +3,7 @@ import { create } from '@bufbuild/protobuf';
 import { ArtifactFormat, DownloadArtifactResponseSchema, type DownloadArtifactRequest, type DownloadArtifactResponse } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { NotFoundError, type CallContext } from '../../lib/grpc/index.js';
 import type { RegistryDeps } from './context.js';
-import { ArtifactLostError } from './errors.js';
+import { DataLossError } from '../../lib/grpc/index.js';
 import { registryStore } from './store.js';
 import { requireModelName, requireVersion } from './validate.js';
 
@@ -42,7 +42,7 @@ export async function* downloadArtifact(deps: RegistryDeps, request: DownloadArt
   }
   const digest = hash.digest('hex');
   if (digest !== sha256 || size !== row.artifact_size_bytes) {
-    throw new ArtifactLostError(`artifact of ${name}/${version} is damaged: ${size} bytes hashing to ${digest}, expected ${row.artifact_size_bytes} bytes hashing to ${sha256}`);
+    throw new DataLossError(`artifact of ${name}/${version} is damaged: ${size} bytes hashing to ${digest}, expected ${row.artifact_size_bytes} bytes hashing to ${sha256}`, 'ARTIFACT_LOST');
   }
   if (held) yield chunk(held);
 }
