@@ -37,8 +37,8 @@ test: deps lint ## Everything CI runs: contract checks, type check, unit and int
 dev: deps ## Run every service on its default port with a local nats-server and embedded stores
 	$(TSX) scripts/dev.ts $(ARGS)
 
-demo: node_modules ## The whole mesh end to end with sample data
-	@echo "make demo: not yet - it arrives with the prediction service. 'make dev' runs the services that exist."
+demo: deps ## The whole mesh end to end: sample data, features, training, promotion, live predictions (DEMO_CSV=file to use your own)
+	$(TSX) scripts/demo.ts
 
 bench: node_modules ## Benchmarks (all, or one: make bench ONLY=ingestion)
 	$(TSX) bench/run.ts $(ONLY)

@@ -24,7 +24,7 @@ import { generateMarket, toCsv, tradingDays, type SampleBar } from './sample-mar
 const SYMBOLS = 30;
 const HISTORY_DAYS = 500;
 const REPLAY_DAYS = 5;
-const WATCHED = ['NABIL', 'UPPER', 'NLIC'];
+const userCsv = process.env.DEMO_CSV;
 
 const began = performance.now();
 const say = (message: string) => console.log(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}`);
@@ -74,8 +74,8 @@ async function main(): Promise<void> {
   const market = generateMarket(days, { symbols: SYMBOLS });
   const replayFrom = days[days.length - REPLAY_DAYS];
   const history = market.filter((b) => b.date < replayFrom);
-  const csvPath = process.env.DEMO_CSV ?? join(dataDir, 'nepse-sample.csv');
-  if (!process.env.DEMO_CSV) await writeFile(csvPath, toCsv(history));
+  const csvPath = userCsv ?? join(dataDir, 'nepse-sample.csv');
+  if (!userCsv) await writeFile(csvPath, toCsv(history));
   const imported = await ingestion.importCsv(
     (async function* () {
       yield { options: { source: 'demo', fileName: csvPath.split('/').pop() ?? 'sample.csv' } };
@@ -83,14 +83,17 @@ async function main(): Promise<void> {
     })(),
   );
   say(`imported ${imported.rowsAccepted} bars of ${imported.symbols.length} symbols from ${csvPath.split('/').pop()} (${imported.rowsRejected} rejected)`);
-  const lastDay = history[history.length - 1].date;
+  const { symbols: listed } = await ingestion.listSymbols({ pageSize: 1000 });
+  const lastDay = listed.reduce((last, s) => (iso(s.lastDate) > last ? iso(s.lastDate) : last), '');
+  const watchedSymbols = userCsv ? imported.symbols.slice(0, 3) : ['NABIL', 'UPPER', 'NLIC'];
 
-  // 2. Features, computed from the BarsIngested events.
+  // 2. Features, computed from the BarsIngested events (symbols with too short a history have none).
+  const lastDays = new Map(listed.map((s) => [s.symbol, iso(s.lastDate)]));
   await until('the feature service', 120_000, async () => {
     const { results } = await features.batchGetFeatures({ symbols: imported.symbols });
-    return results.every((r) => r.outcome.case === 'vector' && iso(r.outcome.value.date) === lastDay);
+    return results.every((r) => r.outcome.case === 'vector' ? iso(r.outcome.value.date) === lastDays.get(r.symbol) : listed.find((s) => s.symbol === r.symbol)!.barCount < 50n);
   });
-  say(`features computed up to ${lastDay} for every symbol`);
+  say(`features computed up to ${lastDay}`);
 
   // 3. Train, backtest, register, promote.
   const { job } = await training.startTraining({
@@ -111,29 +114,34 @@ async function main(): Promise<void> {
     say('promoted by hand for the demo (it did not beat "no change" by the margin)');
   }
   await until('the prediction service to serve the model', 60_000, async () => {
-    const { prediction: p } = await prediction.predict({ symbol: WATCHED[0] });
+    const { prediction: p } = await prediction.predict({ symbol: watchedSymbols[0] });
     return p?.modelVersion === done!.modelVersion;
   });
   const model = await registry.getModel({ name: 'nepse-ridge', selector: { case: 'stage', value: Stage.PRODUCTION } });
   say(`prediction service activated v${model.modelVersion?.version} (stage ${Stage[model.modelVersion?.stage ?? 0]})`);
 
-  // 4. Replay the held-back sessions while predictions stream in.
+  // 4. Replay the held-back sessions while predictions stream in (a user's CSV has none held back).
   const watched: Prediction[] = [];
+  const replay = userCsv ? [] : days.slice(-REPLAY_DAYS);
   const watcher = new AbortController();
   const watching = (async () => {
-    for await (const message of prediction.watchPredictions({ symbols: WATCHED }, { signal: watcher.signal })) {
+    for await (const message of prediction.watchPredictions({ symbols: watchedSymbols, includeCurrent: Boolean(userCsv) }, { signal: watcher.signal })) {
       if (message.kind.case === 'prediction') watched.push(message.kind.value);
     }
   })().catch(() => {});
   await sleep(300);
-  for (const day of days.slice(-REPLAY_DAYS)) {
+  for (const day of replay) {
     const bars = market.filter((b) => b.date === day);
     const seen = watched.length;
     await ingestion.ingestBars([{ bars: bars.map(wireBar), source: 'demo-replay' }]);
-    await until(`predictions for ${day}`, 30_000, async () => watched.slice(seen).filter((p) => iso(p.featureDate) === day).length >= WATCHED.length);
+    await until(`predictions for ${day}`, 30_000, async () => watched.slice(seen).filter((p) => iso(p.featureDate) === day).length >= watchedSymbols.length);
     for (const p of watched.slice(seen).filter((p) => iso(p.featureDate) === day)) {
       say(`${day} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
     }
+  }
+  if (userCsv) {
+    await until('current predictions', 10_000, async () => watched.length >= watchedSymbols.length);
+    for (const p of watched) say(`${iso(p.featureDate)} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
   }
   watcher.abort();
   await watching;
@@ -157,13 +165,13 @@ async function main(): Promise<void> {
   const row = (name: string, m?: ForecastMetrics) =>
     `  ${name.padEnd(14)} MAE ${(m?.maeReturn ?? 0).toFixed(5)}  RMSE ${(m?.rmseReturn ?? 0).toFixed(5)}  MAE close ${(m?.maeClose ?? 0).toFixed(2).padStart(6)}  direction ${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %`;
   console.log('\nSummary');
-  console.log(`  data           ${imported.rowsAccepted} bars, ${symbols.length} symbols, ${days[0]} .. ${days[days.length - 1]} (last ${REPLAY_DAYS} sessions replayed live)`);
+  console.log(`  data           ${imported.rowsAccepted} bars, ${symbols.length} symbols, up to ${replay.at(-1) ?? lastDay}${replay.length ? ` (last ${replay.length} sessions replayed live)` : ''}`);
   console.log(`  model          nepse-ridge v${done.modelVersion}, ${done.trainingRows} training rows, ${done.foldCount}-fold walk-forward; holdout (last fold):`);
   console.log(row('model', holdout?.model));
   console.log(row('no change', holdout?.baselines.find((b) => b.baseline === Baseline.NO_CHANGE)?.metrics));
   console.log(row('SMA-5 drift', holdout?.baselines.find((b) => b.baseline === Baseline.SMA5_DRIFT)?.metrics));
   console.log(`  promotion      ${done.promotion?.reason}`);
-  console.log(`  predictions    ${watched.length} streamed during the replay, ${latencies.length} Predict calls in 2 s at concurrency 8`);
+  console.log(`  predictions    ${watched.length} pushed by WatchPredictions, ${latencies.length} Predict calls in 2 s at concurrency 8`);
   console.log(`  latency        Predict p50 ${quantile(0.5).toFixed(2)} ms, p99 ${quantile(0.99).toFixed(2)} ms`);
   console.log(`  took           ${((performance.now() - began) / 1000).toFixed(1)} s`);
   for (const client of [ingestion, features, training, registry, prediction]) client.close();

@@ -1,0 +1,53 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+
+const schema = z.object({
+  ...commonEnv,
+  PREDICTION_PORT: port().default(DEFAULT_PORTS.prediction),
+  /** Metrics/health port; default gRPC port + 1000. */
+  PREDICTION_METRICS_PORT: port().optional(),
+  /** Where the feature service answers (GetFeatures, BatchGetFeatures). */
+  FEATURE_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.feature}`),
+  /** Where the registry answers (GetModel, ListModels, DownloadArtifact, WatchModels). */
+  REGISTRY_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.registry}`),
+  /**
+   * Identifier of this instance in ModelActivation and PredictionMade, and part of its durable
+   * FeaturesComputed consumer: give each replica a stable one (its pod name) so a restart resumes
+   * its consumer instead of replaying the stream. Default: host name and process id.
+   */
+  PREDICTION_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, "_" or "-", at most 40')
+    .default(`${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(-40)),
+  /** Model used when a request names none; unset: the Production model (the only one, or the first by name). */
+  PREDICTION_DEFAULT_MODEL: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/).optional(),
+  /** Largest number of rows one micro-batched inference run takes (Triton's max_batch_size). 1 switches batching off. */
+  PREDICTION_MAX_BATCH: z.coerce.number().int().min(1).max(4096).default(64),
+  /**
+   * Longest a request waits in the queue for others to join its batch, in milliseconds (Triton's
+   * max_queue_delay). 0 switches batching off. Values below 1 wait one event-loop turn instead,
+   * as Node timers cannot wait less than 1 ms: see batcher.ts for why that is the default.
+   */
+  PREDICTION_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(100).default(0.1),
+  /** Time allowed for a feature lookup, retries included, in milliseconds; after it the cached vector answers, degraded. */
+  PREDICTION_FEATURE_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /** How long the feature service's open circuit breaker waits before letting a trial call through, in milliseconds. */
+  PREDICTION_BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /** Requests of one StreamPredictions call being answered or waiting to be sent; the stream is not read beyond it. */
+  PREDICTION_STREAM_WINDOW: z.coerce.number().int().min(1).max(4096).default(128),
+  /** Keep-alive interval of WatchPredictions streams, in milliseconds (market.proto: at least every 15 s). */
+  PREDICTION_HEARTBEAT_MS: z.coerce.number().int().min(10).max(15_000).default(10_000),
+  /** PredictionMade events waiting to be published; beyond it new ones are dropped and counted. */
+  PREDICTION_EVENT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /** PredictionMade publishes awaiting their PubAck at once. */
+  PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(512),
+});
+
+/** The prediction service's configuration. */
+export type PredictionConfig = z.infer<typeof schema>;
+
+/** Reads the prediction service's configuration from the environment. */
+export function predictionConfig(env: NodeJS.ProcessEnv = process.env): PredictionConfig {
+  return readConfig(schema, env);
+}

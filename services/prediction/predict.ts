@@ -1,0 +1,254 @@
+/**
+ * Predict and PredictBatch, and the one path every prediction takes (the streams reuse it):
+ * validate → pick the loaded model → fetch the feature vector of the model's feature set →
+ * check the vector fits the model → infer (micro-batched) → answer → PredictionMade.
+ */
+import { randomUUID } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import type { FeatureVector } from '../../gen/nepse/feature/v1/feature_pb.js';
+import type { Date as TradingDate } from '../../gen/nepse/market/v1/market_pb.js';
+import {
+  PredictionSchema,
+  type PredictBatchRequest,
+  type PredictBatchResponse,
+  type PredictBatchResult,
+  type Prediction,
+  type PredictRequest,
+  type PredictResponse,
+} from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { DomainError, FailedPreconditionError, InvalidArgumentError, NotFoundError, toStatus, UnavailableError, type CallContext } from '../../lib/grpc/index.js';
+import { fromProtoDate, requireSymbol } from '../../lib/market/index.js';
+import type { Logger } from '../../lib/telemetry/index.js';
+import type { Batcher } from './batcher.js';
+import type { Degradation, FeatureSource, SourcedVector } from './feature-source.js';
+import type { PredictionMetrics } from './metrics.js';
+import { acquireModel } from './inference-session.js';
+import type { LoadedModel, ModelCache } from './model-cache.js';
+import type { PredictionEvents } from './prediction-events.js';
+
+/** What the prediction RPCs need. */
+export interface PredictionDeps {
+  models: ModelCache;
+  features: FeatureSource;
+  batcher: Batcher<LoadedModel>;
+  events: PredictionEvents;
+  /** Model used when a request names none; undefined: the cache's default (its Production model). */
+  defaultModel: string | undefined;
+  metrics: PredictionMetrics;
+  logger: Logger;
+}
+
+/** Symbols one PredictBatch may ask for (prediction.proto). */
+export const MAX_BATCH_SYMBOLS = 1000;
+
+/** Model names as the registry allows them (registry.proto). */
+const MODEL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** The request fields every prediction is made from (Predict, StreamPredictions, WatchPredictions). */
+export interface PredictionInput {
+  symbol: string;
+  asOf?: TradingDate;
+  modelName: string;
+  modelVersion: number;
+}
+
+/**
+ * The loaded model a request asks for: its name (or the default) in Production, or another
+ * loaded version of it.
+ * @throws InvalidArgumentError for a malformed name or a negative version.
+ * @throws NotFoundError naming the model when no version of that name is loaded.
+ * @throws FailedPreconditionError when the version asked for is not loaded, or no model is at all.
+ * @throws UnavailableError while the models of the start are still loading.
+ */
+export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel'>, requestedName: string, version = 0): LoadedModel {
+  if (requestedName !== '' && !MODEL_NAME.test(requestedName)) {
+    throw new InvalidArgumentError({ field: 'model_name', description: `model name ${JSON.stringify(requestedName.slice(0, 70))} must match ${MODEL_NAME.source}` });
+  }
+  if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError({ field: 'model_version', description: `must be 0 (Production) or a version ≥ 1, got ${version}` });
+  const name = requestedName || deps.defaultModel;
+  const production = name === undefined ? deps.models.current() : deps.models.current(name);
+  if (production && (version === 0 || version === production.version)) return production;
+  if (name !== undefined && version > 0) {
+    const loaded = deps.models.get(name, version);
+    if (loaded) return loaded;
+  }
+  // Before the models of the start are in, "not loaded" means "not yet": worth retrying elsewhere.
+  if (!deps.models.ready) throw new UnavailableError('the models in Production are still being loaded', 1_000);
+  if (name === undefined) throw new FailedPreconditionError('no model is in Production', 'NO_MODEL_LOADED');
+  if (!production && !deps.models.list().some((m) => m.name === name)) {
+    throw new NotFoundError('model', name, `model ${JSON.stringify(name)} is not loaded: no version of it is in Production`);
+  }
+  throw new FailedPreconditionError(`model ${name} version ${version} is not loaded (Production is version ${production?.version ?? 'none'})`, 'MODEL_VERSION_NOT_LOADED');
+}
+
+/**
+ * Checks that a vector is the input the model was trained on.
+ * @throws FailedPreconditionError for another feature set, another width, or values that are not finite.
+ */
+export function checkVector(model: LoadedModel, vector: FeatureVector): void {
+  const set = vector.featureSet;
+  if (!set || set.name !== model.featureSet.name || set.version !== model.featureSet.version) {
+    throw new FailedPreconditionError(
+      `model ${model.name} v${model.version} consumes ${model.featureSet.name}_v${model.featureSet.version}, the vector of ${vector.symbol} is ${set ? `${set.name}_v${set.version}` : 'of no feature set'}`,
+      'FEATURE_SET_MISMATCH',
+    );
+  }
+  if (vector.values.length !== model.inputWidth) {
+    throw new FailedPreconditionError(
+      `model ${model.name} v${model.version} takes ${model.inputWidth} features, the vector of ${vector.symbol} has ${vector.values.length}`,
+      'FEATURE_WIDTH_MISMATCH',
+    );
+  }
+  for (const value of vector.values) {
+    if (!Number.isFinite(value)) throw new FailedPreconditionError(`the feature vector of ${vector.symbol} holds a value that is not finite`, 'NON_FINITE_FEATURES');
+  }
+}
+
+/** The Prediction message for a model output on a vector; no NaN or Infinity ever leaves. */
+export function toPrediction(model: LoadedModel, vector: FeatureVector, predictedReturn: number, degraded: Degradation | undefined): Prediction {
+  const predictedClose = vector.close * Math.exp(predictedReturn);
+  if (!Number.isFinite(predictedReturn) || !Number.isFinite(predictedClose)) {
+    throw new FailedPreconditionError(`model ${model.name} v${model.version} produced a value that is not finite for ${vector.symbol}`, 'NON_FINITE_PREDICTION');
+  }
+  return create(PredictionSchema, {
+    predictionId: randomUUID(),
+    symbol: vector.symbol,
+    featureDate: vector.date,
+    predictedReturn,
+    predictedClose,
+    baseClose: vector.close,
+    modelName: model.name,
+    modelVersion: model.version,
+    degraded: degraded !== undefined,
+    degradedReason: degraded?.reason,
+    degradedDetail: degraded?.detail ?? '',
+    predictedAt: timestampNow(),
+  });
+}
+
+/** Publishes and counts a served prediction; `started` is the performance.now() of the request. */
+export function served(deps: Pick<PredictionDeps, 'events' | 'metrics'>, prediction: Prediction, started: number): Prediction {
+  deps.events.made(prediction, performance.now() - started);
+  deps.metrics.predictions.inc({ model: prediction.modelName, degraded: String(prediction.degraded) });
+  return prediction;
+}
+
+/**
+ * Runs `work` holding a lease on the model's session: a hot swap may retire the version while its
+ * feature lookup is under way (up to the feature timeout), and the session must outlive that.
+ */
+export async function withModel<T>(model: LoadedModel, work: () => Promise<T>): Promise<T> {
+  const release = acquireModel(model);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+/** Predicts from a vector already at hand (WatchPredictions: the one FeaturesComputed carried). */
+export async function predictFromVector(deps: PredictionDeps, model: LoadedModel, sourced: SourcedVector, started = performance.now()): Promise<Prediction> {
+  checkVector(model, sourced.vector);
+  const predicted = await deps.batcher.predict(model, sourced.vector.values);
+  return served(deps, toPrediction(model, sourced.vector, predicted, sourced.degraded), started);
+}
+
+/**
+ * One prediction, the path of Predict and StreamPredictions.
+ * @param deadline the call's deadline in epoch ms, if it has one: a degraded answer or UNAVAILABLE comes before it.
+ */
+export async function predictOne(deps: PredictionDeps, input: PredictionInput, deadline: number | undefined): Promise<Prediction> {
+  const started = performance.now();
+  const symbol = requireSymbol(input.symbol);
+  const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
+  const model = resolveModel(deps, input.modelName, input.modelVersion);
+  return withModel(model, async () => predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started));
+}
+
+/** Predict. */
+export async function predict(deps: PredictionDeps, request: PredictRequest, context: CallContext): Promise<PredictResponse> {
+  const prediction = await predictOne(deps, request, context.deadline);
+  return { $typeName: 'nepse.prediction.v1.PredictResponse', prediction };
+}
+
+/**
+ * Predictions of many symbols with one feature lookup and one inference run; a failing symbol
+ * fails only its own entry. Used by PredictBatch and by WatchPredictions' include_current.
+ * @returns one result per requested symbol, in order.
+ */
+export async function predictMany(
+  deps: PredictionDeps,
+  model: LoadedModel,
+  rawSymbols: readonly string[],
+  asOf: string | undefined,
+  deadline: number | undefined,
+): Promise<Array<{ symbol: string; prediction?: Prediction; error?: unknown }>> {
+  const started = performance.now();
+  const results: Array<{ symbol: string; prediction?: Prediction; error?: unknown }> = rawSymbols.map((symbol) => ({ symbol }));
+  const valid: Array<{ index: number; symbol: string }> = [];
+  rawSymbols.forEach((raw, index) => {
+    try {
+      valid.push({ index, symbol: requireSymbol(raw, `symbols[${index}]`) });
+    } catch (error) {
+      results[index].error = error;
+    }
+  });
+  if (valid.length === 0) return results;
+  const sourced = await deps.features.getMany(
+    valid.map((v) => v.symbol),
+    asOf,
+    model.featureSet,
+    deadline,
+  );
+  const ready: Array<{ index: number; sourced: SourcedVector }> = [];
+  valid.forEach(({ index }, i) => {
+    const source = sourced[i];
+    if (source instanceof Error) {
+      results[index].error = source;
+      return;
+    }
+    try {
+      checkVector(model, source.vector);
+      ready.push({ index, sourced: source });
+    } catch (error) {
+      results[index].error = error;
+    }
+  });
+  if (ready.length === 0) return results;
+  const width = model.inputWidth;
+  const rows = new Float32Array(ready.length * width);
+  ready.forEach(({ sourced: s }, i) => rows.set(s.vector.values, i * width));
+  const outputs = await deps.batcher.run(model, rows, ready.length);
+  ready.forEach(({ index, sourced: s }, i) => {
+    try {
+      results[index].prediction = served(deps, toPrediction(model, s.vector, outputs[i], s.degraded), started);
+    } catch (error) {
+      results[index].error = error;
+    }
+  });
+  return results;
+}
+
+/** PredictBatch. */
+export async function predictBatch(deps: PredictionDeps, request: PredictBatchRequest, context: CallContext): Promise<PredictBatchResponse> {
+  if (request.symbols.length === 0) throw new InvalidArgumentError({ field: 'symbols', description: 'at least one symbol is required' });
+  if (request.symbols.length > MAX_BATCH_SYMBOLS) {
+    throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${request.symbols.length}` });
+  }
+  const asOf = request.asOf ? fromProtoDate(request.asOf, 'as_of') : undefined;
+  const model = resolveModel(deps, request.modelName, request.modelVersion);
+  const outcomes = await withModel(model, () => predictMany(deps, model, request.symbols, asOf, context.deadline));
+  const results: PredictBatchResult[] = outcomes.map(({ symbol, prediction, error }) => ({
+    $typeName: 'nepse.prediction.v1.PredictBatchResult',
+    symbol,
+    outcome: prediction ? { case: 'prediction', value: prediction } : { case: 'error', value: statusOf(deps.logger, error) },
+  }));
+  return { $typeName: 'nepse.prediction.v1.PredictBatchResponse', results };
+}
+
+/** The google.rpc.Status of a per-item failure; a failure that is no domain error is a bug, so it is logged. */
+export function statusOf(logger: Logger, error: unknown) {
+  if (!(error instanceof DomainError)) logger.error({ err: error }, 'prediction failed');
+  return toStatus(error);
+}

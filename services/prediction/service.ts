@@ -1,0 +1,149 @@
+import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
+import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { connectEvents, ensureStreams } from '../../lib/events/index.js';
+import { createGrpcClient, implement } from '../../lib/grpc/index.js';
+import { createCallPolicy } from '../../lib/resilience/index.js';
+import { hostServices } from '../../lib/runtime/index.js';
+import { createLogger, eventMetrics, grpcClientObserver, type Logger } from '../../lib/telemetry/index.js';
+import { startModelActivation } from './activation.js';
+import { Batcher } from './batcher.js';
+import type { PredictionConfig } from './config.js';
+import { FeatureSource } from './feature-source.js';
+import { inferenceHandlers } from './inference-protocol.js';
+import { predictionMetrics } from './metrics.js';
+import { infer, ModelCache, type LoadedModel } from './model-cache.js';
+import { createModelLoader } from './model-loader.js';
+import { predict, predictBatch, type PredictionDeps } from './predict.js';
+import { PredictionEvents } from './prediction-events.js';
+import { streamPredictions } from './stream-predictions.js';
+import { PredictionWatchHub } from './watch-predictions.js';
+
+/** The gRPC handlers of PredictionService. */
+export function predictionHandlers(deps: PredictionDeps, watches: PredictionWatchHub, streamWindow: number) {
+  return implement(PredictionService, {
+    predict: (request, context) => predict(deps, request, context),
+    predictBatch: (request, context) => predictBatch(deps, request, context),
+    streamPredictions: (requests, context) => streamPredictions(deps, requests, context, streamWindow),
+    watchPredictions: (request, context) => watches.watch(request, context),
+  });
+}
+
+/** A running prediction service. */
+export interface RunningPrediction {
+  readonly port: number;
+  readonly metricsPort: number;
+  /** The served models (tests watch swaps through it). */
+  readonly models: ModelCache;
+  /** The micro-batcher (tests count its runs). */
+  readonly batcher: Batcher<LoadedModel>;
+  /** The PredictionMade publisher (tests read its counts). */
+  readonly predictionEvents: PredictionEvents;
+  stop(): Promise<void>;
+}
+
+/** Durable FeaturesComputed consumer of one instance (see FeatureSource.consume for why per instance). */
+export const featuresDurable = (instanceId: string) => `prediction-${instanceId}-features`;
+
+/**
+ * Starts the prediction service: events, clients of the registry and the feature service behind
+ * resilience policies, the FeaturesComputed consumer, then the gRPC server (PredictionService and
+ * inference.GRPCInferenceService) — live at once, ready only once every Production model has been
+ * loaded and the promotion consumers run.
+ */
+export async function startPrediction(config: PredictionConfig, logger: Logger = createLogger('prediction', config.LOG_LEVEL)): Promise<RunningPrediction> {
+  const events = await connectEvents({ servers: config.NATS_URL, name: 'prediction', logger, metrics: eventMetrics() });
+  await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
+  const observer = grpcClientObserver();
+  const registry = createGrpcClient(RegistryService, config.REGISTRY_ADDR, { observer, defaultTimeoutMs: 60_000 });
+  // A feature service that comes back should be found within a second or two, not after grpc-js's
+  // default reconnect backoff of up to two minutes: the degraded answers last until then.
+  const featureClient = createGrpcClient(FeatureService, config.FEATURE_ADDR, {
+    observer,
+    channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
+  });
+  // One quick retry only: every millisecond spent retrying is a millisecond of the caller's
+  // deadline, and the cached vector is a fine answer meanwhile.
+  const featurePolicy = createCallPolicy({
+    mode: config.RESILIENCE_MODE,
+    timeoutMs: config.PREDICTION_FEATURE_TIMEOUT_MS,
+    retries: 1,
+    initialBackoffMs: 20,
+    maxBackoffMs: 100,
+    halfOpenAfterMs: config.PREDICTION_BREAKER_HALF_OPEN_MS,
+  });
+  const metrics = predictionMetrics();
+  const models = new ModelCache({ logger });
+  const features = new FeatureSource({ client: featureClient, policy: featurePolicy, timeoutMs: config.PREDICTION_FEATURE_TIMEOUT_MS, logger, metrics });
+  const batcher = new Batcher<LoadedModel>({
+    infer,
+    maxBatch: config.PREDICTION_MAX_BATCH,
+    maxQueueDelayMs: config.PREDICTION_MAX_QUEUE_DELAY_MS,
+    onRun: (model, rows, seconds) => {
+      metrics.inferenceRows.observe({ model: model.name }, rows);
+      metrics.inferenceSeconds.observe({ model: model.name }, seconds);
+    },
+  });
+  const predictionEvents = new PredictionEvents({
+    bus: events,
+    instanceId: config.PREDICTION_INSTANCE_ID,
+    queueLimit: config.PREDICTION_EVENT_QUEUE,
+    concurrency: config.PREDICTION_EVENT_CONCURRENCY,
+    logger,
+    metrics,
+  });
+  const deps: PredictionDeps = { models, features, batcher, events: predictionEvents, defaultModel: config.PREDICTION_DEFAULT_MODEL, metrics, logger };
+  const watches = new PredictionWatchHub(deps, config.PREDICTION_HEARTBEAT_MS);
+  watches.start();
+  const featureConsumer = await features.consume(events, featuresDurable(config.PREDICTION_INSTANCE_ID), new Date());
+  const host = await hostServices({
+    services: [predictionHandlers(deps, watches, config.PREDICTION_STREAM_WINDOW), inferenceHandlers(models, { run: (model, rows, count) => batcher.run(model, rows, count) })],
+    port: config.PREDICTION_PORT,
+    metricsPort: config.PREDICTION_METRICS_PORT,
+    host: config.BIND_HOST,
+    logger,
+  });
+  const loader = createModelLoader({ registry, logger, mode: config.RESILIENCE_MODE });
+  let activation;
+  try {
+    activation = await startModelActivation({ cache: models, loader, events, instanceId: config.PREDICTION_INSTANCE_ID, logger });
+  } catch (error) {
+    await host.stop();
+    await featureConsumer.stop();
+    await events.close();
+    registry.close();
+    featureClient.close();
+    throw error;
+  }
+  host.setReady(true);
+  logger.info(
+    {
+      port: host.port,
+      metricsPort: host.metricsPort,
+      models: models.list().map((m) => `${m.name}/${m.version}`),
+      batching: batcher.enabled ? { maxBatch: config.PREDICTION_MAX_BATCH, maxQueueDelayMs: config.PREDICTION_MAX_QUEUE_DELAY_MS } : 'off',
+      instance: config.PREDICTION_INSTANCE_ID,
+    },
+    'prediction ready',
+  );
+  return {
+    port: host.port,
+    metricsPort: host.metricsPort,
+    models,
+    batcher,
+    predictionEvents,
+    async stop() {
+      // Watch streams end first (clients reconnect elsewhere) so they do not hold up the drain.
+      watches.close();
+      await host.stop();
+      await activation.stop();
+      await featureConsumer.stop();
+      await batcher.drain();
+      await predictionEvents.stop();
+      await events.close();
+      await models.close();
+      registry.close();
+      featureClient.close();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The prediction service's integration-test bed: a private nats-server, the real feature service
+ * fed with bars over BarsIngested, the real registry holding a linear ONNX model registered and
+ * promoted through its API, and the prediction service — all in-process on free loopback ports,
+ * removed again by stop(). The feature service can be stopped and started again on its port, to
+ * test what predictions do while it is away.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { BarsIngestedSchema } from '../../gen/nepse/events/v1/events_pb.js';
+import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
+import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { MeshEvents } from '../../lib/events/catalog.js';
+import { connectEvents, ensureStreams, type EventBus } from '../../lib/events/index.js';
+import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
+import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
+import { toProtoDate } from '../../lib/market/index.js';
+import { featureConfig } from '../feature/config.js';
+import { DEFAULT_FEATURE_SET, type DailyBar } from '../feature/feature-sets/index.js';
+import { addDays, randomWalkBars } from '../feature/feature-sets/testing.js';
+import { startFeature, type RunningFeature } from '../feature/service.js';
+import { registryConfig } from '../registry/config.js';
+import { startRegistry, type RunningRegistry } from '../registry/service.js';
+import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
+import { predictionConfig } from './config.js';
+import { startPrediction, type RunningPrediction } from './service.js';
+
+/** Features per ohlcv_v1 vector: the width of the bed's model. */
+export const WIDTH = DEFAULT_FEATURE_SET.features.length;
+
+/** The bed model's weights: small and of both signs, so predicted returns stay near zero. */
+export const WEIGHTS = Array.from({ length: WIDTH }, (_, i) => (i % 2 ? -1 : 1) * 0.0004 * (i + 1));
+/** The bed model's bias. */
+export const BIAS = 0.0005;
+
+/** Options of {@link startPredictionBed}. */
+export interface PredictionBedOptions {
+  /** Symbols given a random-walk history. */
+  symbols: readonly string[];
+  /** Bars per symbol; must exceed ohlcv_v1's 50-day warm-up. Default 80. */
+  barsPerSymbol?: number;
+  /** Extra environment of the prediction service (PREDICTION_*). */
+  env?: Record<string, string>;
+  /** Name of the promoted model. Default `bed-linear`. */
+  modelName?: string;
+}
+
+/** Everything a prediction test talks to. */
+export interface PredictionBed {
+  readonly client: ServiceClient<typeof PredictionService>;
+  readonly registry: ServiceClient<typeof RegistryService>;
+  /** A client of the feature service, to compare with what predictions used. */
+  readonly features: ServiceClient<typeof FeatureService>;
+  /** A separate connection, as other services would have. */
+  readonly bus: EventBus;
+  readonly nats: NatsTestServer;
+  readonly prediction: RunningPrediction;
+  /** The promoted model: name, version and its ONNX bytes. */
+  readonly model: { name: string; version: number; bytes: Uint8Array };
+  /** Bars published so far, per symbol. */
+  readonly bars: Map<string, DailyBar[]>;
+  /** Stops the feature service (its port stays known). */
+  stopFeature(): Promise<void>;
+  /** Starts the feature service again on the same port and data folder. */
+  startFeature(): Promise<void>;
+  /** Publishes the next trading day's bar of a symbol; resolves once its vector is served. */
+  addBar(symbol: string): Promise<DailyBar>;
+  stop(): Promise<void>;
+}
+
+const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
+
+/** Starts the bed; see the file comment. */
+export async function startPredictionBed(options: PredictionBedOptions): Promise<PredictionBed> {
+  const nats = await startNatsServer();
+  const dataDir = await mkdtemp(join(tmpdir(), 'nepse-prediction-'));
+  const env = { NATS_URL: nats.url, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
+  const cleanup: Array<() => Promise<void> | void> = [async () => rm(dataDir, { recursive: true, force: true }), () => nats.stop()];
+  const undo = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  };
+  try {
+    let feature: RunningFeature | undefined = await startFeature(featureConfig({ ...env, FEATURE_PORT: '0', FEATURE_METRICS_PORT: '0' }));
+    const featurePort = feature.port;
+    cleanup.push(() => feature?.stop());
+    const featureAddr = `127.0.0.1:${featurePort}`;
+    const features = createGrpcClient(FeatureService, featureAddr);
+    cleanup.push(() => features.close());
+    const bus = await connectEvents({ servers: nats.url, name: 'prediction-test' });
+    cleanup.push(() => bus.close());
+    await ensureStreams(bus);
+
+    const latestDate = async (symbol: string) => {
+      try {
+        return iso((await features.getFeatures({ symbol })).vector?.date);
+      } catch {
+        return '';
+      }
+    };
+    let batch = 0;
+    const publish = async (symbol: string, bars: DailyBar[]) => {
+      const wire = bars.map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover }));
+      const batchId = `bed-${++batch}`;
+      await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars: wire, batchId, part: 1, partCount: 1 }), { msgId: `bars.ingested:${symbol}:${batchId}:1` });
+    };
+    const bars = new Map<string, DailyBar[]>();
+    for (const [i, symbol] of options.symbols.entries()) {
+      const history = randomWalkBars(options.barsPerSymbol ?? 80, { seed: 100 + i, startPrice: 200 + 50 * i, startDate: '2024-01-01' });
+      bars.set(symbol, history);
+      await publish(symbol, history);
+    }
+    await waitFor(async () => {
+      for (const [symbol, history] of bars) if ((await latestDate(symbol)) !== history.at(-1)!.date) return false;
+      return true;
+    }, 'the feature service to compute every symbol', { timeoutMs: 60_000, intervalMs: 100 });
+
+    const registryService: RunningRegistry = await startRegistry(registryConfig({ ...env, REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', FEATURE_ADDR: featureAddr, REGISTRY_OUTBOX_INTERVAL_MS: '200' }));
+    cleanup.push(() => registryService.stop());
+    const registry = createGrpcClient(RegistryService, `127.0.0.1:${registryService.port}`);
+    cleanup.push(() => registry.close());
+    const name = options.modelName ?? 'bed-linear';
+    const bytes = linearModel({ width: WIDTH, weights: WEIGHTS, bias: BIAS });
+    const registered = await registry.registerModel(registerRequests(registrationFor(name, WIDTH), bytes));
+    const version = registered.modelVersion!.version;
+    await registry.transitionStage({ name, version, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'prediction test bed' });
+
+    const prediction = await startPrediction(
+      predictionConfig({
+        ...env,
+        PREDICTION_PORT: '0',
+        PREDICTION_METRICS_PORT: '0',
+        FEATURE_ADDR: featureAddr,
+        REGISTRY_ADDR: `127.0.0.1:${registryService.port}`,
+        PREDICTION_INSTANCE_ID: 'bed-0',
+        PREDICTION_BREAKER_HALF_OPEN_MS: '500',
+        ...options.env,
+      }),
+    );
+    cleanup.push(() => prediction.stop());
+    const client = createGrpcClient(PredictionService, `127.0.0.1:${prediction.port}`);
+    cleanup.push(() => client.close());
+
+    return {
+      client,
+      registry,
+      features,
+      bus,
+      nats,
+      prediction,
+      model: { name, version, bytes },
+      bars,
+      async stopFeature() {
+        await feature?.stop();
+        feature = undefined;
+      },
+      async startFeature() {
+        feature ??= await startFeature(featureConfig({ ...env, FEATURE_PORT: String(featurePort), FEATURE_METRICS_PORT: '0' }));
+      },
+      async addBar(symbol) {
+        const history = bars.get(symbol)!;
+        const last = history.at(-1)!;
+        let date = addDays(last.date, 1);
+        while ([5, 6].includes(new Date(`${date}T00:00:00Z`).getUTCDay())) date = addDays(date, 1); // NEPSE trades Sunday to Thursday
+        const close = last.close * 1.01;
+        const bar: DailyBar = { date, open: last.close, high: close * 1.005, low: last.close * 0.995, close, volume: 5_000, turnover: close * 5_000 };
+        history.push(bar);
+        await publish(symbol, [bar]);
+        await waitFor(async () => (await latestDate(symbol)) === date, `the vector of ${symbol} on ${date}`, { timeoutMs: 30_000, intervalMs: 50 });
+        return bar;
+      },
+      stop: undo,
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
