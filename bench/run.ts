@@ -6,6 +6,7 @@
 import { benchFeature } from './feature.js';
 import { benchRawEcho } from './grpc-echo.js';
 import { benchIngestion } from './ingestion.js';
+import { benchPrediction } from './prediction.js';
 import { benchTraining } from './training.js';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
@@ -13,6 +14,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   ingestion: benchIngestion,
   feature: benchFeature,
   training: benchTraining,
+  prediction: benchPrediction,
 };
 
 const wanted = process.argv.slice(2).filter(Boolean);

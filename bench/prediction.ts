@@ -1,0 +1,155 @@
+/**
+ * Prediction service: Predict req/s and p50/p99 at concurrency 1/16/64 and StreamPredictions
+ * predictions/s, beside a raw @grpc/grpc-js echo and raw onnxruntime-node throughput measured in
+ * the same run; micro-batching on versus off at concurrency 64.
+ * Run: `make bench ONLY=prediction`.
+ */
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { BarsIngestedSchema } from '../gen/nepse/events/v1/events_pb.js';
+import { PredictionService, PredictRequestSchema, type StreamPredictionsRequestSchema } from '../gen/nepse/prediction/v1/prediction_pb.js';
+import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js';
+import { MeshEvents } from '../lib/events/catalog.js';
+import { connectEvents, ensureStreams } from '../lib/events/index.js';
+import { startNatsServer } from '../lib/events/testing.js';
+import { createGrpcClient } from '../lib/grpc/index.js';
+import { toProtoDate } from '../lib/market/index.js';
+import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
+import { generateMarket, tradingDays } from '../scripts/sample-market.js';
+import { registerRequests, registrationFor } from '../services/registry/testing.js';
+import { exportOnnx } from '../services/training/models/onnx-export.js';
+import { trainRidge } from '../services/training/models/ridge.js';
+import { plantedSignalDataset } from '../services/training/models/synthetic.js';
+import { printTable, rate, waitForIdle } from './format.js';
+import { measureRawEcho } from './grpc-echo.js';
+import { duplexFromIterable, runLoad, runStreamLoad } from './load.js';
+
+const CONCURRENCIES = [1, 16, 64];
+const FEATURES = 25;
+
+/** Raw onnxruntime-node: single-row runs per second and rows per second in batches of 64. */
+async function rawOnnx(model: Uint8Array): Promise<{ single: number; batched: number }> {
+  const session = await ort.InferenceSession.create(model);
+  const measure = async (rows: number) => {
+    const input = new ort.Tensor('float32', new Float32Array(rows * FEATURES).fill(0.1), [rows, FEATURES]);
+    let runs = 0;
+    const stop = performance.now() + 2000;
+    while (performance.now() < stop) {
+      await session.run({ features: input });
+      runs++;
+    }
+    return (runs * rows) / 2;
+  };
+  const result = { single: await measure(1), batched: await measure(64) };
+  await session.release();
+  return result;
+}
+
+export async function benchPrediction(): Promise<void> {
+  const echo = await measureRawEcho({ concurrencies: CONCURRENCIES });
+  const { dataset } = plantedSignalDataset({ symbols: 20, days: 300, features: FEATURES });
+  const model = exportOnnx(trainRidge(dataset.examples.map((e) => e.features), dataset.examples.map((e) => e.label)), { featureCount: FEATURES });
+  const onnx = await rawOnnx(model);
+
+  const nats = await startNatsServer();
+  const dataDir = await mkdtemp(join(tmpdir(), 'nepse-bench-prediction-'));
+  const env = { NATS_URL: nats.url, DATA_DIR: dataDir };
+  const processes: ServiceProcess[] = [];
+  const bus = await connectEvents({ servers: nats.url, name: 'bench' });
+  try {
+    await ensureStreams(bus);
+    const feature = await startServiceProcess('feature', { env });
+    processes.push(feature);
+    const featureAddr = `127.0.0.1:${feature.port}`;
+    const registryProcess = await startServiceProcess('registry', { env: { ...env, FEATURE_ADDR: featureAddr } });
+    processes.push(registryProcess);
+    const registryAddr = `127.0.0.1:${registryProcess.port}`;
+
+    // Bars for 30 symbols, then a model in Production.
+    const days = tradingDays(120, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
+    const market = generateMarket(days, { symbols: 30 });
+    const symbols = [...new Set(market.map((b) => b.symbol))];
+    for (const symbol of symbols) {
+      const bars = market.filter((b) => b.symbol === symbol).map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover }));
+      await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars, batchId: 'bench', part: 1, partCount: 1 }), { msgId: `bench-${symbol}` });
+    }
+    const registry = createGrpcClient(RegistryService, registryAddr, { defaultTimeoutMs: 60_000 });
+    const registered = await registry.registerModel(registerRequests(registrationFor('bench-ridge', FEATURES), model));
+    await registry.transitionStage({ name: 'bench-ridge', version: registered.modelVersion!.version, targetStage: Stage.PRODUCTION, reason: 'benchmark', actor: 'bench' });
+    registry.close();
+
+    const measureService = async (label: string, extra: Record<string, string>) => {
+      const service = await startServiceProcess('prediction', { env: { ...env, FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr, ...extra } });
+      processes.push(service);
+      const client = createGrpcClient(PredictionService, `127.0.0.1:${service.port}`);
+      const requests = symbols.map((symbol) => create(PredictRequestSchema, { symbol }));
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          await client.predict(requests[0]);
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      await waitForIdle(feature.child.pid!);
+      const loads = [];
+      for (const concurrency of label === 'batching on' ? CONCURRENCIES : [64]) {
+        let i = 0;
+        loads.push({ concurrency, ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }) })) });
+      }
+      let n = 0;
+      const stream =
+        label === 'batching on'
+          ? await runStreamLoad({
+              open: duplexFromIterable<MessageInitShape<typeof StreamPredictionsRequestSchema>>((reqs, signal) => client.streamPredictions(reqs, { signal })),
+              message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }),
+              messages: 60_000,
+              window: 256,
+              timeoutMs: 60_000,
+            })
+          : undefined;
+      client.close();
+      await service.stop();
+      processes.pop();
+      return { loads, stream };
+    };
+    const on = await measureService('batching on', {});
+    const off = await measureService('batching off', { PREDICTION_MAX_BATCH: '1' });
+
+    printTable(`prediction: Predict (features fetched from the feature service, one ONNX run per micro-batch) beside raw grpc-js echo`, [
+      ['in flight', 'Predict/s', 'p50 ms', 'p99 ms', 'echo/s', 'echo p99 ms', 'throughput ratio', 'p99 ratio', 'errors'],
+      ...on.loads.map((l) => {
+        const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;
+        return [l.concurrency, rate(l.perSecond), l.p50Ms.toFixed(2), l.p99Ms.toFixed(2), rate(e.perSecond), e.p99Ms.toFixed(2), (l.perSecond / e.perSecond).toFixed(2), (l.p99Ms / e.p99Ms).toFixed(2), l.errors];
+      }),
+    ]);
+    const c64on = on.loads.find((l) => l.concurrency === 64)!;
+    const c64off = off.loads[0];
+    printTable('prediction: micro-batching at concurrency 64, same run', [
+      ['batching', 'Predict/s', 'p50 ms', 'p99 ms'],
+      ['on (max 64 rows, one event-loop turn)', rate(c64on.perSecond), c64on.p50Ms.toFixed(2), c64on.p99Ms.toFixed(2)],
+      ['off (PREDICTION_MAX_BATCH=1)', rate(c64off.perSecond), c64off.p50Ms.toFixed(2), c64off.p99Ms.toFixed(2)],
+    ]);
+    printTable('prediction: streams and raw limits', [
+      ['path', 'per second'],
+      ['StreamPredictions, one stream, 256 in flight (predictions)', rate(on.stream!.perSecond)],
+      ['raw grpc-js bidi echo (messages)', rate(echo.bidi.perSecond)],
+      ['raw onnxruntime-node, one row per run (rows)', rate(onnx.single)],
+      ['raw onnxruntime-node, 64 rows per run (rows)', rate(onnx.batched)],
+    ]);
+    const e16 = echo.unary.find((u) => u.concurrency === 16)!;
+    const e64 = echo.unary.find((u) => u.concurrency === 64)!;
+    const c16 = on.loads.find((l) => l.concurrency === 16)!;
+    console.log(`  aims: c64 throughput >= 0.5x echo -> ${(c64on.perSecond / e64.perSecond).toFixed(2)}x; c16 p99 <= 2x echo -> ${(c16.p99Ms / e16.p99Ms).toFixed(2)}x; stream >= 50,000/s -> ${rate(on.stream!.perSecond)}; batching on/off at c64 -> ${(c64on.perSecond / c64off.perSecond).toFixed(2)}x`);
+  } finally {
+    for (const p of processes.reverse()) await p.stop();
+    await bus.close();
+    await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
