@@ -52,6 +52,7 @@
  */
 export type { QueryParams, Row, Store, StoreOptions } from './types.js';
 export { openStore } from './open-store.js';
+export { openServiceStore, type StoreConfig } from './service-store.js';
 export { migrate, MIGRATIONS_TABLE, type Migration } from './migrate.js';
 export { MigrationError, StoreError, StoreUnavailableError, type StoreErrorOptions } from './errors.js';
 export { SESSION_SETTINGS } from './sql.js';

@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { connectEvents, ensureStreams } from '../../lib/events/index.js';
 import { implement } from '../../lib/grpc/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
-import { migrate, openStore } from '../../lib/store/index.js';
+import { openServiceStore } from '../../lib/store/index.js';
 import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import { consumeBars } from './bars-consumer.js';
 import type { FeatureConfig } from './config.js';
@@ -50,14 +49,7 @@ export interface RunningFeature {
  * the BarsIngested consumer, then the gRPC server; ready once all of them are up.
  */
 export async function startFeature(config: FeatureConfig, logger: Logger = createLogger('feature', config.LOG_LEVEL)): Promise<RunningFeature> {
-  const store = await openStore({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    path: join(config.DATA_DIR, 'feature', 'chdb'),
-    database: 'feature',
-  });
-  const applied = await migrate(store, MIGRATIONS);
+  const { store, applied } = await openServiceStore(config, 'feature', MIGRATIONS);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const features = new FeatureStore(store);
   const online = new OnlineStore();

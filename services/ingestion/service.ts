@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { connectEvents, ensureStreams } from '../../lib/events/index.js';
 import { implement } from '../../lib/grpc/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
-import { migrate, openStore } from '../../lib/store/index.js';
+import { openServiceStore } from '../../lib/store/index.js';
 import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import type { CommitDeps } from './commit-batch.js';
 import type { IngestionConfig } from './config.js';
@@ -35,14 +34,7 @@ export interface RunningIngestion {
  * gRPC server; ready once all of them are up. stop() undoes it in reverse order.
  */
 export async function startIngestion(config: IngestionConfig, logger: Logger = createLogger('ingestion', config.LOG_LEVEL)): Promise<RunningIngestion> {
-  const store = await openStore({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    path: join(config.DATA_DIR, 'ingestion', 'chdb'),
-    database: 'ingestion',
-  });
-  const applied = await migrate(store, MIGRATIONS);
+  const { store, applied } = await openServiceStore(config, 'ingestion', MIGRATIONS);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const events = await connectEvents({ servers: config.NATS_URL, name: 'ingestion', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
