@@ -32,6 +32,11 @@ const schema = z.object({
   PREDICTION_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(100).default(0.1),
   /** Time allowed for a feature lookup, retries included, in milliseconds; after it the cached vector answers, degraded. */
   PREDICTION_FEATURE_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /**
+   * How long a feature vector heard from the feature service (an answer or FeaturesComputed) is
+   * used without asking again, in milliseconds; 0 asks on every prediction. See feature-cache.ts.
+   */
+  PREDICTION_FEATURE_FRESH_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** How long the feature service's open circuit breaker waits before letting a trial call through, in milliseconds. */
   PREDICTION_BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /** Requests of one StreamPredictions call being answered or waiting to be sent; the stream is not read beyond it. */
@@ -40,8 +45,8 @@ const schema = z.object({
   PREDICTION_HEARTBEAT_MS: z.coerce.number().int().min(10).max(15_000).default(10_000),
   /** PredictionMade events waiting to be published; beyond it new ones are dropped and counted. */
   PREDICTION_EVENT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
-  /** PredictionMade publishes awaiting their PubAck at once. */
-  PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(512),
+  /** PredictionMade events published and awaiting their PubAck at most (what a NATS outage can strand in the client). */
+  PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(4_096),
 });
 
 /** The prediction service's configuration. */

@@ -7,28 +7,21 @@
  *
  * Lookups that arrive in the same event-loop turn are coalesced into one BatchGetFeatures per
  * (feature set, as-of) pair, so at concurrency 64 the feature service sees a handful of calls, not
- * 64. FeaturesComputed events keep the cache fresh too, and drive WatchPredictions.
+ * 64. A vector heard of within the freshness window is used without asking (feature-cache.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BrokenCircuitError, TaskCancelledError } from 'cockatiel';
-import { nanos } from 'nats';
 import type { Status } from '../../gen/google/rpc/status_pb.js';
 import { FeatureService, type FeatureVector } from '../../gen/nepse/feature/v1/feature_pb.js';
-import type { FeatureSetRef } from '../../gen/nepse/market/v1/market_pb.js';
 import { DegradedReason } from '../../gen/nepse/prediction/v1/prediction_pb.js';
-import { MeshEvents } from '../../lib/events/catalog.js';
-import { EVENTS_STREAM, type EventBus, type EventSubscription } from '../../lib/events/index.js';
 import { FailedPreconditionError, grpc, InvalidArgumentError, NotFoundError, UnavailableError, type ServiceClient } from '../../lib/grpc/index.js';
-import { isoDate, toProtoDate } from '../../lib/market/index.js';
+import { toProtoDate } from '../../lib/market/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
+import { featureSetKey, isoOf, type FeatureCache, type FeatureSetKey } from './feature-cache.js';
 import type { PredictionMetrics } from './metrics.js';
 
-/** A feature set by name and version (both always set here: they come from a loaded model). */
-export interface FeatureSetKey {
-  readonly name: string;
-  readonly version: number;
-}
+export type { FeatureSetKey } from './feature-cache.js';
 
 /** Why an answer is degraded, as the proto's DegradedReason plus a human-readable detail. */
 export interface Degradation {
@@ -61,6 +54,8 @@ export interface FeatureSourceOptions {
   policy: CallPolicy;
   /** Time allowed for one lookup, in ms, before the cached vector answers. */
   timeoutMs: number;
+  /** Vectors heard of, for the freshness window and the fallback. */
+  cache: FeatureCache;
   logger: Logger;
   metrics: PredictionMetrics;
 }
@@ -73,12 +68,13 @@ interface Group {
 
 /** Feature vectors for predictions: fetched, coalesced, cached, with a degraded fallback. */
 export class FeatureSource {
-  private readonly cache = new Map<string, Map<string, FeatureVector>>();
+  /** Vectors heard of: the fallback, and FeaturesComputed's subscribers (feature-cache.ts). */
+  readonly cache: FeatureCache;
   private readonly groups = new Map<string, Group>();
-  private readonly listeners = new Set<(vector: FeatureVector) => void>();
-  private size = 0;
 
-  constructor(private readonly options: FeatureSourceOptions) {}
+  constructor(private readonly options: FeatureSourceOptions) {
+    this.cache = options.cache;
+  }
 
   /**
    * The vector of `symbol` on `asOf` (ISO day; undefined: the latest) in feature set `set`.
@@ -87,6 +83,8 @@ export class FeatureSource {
    * @throws UnavailableError when the feature service cannot answer and nothing usable is cached.
    */
   async get(symbol: string, asOf: string | undefined, set: FeatureSetKey, deadline?: number): Promise<SourcedVector> {
+    const fresh = this.cache.fresh(set, symbol, asOf);
+    if (fresh) return { vector: fresh };
     const outcome = await this.withinBudget(new Promise<Outcome>((resolve) => this.enqueue(symbol, asOf, set, resolve)), deadline);
     return this.settle(symbol, asOf, set, outcome);
   }
@@ -96,9 +94,16 @@ export class FeatureSource {
    * order, each a vector or the error that symbol gets.
    */
   async getMany(symbols: readonly string[], asOf: string | undefined, set: FeatureSetKey, deadline?: number): Promise<Array<SourcedVector | Error>> {
-    const unique = [...new Set(symbols)];
-    const outcomes = await this.withinBudget(this.fetch(set, asOf, unique), deadline);
+    const hits = new Map<string, FeatureVector>();
+    for (const symbol of symbols) {
+      const fresh = this.cache.fresh(set, symbol, asOf);
+      if (fresh) hits.set(symbol, fresh);
+    }
+    const misses = [...new Set(symbols)].filter((symbol) => !hits.has(symbol));
+    const outcomes = misses.length === 0 ? new Map<string, Outcome>() : await this.withinBudget(this.fetch(set, asOf, misses), deadline);
     return symbols.map((symbol) => {
+      const hit = hits.get(symbol);
+      if (hit) return { vector: hit };
       try {
         return this.settle(symbol, asOf, set, outcomes instanceof Map ? outcomes.get(symbol)! : outcomes);
       } catch (error) {
@@ -107,62 +112,9 @@ export class FeatureSource {
     });
   }
 
-  /** The latest vector seen for a symbol in a set, if any. */
-  latest(set: FeatureSetKey, symbol: string): FeatureVector | undefined {
-    return this.cache.get(keyOf(set))?.get(symbol);
-  }
-
-  /**
-   * Keeps `vector` as its symbol's latest unless a vector of a later day is held already.
-   * @returns whether it was kept.
-   */
-  remember(vector: FeatureVector): boolean {
-    if (!vector.featureSet || !vector.date) return false;
-    const key = keyOf(vector.featureSet);
-    let vectors = this.cache.get(key);
-    if (!vectors) this.cache.set(key, (vectors = new Map()));
-    const held = vectors.get(vector.symbol);
-    if (held?.date && dayNumber(held.date) > dayNumber(vector.date)) return false;
-    if (!held) this.options.metrics.cachedVectors.set(++this.size);
-    vectors.set(vector.symbol, vector);
-    return true;
-  }
-
-  /** Calls `listener` with each newer vector announced by FeaturesComputed; returns the unsubscribe function. */
-  onFresh(listener: (vector: FeatureVector) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /**
-   * Consumes FeaturesComputed on a durable consumer of this instance alone (every instance needs
-   * every event: its cache and its watchers are its own). The durable is told to expire after
-   * `inactiveMs` unused, so consumers of replicas that are gone do not pile up on the server.
-   * Events published before `since` warm the cache but are not pushed to watchers: they are history.
-   */
-  async consume(events: EventBus, durable: string, since: Date, inactiveMs = 3_600_000): Promise<EventSubscription> {
-    const subscription = await events.consume(MeshEvents.featuresComputed, { durable, concurrency: 4 }, async (event, delivery) => {
-      const vector = event.latest;
-      if (!vector || !this.remember(vector) || delivery.publishedAt < since) return;
-      for (const listener of this.listeners) {
-        try {
-          listener(vector);
-        } catch (error) {
-          this.options.logger.error({ err: error, symbol: vector.symbol }, 'feature listener failed');
-        }
-      }
-    });
-    try {
-      await events.jsm.consumers.update(EVENTS_STREAM, durable, { inactive_threshold: nanos(inactiveMs) });
-    } catch (error) {
-      this.options.logger.warn({ err: error, durable }, 'could not set the durable consumer to expire when unused');
-    }
-    return subscription;
-  }
-
   /** Joins the lookup to the group of this turn, starting the group when it is the first. */
   private enqueue(symbol: string, asOf: string | undefined, set: FeatureSetKey, resolve: (outcome: Outcome) => void): void {
-    const key = `${keyOf(set)}|${asOf ?? ''}`;
+    const key = `${featureSetKey(set)}|${asOf ?? ''}`;
     let group = this.groups.get(key);
     if (!group) {
       this.groups.set(key, (group = { set, asOf, waiters: new Map() }));
@@ -194,12 +146,12 @@ export class FeatureSource {
       if (symbols.length === 1) {
         const symbol = symbols[0];
         const response = await policy.execute((signal) => client.getFeatures({ ...request, symbol }, { timeoutMs, signal }));
-        outcomes.set(symbol, response.vector ? { vector: this.kept(response.vector) } : { failure: unavailable('the feature service answered without a vector') });
+        outcomes.set(symbol, response.vector ? { vector: this.kept(response.vector, asOf) } : { failure: unavailable('the feature service answered without a vector') });
         return outcomes;
       }
       const response = await policy.execute((signal) => client.batchGetFeatures({ ...request, symbols }, { timeoutMs, signal }));
       for (const result of response.results) {
-        if (result.outcome.case === 'vector') outcomes.set(result.symbol, { vector: this.kept(result.outcome.value) });
+        if (result.outcome.case === 'vector') outcomes.set(result.symbol, { vector: this.kept(result.outcome.value, asOf) });
         else if (result.outcome.case === 'error') outcomes.set(result.symbol, outcomeOfStatus(result.outcome.value, result.symbol, asOf));
       }
       for (const symbol of symbols) if (!outcomes.has(symbol)) outcomes.set(symbol, { failure: unavailable(`the feature service left ${symbol} out of its answer`) });
@@ -214,9 +166,12 @@ export class FeatureSource {
     }
   }
 
-  /** Remembers a fetched vector (a latest one, or an as-of one that happens to be newest) and returns it. */
-  private kept(vector: FeatureVector): FeatureVector {
-    this.remember(vector);
+  /**
+   * Remembers a vector fetched as the latest and returns it. A vector asked for by day is not
+   * remembered: with nothing cached yet it would pass for the latest within the freshness window.
+   */
+  private kept(vector: FeatureVector, asOf: string | undefined): FeatureVector {
+    if (asOf === undefined) this.cache.remember(vector);
     return vector;
   }
 
@@ -225,8 +180,9 @@ export class FeatureSource {
     let budget = this.options.timeoutMs;
     if (deadline !== undefined) {
       const left = deadline - Date.now();
-      // Keep a slice back to run the model and answer: 10 % of what is left, at most 20 ms.
-      budget = Math.min(budget, Math.max(0, left - Math.min(20, left / 10)));
+      // Keep a slice back to run the model and answer: 10 % of what is left, at most 50 ms (the
+      // kit's own reserve for downstream deadlines, lib/grpc/client.ts).
+      budget = Math.min(budget, Math.max(0, left - Math.min(50, left / 10)));
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<Outcome>((resolve) => {
@@ -246,8 +202,8 @@ export class FeatureSource {
   private settle(symbol: string, asOf: string | undefined, set: FeatureSetKey, outcome: Outcome): SourcedVector {
     if ('vector' in outcome) return { vector: outcome.vector };
     if ('error' in outcome) throw outcome.error;
-    const cached = this.latest(set, symbol);
-    const usable = cached && (asOf === undefined || (cached.date && isoDate(cached.date.year, cached.date.month, cached.date.day) === asOf));
+    const cached = this.cache.latest(set, symbol);
+    const usable = cached && (asOf === undefined || isoOf(cached) === asOf);
     if (!usable) {
       const wanted = asOf === undefined ? `${symbol}` : `${symbol} on ${asOf}`;
       throw new UnavailableError(`feature service cannot answer (${outcome.failure.detail}) and no vector of ${wanted} is cached`, 1_000);
@@ -256,11 +212,6 @@ export class FeatureSource {
     return { vector: cached, degraded: outcome.failure };
   }
 }
-
-/** `ohlcv@1`. */
-const keyOf = (set: Pick<FeatureSetRef, 'name' | 'version'>) => `${set.name}@${set.version}`;
-
-const dayNumber = (d: { year: number; month: number; day: number }) => d.year * 10_000 + d.month * 100 + d.day;
 
 const unavailable = (detail: string): Degradation => ({ reason: DegradedReason.FEATURE_SERVICE_UNAVAILABLE, detail });
 

@@ -69,17 +69,19 @@ export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel
   const name = requestedName || deps.defaultModel;
   const production = name === undefined ? deps.models.current() : deps.models.current(name);
   if (production && (version === 0 || version === production.version)) return production;
-  if (name !== undefined && version > 0) {
-    const loaded = deps.models.get(name, version);
+  const target = name ?? production?.name;
+  if (target !== undefined && version > 0) {
+    const loaded = deps.models.get(target, version);
     if (loaded) return loaded;
   }
   // Before the models of the start are in, "not loaded" means "not yet": worth retrying elsewhere.
   if (!deps.models.ready) throw new UnavailableError('the models in Production are still being loaded', 1_000);
-  if (name === undefined) throw new FailedPreconditionError('no model is in Production', 'NO_MODEL_LOADED');
-  if (!production && !deps.models.list().some((m) => m.name === name)) {
-    throw new NotFoundError('model', name, `model ${JSON.stringify(name)} is not loaded: no version of it is in Production`);
+  if (target === undefined) throw new FailedPreconditionError('no model is in Production', 'NO_MODEL_LOADED');
+  if (!production && !deps.models.list().some((m) => m.name === target)) {
+    throw new NotFoundError('model', target, `model ${JSON.stringify(target)} is not loaded: no version of it is in Production`);
   }
-  throw new FailedPreconditionError(`model ${name} version ${version} is not loaded (Production is version ${production?.version ?? 'none'})`, 'MODEL_VERSION_NOT_LOADED');
+  if (version === 0) throw new FailedPreconditionError(`model ${target} has no version in Production`, 'NO_MODEL_LOADED');
+  throw new FailedPreconditionError(`model ${target} version ${version} is not loaded (Production is version ${production?.version ?? 'none'})`, 'MODEL_VERSION_NOT_LOADED');
 }
 
 /**

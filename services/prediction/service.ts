@@ -6,9 +6,10 @@ import { createGrpcClient, implement } from '../../lib/grpc/index.js';
 import { createCallPolicy } from '../../lib/resilience/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
 import { createLogger, eventMetrics, grpcClientObserver, type Logger } from '../../lib/telemetry/index.js';
-import { startModelActivation } from './activation.js';
+import { startModelActivation, type RunningActivation } from './activation.js';
 import { Batcher } from './batcher.js';
 import type { PredictionConfig } from './config.js';
+import { FeatureCache } from './feature-cache.js';
 import { FeatureSource } from './feature-source.js';
 import { inferenceHandlers } from './inference-protocol.js';
 import { predictionMetrics } from './metrics.js';
@@ -42,7 +43,7 @@ export interface RunningPrediction {
   stop(): Promise<void>;
 }
 
-/** Durable FeaturesComputed consumer of one instance (see FeatureSource.consume for why per instance). */
+/** Durable FeaturesComputed consumer of one instance (see FeatureCache.consume for why per instance). */
 export const featuresDurable = (instanceId: string) => `prediction-${instanceId}-features`;
 
 /**
@@ -74,7 +75,8 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   });
   const metrics = predictionMetrics();
   const models = new ModelCache({ logger });
-  const features = new FeatureSource({ client: featureClient, policy: featurePolicy, timeoutMs: config.PREDICTION_FEATURE_TIMEOUT_MS, logger, metrics });
+  const cache = new FeatureCache({ freshMs: config.PREDICTION_FEATURE_FRESH_MS, logger, metrics });
+  const features = new FeatureSource({ client: featureClient, policy: featurePolicy, timeoutMs: config.PREDICTION_FEATURE_TIMEOUT_MS, cache, logger, metrics });
   const batcher = new Batcher<LoadedModel>({
     infer,
     maxBatch: config.PREDICTION_MAX_BATCH,
@@ -95,7 +97,7 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   const deps: PredictionDeps = { models, features, batcher, events: predictionEvents, defaultModel: config.PREDICTION_DEFAULT_MODEL, metrics, logger };
   const watches = new PredictionWatchHub(deps, config.PREDICTION_HEARTBEAT_MS);
   watches.start();
-  const featureConsumer = await features.consume(events, featuresDurable(config.PREDICTION_INSTANCE_ID), new Date());
+  const featureConsumer = await cache.consume(events, featuresDurable(config.PREDICTION_INSTANCE_ID), new Date());
   const host = await hostServices({
     services: [predictionHandlers(deps, watches, config.PREDICTION_STREAM_WINDOW), inferenceHandlers(models, { run: (model, rows, count) => batcher.run(model, rows, count) })],
     port: config.PREDICTION_PORT,
@@ -104,13 +106,17 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     logger,
   });
   const loader = createModelLoader({ registry, logger, mode: config.RESILIENCE_MODE });
-  let activation;
+  let activation: RunningActivation;
   try {
     activation = await startModelActivation({ cache: models, loader, events, instanceId: config.PREDICTION_INSTANCE_ID, logger });
   } catch (error) {
+    // The registry never answered (or the consumers could not start): undo everything started so far.
+    watches.close();
     await host.stop();
     await featureConsumer.stop();
+    await predictionEvents.stop(0);
     await events.close();
+    await models.close();
     registry.close();
     featureClient.close();
     throw error;

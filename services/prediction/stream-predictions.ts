@@ -61,7 +61,6 @@ export async function* streamPredictions(
     try {
       for await (const request of requests) {
         pending++;
-        (globalThis as any).__dbg ??= { n: 0, sum: 0, max: 0 }; const d = (globalThis as any).__dbg; d.n++; d.sum += held(); d.max = Math.max(d.max, held());
         void answer(deps, request, context.deadline).then((response) => {
           pending--;
           ready.push(response);

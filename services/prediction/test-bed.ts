@@ -57,6 +57,8 @@ export interface PredictionBed {
   /** A separate connection, as other services would have. */
   readonly bus: EventBus;
   readonly nats: NatsTestServer;
+  /** The feature service's port, the same across stopFeature() and startFeature(). */
+  readonly featurePort: number;
   readonly prediction: RunningPrediction;
   /** The promoted model: name, version and its ONNX bytes. */
   readonly model: { name: string; version: number; bytes: Uint8Array };
@@ -149,6 +151,7 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
       features,
       bus,
       nats,
+      featurePort,
       prediction,
       model: { name, version, bytes },
       bars,

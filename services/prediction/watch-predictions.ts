@@ -37,7 +37,7 @@ export class PredictionWatchHub {
 
   /** Starts listening for fresh vectors. */
   start(): void {
-    this.unsubscribe ??= this.deps.features.onFresh((vector) => void this.onVector(vector));
+    this.unsubscribe ??= this.deps.features.cache.onFresh((vector) => void this.onVector(vector));
   }
 
   /** Ends every watch stream (so a graceful stop is not held up by them) and stops listening. */
@@ -45,13 +45,6 @@ export class PredictionWatchHub {
     this.unsubscribe?.();
     this.closed.abort();
     for (const watchers of this.bySymbol.values()) for (const watcher of watchers) watcher.wake();
-  }
-
-  /** Number of open watch streams. */
-  get size(): number {
-    const all = new Set<Watcher>();
-    for (const watchers of this.bySymbol.values()) for (const watcher of watchers) all.add(watcher);
-    return all.size;
   }
 
   /** The WatchPredictions handler. */

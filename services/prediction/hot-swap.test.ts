@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
+import { startPredictionBed, WIDTH, type PredictionBed } from './test-bed.js';
+
+const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL'];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Answer {
+  started: number;
+  ended: number;
+  version?: number;
+  symbol?: string;
+  predictedReturn?: number;
+  error?: unknown;
+}
+
+describe('a hot swap under continuous load', () => {
+  let bed: PredictionBed;
+
+  before(async () => {
+    bed = await startPredictionBed({ symbols: SYMBOLS });
+  });
+
+  after(async () => {
+    await bed?.stop();
+  });
+
+  it('fails no request while the promoted version is swapped in, and answers with it from then on', async () => {
+    const answers: Answer[] = [];
+    let running = true;
+    const workers = Array.from({ length: 16 }, async (_, w) => {
+      for (let i = w; running; i += 16) {
+        const started = performance.now();
+        try {
+          if (i % 5 === 0) {
+            const { results } = await bed.client.predictBatch({ symbols: SYMBOLS }, { timeoutMs: 5_000 });
+            for (const r of results) {
+              if (r.outcome.case === 'prediction') answers.push({ started, ended: performance.now(), version: r.outcome.value.modelVersion, symbol: r.symbol, predictedReturn: r.outcome.value.predictedReturn });
+              else answers.push({ started, ended: performance.now(), error: r.outcome.value });
+            }
+          } else {
+            const { prediction } = await bed.client.predict({ symbol: SYMBOLS[i % SYMBOLS.length] }, { timeoutMs: 5_000 });
+            answers.push({ started, ended: performance.now(), version: prediction!.modelVersion, symbol: prediction!.symbol, predictedReturn: prediction!.predictedReturn });
+          }
+        } catch (error) {
+          answers.push({ started, ended: performance.now(), error });
+        }
+      }
+    });
+
+    await sleep(500);
+    const weights = Array.from({ length: WIDTH }, (_, i) => 0.0002 * ((i % 3) - 1));
+    const v2Bytes = linearModel({ width: WIDTH, weights, bias: -0.001 });
+    const registered = await bed.registry.registerModel(registerRequests(registrationFor(bed.model.name, WIDTH), v2Bytes));
+    const v2 = registered.modelVersion!.version;
+    await bed.registry.transitionStage({ name: bed.model.name, version: v2, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'hot swap under load' });
+    const deadline = Date.now() + 30_000;
+    while (!answers.some((a) => a.version === v2)) {
+      assert.ok(Date.now() < deadline, 'the new version answered within 30 s');
+      await sleep(20);
+    }
+    const firstV2 = Math.min(...answers.filter((a) => a.version === v2).map((a) => a.ended));
+    await sleep(700);
+    running = false;
+    await Promise.all(workers);
+
+    assert.deepEqual(answers.filter((a) => a.error).map((a) => String(a.error)), [], 'no request failed');
+    const before = answers.filter((a) => a.ended < firstV2);
+    const after = answers.filter((a) => a.started > firstV2 + 50);
+    assert.ok(before.length > 100 && before.every((a) => a.version === bed.model.version), `${before.length} answers from v${bed.model.version} before the swap`);
+    assert.ok(after.length > 100 && after.every((a) => a.version === v2), `${after.length} answers, all from v${v2}, after it`);
+
+    // The swapped-in version answers with its own numbers.
+    const session = await InferenceSession.create(v2Bytes);
+    try {
+      const vector = (await bed.features.getFeatures({ symbol: 'NABIL' })).vector!;
+      const out = await session.run({ features: new Tensor('float32', Float32Array.from(vector.values), [1, WIDTH]) });
+      const expected = (out.log_return.data as Float32Array)[0];
+      assert.ok(after.filter((a) => a.symbol === 'NABIL').every((a) => a.predictedReturn === expected));
+    } finally {
+      await session.release();
+    }
+    console.log(`# hot swap v${bed.model.version} → v${v2}: ${answers.length} answers, none failed (${before.length} before, ${after.length} after the first v${v2} answer)`);
+  });
+});
