@@ -20,10 +20,10 @@ node_modules:
 deps: node_modules ## Install what is missing: npm packages, and nats-server (Debian package) for the tests
 	@command -v nats-server >/dev/null || { echo "installing nats-server"; apt-get update -qq && apt-get install -y -qq nats-server; }
 
-generate: node_modules ## Regenerate gen/ from proto/ with buf
+generate: node_modules ## Regenerate gen/ and descriptors/ from proto/ with buf
 	bash scripts/generate.sh
 
-contracts: node_modules ## Contract checks: buf lint, format, gen/ up to date, breaking against the baseline
+contracts: node_modules ## Contract checks: buf lint, format, gen/ and descriptors/ up to date, breaking against the baseline
 	bash scripts/check-contracts.sh
 
 lint: contracts ## Contract checks and the TypeScript type check

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI checks of the contracts: lint, formatting, gen/ up to date, and no
+# CI checks of the contracts: lint, formatting, gen/ and descriptors/ up to date, and no
 # breaking change against the last released contracts (contracts/baseline.binpb).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,10 +17,10 @@ if ! buf format -d --exit-code; then
   exit 1
 fi
 
-echo "==> gen/ is exactly what scripts/generate.sh makes"
+echo "==> gen/ and descriptors/ are exactly what scripts/generate.sh makes"
 bash scripts/generate.sh "$tmp"
-if ! diff -r "$tmp/gen" gen; then
-  echo "FAIL: gen/ is stale or edited by hand; run: scripts/generate.sh and commit gen/" >&2
+if ! diff -r "$tmp/gen" gen || ! diff -r "$tmp/descriptors" descriptors; then
+  echo "FAIL: gen/ or descriptors/ is stale or edited by hand; run: scripts/generate.sh and commit both" >&2
   exit 1
 fi
 

@@ -6,10 +6,10 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/pr
 import * as protoLoader from '@grpc/proto-loader';
 import { grpc, type GrpcJs } from './grpc-js.js';
 
-const GEN = join(dirname(fileURLToPath(import.meta.url)), '../../gen');
+const DESCRIPTORS = join(dirname(fileURLToPath(import.meta.url)), '../../descriptors');
 
 /** Descriptor sets written by scripts/generate.sh: our contracts, grpc.health.v1, grpc.reflection. */
-export const DESCRIPTOR_SETS = ['descriptors.binpb', 'health.binpb', 'reflection.binpb'].map((f) => join(GEN, f));
+export const DESCRIPTOR_SETS = ['nepse.binpb', 'health.binpb', 'reflection.binpb'].map((f) => join(DESCRIPTORS, f));
 
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 const REFLECTION_PACKAGES = ['grpc.reflection.v1', 'grpc.reflection.v1alpha'];
