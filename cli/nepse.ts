@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { IngestionService } from '../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { DEFAULT_PORTS } from '../lib/config/index.js';
 import { createGrpcClient, statusDetails } from '../lib/grpc/index.js';
-import { toProtoDate } from '../lib/market/index.js';
+import { dayOf, toProtoDate } from '../lib/market/index.js';
 
 const USAGE = `usage:
   nepse import <file.csv> [--symbol SYMBOL] [--date YYYY-MM-DD] [--source LABEL]
@@ -23,7 +23,6 @@ const { positionals, values } = parseArgs({
 });
 const [command, argument] = positionals;
 const ingestion = createGrpcClient(IngestionService, process.env.NEPSE_INGESTION_ADDR ?? `127.0.0.1:${DEFAULT_PORTS.ingestion}`, { defaultTimeoutMs: 600_000 });
-const isoDay = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 
 async function importFile(path: string): Promise<void> {
   async function* requests() {
@@ -40,7 +39,7 @@ async function symbols(): Promise<void> {
   let token = '';
   do {
     const page = await ingestion.listSymbols({ pageSize: 1000, pageToken: token });
-    for (const s of page.symbols) console.log(`${s.symbol.padEnd(12)} ${isoDay(s.firstDate)} .. ${isoDay(s.lastDate)}  ${String(s.barCount).padStart(6)} bars  last close ${s.lastBar?.close}`);
+    for (const s of page.symbols) console.log(`${s.symbol.padEnd(12)} ${dayOf(s.firstDate)} .. ${dayOf(s.lastDate)}  ${String(s.barCount).padStart(6)} bars  last close ${s.lastBar?.close}`);
     token = page.nextPageToken;
   } while (token);
 }
@@ -49,7 +48,7 @@ async function bars(symbol: string): Promise<void> {
   const range = { start: values.from ? toProtoDate(values.from) : undefined, end: values.to ? toProtoDate(values.to) : undefined };
   console.log('date        open      high      low       close     volume');
   for await (const page of ingestion.getBars({ symbol, range })) {
-    for (const b of page.bars) console.log([isoDay(b.date), b.open, b.high, b.low, b.close, b.volume].map((v) => String(v).padEnd(9)).join(' '));
+    for (const b of page.bars) console.log([dayOf(b.date), b.open, b.high, b.low, b.close, b.volume].map((v) => String(v).padEnd(9)).join(' '));
   }
 }
 

@@ -17,7 +17,7 @@ import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js'
 import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../gen/nepse/training/v1/training_pb.js';
 import { startNatsServer, type NatsTestServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
-import { toProtoDate } from '../lib/market/index.js';
+import { dayOf, toProtoDate } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
 import { generateMarket, toCsv, tradingDays, type SampleBar } from './sample-market.js';
 
@@ -28,7 +28,6 @@ const userCsv = process.env.DEMO_CSV;
 
 const began = performance.now();
 const say = (message: string) => console.log(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}`);
-const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -84,14 +83,14 @@ async function main(): Promise<void> {
   );
   say(`imported ${imported.rowsAccepted} bars of ${imported.symbols.length} symbols from ${csvPath.split('/').pop()} (${imported.rowsRejected} rejected)`);
   const { symbols: listed } = await ingestion.listSymbols({ pageSize: 1000 });
-  const lastDay = listed.reduce((last, s) => (iso(s.lastDate) > last ? iso(s.lastDate) : last), '');
+  const lastDay = listed.reduce((last, s) => (dayOf(s.lastDate) > last ? dayOf(s.lastDate) : last), '');
   const watchedSymbols = userCsv ? imported.symbols.slice(0, 3) : ['NABIL', 'UPPER', 'NLIC'];
 
   // 2. Features, computed from the BarsIngested events (symbols with too short a history have none).
-  const lastDays = new Map(listed.map((s) => [s.symbol, iso(s.lastDate)]));
+  const lastDays = new Map(listed.map((s) => [s.symbol, dayOf(s.lastDate)]));
   await until('the feature service', 120_000, async () => {
     const { results } = await features.batchGetFeatures({ symbols: imported.symbols });
-    return results.every((r) => r.outcome.case === 'vector' ? iso(r.outcome.value.date) === lastDays.get(r.symbol) : listed.find((s) => s.symbol === r.symbol)!.barCount < 50n);
+    return results.every((r) => r.outcome.case === 'vector' ? dayOf(r.outcome.value.date) === lastDays.get(r.symbol) : listed.find((s) => s.symbol === r.symbol)!.barCount < 50n);
   });
   say(`features computed up to ${lastDay}`);
 
@@ -134,14 +133,14 @@ async function main(): Promise<void> {
     const bars = market.filter((b) => b.date === day);
     const seen = watched.length;
     await ingestion.ingestBars([{ bars: bars.map(wireBar), source: 'demo-replay' }]);
-    await until(`predictions for ${day}`, 30_000, async () => watched.slice(seen).filter((p) => iso(p.featureDate) === day).length >= watchedSymbols.length);
-    for (const p of watched.slice(seen).filter((p) => iso(p.featureDate) === day)) {
+    await until(`predictions for ${day}`, 30_000, async () => watched.slice(seen).filter((p) => dayOf(p.featureDate) === day).length >= watchedSymbols.length);
+    for (const p of watched.slice(seen).filter((p) => dayOf(p.featureDate) === day)) {
       say(`${day} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
     }
   }
   if (userCsv) {
     await until('current predictions', 10_000, async () => watched.length >= watchedSymbols.length);
-    for (const p of watched) say(`${iso(p.featureDate)} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
+    for (const p of watched) say(`${dayOf(p.featureDate)} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
   }
   watcher.abort();
   await watching;

@@ -19,6 +19,11 @@ export function toProtoDate(iso: string): TradingDate {
   return create(DateSchema, { year: +iso.slice(0, 4), month: +iso.slice(5, 7), day: +iso.slice(8, 10) });
 }
 
+/** The ISO day of a proto Date as received, '' when unset (for display and comparisons; no validation). */
+export function dayOf(date?: { year: number; month: number; day: number }): string {
+  return date ? `${String(date.year).padStart(4, '0')}-${two(date.month)}-${two(date.day)}` : '';
+}
+
 /** The ISO day of a proto Date; INVALID_ARGUMENT naming `field` when it is not a real day. */
 export function fromProtoDate(date: TradingDate, field: string): string {
   const iso = isoDate(date.year, date.month, date.day);

@@ -1,4 +1,4 @@
 /** Market vocabulary shared by the services: symbols, trading days, paging conventions. */
 export { normaliseSymbol, isValidSymbol, requireSymbol } from './symbol.js';
-export { isoDate, toProtoDate, fromProtoDate, rangeBounds, todayInNepal } from './dates.js';
+export { isoDate, dayOf, toProtoDate, fromProtoDate, rangeBounds, todayInNepal } from './dates.js';
 export { pageSize, encodePageToken, decodePageToken, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';

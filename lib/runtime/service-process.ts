@@ -10,14 +10,16 @@ import { fileURLToPath } from 'node:url';
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** A free TCP port on loopback. */
+/** A loopback port that was free a moment ago (the OS picks it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
+    server.unref();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
     });
   });
 }

@@ -100,3 +100,11 @@ export function parseJsonEachRow<T>(text: string): T[] {
   if (body.length === 0) return [];
   return JSON.parse(`[${body.replaceAll('\n', ',')}]`) as T[];
 }
+
+/**
+ * A DateTime or DateTime64 value as the stores return it (`'YYYY-MM-DD HH:MM:SS[.ffffff]'`, UTC,
+ * the session timezone) as a JS Date, to the millisecond.
+ */
+export function parseDateTime(text: string): Date {
+  return new Date(`${text.replace(' ', 'T')}Z`);
+}

@@ -11,7 +11,7 @@ import { MeshEvents } from '../../lib/events/catalog.js';
 import { connectEvents, type EventBus } from '../../lib/events/index.js';
 import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
 import { createGrpcClient, statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
-import { toProtoDate } from '../../lib/market/index.js';
+import { dayOf, toProtoDate } from '../../lib/market/index.js';
 import { ingestionConfig } from '../ingestion/config.js';
 import { startIngestion, type RunningIngestion } from '../ingestion/service.js';
 import { featureConfig } from './config.js';
@@ -37,7 +37,6 @@ function series(days: number, seed: number, start = 100): DailyBar[] {
 }
 
 const wire = (symbol: string, b: DailyBar) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover });
-const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 
 describe('feature service, fed by the ingestion service over NATS', () => {
   let nats: NatsTestServer;
@@ -57,7 +56,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
   };
   const latestDate = async (symbol: string) => {
     try {
-      return iso((await features.getFeatures({ symbol })).vector?.date);
+      return dayOf((await features.getFeatures({ symbol })).vector?.date);
     } catch {
       return '';
     }
@@ -88,7 +87,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
   it('serves the latest vector from memory and any day from the offline store, as the feature set computes them', async () => {
     const expected = DEFAULT_FEATURE_SET.compute(nabil);
     const { vector } = await features.getFeatures({ symbol: 'nabil' });
-    assert.equal(iso(vector?.date), expected.at(-1)!.date);
+    assert.equal(dayOf(vector?.date), expected.at(-1)!.date);
     assert.deepEqual(vector?.names, DEFAULT_FEATURE_SET.features.map((f) => f.name));
     assert.deepEqual(vector?.featureSet, { $typeName: 'nepse.market.v1.FeatureSetRef', name: DEFAULT_FEATURE_SET.name, version: DEFAULT_FEATURE_SET.version });
     assert.deepEqual(vector?.values, expected.at(-1)!.values);
@@ -141,8 +140,8 @@ describe('feature service, fed by the ingestion service over NATS', () => {
       // Every day with a vector and a next day, and not the last day (its label is unknown).
       assert.equal(mine.length, bars.length - DEFAULT_FEATURE_SET.warmUpDays);
       for (const row of mine) {
-        const t = bars.findIndex((b) => b.date === iso(row.date));
-        assert.equal(iso(row.labelDate), bars[t + 1].date);
+        const t = bars.findIndex((b) => b.date === dayOf(row.date));
+        assert.equal(dayOf(row.labelDate), bars[t + 1].date);
         assert.equal(row.labelReturn, Math.log(bars[t + 1].close / bars[t].close));
         assert.equal(row.labelClose, bars[t + 1].close);
         // Point in time: the features of day t are what the bars up to t alone give.
@@ -150,7 +149,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
       }
     }
     const ranged = (await Array.fromAsync(features.getTrainingSet({ symbols: ['NABIL'], range: { start: toProtoDate(nabil[60].date), end: toProtoDate(nabil[69].date) } }))).flatMap((r) => r.rows);
-    assert.deepEqual(ranged.map((r) => iso(r.date)), nabil.slice(60, 70).map((b) => b.date));
+    assert.deepEqual(ranged.map((r) => dayOf(r.date)), nabil.slice(60, 70).map((b) => b.date));
   });
 
   it('a late, corrected bar recomputes every later vector and leaves earlier ones alone', async () => {
@@ -179,7 +178,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     await waitFor(async () => (await bus.consumerLag('feature-bars')).total === 0, 'the consumer to catch up', { timeoutMs: 20_000 });
     const again = await features.getFeatures({ symbol: 'NICA' });
     assert.deepEqual(again.vector?.values, last.vector?.values);
-    assert.equal(iso(again.vector?.date), iso(last.vector?.date));
+    assert.equal(dayOf(again.vector?.date), dayOf(last.vector?.date));
     const rows = (await Array.fromAsync(features.getTrainingSet({ symbols: ['NICA'] }))).flatMap((r) => r.rows);
     assert.equal(rows.length, nica.length - DEFAULT_FEATURE_SET.warmUpDays, 'no duplicated rows');
   });

@@ -1,4 +1,4 @@
-import type { Migration, Store } from '../../lib/store/index.js';
+import { parseDateTime, type Migration, type Store } from '../../lib/store/index.js';
 import type { DailyBar, FeatureRow } from './feature-sets/index.js';
 
 /** The feature service's own tables: its copy of the bars it needs, and the offline feature store. */
@@ -53,8 +53,6 @@ export interface LabelledRow extends FeatureRow {
   nextClose: number;
 }
 
-const stamp = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
-const parseStamp = (s: string) => new Date(`${s.replace(' ', 'T')}Z`);
 
 /** The feature service's SQL, in one place. */
 export class FeatureStore {
@@ -62,10 +60,9 @@ export class FeatureStore {
 
   /** Writes (or replaces) bars of the service's own history. */
   async upsertBars(symbol: string, bars: readonly DailyBar[], at = new Date()): Promise<void> {
-    const updatedAt = stamp(at);
     await this.store.insert(
       'bars',
-      bars.map((b) => ({ symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover ?? null, updated_at: updatedAt })),
+      bars.map((b) => ({ symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover ?? null, updated_at: at })),
     );
   }
 
@@ -81,10 +78,9 @@ export class FeatureStore {
 
   /** Writes vectors of one symbol and set; vectors of the same days are replaced. */
   async writeVectors(set: { name: string; version: number }, symbol: string, rows: readonly FeatureRow[], at: Date): Promise<void> {
-    const computedAt = stamp(at);
     await this.store.insert(
       'features',
-      rows.map((r) => ({ set_name: set.name, set_version: set.version, symbol, date: r.date, close: r.close, values: r.values, computed_at: computedAt })),
+      rows.map((r) => ({ set_name: set.name, set_version: set.version, symbol, date: r.date, close: r.close, values: r.values, computed_at: at })),
     );
   }
 
@@ -96,7 +92,7 @@ export class FeatureStore {
       { name: set.name, version: set.version, symbol, date },
     );
     const r = rows[0];
-    return r && { symbol: r.symbol, date: r.day, close: r.close, values: r.values, computedAt: parseStamp(r.computed) };
+    return r && { symbol: r.symbol, date: r.day, close: r.close, values: r.values, computedAt: parseDateTime(r.computed) };
   }
 
   /** The latest vector of every symbol of a set (warms the online store). */
@@ -108,7 +104,7 @@ export class FeatureStore {
        GROUP BY symbol`,
       { name: set.name, version: set.version },
     );
-    return rows.map((r) => ({ symbol: r.symbol, date: r.day, close: r.close, values: r.values, computedAt: parseStamp(r.computed) }));
+    return rows.map((r) => ({ symbol: r.symbol, date: r.day, close: r.close, values: r.values, computedAt: parseDateTime(r.computed) }));
   }
 
   /** Symbols that have vectors of a set, in name order. */

@@ -12,10 +12,9 @@ import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/
 import { createGrpcClient, statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
 import { ingestionConfig } from './config.js';
 import { startIngestion, type RunningIngestion } from './service.js';
+import { dayOf, toProtoDate } from '../../lib/market/index.js';
 
 const encode = (text: string) => new TextEncoder().encode(text);
-const day = (iso: string) => ({ year: +iso.slice(0, 4), month: +iso.slice(5, 7), day: +iso.slice(8, 10) });
-const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 
 describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => {
   let nats: NatsTestServer;
@@ -143,13 +142,13 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     const days: string[] = [];
     for (let d = new Date(Date.UTC(2015, 0, 1)); days.length < 2500; d = new Date(d.getTime() + 86_400_000)) days.push(d.toISOString().slice(0, 10));
     const shuffled = [...days].sort(() => Math.random() - 0.5);
-    const bars = shuffled.map((date, i) => ({ symbol: 'ORDR', date: day(date), open: 100 + (i % 7), high: 120, low: 90, close: 100, volume: 10 }));
+    const bars = shuffled.map((date, i) => ({ symbol: 'ORDR', date: toProtoDate(date), open: 100 + (i % 7), high: 120, low: 90, close: 100, volume: 10 }));
     const response = await client.ingestBars([{ bars: bars.slice(0, 1200) }, { bars: bars.slice(1200) }]);
     assert.equal(response.barsNew, 2500n);
     const pages = await Array.fromAsync(client.getBars({ symbol: 'ORDR' }));
     assert.deepEqual(pages.map((p) => p.bars.length), [1000, 1000, 500]);
-    assert.deepEqual(pages.flatMap((p) => p.bars.map((b) => iso(b.date))), days);
-    const ranged = await Array.fromAsync(client.getBars({ symbol: 'ordr', range: { start: day('2016-01-01'), end: day('2016-01-31') } }));
+    assert.deepEqual(pages.flatMap((p) => p.bars.map((b) => dayOf(b.date))), days);
+    const ranged = await Array.fromAsync(client.getBars({ symbol: 'ordr', range: { start: toProtoDate('2016-01-01'), end: toProtoDate('2016-01-31') } }));
     assert.equal(ranged.flatMap((p) => p.bars).length, 31);
   });
 
@@ -157,10 +156,10 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     const response = await client.ingestBars([
       {
         bars: [
-          { symbol: 'good', date: day('2024-02-01'), open: 10, high: 11, low: 9, close: 10.5, volume: 5 },
-          { symbol: 'GOOD', date: day('2024-02-02'), open: 10, high: 11, low: 9, close: Number.NaN, volume: 5 },
+          { symbol: 'good', date: toProtoDate('2024-02-01'), open: 10, high: 11, low: 9, close: 10.5, volume: 5 },
+          { symbol: 'GOOD', date: toProtoDate('2024-02-02'), open: 10, high: 11, low: 9, close: Number.NaN, volume: 5 },
           { symbol: 'GOOD', open: 10, high: 11, low: 9, close: 10, volume: 5 },
-          { symbol: 'GOOD', date: day('2024-02-03'), open: 10, high: 11, low: 9, close: 10, volume: 5, turnover: -1 },
+          { symbol: 'GOOD', date: toProtoDate('2024-02-03'), open: 10, high: 11, low: 9, close: 10, volume: 5, turnover: -1 },
         ],
       },
     ]);
@@ -171,7 +170,7 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
   it('validates request fields', async () => {
     await assert.rejects(Array.fromAsync(client.getBars({ symbol: 'bad symbol!' })), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'symbol');
     await assert.rejects(
-      Array.fromAsync(client.getBars({ symbol: 'NABIL', range: { start: day('2024-02-01'), end: day('2024-01-01') } })),
+      Array.fromAsync(client.getBars({ symbol: 'NABIL', range: { start: toProtoDate('2024-02-01'), end: toProtoDate('2024-01-01') } })),
       (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'range.end',
     );
     await assert.rejects(client.listSymbols({ pageSize: -1 }), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'page_size');

@@ -1,4 +1,4 @@
-import type { Migration, Store } from '../../lib/store/index.js';
+import { parseDateTime, type Migration, type Store } from '../../lib/store/index.js';
 import type { BarRecord } from './bar.js';
 
 /** The ingestion service's own tables: bars, and the outbox of events not yet acknowledged by NATS. */
@@ -116,7 +116,6 @@ export class BarStore {
 
   /** Writes bars; a bar of an existing (symbol, date) replaces the old one. */
   async insert(bars: readonly BarRecord[], ingestedAt = new Date()): Promise<void> {
-    const stamp = ingestedAt.toISOString().replace('T', ' ').replace('Z', '');
     await this.store.insert(
       'bars',
       bars.map((bar) => ({
@@ -129,7 +128,7 @@ export class BarStore {
         volume: bar.volume,
         turnover: bar.turnover ?? null,
         trades: bar.trades ?? null,
-        ingested_at: stamp,
+        ingested_at: ingestedAt,
       })),
     );
   }
@@ -162,7 +161,7 @@ export class BarStore {
       firstDate: r.first,
       lastDate: r.last,
       bars: Number(r.bars),
-      updatedAt: new Date(`${r.updated.replace(' ', 'T')}Z`),
+      updatedAt: parseDateTime(r.updated),
       lastBar: fromRow({
         symbol: r.symbol,
         day: r.last,

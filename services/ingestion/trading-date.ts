@@ -10,7 +10,6 @@ export type DayMonthOrder = 'DMY' | 'MDY';
 /** A parsed date, or why it is not one. `ambiguous` marks a d/m/y date whose day and month could swap. */
 export type DateParse = { ok: true; iso: string; ambiguous?: { alternative: string } } | { ok: false; reason: string };
 
-
 function monthNumber(name: string): number | undefined {
   const index = MONTHS.indexOf(name.slice(0, 3).toLowerCase());
   return index < 0 ? undefined : index + 1;

@@ -4,10 +4,10 @@ import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { DegradedReason, type Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { createGrpcServer, grpc, implement, statusDetails, type GrpcServer } from '../../lib/grpc/index.js';
 import { startPredictionBed, type PredictionBed } from './test-bed.js';
+import { dayOf } from '../../lib/market/index.js';
 
 const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL'];
 const DEADLINE_MS = 600;
-const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Answer {
@@ -145,7 +145,7 @@ describe('prediction service while the feature service is away', () => {
         assert.equal(prediction!.degraded, true, `${phase}: degraded`);
         assert.notEqual(prediction!.degradedReason, DegradedReason.UNSPECIFIED);
         assert.ok(prediction!.degradedDetail.length > 0);
-        assert.equal(iso(prediction!.featureDate), expectedDate.get(prediction!.symbol), "the cached vector's date");
+        assert.equal(dayOf(prediction!.featureDate), expectedDate.get(prediction!.symbol), "the cached vector's date");
       }
     }
     const refusedReasons = reasonsOf(refused);

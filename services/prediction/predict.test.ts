@@ -5,11 +5,10 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PredictionMadeSchema, type PredictionMade } from '../../gen/nepse/events/v1/events_pb.js';
 import type { Prediction, StreamPredictionsRequestSchema, StreamPredictionsResponse } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { grpc, statusDetails } from '../../lib/grpc/index.js';
-import { toProtoDate } from '../../lib/market/index.js';
+import { dayOf, toProtoDate } from '../../lib/market/index.js';
 import { startPredictionBed, type PredictionBed } from './test-bed.js';
 
 const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL', 'NTC', 'UPPER'];
-const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 
 /** The code and named field (or resource) of a failed call. */
 async function failure(call: Promise<unknown>): Promise<{ code?: number; field?: string; resource?: string; message: string }> {
@@ -23,7 +22,7 @@ async function failure(call: Promise<unknown>): Promise<{ code?: number; field?:
 }
 
 /** What two predictions must share to be "the same prediction" (ids and times differ by design). */
-const essence = (p: Prediction) => ({ symbol: p.symbol, date: iso(p.featureDate), ret: p.predictedReturn, close: p.predictedClose, base: p.baseClose, model: `${p.modelName}/${p.modelVersion}`, degraded: p.degraded });
+const essence = (p: Prediction) => ({ symbol: p.symbol, date: dayOf(p.featureDate), ret: p.predictedReturn, close: p.predictedClose, base: p.baseClose, model: `${p.modelName}/${p.modelVersion}`, degraded: p.degraded });
 
 describe('prediction service: Predict, PredictBatch, micro-batching, streams, events', () => {
   let bed: PredictionBed;
@@ -54,7 +53,7 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
       assert.equal(prediction!.predictedReturn, expected);
       assert.equal(prediction!.baseClose, vector.close);
       assert.equal(prediction!.predictedClose, vector.close * Math.exp(expected));
-      assert.equal(iso(prediction!.featureDate), bed.bars.get(symbol)!.at(-1)!.date);
+      assert.equal(dayOf(prediction!.featureDate), bed.bars.get(symbol)!.at(-1)!.date);
       assert.equal(prediction!.modelName, bed.model.name);
       assert.equal(prediction!.modelVersion, bed.model.version);
       assert.equal(prediction!.degraded, false);
@@ -65,7 +64,7 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
   it('Predict takes an as-of day and a pinned version', async () => {
     const day = bed.bars.get('NABIL')!.at(-5)!.date;
     const { prediction } = await bed.client.predict({ symbol: 'NABIL', asOf: toProtoDate(day), modelName: bed.model.name, modelVersion: bed.model.version });
-    assert.equal(iso(prediction!.featureDate), day);
+    assert.equal(dayOf(prediction!.featureDate), day);
     const vector = (await bed.features.getFeatures({ symbol: 'NABIL', asOf: toProtoDate(day) })).vector!;
     assert.equal(prediction!.baseClose, vector.close);
   });
@@ -191,8 +190,8 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     assert.deepEqual(new Set(seen.map((p) => p.symbol)), new Set(['NICA', 'SCB']));
     await wait('a heartbeat', () => heartbeats > 0);
     const bar = await bed.addBar('NICA');
-    await wait('the fresh prediction', () => seen.some((p) => p.symbol === 'NICA' && iso(p.featureDate) === bar.date));
-    const fresh = seen.find((p) => p.symbol === 'NICA' && iso(p.featureDate) === bar.date)!;
+    await wait('the fresh prediction', () => seen.some((p) => p.symbol === 'NICA' && dayOf(p.featureDate) === bar.date));
+    const fresh = seen.find((p) => p.symbol === 'NICA' && dayOf(p.featureDate) === bar.date)!;
     assert.equal(fresh.baseClose, bar.close);
     const asked = (await bed.client.predict({ symbol: 'NICA' })).prediction!;
     assert.deepEqual(essence(fresh), essence(asked));
@@ -223,7 +222,7 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     assert.equal(event.modelVersion, bed.model.version);
     assert.equal(event.predictedReturn, prediction!.predictedReturn);
     assert.equal(event.predictedClose, prediction!.predictedClose);
-    assert.equal(iso(event.featureDate), iso(prediction!.featureDate));
+    assert.equal(dayOf(event.featureDate), dayOf(prediction!.featureDate));
     assert.equal(event.instanceId, 'bed-0');
     assert.ok(event.latencyMs > 0 && event.latencyMs < 1_000, `latency ${event.latencyMs} ms`);
     assert.equal(bed.prediction.predictionEvents.stats().dropped, 0);

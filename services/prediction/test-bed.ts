@@ -17,7 +17,7 @@ import { MeshEvents } from '../../lib/events/catalog.js';
 import { connectEvents, ensureStreams, type EventBus } from '../../lib/events/index.js';
 import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
 import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
-import { toProtoDate } from '../../lib/market/index.js';
+import { dayOf, toProtoDate } from '../../lib/market/index.js';
 import { featureConfig } from '../feature/config.js';
 import { DEFAULT_FEATURE_SET, type DailyBar } from '../feature/feature-sets/index.js';
 import { addDays, randomWalkBars } from '../feature/feature-sets/testing.js';
@@ -73,7 +73,6 @@ export interface PredictionBed {
   stop(): Promise<void>;
 }
 
-const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 
 /** Starts the bed; see the file comment. */
 export async function startPredictionBed(options: PredictionBedOptions): Promise<PredictionBed> {
@@ -97,7 +96,7 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
 
     const latestDate = async (symbol: string) => {
       try {
-        return iso((await features.getFeatures({ symbol })).vector?.date);
+        return dayOf((await features.getFeatures({ symbol })).vector?.date);
       } catch {
         return '';
       }

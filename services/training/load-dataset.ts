@@ -1,11 +1,10 @@
 import type { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
 import type { ServiceClient } from '../../lib/grpc/index.js';
-import { toProtoDate } from '../../lib/market/index.js';
+import { dayOf, toProtoDate } from '../../lib/market/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { Dataset, TrainingExample } from './models/dataset.js';
 import type { ResolvedSpec } from './spec.js';
 
-const iso = (d?: { year: number; month: number; day: number }) => (d ? `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` : '');
 
 /** A training set with the identity of the feature set it was computed with. */
 export interface LoadedDataset extends Dataset {
@@ -32,7 +31,7 @@ export async function loadDataset(features: ServiceClient<typeof FeatureService>
         featureSet = { name: message.featureSet.ref?.name ?? '', version: message.featureSet.ref?.version ?? 0 };
       }
       for (const row of message.rows) {
-        examples.push({ symbol: row.symbol, date: iso(row.date), features: row.features, close: row.close, label: row.labelReturn, nextClose: row.labelClose });
+        examples.push({ symbol: row.symbol, date: dayOf(row.date), features: row.features, close: row.close, label: row.labelReturn, nextClose: row.labelClose });
       }
     }
     examples.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
