@@ -6,7 +6,7 @@ import {
   ModelPromotedSchema,
   ModelRegisteredSchema,
   ModelRolledBackSchema,
-  PredictionMadeSchema,
+  PredictionsMadeSchema,
   TrainingFinishedSchema,
 } from '../../gen/nepse/events/v1/events_pb.js';
 import { defineEvent } from './event-type.js';
@@ -23,6 +23,6 @@ export const MeshEvents = {
   modelPromoted: defineEvent({ name: 'models.promoted', schema: ModelPromotedSchema }),
   modelActivation: defineEvent({ name: 'models.activation', schema: ModelActivationSchema }),
   modelRolledBack: defineEvent({ name: 'models.rolled_back', schema: ModelRolledBackSchema }),
-  predictionMade: defineEvent({ name: 'predictions.made', schema: PredictionMadeSchema }),
+  predictionsMade: defineEvent({ name: 'predictions.made', schema: PredictionsMadeSchema }),
   alertRaised: defineEvent({ name: 'alerts.raised', schema: AlertRaisedSchema }),
 } as const;

@@ -37,6 +37,6 @@ export {
   normaliseKey,
   type EventType,
 } from './event-type.js';
-export { EventHeaders, PROTOBUF_CONTENT_TYPE } from './headers.js';
+export { EventHeaders, extractTraceContext, injectTraceContext, PROTOBUF_CONTENT_TYPE } from './headers.js';
 export type { DeadLetterReason, EventMetrics, EventsLogger } from './observe.js';
 export { DEAD_LETTER_STREAM, EVENTS_STREAM, ensureStreams, type EnsuredStream, type StreamOptions } from './streams.js';

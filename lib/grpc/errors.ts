@@ -175,7 +175,11 @@ export function statusDetails(error: unknown): StatusDetails | undefined {
   if (!isServiceError(error)) return undefined;
   const raw = error.metadata.get(DETAILS_KEY)[0];
   if (!raw || typeof raw === 'string') return undefined;
-  const status = fromBinary(StatusSchema, raw);
+  return detailsOf(fromBinary(StatusSchema, raw));
+}
+
+/** The rich details of a google.rpc.Status (a per-item error inside a response, say). */
+export function detailsOf(status: Status): StatusDetails {
   const out: StatusDetails = { code: status.code, message: status.message, fieldViolations: [] };
   for (const any of status.details) {
     const detail = anyUnpack(any, detailRegistry);

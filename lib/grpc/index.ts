@@ -18,6 +18,7 @@ export {
   AbortedError,
   DataLossError,
   statusDetails,
+  detailsOf,
   toStatus,
   isServiceError,
   type FieldViolation,

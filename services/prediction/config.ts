@@ -12,7 +12,7 @@ const schema = z.object({
   /** Where the registry answers (GetModel, ListModels, DownloadArtifact, WatchModels). */
   REGISTRY_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.registry}`),
   /**
-   * Identifier of this instance in ModelActivation and PredictionMade, and part of its durable
+   * Identifier of this instance in ModelActivation and PredictionsMade, and part of its durable
    * FeaturesComputed consumer: give each replica a stable one (its pod name) so a restart resumes
    * its consumer instead of replaying the stream. Default: host name and process id.
    */
@@ -43,10 +43,10 @@ const schema = z.object({
   PREDICTION_STREAM_WINDOW: z.coerce.number().int().min(1).max(4096).default(128),
   /** Keep-alive interval of WatchPredictions streams, in milliseconds (market.proto: at least every 15 s). */
   PREDICTION_HEARTBEAT_MS: z.coerce.number().int().min(10).max(15_000).default(10_000),
-  /** PredictionMade events waiting to be published; beyond it new ones are dropped and counted. */
-  PREDICTION_EVENT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
-  /** PredictionMade events published and awaiting their PubAck at most (what a NATS outage can strand in the client). */
-  PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(4_096),
+  /** Predictions waiting to be published in PredictionsMade; beyond it new ones are dropped and counted. */
+  PREDICTION_EVENT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+  /** PredictionsMade events (up to 1,000 predictions each) published and awaiting their PubAck at most. */
+  PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(64),
 });
 
 /** The prediction service's configuration. */

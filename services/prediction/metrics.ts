@@ -23,9 +23,9 @@ export interface PredictionMetrics {
   degraded: Counter<'reason'>;
   /** `nepse_prediction_feature_cache_vectors`: feature vectors held for fallback. */
   cachedVectors: Gauge;
-  /** `nepse_prediction_events_dropped_total`: PredictionMade events not published, by reason. */
+  /** `nepse_prediction_events_dropped_total`: predictions not published in PredictionsMade, by reason. */
   eventsDropped: Counter<'reason'>;
-  /** `nepse_prediction_events_queued`: PredictionMade events waiting to be published. */
+  /** `nepse_prediction_events_queued`: predictions waiting to be published in PredictionsMade. */
   eventsQueued: Gauge;
   /** `nepse_prediction_watchers`: open WatchPredictions streams. */
   watchers: Gauge;
@@ -39,8 +39,8 @@ export function predictionMetrics(): PredictionMetrics {
     predictions: metric('nepse_predictions_total', () => new Counter({ name: 'nepse_predictions_total', help: 'Predictions served, by model and whether a cached feature vector was used.', labelNames: ['model', 'degraded'] })),
     degraded: metric('nepse_prediction_degraded_total', () => new Counter({ name: 'nepse_prediction_degraded_total', help: 'Predictions answered from a cached feature vector, by reason.', labelNames: ['reason'] })),
     cachedVectors: metric('nepse_prediction_feature_cache_vectors', () => new Gauge({ name: 'nepse_prediction_feature_cache_vectors', help: 'Feature vectors held for degraded answers (latest per symbol and feature set).' })),
-    eventsDropped: metric('nepse_prediction_events_dropped_total', () => new Counter({ name: 'nepse_prediction_events_dropped_total', help: 'PredictionMade events dropped instead of published: queue_full or publish_failed.', labelNames: ['reason'] })),
-    eventsQueued: metric('nepse_prediction_events_queued', () => new Gauge({ name: 'nepse_prediction_events_queued', help: 'PredictionMade events waiting to be published.' })),
+    eventsDropped: metric('nepse_prediction_events_dropped_total', () => new Counter({ name: 'nepse_prediction_events_dropped_total', help: 'Predictions not published in PredictionsMade, by reason: queue_full, publish_failed or shutdown.', labelNames: ['reason'] })),
+    eventsQueued: metric('nepse_prediction_events_queued', () => new Gauge({ name: 'nepse_prediction_events_queued', help: 'Predictions waiting to be published in PredictionsMade.' })),
     watchers: metric('nepse_prediction_watchers', () => new Gauge({ name: 'nepse_prediction_watchers', help: 'Open WatchPredictions streams.' })),
   };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { PredictionMadeSchema, type PredictionMade } from '../../gen/nepse/events/v1/events_pb.js';
+import { PredictionsMadeSchema, type PredictionMade } from '../../gen/nepse/events/v1/events_pb.js';
 import type { Prediction, StreamPredictionsRequestSchema, StreamPredictionsResponse } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { grpc, statusDetails } from '../../lib/grpc/index.js';
 import { dayOf, toProtoDate } from '../../lib/market/index.js';
@@ -34,7 +34,7 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     session = await InferenceSession.create(bed.model.bytes);
     const sub = bed.bus.nc.subscribe('nepse.v1.predictions.made.>');
     void (async () => {
-      for await (const m of sub) made.push(fromBinary(PredictionMadeSchema, m.data));
+      for await (const m of sub) made.push(...fromBinary(PredictionsMadeSchema, m.data).predictions);
     })();
   });
 
@@ -211,7 +211,7 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     assert.deepEqual([model.code, model.resource], [grpc.status.NOT_FOUND, 'model:no-such-model']);
   });
 
-  it('every prediction publishes PredictionMade with its numbers and latency', async () => {
+  it('every prediction is published in PredictionsMade with its numbers, latency and feature vector', async () => {
     const { prediction } = await bed.client.predict({ symbol: 'EBL' });
     const deadline = Date.now() + 10_000;
     let event: PredictionMade | undefined;
@@ -225,6 +225,8 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     assert.equal(dayOf(event.featureDate), dayOf(prediction!.featureDate));
     assert.equal(event.instanceId, 'bed-0');
     assert.ok(event.latencyMs > 0 && event.latencyMs < 1_000, `latency ${event.latencyMs} ms`);
+    const { vector } = await bed.features.getFeatures({ symbol: 'EBL' });
+    assert.deepEqual(event.features, vector!.values, 'the vector the model was given');
     assert.equal(bed.prediction.predictionEvents.stats().dropped, 0);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Predict and PredictBatch, and the one path every prediction takes (the streams reuse it):
  * validate → pick the loaded model → fetch the feature vector of the model's feature set →
- * check the vector fits the model → infer (micro-batched) → answer → PredictionMade.
+ * check the vector fits the model → infer (micro-batched) → answer → PredictionsMade.
  */
 import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
@@ -129,9 +129,9 @@ export function toPrediction(model: LoadedModel, vector: FeatureVector, predicte
   });
 }
 
-/** Publishes and counts a served prediction; `started` is the performance.now() of the request. */
-export function served(deps: Pick<PredictionDeps, 'events' | 'metrics'>, prediction: Prediction, started: number): Prediction {
-  deps.events.made(prediction, performance.now() - started);
+/** Publishes and counts a prediction served from `features`; `started` is the performance.now() of the request. */
+export function served(deps: Pick<PredictionDeps, 'events' | 'metrics'>, prediction: Prediction, started: number, features: readonly number[]): Prediction {
+  deps.events.made(prediction, performance.now() - started, features);
   deps.metrics.predictions.inc({ model: prediction.modelName, degraded: String(prediction.degraded) });
   return prediction;
 }
@@ -153,7 +153,7 @@ export async function withModel<T>(model: LoadedModel, work: () => Promise<T>): 
 export async function predictFromVector(deps: PredictionDeps, model: LoadedModel, sourced: SourcedVector, started = performance.now()): Promise<Prediction> {
   checkVector(model, sourced.vector);
   const predicted = await deps.batcher.predict(model, sourced.vector.values);
-  return served(deps, toPrediction(model, sourced.vector, predicted, sourced.degraded), started);
+  return served(deps, toPrediction(model, sourced.vector, predicted, sourced.degraded), started, sourced.vector.values);
 }
 
 /**
@@ -224,7 +224,7 @@ export async function predictMany(
   const outputs = await deps.batcher.run(model, rows, ready.length);
   ready.forEach(({ index, sourced: s }, i) => {
     try {
-      results[index].prediction = served(deps, toPrediction(model, s.vector, outputs[i], s.degraded), started);
+      results[index].prediction = served(deps, toPrediction(model, s.vector, outputs[i], s.degraded), started, s.vector.values);
     } catch (error) {
       results[index].error = error;
     }
@@ -232,21 +232,36 @@ export async function predictMany(
   return results;
 }
 
-/** PredictBatch. */
-export async function predictBatch(deps: PredictionDeps, request: PredictBatchRequest, context: CallContext): Promise<PredictBatchResponse> {
-  if (request.symbols.length === 0) throw new InvalidArgumentError({ field: 'symbols', description: 'at least one symbol is required' });
-  if (request.symbols.length > MAX_BATCH_SYMBOLS) {
-    throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${request.symbols.length}` });
+/** The request fields of a batch of predictions (PredictBatch, and StreamPredictions with symbols). */
+export interface BatchInput {
+  symbols: readonly string[];
+  asOf?: TradingDate;
+  modelName: string;
+  modelVersion: number;
+}
+
+/**
+ * One result per symbol of a batch, in order; only a malformed request as a whole throws.
+ * @throws InvalidArgumentError naming `symbols` when there are none or too many.
+ */
+export async function predictSymbols(deps: PredictionDeps, input: BatchInput, deadline: number | undefined): Promise<PredictBatchResult[]> {
+  if (input.symbols.length === 0) throw new InvalidArgumentError({ field: 'symbols', description: 'at least one symbol is required' });
+  if (input.symbols.length > MAX_BATCH_SYMBOLS) {
+    throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${input.symbols.length}` });
   }
-  const asOf = request.asOf ? fromProtoDate(request.asOf, 'as_of') : undefined;
-  const model = resolveModel(deps, request.modelName, request.modelVersion);
-  const outcomes = await withModel(model, () => predictMany(deps, model, request.symbols, asOf, context.deadline));
-  const results: PredictBatchResult[] = outcomes.map(({ symbol, prediction, error }) => ({
+  const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
+  const model = resolveModel(deps, input.modelName, input.modelVersion);
+  const outcomes = await withModel(model, () => predictMany(deps, model, input.symbols, asOf, deadline));
+  return outcomes.map(({ symbol, prediction, error }) => ({
     $typeName: 'nepse.prediction.v1.PredictBatchResult',
     symbol,
     outcome: prediction ? { case: 'prediction', value: prediction } : { case: 'error', value: statusOf(deps.logger, error) },
   }));
-  return { $typeName: 'nepse.prediction.v1.PredictBatchResponse', results };
+}
+
+/** PredictBatch. */
+export async function predictBatch(deps: PredictionDeps, request: PredictBatchRequest, context: CallContext): Promise<PredictBatchResponse> {
+  return { $typeName: 'nepse.prediction.v1.PredictBatchResponse', results: await predictSymbols(deps, request, context.deadline) };
 }
 
 /** The google.rpc.Status of a per-item failure; a failure that is no domain error is a bug, so it is logged. */

@@ -38,7 +38,7 @@ export interface RunningPrediction {
   readonly models: ModelCache;
   /** The micro-batcher (tests count its runs). */
   readonly batcher: Batcher<LoadedModel>;
-  /** The PredictionMade publisher (tests read its counts). */
+  /** The PredictionsMade publisher (tests read its counts). */
   readonly predictionEvents: PredictionEvents;
   stop(): Promise<void>;
 }

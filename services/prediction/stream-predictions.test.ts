@@ -4,7 +4,7 @@ import { create } from '@bufbuild/protobuf';
 import { FeatureVectorSchema } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { StreamPredictionsRequestSchema, type StreamPredictionsRequest, type StreamPredictionsResponse } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import type { CallContext } from '../../lib/grpc/index.js';
-import { grpc } from '../../lib/grpc/index.js';
+import { detailsOf, grpc } from '../../lib/grpc/index.js';
 import { createLogger } from '../../lib/telemetry/index.js';
 import { Batcher } from './batcher.js';
 import { FeatureCache } from './feature-cache.js';
@@ -98,6 +98,32 @@ describe('StreamPredictions flow control', () => {
     assert.ok(b.case === 'error' && b.value.code === grpc.status.INVALID_ARGUMENT);
     const c = out.get('c')!.outcome;
     assert.ok(c.case === 'error' && c.value.code === grpc.status.NOT_FOUND);
+  });
+
+  it('answers a request of several symbols with one result per symbol, in order, each with its own outcome', async () => {
+    const requests = [
+      create(StreamPredictionsRequestSchema, { requestId: 'many', symbols: ['NICA', 'bad symbol', 'NABIL', 'NICA'] }),
+      create(StreamPredictionsRequestSchema, { requestId: 'both', symbol: 'NABIL', symbols: ['NICA'] }),
+      create(StreamPredictionsRequestSchema, { requestId: 'too-many', symbols: Array.from({ length: 1_001 }, () => 'NABIL') }),
+      create(StreamPredictionsRequestSchema, { requestId: 'one', symbol: 'NICA' }),
+    ];
+    const out = new Map<string, StreamPredictionsResponse>();
+    for await (const response of streamPredictions(deps, fromArray(requests), context(), WINDOW)) out.set(response.requestId, response);
+    const many = out.get('many')!;
+    assert.equal(many.outcome.case, undefined);
+    assert.deepEqual(many.results.map((r) => [r.symbol, r.outcome.case]), [['NICA', 'prediction'], ['bad symbol', 'error'], ['NABIL', 'prediction'], ['NICA', 'prediction']]);
+    const bad = many.results[1].outcome;
+    assert.ok(bad.case === 'error' && bad.value.code === grpc.status.INVALID_ARGUMENT);
+    const single = out.get('one')!.outcome;
+    assert.ok(single.case === 'prediction');
+    const nica = many.results[0].outcome;
+    assert.ok(nica.case === 'prediction' && nica.value.predictedReturn === single.value.predictedReturn, 'the same vector and model give the same number either way');
+    for (const [id, field] of [['both', 'symbol'], ['too-many', 'symbols']] as const) {
+      const outcome = out.get(id)!.outcome;
+      assert.ok(outcome.case === 'error' && outcome.value.code === grpc.status.INVALID_ARGUMENT, id);
+      assert.equal(detailsOf(outcome.value).fieldViolations[0]?.field, field, id);
+      assert.equal(out.get(id)!.results.length, 0);
+    }
   });
 
   it('ends when the call is cancelled, without waiting for the rest of the requests', async () => {

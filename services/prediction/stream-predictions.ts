@@ -8,22 +8,28 @@
  */
 import type { StreamPredictionsRequest, StreamPredictionsResponse } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { InvalidArgumentError, type CallContext } from '../../lib/grpc/index.js';
-import { predictOne, statusOf, type PredictionDeps } from './predict.js';
+import { predictOne, predictSymbols, statusOf, type PredictionDeps } from './predict.js';
 
 /** Longest request_id accepted (prediction.proto). */
 export const MAX_REQUEST_ID_LENGTH = 100;
 
-/** One request's answer: its prediction, or its error as google.rpc.Status. */
+/** One request's answer: its prediction (or its symbols' results), or its error as google.rpc.Status. */
 async function answer(deps: PredictionDeps, request: StreamPredictionsRequest, deadline: number | undefined): Promise<StreamPredictionsResponse> {
+  const response: StreamPredictionsResponse = { $typeName: 'nepse.prediction.v1.StreamPredictionsResponse', requestId: request.requestId, outcome: { case: undefined }, results: [] };
   try {
     if (request.requestId.length > MAX_REQUEST_ID_LENGTH) {
       throw new InvalidArgumentError({ field: 'request_id', description: `at most ${MAX_REQUEST_ID_LENGTH} characters, got ${request.requestId.length}` });
     }
-    const prediction = await predictOne(deps, request, deadline);
-    return { $typeName: 'nepse.prediction.v1.StreamPredictionsResponse', requestId: request.requestId, outcome: { case: 'prediction', value: prediction } };
+    if (request.symbols.length === 0) {
+      response.outcome = { case: 'prediction', value: await predictOne(deps, request, deadline) };
+    } else {
+      if (request.symbol !== '') throw new InvalidArgumentError({ field: 'symbol', description: 'set either symbol or symbols, not both' });
+      response.results = await predictSymbols(deps, request, deadline);
+    }
   } catch (error) {
-    return { $typeName: 'nepse.prediction.v1.StreamPredictionsResponse', requestId: request.requestId, outcome: { case: 'error', value: statusOf(deps.logger, error) } };
+    response.outcome = { case: 'error', value: statusOf(deps.logger, error) };
   }
+  return response;
 }
 
 /**

@@ -3,7 +3,7 @@
  * newer vector for it, plus heartbeats while nothing changes. One hub serves every watcher: a
  * vector is predicted once per model name watched for its symbol and the same prediction goes to
  * every watcher of that pair, so a hundred dashboards on NABIL cost one inference (and one
- * PredictionMade), not a hundred. A slow watcher holds at most one unsent prediction per symbol:
+ * published prediction), not a hundred. A slow watcher holds at most one unsent prediction per symbol:
  * a newer one replaces it, which bounds its memory and is what a watcher wants anyway.
  */
 import { create } from '@bufbuild/protobuf';
