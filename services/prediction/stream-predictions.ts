@@ -1,6 +1,7 @@
 /**
  * StreamPredictions: requests in, one response per request out, each carrying its request_id,
- * in completion order. Requests are answered concurrently (so they share micro-batches and
+ * in completion order. A request names one symbol, or many (`symbols`, answered together in the
+ * response's results): per-message costs of gRPC and protobuf are then shared by many predictions. Requests are answered concurrently (so they share micro-batches and
  * feature lookups) but never more than a window at a time: answered-but-unsent responses count
  * against the window too, so a client that stops reading stops the server reading its requests,
  * and HTTP/2 flow control pushes back on its writes. An error for one request travels in that
