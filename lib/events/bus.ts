@@ -201,11 +201,12 @@ class NatsEventBus implements EventBus {
       handler,
     );
     this.subscriptions.add(sub);
+    emit(() => this.metrics.onConsumerStarted?.(EVENTS_STREAM, sub.durable, () => this.consumerLag(sub.durable)));
     return {
       durable: sub.durable,
       stop: async () => {
         await sub.stop();
-        this.subscriptions.delete(sub);
+        if (this.subscriptions.delete(sub)) emit(() => this.metrics.onConsumerStopped?.(EVENTS_STREAM, sub.durable));
       },
     };
   }
@@ -227,6 +228,7 @@ class NatsEventBus implements EventBus {
 
   private async shutdown(): Promise<void> {
     await Promise.allSettled([...this.subscriptions].map((s) => s.stop()));
+    for (const sub of this.subscriptions) emit(() => this.metrics.onConsumerStopped?.(EVENTS_STREAM, sub.durable));
     this.subscriptions.clear();
     if (this.nc.isClosed()) return;
     // drain() flushes acks and publishes; when the server is unreachable it could wait forever.

@@ -3,6 +3,7 @@
  * metric hooks. Both are plain interfaces so lib/events depends on neither pino nor prom-client;
  * the telemetry layer plugs its own in.
  */
+import type { ConsumerLag } from './bus.js';
 
 /** Why a message went to the dead-letter stream. */
 export type DeadLetterReason =
@@ -28,6 +29,13 @@ export interface EventsLogger {
  * a counter). A hook that throws is ignored, so metrics can never break event flow.
  */
 export interface EventMetrics {
+  /**
+   * A durable consumer started on `stream`; `lag` asks the server how far behind it is (a
+   * network round trip: call it when someone looks, e.g. at scrape time, not per message).
+   */
+  onConsumerStarted?(stream: string, durable: string, lag: () => Promise<ConsumerLag>): void;
+  /** The durable consumer stopped (its lag is no longer this process's to report). */
+  onConsumerStopped?(stream: string, durable: string): void;
   /** A publish was acknowledged by JetStream; `duplicate` when deduplicated by `Nats-Msg-Id`. */
   onPublished?(event: string, duplicate: boolean): void;
   /** A handler succeeded and the message was acked; `durationMs` is the handler's run time. */

@@ -1,10 +1,11 @@
-import { Counter, Histogram, collectDefaultMetrics, register, type Registry } from 'prom-client';
+import { Counter, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { EventMetrics } from '../events/observe.js';
 import type { CallRecord, CallObserver } from '../grpc/server.js';
+import { registerConsumerLagMetrics, watchConsumerLag } from './consumer-lag.js';
 import type { Logger } from './logger.js';
+import { metric, metricsRegistry } from './metrics-registry.js';
 
-/** The process-wide Prometheus registry every metric of a service lands in. */
-export const metricsRegistry: Registry = register;
+export { metric, metricsRegistry };
 
 let processMetricsOn = false;
 
@@ -18,12 +19,10 @@ export function collectProcessMetrics(): void {
 /** Latency buckets in seconds, from 0.1 ms to 10 s: in-mesh calls are fast, imports are not. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Returns the metric registered under `name`, or registers the one `make` builds. */
-export function metric<T>(name: string, make: () => T): T {
-  return (metricsRegistry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
 const STATUS_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+
+/** Codes that mean the server itself failed (logged at error); the rest are the caller's or a dependency's doing. */
+const SERVER_FAULTS = new Set(['INTERNAL', 'UNKNOWN', 'DATA_LOSS']);
 
 const KIND_NAMES = { unary: 'unary', server_streaming: 'server_stream', client_streaming: 'client_stream', bidi_streaming: 'bidi_stream' } as const;
 
@@ -57,7 +56,7 @@ export function grpcServerObserver(logger: Logger): CallObserver {
     }
     child.handled.inc();
     child.seconds.observe(record.durationSeconds);
-    if (child.code === 'INTERNAL' || child.code === 'UNKNOWN') {
+    if (SERVER_FAULTS.has(child.code)) {
       logger.error({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error }, 'rpc failed');
     } else if (logger.isLevelEnabled('debug')) {
       logger.debug({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000 }, 'rpc');
@@ -76,7 +75,11 @@ export function grpcClientObserver(): CallObserver {
   };
 }
 
-/** The events kit's metric hooks as Prometheus counters and a histogram (see lib/events/observe.ts). */
+/**
+ * The events kit's metric hooks as Prometheus counters and a histogram (see lib/events/observe.ts),
+ * plus the lag of every durable consumer the bus runs, read at scrape time
+ * (`nepse_events_consumer_pending`, `nepse_events_consumer_ack_pending`; see consumer-lag.ts).
+ */
 export function eventMetrics(): EventMetrics {
   const published = metric('nepse_events_published_total', () => new Counter({ name: 'nepse_events_published_total', help: 'Events acknowledged by JetStream, by event and whether JetStream dropped them as duplicates.', labelNames: ['event', 'duplicate'] }));
   const consumed = metric('nepse_events_consumed_total', () => new Counter({ name: 'nepse_events_consumed_total', help: 'Events handled and acknowledged, by event and durable consumer.', labelNames: ['event', 'durable'] }));
@@ -84,7 +87,18 @@ export function eventMetrics(): EventMetrics {
   const redelivered = metric('nepse_events_redelivered_total', () => new Counter({ name: 'nepse_events_redelivered_total', help: 'Deliveries after the first, by event and durable consumer.', labelNames: ['event', 'durable'] }));
   const deadLettered = metric('nepse_events_dead_lettered_total', () => new Counter({ name: 'nepse_events_dead_lettered_total', help: 'Events moved to the dead-letter stream, by event, durable consumer and reason.', labelNames: ['event', 'durable', 'reason'] }));
   const handling = metric('nepse_event_handling_seconds', () => new Histogram({ name: 'nepse_event_handling_seconds', help: 'Time an event handler ran, in seconds.', labelNames: ['event', 'durable'], buckets: LATENCY_BUCKETS }));
+  registerConsumerLagMetrics();
+  // Per bus: each bus stops only the lag series of the consumers it started.
+  const unwatch = new Map<string, () => void>();
   return {
+    onConsumerStarted: (stream, durable, lag) => {
+      unwatch.get(`${stream}/${durable}`)?.();
+      unwatch.set(`${stream}/${durable}`, watchConsumerLag({ stream, durable, lag }));
+    },
+    onConsumerStopped: (stream, durable) => {
+      unwatch.get(`${stream}/${durable}`)?.();
+      unwatch.delete(`${stream}/${durable}`);
+    },
     onPublished: (event, duplicate) => published.inc({ event, duplicate: String(duplicate) }),
     onConsumed: (event, durable, ms) => {
       consumed.inc({ event, durable });

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './logger.js';
 import { grpcClientObserver, grpcServerObserver, metricsRegistry } from './metrics.js';
 import { startTelemetryServer, type TelemetryServer } from './http.js';
 import { startTracing, stopTracing } from './tracing.js';
+import { parseExposition, type Sample } from './exposition.js';
 
 // Tracing starts before anything loads @grpc/grpc-js, as lib/telemetry/preload.ts does in a
 // service, so the gRPC instrumentation can hook it; hence the dynamic imports below.
@@ -19,34 +20,6 @@ const { IngestionService } = await import('../../gen/nepse/ingestion/v1/ingestio
 function captureLogs() {
   const lines: Array<Record<string, unknown>> = [];
   return { lines, destination: { write: (line: string) => void lines.push(JSON.parse(line)) } };
-}
-
-/** One sample of a Prometheus text exposition: `name{label="value",…} value`. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text format (0.0.4) into samples, plus each family's `# TYPE`. */
-function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
-  const samples: Sample[] = [];
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) types.set(type[1], type[2]);
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/.exec(line);
-    assert.ok(match, `not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[key] = value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    }
-    const raw = match[3];
-    samples.push({ name: match[1], labels, value: raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw) });
-  }
-  return { samples, types };
 }
 
 /** The value of the one sample of `name` whose labels include `labels`; fails when not exactly one. */
@@ -150,9 +123,9 @@ describe('telemetry', { timeout: 20_000 }, () => {
       const { status, type, body } = await get(http.port, '/metrics');
       assert.equal(status, 200);
       assert.match(type, /^text\/plain; version=0\.0\.4/);
-      const { samples, types } = parseExposition(body);
-      assert.equal(types.get('grpc_server_handled_total'), 'counter');
-      assert.equal(types.get('grpc_server_handling_seconds'), 'histogram');
+      const { samples, families } = parseExposition(body);
+      assert.equal(families.get('grpc_server_handled_total')?.type, 'counter');
+      assert.equal(families.get('grpc_server_handling_seconds')?.type, 'histogram');
       const unary = { grpc_service: 'nepse.ingestion.v1.IngestionService', grpc_method: 'ListSymbols', grpc_type: 'unary' };
       assert.equal(valueOf(samples, 'grpc_server_handled_total', { ...unary, grpc_code: 'OK' }), 1);
       assert.equal(valueOf(samples, 'grpc_server_handled_total', { ...unary, grpc_code: 'INVALID_ARGUMENT' }), 1);
@@ -258,6 +231,50 @@ describe('telemetry', { timeout: 20_000 }, () => {
         assert.ok(serverSpan, `a server span was recorded: ${exported.getFinishedSpans().map((s) => s.name).join(', ')}`);
         assert.equal(serverSpan.spanContext().traceId, traceId);
         assert.match(serverSpan.name, /IngestionService\/ListSymbols/);
+      } finally {
+        client.close();
+        await server.stop(1_000);
+      }
+    });
+
+    it('writes one debug line per call and one error line per server fault, each in the trace of the call', async () => {
+      const logs = captureLogs();
+      const logger = createLogger('ingestion', 'debug', logs.destination);
+      const server = createGrpcServer({
+        observer: grpcServerObserver(logger),
+        services: [
+          implement(IngestionService, {
+            listSymbols(request) {
+              if (request.pageToken === 'crash') throw new Error('disk on fire');
+              return {};
+            },
+            async *getBars() {},
+            ingestBars: async () => ({}),
+            importCsv: async () => ({}),
+          }),
+        ],
+      });
+      const port = await server.listen(0, '127.0.0.1');
+      const client = createGrpcClient(IngestionService, `127.0.0.1:${port}`);
+      try {
+        const tracer = trace.getTracer('telemetry-test');
+        const ok = await tracer.startActiveSpan('caller-ok', async (span) => {
+          await client.listSymbols({});
+          span.end();
+          return span.spanContext().traceId;
+        });
+        const failed = await tracer.startActiveSpan('caller-failed', async (span) => {
+          await assert.rejects(client.listSymbols({ pageToken: 'crash' }));
+          span.end();
+          return span.spanContext().traceId;
+        });
+        const rpcLines = logs.lines.filter((line) => line.rpc === 'nepse.ingestion.v1.IngestionService/ListSymbols');
+        assert.equal(rpcLines.length, 2, JSON.stringify(logs.lines));
+        const [debug, error] = rpcLines;
+        assert.deepEqual([debug.level, debug.msg, debug.code, debug.trace_id], ['debug', 'rpc', 'OK', ok]);
+        assert.match(String(debug.span_id), /^[0-9a-f]{16}$/);
+        assert.equal(typeof debug.duration_ms, 'number');
+        assert.deepEqual([error.level, error.msg, error.code, error.trace_id], ['error', 'rpc failed', 'INTERNAL', failed]);
       } finally {
         client.close();
         await server.stop(1_000);

@@ -44,11 +44,16 @@ interface NameEntry {
 /** The cache's metrics, registered once per process. */
 function cacheMetrics() {
   return {
-    version: metric('nepse_prediction_model_version', () => new Gauge({ name: 'nepse_prediction_model_version', help: 'Version served as current, by model name (0: none).', labelNames: ['model'] })),
+    // An info metric (value 1, the facts in labels) rather than a version-valued gauge: it joins
+    // onto other series by `model` and `version` (e.g. the monitoring service's live MAE).
+    info: metric('nepse_prediction_model_info', () => new Gauge({ name: 'nepse_prediction_model_info', help: 'The model version this instance serves as current, one series per model name with value 1.', labelNames: ['model', 'version', 'stage'] })),
     swaps: metric('nepse_prediction_model_swaps_total', () => new Counter({ name: 'nepse_prediction_model_swaps_total', help: 'Changes of the current version, by model name.', labelNames: ['model'] })),
     loaded: metric('nepse_prediction_models_loaded', () => new Gauge({ name: 'nepse_prediction_models_loaded', help: 'Model versions held in ONNX Runtime sessions (current and retained).' })),
   };
 }
+
+/** Labels of a current version's `nepse_prediction_model_info` series. */
+const infoLabels = (model: LoadedModel) => ({ model: model.name, version: String(model.version), stage: 'production' });
 
 /** The Production models of this instance; see the file comment. */
 export class ModelCache {
@@ -160,6 +165,7 @@ export class ModelCache {
 
   /** Unloads everything: waits for in-flight inferences, then releases every session. */
   async close(): Promise<void> {
+    for (const entry of this.entries.values()) if (entry.current) this.metrics.info.remove(infoLabels(entry.current));
     const models = this.list();
     this.entries.clear();
     this.isReady = false;
@@ -191,7 +197,9 @@ export class ModelCache {
 
   private changed(name: string, before: LoadedModel | undefined): void {
     const current = this.entries.get(name)?.current;
-    this.metrics.version.set({ model: name }, current?.version ?? 0);
+    // Old series first: a scrape must never see two current versions of one name.
+    if (before) this.metrics.info.remove(infoLabels(before));
+    if (current) this.metrics.info.set(infoLabels(current), 1);
     this.metrics.swaps.inc({ model: name });
     this.metrics.loaded.set(this.count());
     this.options.logger?.info({ model: name, version: current?.version, previous: before?.version, sha256: current?.sha256 }, current ? 'model version now serving' : 'model no longer served');
