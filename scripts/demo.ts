@@ -3,7 +3,8 @@
  * and every service as its own process (embedded stores in a temporary folder), imports two years
  * of NEPSE-like bars as a CSV (or the CSV given in DEMO_CSV), waits for the features, trains and
  * registers a model and promotes it through the saga, then replays the last sessions bar by bar
- * while predictions stream in, and ends with a summary. Leaves no process or file behind.
+ * while predictions stream in, and ends with a summary that includes what monitoring scored live and
+ * the alerts it has firing. Leaves no process or file behind.
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { FeatureService } from '../gen/nepse/feature/v1/feature_pb.js';
 import { IngestionService } from '../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { Baseline, type ForecastMetrics } from '../gen/nepse/market/v1/market_pb.js';
+import { AlertState, MonitoringService, type PerformanceReport } from '../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { PredictionService, type Prediction } from '../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js';
 import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../gen/nepse/training/v1/training_pb.js';
@@ -61,12 +63,14 @@ async function main(): Promise<void> {
   const registryAddr = await start('registry', { FEATURE_ADDR: featureAddr });
   const trainingAddr = await start('training', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
   const predictionAddr = await start('prediction', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
+  const monitoringAddr = await start('monitoring', { REGISTRY_ADDR: registryAddr, MONITORING_EVALUATE_INTERVAL_MS: '2000', MONITORING_EVALUATE_DEBOUNCE_MS: '200' });
 
   const ingestion = createGrpcClient(IngestionService, ingestionAddr, { defaultTimeoutMs: 120_000 });
   const features = createGrpcClient(FeatureService, featureAddr);
   const training = createGrpcClient(TrainingService, trainingAddr);
   const registry = createGrpcClient(RegistryService, registryAddr);
   const prediction = createGrpcClient(PredictionService, predictionAddr);
+  const monitoring = createGrpcClient(MonitoringService, monitoringAddr);
 
   // 1. Data: a NEPSE-like market, the last sessions held back for the replay.
   const days = tradingDays(HISTORY_DAYS + REPLAY_DAYS, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
@@ -159,6 +163,23 @@ async function main(): Promise<void> {
     }),
   );
   latencies.sort((a, b) => a - b);
+
+  // 6. What monitoring made of it: each replayed session's predictions scored against the next
+  // session's bar, once monitoring has heard every replayed bar.
+  const lastReplayed = replay.at(-1);
+  const report = async () => (await monitoring.getModelPerformance({ modelName: 'nepse-ridge', modelVersion: done!.modelVersion })).report;
+  let live: PerformanceReport | undefined;
+  try {
+    live = await until('monitoring to score the replayed predictions', 20_000, async () => {
+      const r = await report();
+      return r && (lastReplayed ? dayOf(r.window?.end) === lastReplayed : Number(r.live?.model?.count ?? 0n) > 0) ? r : undefined;
+    });
+  } catch {
+    live = await report().catch(() => undefined);
+  }
+  // One evaluation interval, so the alerts reflect the replayed bars too.
+  await sleep(2_500);
+  const { alerts: firing } = await monitoring.listAlerts({ state: AlertState.FIRING, pageSize: 1000 });
   const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
   const holdout = done.backtest?.folds.at(-1)?.evaluation;
   const row = (name: string, m?: ForecastMetrics) =>
@@ -172,8 +193,23 @@ async function main(): Promise<void> {
   console.log(`  promotion      ${done.promotion?.reason}`);
   console.log(`  predictions    ${watched.length} pushed by WatchPredictions, ${latencies.length} Predict calls in 2 s at concurrency 8`);
   console.log(`  latency        Predict p50 ${quantile(0.5).toFixed(2)} ms, p99 ${quantile(0.99).toFixed(2)} ms`);
+  if (live) {
+    const m = live.live?.model;
+    const b = live.live?.baselines.find((x) => x.baseline === Baseline.NO_CHANGE)?.metrics;
+    console.log(`  monitoring     live, ${m?.count ?? 0n} predictions scored against the next session's bar (${live.pendingPredictions} waiting), ${dayOf(live.window?.start)} to ${dayOf(live.window?.end)}:`);
+    console.log(row('model (live)', m));
+    console.log(row('no change', b));
+    const drifted = [...live.featureDrift].sort((x, y) => y.psi - x.psi).slice(0, 3);
+    if (drifted.length) console.log(`  drift          largest PSI: ${drifted.map((d) => `${d.feature} ${d.psi.toFixed(3)}`).join(', ')} (over ${drifted[0].sampleCount} live vectors)`);
+  } else {
+    console.log('  monitoring     no predictions of nepse-ridge reached monitoring');
+  }
+  const byRule = new Map<string, number>();
+  for (const a of firing) byRule.set(a.rule, (byRule.get(a.rule) ?? 0) + 1);
+  console.log(`  alerts         ${firing.length ? [...byRule].map(([rule, n]) => `${rule} ×${n}`).join(', ') : 'none'} firing`);
+  for (const a of firing.slice(0, 3)) console.log(`                 ${a.summary}`);
   console.log(`  took           ${((performance.now() - began) / 1000).toFixed(1)} s`);
-  for (const client of [ingestion, features, training, registry, prediction]) client.close();
+  for (const client of [ingestion, features, training, registry, prediction, monitoring]) client.close();
 }
 
 function wireBar(b: SampleBar) {

@@ -1,0 +1,424 @@
+import type { Migration, Store } from '../../lib/store/index.js';
+import type { Score } from './scoring.js';
+
+/** The monitoring service's own tables: predictions heard, actual bars, scores, latency samples, alerts. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001_predictions',
+    statements: [
+      // One row per (model, version, symbol, feature day): a streaming client asking for the same
+      // prediction thousands of times leaves one row. The latest serving wins (a corrected bar
+      // recomputes the vector, and the model answers again for the same day).
+      `CREATE TABLE IF NOT EXISTS predictions (
+        model_name LowCardinality(String),
+        model_version UInt32,
+        symbol LowCardinality(String),
+        feature_date Date,
+        prediction_id String,
+        predicted_return Float64,
+        predicted_close Float64,
+        base_close Float64,
+        features Array(Float64),
+        degraded UInt8,
+        instance_id String,
+        occurred_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(occurred_at)
+      ORDER BY (model_name, model_version, symbol, feature_date)`,
+      // Served latencies, one row per event and model version (a redelivered event replaces its row).
+      `CREATE TABLE IF NOT EXISTS latency_samples (
+        model_name LowCardinality(String),
+        model_version UInt32,
+        event_id String,
+        at DateTime64(3, 'UTC'),
+        latencies Array(Float64)
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (model_name, model_version, event_id)
+      TTL toDateTime(at) + INTERVAL 30 DAY`,
+    ],
+  },
+  {
+    id: '002_actuals_scores',
+    statements: [
+      // Closes from BarsIngested; versioned by when ingestion stored them, so a redelivered old
+      // event cannot overwrite a later correction.
+      `CREATE TABLE IF NOT EXISTS actuals (
+        symbol LowCardinality(String),
+        date Date,
+        close Float64,
+        stored_at DateTime64(6, 'UTC')
+      ) ENGINE = ReplacingMergeTree(stored_at)
+      ORDER BY (symbol, date)`,
+      // One score per prediction key; rescoring (a corrected bar) replaces it, so nothing counts twice.
+      `CREATE TABLE IF NOT EXISTS scores (
+        model_name LowCardinality(String),
+        model_version UInt32,
+        symbol LowCardinality(String),
+        feature_date Date,
+        target_date Date,
+        base_close Float64,
+        predicted_return Float64,
+        predicted_close Float64,
+        actual_close Float64,
+        actual_return Float64,
+        abs_err_return Float64,
+        sq_err_return Float64,
+        abs_err_close Float64,
+        sq_err_close Float64,
+        ape_close Float64,
+        hit UInt8,
+        base_abs_err_return Float64,
+        base_sq_err_return Float64,
+        base_abs_err_close Float64,
+        base_sq_err_close Float64,
+        base_ape_close Float64,
+        base_hit UInt8,
+        scored_at DateTime64(6, 'UTC')
+      ) ENGINE = ReplacingMergeTree(scored_at)
+      ORDER BY (model_name, model_version, symbol, feature_date)`,
+    ],
+  },
+  {
+    id: '003_alerts',
+    statements: [
+      // Every state of every alert; the highest revision is the current one. `announced` is the
+      // outbox flag: 0 until AlertRaised for that state was acknowledged by JetStream.
+      `CREATE TABLE IF NOT EXISTS alerts (
+        alert_id String,
+        alert_key String,
+        rule LowCardinality(String),
+        kind UInt8,
+        severity UInt8,
+        state UInt8,
+        labels Map(String, String),
+        value Float64,
+        threshold Float64,
+        summary String,
+        started_at DateTime64(3, 'UTC'),
+        resolved_at Nullable(DateTime64(3, 'UTC')),
+        announced UInt8,
+        revision UInt64
+      ) ENGINE = ReplacingMergeTree(revision)
+      ORDER BY alert_id`,
+    ],
+  },
+];
+
+/** A prediction as stored. */
+export interface PredictionRow {
+  modelName: string;
+  modelVersion: number;
+  symbol: string;
+  featureDate: string;
+  predictionId: string;
+  predictedReturn: number;
+  predictedClose: number;
+  baseClose: number;
+  features: number[];
+  degraded: boolean;
+  instanceId: string;
+  occurredAt: Date;
+}
+
+/** A prediction paired with the bar of its target day, ready to score. */
+export interface ScoreCandidate {
+  modelName: string;
+  modelVersion: number;
+  symbol: string;
+  featureDate: string;
+  targetDate: string;
+  predictedReturn: number;
+  predictedClose: number;
+  baseClose: number;
+  actualClose: number;
+}
+
+/** What a stored score was computed from: the same inputs give the same score. */
+export type ScoreInputs = Pick<ScoreCandidate, 'targetDate' | 'actualClose' | 'predictedReturn' | 'predictedClose' | 'baseClose'>;
+
+/** Which predictions an aggregate covers. */
+export interface Scope {
+  modelName: string;
+  /** 0: every version. */
+  modelVersion: number;
+  /** '': every symbol. */
+  symbol: string;
+}
+
+/** Sums over scored predictions, as ForecastMetrics wants them. */
+export interface Aggregate {
+  count: number;
+  maeReturn: number;
+  rmseReturn: number;
+  maeClose: number;
+  rmseClose: number;
+  mapeClose: number;
+  directionalAccuracy: number;
+}
+
+/** An alert as stored (one revision). */
+export interface AlertRow {
+  alertId: string;
+  key: string;
+  rule: string;
+  kind: number;
+  severity: number;
+  state: number;
+  labels: Record<string, string>;
+  value: number;
+  threshold: number;
+  summary: string;
+  startedAt: Date;
+  resolvedAt: Date | undefined;
+  announced: boolean;
+}
+
+/** Filters of an alert listing. */
+export interface AlertFilter {
+  state: number;
+  minSeverity: number;
+  rule: string;
+  modelName: string;
+  symbol: string;
+  /** Cursor: only alerts before (started_at ms, alert_id) in newest-first order. */
+  before?: { startedAtMs: number; alertId: string };
+  limit: number;
+}
+
+const SCOPE_WHERE = `model_name = {model:String} AND ({version:UInt32} = 0 OR model_version = {version:UInt32}) AND ({symbol:String} = '' OR symbol = {symbol:String})`;
+const scopeParams = (scope: Scope) => ({ model: scope.modelName, version: scope.modelVersion, symbol: scope.symbol });
+const ms = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`);
+const finite = (expr: string, as: string) => `ifNotFinite(${expr}, 0) AS ${as}`;
+
+let revisionCounter = 0;
+/** Increasing revisions for alert rows, also within one millisecond. */
+function nextRevision(): number {
+  revisionCounter = (revisionCounter + 1) % 1000;
+  return Date.now() * 1000 + revisionCounter;
+}
+
+/** The monitoring service's SQL, in one place. */
+export class MonitoringStore {
+  constructor(private readonly store: Store) {}
+
+  /** Writes predictions (one row per key wins on read). */
+  async insertPredictions(rows: readonly PredictionRow[]): Promise<void> {
+    await this.store.insert(
+      'predictions',
+      rows.map((p) => ({
+        model_name: p.modelName, model_version: p.modelVersion, symbol: p.symbol, feature_date: p.featureDate, prediction_id: p.predictionId,
+        predicted_return: p.predictedReturn, predicted_close: p.predictedClose, base_close: p.baseClose, features: p.features,
+        degraded: p.degraded ? 1 : 0, instance_id: p.instanceId, occurred_at: p.occurredAt,
+      })),
+    );
+  }
+
+  /** Writes one event's latency samples per model version. */
+  async insertLatencies(rows: readonly { modelName: string; modelVersion: number; eventId: string; at: Date; latencies: number[] }[]): Promise<void> {
+    await this.store.insert('latency_samples', rows.map((r) => ({ model_name: r.modelName, model_version: r.modelVersion, event_id: r.eventId, at: r.at, latencies: r.latencies })));
+  }
+
+  /** Writes closes of one symbol, versioned by when ingestion stored them. */
+  async insertActuals(symbol: string, bars: readonly { date: string; close: number }[], storedAt: Date): Promise<void> {
+    await this.store.insert('actuals', bars.map((b) => ({ symbol, date: b.date, close: b.close, stored_at: storedAt })));
+  }
+
+  /** The latest bar day of `symbol` before `day`, or undefined. */
+  async barDayBefore(symbol: string, day: string): Promise<string | undefined> {
+    const [row] = await this.store.query<{ day: string; n: number }>(
+      `SELECT toString(max(date)) AS day, count() AS n FROM actuals FINAL WHERE symbol = {symbol:String} AND date < {day:Date}`,
+      { symbol, day },
+    );
+    return row && row.n > 0 ? row.day : undefined;
+  }
+
+  /**
+   * Predictions of `symbols` with feature days from `from` on, each with the first bar after its
+   * feature day (its target session), when that bar is known. `unscoredOnly` keeps those without a score.
+   */
+  async scoreCandidates(options: { symbols?: readonly string[]; from?: string; unscoredOnly?: boolean }): Promise<ScoreCandidate[]> {
+    const symbolFilter = options.symbols ? 'AND symbol IN {symbols:Array(String)}' : '';
+    const unscored = options.unscoredOnly
+      ? `AND (model_name, model_version, symbol, feature_date) NOT IN (SELECT model_name, model_version, symbol, feature_date FROM scores FINAL)`
+      : '';
+    const rows = await this.store.query<{ model_name: string; model_version: number; symbol: string; feature_day: string; target_day: string; predicted_return: number; predicted_close: number; base_close: number; actual_close: number }>(
+      `SELECT p.model_name AS model_name, p.model_version AS model_version, p.symbol AS symbol, toString(p.feature_date) AS feature_day,
+              toString(a.date) AS target_day, p.predicted_return AS predicted_return, p.predicted_close AS predicted_close,
+              p.base_close AS base_close, a.close AS actual_close
+       FROM (SELECT model_name, model_version, symbol, feature_date, predicted_return, predicted_close, base_close
+             FROM predictions FINAL WHERE feature_date >= {from:Date} ${symbolFilter} ${unscored}) AS p
+       ASOF INNER JOIN (SELECT symbol, date, close FROM actuals FINAL WHERE 1 ${symbolFilter}) AS a
+         ON p.symbol = a.symbol AND a.date > p.feature_date`,
+      { symbols: options.symbols ?? [], from: options.from ?? '1970-01-01' },
+    );
+    return rows.map((r) => ({
+      modelName: r.model_name, modelVersion: r.model_version, symbol: r.symbol, featureDate: r.feature_day, targetDate: r.target_day,
+      predictedReturn: r.predicted_return, predictedClose: r.predicted_close, baseClose: r.base_close, actualClose: r.actual_close,
+    }));
+  }
+
+  /** Existing scores of candidate keys, with what each was computed from. */
+  async scoredInputs(candidates: readonly ScoreCandidate[]): Promise<Map<string, ScoreInputs>> {
+    if (candidates.length === 0) return new Map();
+    const symbols = [...new Set(candidates.map((c) => c.symbol))];
+    const from = candidates.reduce((min, c) => (c.featureDate < min ? c.featureDate : min), candidates[0].featureDate);
+    const rows = await this.store.query<{ model_name: string; model_version: number; symbol: string; feature_day: string; target_day: string; actual_close: number; predicted_return: number; predicted_close: number; base_close: number }>(
+      `SELECT model_name, model_version, symbol, toString(feature_date) AS feature_day, toString(target_date) AS target_day,
+              actual_close, predicted_return, predicted_close, base_close
+       FROM scores FINAL WHERE symbol IN {symbols:Array(String)} AND feature_date >= {from:Date}`,
+      { symbols, from },
+    );
+    return new Map(
+      rows.map((r) => [
+        scoreKey(r.model_name, r.model_version, r.symbol, r.feature_day),
+        { targetDate: r.target_day, actualClose: r.actual_close, predictedReturn: r.predicted_return, predictedClose: r.predicted_close, baseClose: r.base_close },
+      ]),
+    );
+  }
+
+  /** Writes scores (replacing earlier ones of the same keys). */
+  async insertScores(scored: readonly { candidate: ScoreCandidate; score: Score }[], at: Date): Promise<void> {
+    await this.store.insert(
+      'scores',
+      scored.map(({ candidate: c, score: s }) => ({
+        model_name: c.modelName, model_version: c.modelVersion, symbol: c.symbol, feature_date: c.featureDate, target_date: c.targetDate,
+        base_close: c.baseClose, predicted_return: c.predictedReturn, predicted_close: c.predictedClose, actual_close: c.actualClose, actual_return: s.actualReturn,
+        abs_err_return: s.model.absReturn, sq_err_return: s.model.sqReturn, abs_err_close: s.model.absClose, sq_err_close: s.model.sqClose, ape_close: s.model.apeClose, hit: s.model.hit,
+        base_abs_err_return: s.noChange.absReturn, base_sq_err_return: s.noChange.sqReturn, base_abs_err_close: s.noChange.absClose,
+        base_sq_err_close: s.noChange.sqClose, base_ape_close: s.noChange.apeClose, base_hit: s.noChange.hit, scored_at: at,
+      })),
+    );
+  }
+
+  /** Every (model, version) ever predicted, with its latest prediction instant (epoch ms). */
+  async modelVersions(): Promise<{ modelName: string; modelVersion: number; lastAt: number }[]> {
+    const rows = await this.store.query<{ model_name: string; model_version: number; last_at: string }>(
+      `SELECT model_name, model_version, toString(max(occurred_at)) AS last_at FROM predictions GROUP BY model_name, model_version`,
+    );
+    return rows.map((r) => ({ modelName: r.model_name, modelVersion: r.model_version, lastAt: ms(r.last_at) }));
+  }
+
+  /** The latest target day with a scored prediction in scope, or undefined. */
+  async lastScoredDay(scope: Scope): Promise<string | undefined> {
+    const [row] = await this.store.query<{ day: string; n: number }>(`SELECT toString(max(target_date)) AS day, count() AS n FROM scores FINAL WHERE ${SCOPE_WHERE}`, scopeParams(scope));
+    return row && row.n > 0 ? row.day : undefined;
+  }
+
+  /** The latest feature day of a prediction in scope, or undefined. */
+  async lastFeatureDay(scope: Scope): Promise<string | undefined> {
+    const [row] = await this.store.query<{ day: string; n: number }>(`SELECT toString(max(feature_date)) AS day, count() AS n FROM predictions WHERE ${SCOPE_WHERE}`, scopeParams(scope));
+    return row && row.n > 0 ? row.day : undefined;
+  }
+
+  /** Figures of the model and of NO_CHANGE over scores in scope with target days in [from, to]. */
+  async aggregate(scope: Scope, from: string, to: string): Promise<{ model: Aggregate; noChange: Aggregate }> {
+    const [row] = await this.store.query<Record<string, number>>(
+      `SELECT count() AS n,
+              ${finite('avg(abs_err_return)', 'mae_r')}, ${finite('sqrt(avg(sq_err_return))', 'rmse_r')},
+              ${finite('avg(abs_err_close)', 'mae_c')}, ${finite('sqrt(avg(sq_err_close))', 'rmse_c')},
+              ${finite('avg(ape_close)', 'mape')}, ${finite('avg(hit)', 'da')},
+              ${finite('avg(base_abs_err_return)', 'b_mae_r')}, ${finite('sqrt(avg(base_sq_err_return))', 'b_rmse_r')},
+              ${finite('avg(base_abs_err_close)', 'b_mae_c')}, ${finite('sqrt(avg(base_sq_err_close))', 'b_rmse_c')},
+              ${finite('avg(base_ape_close)', 'b_mape')}, ${finite('avg(base_hit)', 'b_da')}
+       FROM scores FINAL WHERE ${SCOPE_WHERE} AND target_date BETWEEN {from:Date} AND {to:Date}`,
+      { ...scopeParams(scope), from, to },
+    );
+    const n = row?.n ?? 0;
+    return {
+      model: { count: n, maeReturn: row.mae_r, rmseReturn: row.rmse_r, maeClose: row.mae_c, rmseClose: row.rmse_c, mapeClose: row.mape, directionalAccuracy: row.da },
+      noChange: { count: n, maeReturn: row.b_mae_r, rmseReturn: row.b_rmse_r, maeClose: row.b_mae_c, rmseClose: row.b_rmse_c, mapeClose: row.b_mape, directionalAccuracy: row.b_da },
+    };
+  }
+
+  /** Predictions in scope with feature days from `from` on that have no score yet. */
+  async pendingCount(scope: Scope, from: string): Promise<number> {
+    const [row] = await this.store.query<{ n: number }>(
+      `SELECT count() AS n FROM predictions FINAL WHERE ${SCOPE_WHERE} AND feature_date >= {from:Date}
+         AND (model_name, model_version, symbol, feature_date) NOT IN (SELECT model_name, model_version, symbol, feature_date FROM scores FINAL WHERE ${SCOPE_WHERE})`,
+      { ...scopeParams(scope), from },
+    );
+    return row?.n ?? 0;
+  }
+
+  /** The live feature vectors in scope with feature days in [from, to]: one per (symbol, day). */
+  async vectors(scope: Scope, from: string, to: string): Promise<number[][]> {
+    const rows = await this.store.query<{ features: number[] }>(
+      `SELECT argMax(features, occurred_at) AS features FROM predictions FINAL
+       WHERE ${SCOPE_WHERE} AND feature_date BETWEEN {from:Date} AND {to:Date} GROUP BY symbol, feature_date`,
+      { ...scopeParams(scope), from, to },
+    );
+    return rows.map((r) => r.features);
+  }
+
+  /** The p99 and count of served latencies (ms) of a model since `since`. */
+  async latencyP99(modelName: string, modelVersion: number, since: Date): Promise<{ p99: number; samples: number }> {
+    const [row] = await this.store.query<{ p99: number; n: number }>(
+      `SELECT ${finite('quantileExact(0.99)(l)', 'p99')}, count() AS n FROM latency_samples FINAL ARRAY JOIN latencies AS l
+       WHERE model_name = {model:String} AND model_version = {version:UInt32} AND at >= {since:DateTime64(3)}`,
+      { model: modelName, version: modelVersion, since },
+    );
+    return { p99: row?.p99 ?? 0, samples: row?.n ?? 0 };
+  }
+
+  /** The last bar day of every symbol. */
+  async lastBarDays(): Promise<{ symbol: string; day: string }[]> {
+    const rows = await this.store.query<{ symbol: string; day: string }>(`SELECT symbol, toString(max(date)) AS day FROM actuals GROUP BY symbol ORDER BY symbol`);
+    return rows;
+  }
+
+  /** Writes a new revision of each alert, in one insert. */
+  async saveAlerts(alerts: readonly AlertRow[]): Promise<void> {
+    await this.store.insert(
+      'alerts',
+      alerts.map((alert) => ({
+        alert_id: alert.alertId, alert_key: alert.key, rule: alert.rule, kind: alert.kind, severity: alert.severity, state: alert.state,
+        labels: alert.labels, value: alert.value, threshold: alert.threshold, summary: alert.summary, started_at: alert.startedAt,
+        resolved_at: alert.resolvedAt ?? null, announced: alert.announced ? 1 : 0, revision: nextRevision(),
+      })),
+    );
+  }
+
+  /** Current revisions of alerts that are firing or not yet announced (what a restart resumes). */
+  async openAlerts(firingState: number): Promise<AlertRow[]> {
+    return this.alertRows(`WHERE state = {firing:UInt8} OR announced = 0`, { firing: firingState });
+  }
+
+  /** Current alerts matching `filter`, newest started first. */
+  async listAlerts(filter: AlertFilter): Promise<AlertRow[]> {
+    const where = [
+      '({state:UInt8} = 0 OR state = {state:UInt8})',
+      'severity >= {minSeverity:UInt8}',
+      "({rule:String} = '' OR rule = {rule:String})",
+      "({model:String} = '' OR labels['model_name'] = {model:String})",
+      "({symbol:String} = '' OR labels['symbol'] = {symbol:String})",
+    ];
+    const params: Record<string, unknown> = { state: filter.state, minSeverity: filter.minSeverity, rule: filter.rule, model: filter.modelName, symbol: filter.symbol };
+    if (filter.before) {
+      where.push('(toUnixTimestamp64Milli(started_at) < {beforeMs:Int64} OR (toUnixTimestamp64Milli(started_at) = {beforeMs:Int64} AND alert_id < {beforeId:String}))');
+      params.beforeMs = filter.before.startedAtMs;
+      params.beforeId = filter.before.alertId;
+    }
+    return this.alertRows(`WHERE ${where.join(' AND ')} ORDER BY started_at DESC, alert_id DESC LIMIT ${Math.floor(filter.limit)}`, params);
+  }
+
+  private async alertRows(tail: string, params: Record<string, unknown>): Promise<AlertRow[]> {
+    const rows = await this.store.query<{
+      alert_id: string; alert_key: string; rule: string; kind: number; severity: number; state: number; labels: Record<string, string>;
+      value: number; threshold: number; summary: string; started_ms: number; resolved_ms: number | null; announced: number;
+    }>(
+      `SELECT alert_id, alert_key, rule, kind, severity, state, labels, value, threshold, summary,
+              toUnixTimestamp64Milli(started_at) AS started_ms, toUnixTimestamp64Milli(resolved_at) AS resolved_ms, announced
+       FROM alerts FINAL ${tail}`,
+      params,
+    );
+    return rows.map((r) => ({
+      alertId: r.alert_id, key: r.alert_key, rule: r.rule, kind: r.kind, severity: r.severity, state: r.state, labels: r.labels,
+      value: r.value, threshold: r.threshold, summary: r.summary, startedAt: new Date(Number(r.started_ms)),
+      resolvedAt: r.resolved_ms === null ? undefined : new Date(Number(r.resolved_ms)), announced: r.announced === 1,
+    }));
+  }
+}
+
+/** The identity of a prediction (and of its score). */
+export function scoreKey(modelName: string, modelVersion: number, symbol: string, featureDate: string): string {
+  return `${modelName}|${modelVersion}|${symbol}|${featureDate}`;
+}
