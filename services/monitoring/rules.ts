@@ -51,8 +51,12 @@ const featureDrift = z.strictObject({
   /** Fires for each feature whose population stability index exceeds this. */
   max_psi: z.number().positive().default(0.2),
   window_days: windowDays.default(20),
-  /** Live vectors needed before a PSI is trusted (few vectors give large, meaningless indices). */
-  min_samples: minCount.default(50),
+  /**
+   * Live vectors needed before a PSI is trusted. Sampling noise alone gives an index of about
+   * (bins − 1) / vectors — 0.18 for 10 bins and 50 vectors, as much as the bound — so the default
+   * asks for 500 (about 0.02): a month of a 30-symbol universe.
+   */
+  min_samples: minCount.default(500),
   /**
    * Features left out. By default the calendar ones: a few weeks of live vectors always cover a
    * few months and weekdays out of the year that training saw, so their index is large by design.
