@@ -1,4 +1,5 @@
-/** Market vocabulary shared by the services: symbols, trading days, paging conventions. */
+/** Market vocabulary shared by the services: symbols, trading days, paging conventions, feature bins. */
 export { normaliseSymbol, isValidSymbol, requireSymbol } from './symbol.js';
 export { isoDate, dayOf, toProtoDate, fromProtoDate, rangeBounds, todayInNepal } from './dates.js';
 export { pageSize, encodePageToken, decodePageToken, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
+export { binIndex } from './feature-bins.js';

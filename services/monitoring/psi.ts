@@ -4,6 +4,7 @@
  * the bins, a_i the live and e_i the training fraction of bin i. Common reading: below 0.1 no
  * shift, 0.1–0.2 moderate, above 0.2 significant.
  */
+import { binIndex } from '../../lib/market/index.js';
 
 /** Stands in for a fraction of 0 (a bin no live or no training value fell in): ln(0) is undefined. */
 export const PSI_EPSILON = 1e-4;
@@ -12,21 +13,6 @@ export const PSI_EPSILON = 1e-4;
 export interface Bins {
   binEdges: readonly number[];
   binFractions: readonly number[];
-}
-
-/**
- * The bin of a value under the contract's rule: bin 0 is (−∞, e_0), bin i is [e_{i−1}, e_i), the
- * last [e_{n−2}, +∞): the number of edges ≤ value. The training side bins with the same rule.
- */
-export function binOf(edges: readonly number[], value: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (edges[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
@@ -41,7 +27,7 @@ export function psi(values: readonly number[], bins: Bins): { psi: number; sampl
   let samples = 0;
   for (const v of values) {
     if (!Number.isFinite(v)) continue;
-    counts[binOf(bins.binEdges, v)]++;
+    counts[binIndex(bins.binEdges, v)]++;
     samples++;
   }
   if (samples === 0) return undefined;

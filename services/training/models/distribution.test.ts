@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { binIndex, featureDistributions } from './distribution.js';
+import { binIndex } from '../../../lib/market/index.js';
+import { featureDistributions } from './distribution.js';
 import { createRandom } from './random.js';
 
 const sum = (values: number[]) => values.reduce((s, v) => s + v, 0);

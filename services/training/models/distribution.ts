@@ -5,6 +5,7 @@
  * interior cut points e_0 < … < e_{n−2} of n bins; bin 0 is (−∞, e_0), bin i is [e_{i−1}, e_i),
  * the last bin is [e_{n−2}, +∞). Open outer bins keep live values beyond the training range countable.
  */
+import { binIndex } from '../../../lib/market/index.js';
 
 /** The training distribution of one feature. */
 export interface FeatureDistribution {
@@ -47,21 +48,6 @@ export function featureDistributions(x: readonly (readonly number[])[], names: r
     for (let i = 0; i < m; i++) counts[binIndex(binEdges, sorted[i])]++;
     return { feature, binEdges, binFractions: counts.map((c) => (m > 0 ? c / m : 0)), sampleCount: m };
   });
-}
-
-/**
- * The bin a value falls in under the contract's rule: the number of edges ≤ value (binary search).
- * Monitoring must use this same rule for live values, or equal-to-edge values shift bins.
- */
-export function binIndex(edges: readonly number[], value: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (edges[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Quantile q of ascending values by linear interpolation between order statistics (numpy's default). */

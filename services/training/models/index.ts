@@ -5,7 +5,7 @@
  */
 export { LOG_RETURN_5D, MissingBaselineFeatureError, noChangeForecast, sma5DriftForecast } from './baselines.js';
 export { assertTrainingData, assertWidth, InvalidTrainingDataError, toMatrix, type Dataset, type TrainingExample } from './dataset.js';
-export { binIndex, featureDistributions, type FeatureDistribution } from './distribution.js';
+export { featureDistributions, type FeatureDistribution } from './distribution.js';
 export { createGbrtModel, trainGbrt, type GbrtModel, type GbrtOptions, type RegressionTree } from './gbrt.js';
 export { forecastMetrics, type ForecastFigures } from './metrics.js';
 export {
