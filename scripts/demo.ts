@@ -19,10 +19,10 @@ import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js'
 import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../gen/nepse/training/v1/training_pb.js';
 import { startNatsServer, type NatsTestServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
-import { dayOf, toProtoDate } from '../lib/market/index.js';
+import { dayOf, toProtoDate, tradingDays } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
 import { DEFAULT_RULES } from '../services/monitoring/rules.js';
-import { generateMarket, toCsv, tradingDays, type SampleBar } from './sample-market.js';
+import { generateMarket, toCsv, type SampleBar } from './sample-market.js';
 
 const SYMBOLS = 30;
 const HISTORY_DAYS = 500;

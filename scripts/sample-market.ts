@@ -7,6 +7,7 @@
  *   node --import tsx scripts/sample-market.ts [days] > prices.csv
  */
 import { pathToFileURL } from 'node:url';
+import { tradingDays } from '../lib/market/index.js';
 import { createRandom } from '../services/training/models/random.js';
 
 /** A listed company: symbol, sector and a starting price in NPR. */
@@ -34,30 +35,6 @@ export const UNIVERSE: readonly Listing[] = [
   { symbol: 'SHIVM', sector: 'manufacturing', price: 540 }, { symbol: 'CIT', sector: 'finance', price: 2200 },
   { symbol: 'NIFRA', sector: 'finance', price: 250 }, { symbol: 'HIDCL', sector: 'finance', price: 200 },
 ];
-
-/** Main public holidays on which NEPSE is closed (approximate Gregorian dates of the festivals). */
-const HOLIDAYS = new Set([
-  '2023-01-15', '2023-02-18', '2023-03-07', '2023-04-14', '2023-05-01', '2023-05-05', '2023-09-19', '2023-10-22', '2023-10-23', '2023-10-24', '2023-11-12', '2023-11-13', '2023-11-14', '2023-11-19',
-  '2024-01-15', '2024-03-08', '2024-03-24', '2024-04-14', '2024-05-01', '2024-05-23', '2024-09-06', '2024-10-10', '2024-10-11', '2024-10-13', '2024-10-31', '2024-11-01', '2024-11-03', '2024-11-07',
-  '2025-01-14', '2025-02-26', '2025-03-13', '2025-04-14', '2025-05-01', '2025-05-12', '2025-08-26', '2025-09-30', '2025-10-01', '2025-10-02', '2025-10-20', '2025-10-21', '2025-10-22', '2025-10-27',
-  '2026-01-14', '2026-02-15', '2026-03-02', '2026-04-14', '2026-05-01', '2026-05-01', '2026-09-14', '2026-10-19', '2026-10-20', '2026-10-21', '2026-11-08', '2026-11-09', '2026-11-10',
-]);
-
-/** Whether NEPSE holds a session on an ISO day: Sunday to Thursday, not a public holiday. */
-export function isTradingDay(iso: string): boolean {
-  const weekday = new Date(`${iso}T00:00:00Z`).getUTCDay();
-  return weekday <= 4 && !HOLIDAYS.has(iso);
-}
-
-/** The last `count` trading days up to and including `until` (ISO), oldest first. */
-export function tradingDays(count: number, until: string): string[] {
-  const days: string[] = [];
-  for (let t = Date.parse(`${until}T00:00:00Z`); days.length < count; t -= 86_400_000) {
-    const iso = new Date(t).toISOString().slice(0, 10);
-    if (isTradingDay(iso)) days.push(iso);
-  }
-  return days.reverse();
-}
 
 /** One generated session of one symbol. */
 export interface SampleBar {

@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { DateSchema, type Date as TradingDate, type DateRange } from '../../gen/nepse/market/v1/market_pb.js';
 import { InvalidArgumentError } from '../grpc/errors.js';
+import { NEPAL_OFFSET_MS } from './calendar.js';
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const isLeap = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
@@ -46,5 +47,5 @@ export function rangeBounds(range: DateRange | undefined, field: string): { from
  * (years 2070-2099 of the Nepali calendar) therefore read as "in the future" and are refused.
  */
 export function todayInNepal(now = Date.now()): string {
-  return new Date(now + (5 * 60 + 45) * 60_000).toISOString().slice(0, 10);
+  return new Date(now + NEPAL_OFFSET_MS).toISOString().slice(0, 10);
 }

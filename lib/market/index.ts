@@ -3,3 +3,4 @@ export { normaliseSymbol, isValidSymbol, requireSymbol } from './symbol.js';
 export { isoDate, dayOf, toProtoDate, fromProtoDate, rangeBounds, todayInNepal } from './dates.js';
 export { pageSize, encodePageToken, decodePageToken, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 export { binIndex } from './feature-bins.js';
+export { isTradingDay, nepalTimeOn, nextTradingDay, tradingDays, NEPAL_OFFSET_MS } from './calendar.js';

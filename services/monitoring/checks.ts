@@ -10,7 +10,7 @@ import type { ModelsSeen } from './models-seen.js';
 import { addDays, featureDrift, liveFigures, windowOf } from './performance.js';
 import type { DirectionalAccuracyRule, FeatureDriftRule, LiveErrorRule, PredictionLatencyRule, Rule, StaleBarsRule } from './rules.js';
 import type { MonitoringStore } from './store.js';
-import { hoursOverdue } from './trading-calendar.js';
+import { hoursOverdue } from './bar-overdue.js';
 
 /** What checking needs. */
 export interface CheckDeps {

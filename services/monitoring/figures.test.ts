@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { binIndex } from '../../lib/market/index.js';
+import { binIndex, isTradingDay, nextTradingDay } from '../../lib/market/index.js';
 import { psi, PSI_EPSILON } from './psi.js';
 import { scorePrediction } from './scoring.js';
-import { hoursOverdue, isSessionDay, nextSessionDay } from './trading-calendar.js';
+import { hoursOverdue } from './bar-overdue.js';
 
 describe('NEPSE session calendar', () => {
   it('knows Sunday to Thursday sessions and when a bar is overdue (Nepal time, 15:00 close)', () => {
-    assert.deepEqual(['2024-01-12', '2024-01-13', '2024-01-14', '2024-01-18'].map(isSessionDay), [false, false, true, true]);
-    assert.equal(nextSessionDay('2024-01-11'), '2024-01-14', 'Thursday → Sunday');
+    assert.deepEqual(['2024-01-12', '2024-01-13', '2024-01-14', '2024-01-18'].map(isTradingDay), [false, false, true, true]);
+    assert.equal(nextTradingDay('2024-01-11'), '2024-01-14', 'Thursday → Sunday');
+    assert.equal(nextTradingDay('2024-10-09'), '2024-10-14', 'over the Dashain holidays of 10, 11 and 13 October');
     const at = (iso: string) => Date.parse(iso);
     assert.equal(hoursOverdue('2024-01-11', at('2024-01-13T12:00:00+05:45'), '15:00'), 0, 'Saturday: nothing due');
     assert.equal(hoursOverdue('2024-01-11', at('2024-01-14T14:00:00+05:45'), '15:00'), 0, 'Sunday before the close');

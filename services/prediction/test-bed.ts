@@ -17,10 +17,10 @@ import { MeshEvents } from '../../lib/events/catalog.js';
 import { connectEvents, ensureStreams, type EventBus } from '../../lib/events/index.js';
 import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
 import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
-import { dayOf, toProtoDate } from '../../lib/market/index.js';
+import { dayOf, nextTradingDay, toProtoDate } from '../../lib/market/index.js';
 import { featureConfig } from '../feature/config.js';
 import { DEFAULT_FEATURE_SET, type DailyBar } from '../feature/feature-sets/index.js';
-import { addDays, randomWalkBars } from '../feature/feature-sets/testing.js';
+import { randomWalkBars } from '../feature/feature-sets/testing.js';
 import { startFeature, type RunningFeature } from '../feature/service.js';
 import { registryConfig } from '../registry/config.js';
 import { startRegistry, type RunningRegistry } from '../registry/service.js';
@@ -164,8 +164,7 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
       async addBar(symbol) {
         const history = bars.get(symbol)!;
         const last = history.at(-1)!;
-        let date = addDays(last.date, 1);
-        while ([5, 6].includes(new Date(`${date}T00:00:00Z`).getUTCDay())) date = addDays(date, 1); // NEPSE trades Sunday to Thursday
+        const date = nextTradingDay(last.date);
         const close = last.close * 1.01;
         const bar: DailyBar = { date, open: last.close, high: close * 1.005, low: last.close * 0.995, close, volume: 5_000, turnover: close * 5_000 };
         history.push(bar);

@@ -20,7 +20,7 @@ startTracing({ serviceName: 'trace-test', processors: [new SimpleSpanProcessor(e
 const { IngestionService } = await import('../../gen/nepse/ingestion/v1/ingestion_pb.js');
 const { createGrpcClient } = await import('../../lib/grpc/index.js');
 const { waitFor } = await import('../../lib/events/testing.js');
-const { dayOf } = await import('../../lib/market/index.js');
+const { dayOf, nextTradingDay } = await import('../../lib/market/index.js');
 const { startIngestion } = await import('../../services/ingestion/service.js');
 const { ingestionConfig } = await import('../../services/ingestion/config.js');
 const { startMonitoring } = await import('../../services/monitoring/service.js');
@@ -28,14 +28,6 @@ const { monitoringConfig } = await import('../../services/monitoring/config.js')
 const { startPredictionBed } = await import('../../services/prediction/test-bed.js');
 
 type Bed = Awaited<ReturnType<typeof startPredictionBed>>;
-
-/** The next NEPSE session (Sunday to Thursday) after an ISO day. */
-function nextSession(day: string): string {
-  const date = new Date(`${day}T00:00:00Z`);
-  do date.setUTCDate(date.getUTCDate() + 1);
-  while ([5, 6].includes(date.getUTCDay()));
-  return date.toISOString().slice(0, 10);
-}
 
 describe('tracing across the mesh', () => {
   let bed: Bed;
@@ -64,7 +56,7 @@ describe('tracing across the mesh', () => {
 
   it('follows a bar from ImportCsv to monitoring under one trace id', async () => {
     const last = bed.bars.get('NABIL')!.at(-1)!;
-    const day = nextSession(last.date);
+    const day = nextTradingDay(last.date);
     const close = +(last.close * 1.01).toFixed(2);
 
     const watch = bed.client.watchPredictions({ symbols: ['NABIL'] });
