@@ -1,16 +1,17 @@
 /**
  * Prediction service: Predict req/s and p50/p99 at concurrency 1/16/64 and StreamPredictions
  * predictions/s (one symbol per request, and many), beside a raw @grpc/grpc-js echo and raw onnxruntime-node throughput measured in
- * the same run; micro-batching on versus off at concurrency 64.
+ * the same run; micro-batching on versus off at concurrency 64. The service and the echo are
+ * driven by the same raw client (bench/raw-client.ts); the typed client's figures are printed too.
  * Run: `make bench ONLY=prediction`.
  */
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { BarsIngestedSchema } from '../gen/nepse/events/v1/events_pb.js';
-import { PredictionService, PredictRequestSchema, type StreamPredictionsRequestSchema } from '../gen/nepse/prediction/v1/prediction_pb.js';
+import { PredictionService, PredictRequestSchema, PredictResponseSchema, StreamPredictionsRequestSchema } from '../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js';
 import { MeshEvents } from '../lib/events/catalog.js';
 import { connectEvents, ensureStreams } from '../lib/events/index.js';
@@ -25,7 +26,8 @@ import { trainRidge } from '../services/training/models/ridge.js';
 import { plantedSignalDataset } from '../services/training/models/synthetic.js';
 import { printTable, rate, waitForIdle } from './format.js';
 import { measureRawEcho } from './grpc-echo.js';
-import { duplexFromIterable, runLoad, runStreamLoad } from './load.js';
+import { duplexFromIterable, runLoad, runStreamLoad, type DuplexLike } from './load.js';
+import { createRawClient, rawUnary, topLevelFields } from './raw-client.js';
 
 const CONCURRENCIES = [1, 16, 64];
 const FEATURES = 25;
@@ -100,17 +102,36 @@ export async function benchPrediction(): Promise<void> {
         }
       }
       await waitForIdle(feature.child.pid!);
+      // The server-side figures use the echo's client: requests encoded once, responses counted,
+      // every 100th decoded and checked. The typed client's own cost is shown in a row of its own.
+      const raw = createRawClient(`127.0.0.1:${service.port}`, [PredictionService.method.predict, PredictionService.method.streamPredictions]);
+      const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
+      let calls = 0;
+      const rawPredict = async () => {
+        const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000);
+        if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol) throw new Error('a Predict response without a prediction');
+      };
       const loads = [];
       for (const concurrency of label === 'batching on' ? CONCURRENCIES : [64]) {
-        let i = 0;
-        loads.push({ concurrency, ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }) })) });
+        loads.push({ concurrency, ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call: rawPredict })) });
       }
+      let i = 0;
+      const typed = label === 'batching on' ? await runLoad({ concurrency: 64, durationMs: 3_000, warmupMs: 500, call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }) }) : undefined;
       let n = 0;
+      let failedInStream = 0;
+      const streamRequests = symbols.map((symbol, k) => Buffer.from(toBinary(StreamPredictionsRequestSchema, create(StreamPredictionsRequestSchema, { requestId: String(k), symbol }))));
+      const openRaw = () => {
+        const call = raw[PredictionService.method.streamPredictions.name]() as DuplexLike<Buffer>;
+        // Field 2 is the prediction, 3 the error: told apart without decoding.
+        call.on('data', (bytes) => void (topLevelFields(bytes as Buffer).includes(2) || failedInStream++));
+        return call;
+      };
       const open = duplexFromIterable<MessageInitShape<typeof StreamPredictionsRequestSchema>>((reqs, signal) => client.streamPredictions(reqs, { signal }));
       const streams =
         label === 'batching on'
           ? {
-              single: await runStreamLoad({ open, message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }), messages: 60_000, window: 256, timeoutMs: 60_000 }),
+              single: await runStreamLoad({ open: openRaw, message: () => streamRequests[n++ % streamRequests.length], messages: 60_000, window: 256, timeoutMs: 60_000 }),
+              singleTyped: await runStreamLoad({ open, message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }), messages: 30_000, window: 256, timeoutMs: 60_000 }),
               batched: await runStreamLoad({
                 open,
                 message: () => ({ requestId: String(n++), symbols: Array.from({ length: STREAM_BATCH }, (_, i) => symbols[(n + i) % symbols.length]) }),
@@ -120,15 +141,17 @@ export async function benchPrediction(): Promise<void> {
               }),
             }
           : undefined;
+      if (failedInStream > 0) throw new Error(`${failedInStream} StreamPredictions answers were errors`);
+      raw.close();
       client.close();
       await service.stop();
       processes.pop();
-      return { loads, streams };
+      return { loads, typed, streams };
     };
     const on = await measureService('batching on', {});
     const off = await measureService('batching off', { PREDICTION_MAX_BATCH: '1' });
 
-    printTable(`prediction: Predict (features fetched from the feature service, one ONNX run per micro-batch) beside raw grpc-js echo`, [
+    printTable(`prediction: Predict (features fetched from the feature service, one ONNX run per micro-batch) beside raw grpc-js echo, both driven by the same raw client`, [
       ['in flight', 'Predict/s', 'p50 ms', 'p99 ms', 'echo/s', 'echo p99 ms', 'throughput ratio', 'p99 ratio', 'errors'],
       ...on.loads.map((l) => {
         const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;
@@ -137,6 +160,11 @@ export async function benchPrediction(): Promise<void> {
     ]);
     const c64on = on.loads.find((l) => l.concurrency === 64)!;
     const c64off = off.loads[0];
+    const t = on.typed!;
+    printTable('prediction: Predict at concurrency 64 through the typed client (lib/grpc: protobuf encode and decode in this process)', [
+      ['Predict/s', 'p50 ms', 'p99 ms', 'errors'],
+      [rate(t.perSecond), t.p50Ms.toFixed(2), t.p99Ms.toFixed(2), t.errors],
+    ]);
     printTable('prediction: micro-batching at concurrency 64, same run', [
       ['batching', 'Predict/s', 'p50 ms', 'p99 ms'],
       ['on (max 64 rows, one event-loop turn)', rate(c64on.perSecond), c64on.p50Ms.toFixed(2), c64on.p99Ms.toFixed(2)],
@@ -145,6 +173,7 @@ export async function benchPrediction(): Promise<void> {
     printTable('prediction: streams and raw limits', [
       ['path', 'per second'],
       ['StreamPredictions, one symbol per request, 256 requests in flight (predictions)', rate(on.streams!.single.perSecond)],
+      ['  the same through the typed client (lib/grpc)', rate(on.streams!.singleTyped.perSecond)],
       [`StreamPredictions, ${STREAM_BATCH} symbols per request, ${STREAM_BATCH_WINDOW} requests in flight (predictions)`, rate(on.streams!.batched.perSecond * STREAM_BATCH)],
       ['raw grpc-js bidi echo (messages)', rate(echo.bidi.perSecond)],
       ['raw onnxruntime-node, one row per run (rows)', rate(onnx.single)],
