@@ -1,8 +1,9 @@
 /**
  * Prediction service: Predict req/s and p50/p99 at concurrency 1/16/64 and StreamPredictions
- * predictions/s (one symbol per request, and many), beside a raw @grpc/grpc-js echo and raw onnxruntime-node throughput measured in
- * the same run; micro-batching on versus off at concurrency 64. The service and the echo are
- * driven by the same raw client (bench/raw-client.ts); the typed client's figures are printed too.
+ * predictions/s (one symbol per request, and many), beside a raw @grpc/grpc-js echo and raw
+ * onnxruntime-node throughput measured in the same run; micro-batching on versus off at
+ * concurrency 64. The service and the echo are driven by the same raw client
+ * (bench/raw-client.ts); the typed client's figures are printed too.
  * Run: `make bench ONLY=prediction`.
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
