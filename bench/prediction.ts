@@ -127,19 +127,23 @@ export async function benchPrediction(): Promise<void> {
         call.on('data', (bytes) => void (topLevelFields(bytes as Buffer).includes(2) || failedInStream++));
         return call;
       };
+      // Batched requests: field 4 is the results; a refused request carries only an error (3).
+      const batchOf = (k: number) => ({ requestId: String(k), symbols: Array.from({ length: STREAM_BATCH }, (_, i) => symbols[(k + i) % symbols.length]) });
+      const batchedRequests = symbols.map((_, k) => Buffer.from(toBinary(StreamPredictionsRequestSchema, create(StreamPredictionsRequestSchema, batchOf(k)))));
+      const openRawBatched = () => {
+        const call = raw[PredictionService.method.streamPredictions.name]() as DuplexLike<Buffer>;
+        call.on('data', (bytes) => void (topLevelFields(bytes as Buffer).includes(4) || failedInStream++));
+        return call;
+      };
       const open = duplexFromIterable<MessageInitShape<typeof StreamPredictionsRequestSchema>>((reqs, signal) => client.streamPredictions(reqs, { signal }));
+      const batched = { messages: 6_000, window: STREAM_BATCH_WINDOW, timeoutMs: 60_000 };
       const streams =
         label === 'batching on'
           ? {
               single: await runStreamLoad({ open: openRaw, message: () => streamRequests[n++ % streamRequests.length], messages: 60_000, window: 256, timeoutMs: 60_000 }),
               singleTyped: await runStreamLoad({ open, message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }), messages: 30_000, window: 256, timeoutMs: 60_000 }),
-              batched: await runStreamLoad({
-                open,
-                message: () => ({ requestId: String(n++), symbols: Array.from({ length: STREAM_BATCH }, (_, i) => symbols[(n + i) % symbols.length]) }),
-                messages: 6_000,
-                window: STREAM_BATCH_WINDOW,
-                timeoutMs: 60_000,
-              }),
+              batched: await runStreamLoad({ open: openRawBatched, message: () => batchedRequests[n++ % batchedRequests.length], ...batched }),
+              batchedTyped: await runStreamLoad({ open, message: () => batchOf(n++), ...batched }),
             }
           : undefined;
       if (failedInStream > 0) throw new Error(`${failedInStream} StreamPredictions answers were errors`);
@@ -176,6 +180,7 @@ export async function benchPrediction(): Promise<void> {
       ['StreamPredictions, one symbol per request, 256 requests in flight (predictions)', rate(on.streams!.single.perSecond)],
       ['  the same through the typed client (lib/grpc)', rate(on.streams!.singleTyped.perSecond)],
       [`StreamPredictions, ${STREAM_BATCH} symbols per request, ${STREAM_BATCH_WINDOW} requests in flight (predictions)`, rate(on.streams!.batched.perSecond * STREAM_BATCH)],
+      ['  the same through the typed client (lib/grpc)', rate(on.streams!.batchedTyped.perSecond * STREAM_BATCH)],
       ['raw grpc-js bidi echo (messages)', rate(echo.bidi.perSecond)],
       ['raw onnxruntime-node, one row per run (rows)', rate(onnx.single)],
       ['raw onnxruntime-node, 64 rows per run (rows)', rate(onnx.batched)],
