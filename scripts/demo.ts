@@ -183,13 +183,14 @@ async function main(): Promise<void> {
   const { alerts: firing } = await monitoring.listAlerts({ state: AlertState.FIRING, pageSize: 1000 });
   const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
   const holdout = done.backtest?.folds.at(-1)?.evaluation;
-  const row = (name: string, m?: ForecastMetrics) =>
-    `  ${name.padEnd(14)} MAE ${(m?.maeReturn ?? 0).toFixed(5)}  RMSE ${(m?.rmseReturn ?? 0).toFixed(5)}  MAE close ${(m?.maeClose ?? 0).toFixed(2).padStart(6)}  direction ${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %`;
+  // NO_CHANGE predicts a return of 0, so it never calls a direction: its accuracy would only count flat sessions.
+  const row = (name: string, m?: ForecastMetrics, callsDirection = true) =>
+    `  ${name.padEnd(14)} MAE ${(m?.maeReturn ?? 0).toFixed(5)}  RMSE ${(m?.rmseReturn ?? 0).toFixed(5)}  MAE close ${(m?.maeClose ?? 0).toFixed(2).padStart(6)}  direction ${callsDirection ? `${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %` : 'n/a'}`;
   console.log('\nSummary');
   console.log(`  data           ${imported.rowsAccepted} bars, ${symbols.length} symbols, up to ${replay.at(-1) ?? lastDay}${replay.length ? ` (last ${replay.length} sessions replayed live)` : ''}`);
   console.log(`  model          nepse-ridge v${done.modelVersion}, ${done.trainingRows} training rows, ${done.foldCount}-fold walk-forward; holdout (last fold):`);
   console.log(row('model', holdout?.model));
-  console.log(row('no change', holdout?.baselines.find((b) => b.baseline === Baseline.NO_CHANGE)?.metrics));
+  console.log(row('no change', holdout?.baselines.find((b) => b.baseline === Baseline.NO_CHANGE)?.metrics, false));
   console.log(row('SMA-5 drift', holdout?.baselines.find((b) => b.baseline === Baseline.SMA5_DRIFT)?.metrics));
   console.log(`  promotion      ${done.promotion?.reason}`);
   console.log(`  predictions    ${watched.length} pushed by WatchPredictions, ${latencies.length} Predict calls in 2 s at concurrency 8`);
@@ -199,11 +200,15 @@ async function main(): Promise<void> {
     const b = live.live?.baselines.find((x) => x.baseline === Baseline.NO_CHANGE)?.metrics;
     console.log(`  monitoring     live, ${m?.count ?? 0n} predictions scored against the next session's bar (${live.pendingPredictions} waiting), ${dayOf(live.window?.start)} to ${dayOf(live.window?.end)}:`);
     console.log(row('model (live)', m));
-    console.log(row('no change', b));
+    console.log(row('no change', b, false));
     // The calendar features drift by design over a few weeks of live data; the drift rule skips them too.
-    const ignored = DEFAULT_RULES.flatMap((rule) => (rule.kind === 'feature_drift' ? rule.ignore_features : []));
+    const driftRule = DEFAULT_RULES.find((rule) => rule.kind === 'feature_drift');
+    const ignored = driftRule?.ignore_features ?? [];
     const drifted = live.featureDrift.filter((d) => !ignored.includes(d.feature)).sort((x, y) => y.psi - x.psi).slice(0, 3);
-    if (drifted.length) console.log(`  drift          largest PSI: ${drifted.map((d) => `${d.feature} ${d.psi.toFixed(3)}`).join(', ')} (over ${drifted[0].sampleCount} live vectors; calendar features left out)`);
+    if (drifted.length) {
+      const trusted = drifted[0].sampleCount >= (driftRule?.min_samples ?? 0) ? '' : `; too few to trust: the drift rule waits for ${driftRule?.min_samples}`;
+      console.log(`  drift          largest PSI: ${drifted.map((d) => `${d.feature} ${d.psi.toFixed(3)}`).join(', ')} (over ${drifted[0].sampleCount} live vectors${trusted}; calendar features left out)`);
+    }
   } else {
     console.log('  monitoring     no predictions of nepse-ridge reached monitoring');
   }
