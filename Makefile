@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 TSX := node --import tsx
-TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts'
+TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts' 'cli/**/*.test.ts'
 
 .DEFAULT_GOAL := help
 .PHONY: help deps setup generate contracts lint build test dev demo bench clean

@@ -1,69 +1,113 @@
 /**
- * `nepse`: the operator's command line over the mesh's gRPC clients.
- *   npm run nepse -- import prices.csv [--symbol NABIL] [--date 2024-01-15] [--source label]
- *   npm run nepse -- symbols
- *   npm run nepse -- bars NABIL [--from 2024-01-01] [--to 2024-12-31]
- * Addresses default to the local ports of `make dev`; NEPSE_INGESTION_ADDR overrides.
+ * `nepse`: the operator's command line over the mesh's gRPC services (`npm run nepse -- <command>`).
+ * This file parses the command line, dispatches to `commands/`, and prints failures; `nepse help`
+ * lists the commands. Each service answers at NEPSE_<SERVICE>_ADDR (e.g. NEPSE_PREDICTION_ADDR),
+ * by default on 127.0.0.1 at the port `make dev` gives it. Exit codes: 0 done, 1 a service
+ * refused or failed, 2 bad usage.
  */
-import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { IngestionService } from '../gen/nepse/ingestion/v1/ingestion_pb.js';
-import { DEFAULT_PORTS } from '../lib/config/index.js';
-import { createGrpcClient, statusDetails } from '../lib/grpc/index.js';
-import { dayOf, toProtoDate } from '../lib/market/index.js';
+import { grpc, statusDetails } from '../lib/grpc/index.js';
+import { addressVariable, createClients, type Clients } from './clients.js';
+import { UsageError, type Command, type CommandInput, type OptionValues } from './command.js';
+import { barsCommand, importCommand, symbolsCommand } from './commands/market.js';
+import { historyCommand, modelsCommand, promoteCommand } from './commands/models.js';
+import { alertsCommand, performanceCommand } from './commands/monitoring.js';
+import { predictCommand, watchCommand } from './commands/predictions.js';
+import { jobCommand, jobsCommand, trainCommand } from './commands/training.js';
+import { failureLines } from './format.js';
+
+const COMMANDS: Record<string, Command> = {
+  import: importCommand,
+  symbols: symbolsCommand,
+  bars: barsCommand,
+  train: trainCommand,
+  jobs: jobsCommand,
+  job: jobCommand,
+  models: modelsCommand,
+  promote: promoteCommand,
+  history: historyCommand,
+  predict: predictCommand,
+  watch: watchCommand,
+  performance: performanceCommand,
+  alerts: alertsCommand,
+};
 
 const USAGE = `usage:
-  nepse import <file.csv> [--symbol SYMBOL] [--date YYYY-MM-DD] [--source LABEL]
-  nepse symbols
-  nepse bars <SYMBOL> [--from YYYY-MM-DD] [--to YYYY-MM-DD]`;
+${Object.values(COMMANDS)
+  .map((c) => `  nepse ${c.usage}`)
+  .join('\n')}
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { symbol: { type: 'string' }, date: { type: 'string' }, source: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
-});
-const [command, argument] = positionals;
-const ingestion = createGrpcClient(IngestionService, process.env.NEPSE_INGESTION_ADDR ?? `127.0.0.1:${DEFAULT_PORTS.ingestion}`, { defaultTimeoutMs: 600_000 });
+Services answer at NEPSE_<SERVICE>_ADDR (INGESTION, TRAINING, REGISTRY, PREDICTION, MONITORING),
+by default 127.0.0.1 on the ports of make dev.`;
 
-async function importFile(path: string): Promise<void> {
-  async function* requests() {
-    yield { options: { source: values.source ?? '', fileName: path.split('/').pop() ?? '', defaultSymbol: values.symbol ?? '', defaultDate: values.date ? toProtoDate(values.date) : undefined } };
-    for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) yield { chunk: chunk as Buffer };
+/** The positionals and options of `argv` for `command`; a UsageError when they do not fit it. */
+function parse(name: string, command: Command, argv: string[]): { args: string[]; options: OptionValues } {
+  let parsed: { positionals: string[]; values: OptionValues };
+  try {
+    parsed = parseArgs({ args: argv, options: command.options ?? {}, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  const r = await ingestion.importCsv(requests());
-  console.log(`rows read ${r.rowsRead}, accepted ${r.rowsAccepted}, rejected ${r.rowsRejected}`);
-  console.log(`bars new ${r.barsNew}, changed ${r.barsChanged}, unchanged ${r.barsUnchanged}; symbols: ${r.symbols.join(' ')}`);
-  for (const row of r.rejectedRows) console.log(`  line ${row.line}: ${row.field}: ${row.reason}`);
+  const { min, max } = command.args;
+  const count = parsed.positionals.length;
+  if (count < min || count > max) {
+    const expected = min === max ? `${min}` : count < min ? `at least ${min}` : `at most ${max}`;
+    throw new UsageError(`${name} takes ${expected} argument${min === max && min === 1 ? '' : 's'}, got ${count}`);
+  }
+  return { args: parsed.positionals, options: parsed.values };
 }
 
-async function symbols(): Promise<void> {
-  let token = '';
-  do {
-    const page = await ingestion.listSymbols({ pageSize: 1000, pageToken: token });
-    for (const s of page.symbols) console.log(`${s.symbol.padEnd(12)} ${dayOf(s.firstDate)} .. ${dayOf(s.lastDate)}  ${String(s.barCount).padStart(6)} bars  last close ${s.lastBar?.close}`);
-    token = page.nextPageToken;
-  } while (token);
-}
-
-async function bars(symbol: string): Promise<void> {
-  const range = { start: values.from ? toProtoDate(values.from) : undefined, end: values.to ? toProtoDate(values.to) : undefined };
-  console.log('date        open      high      low       close     volume');
-  for await (const page of ingestion.getBars({ symbol, range })) {
-    for (const b of page.bars) console.log([dayOf(b.date), b.open, b.high, b.low, b.close, b.volume].map((v) => String(v).padEnd(9)).join(' '));
-  }
-}
-
-try {
-  if (command === 'import' && argument) await importFile(argument);
-  else if (command === 'symbols') await symbols();
-  else if (command === 'bars' && argument) await bars(argument);
-  else {
-    console.error(USAGE);
-    process.exitCode = 2;
-  }
-} catch (error) {
+/** A failed call as the operator reads it: the gRPC message and each field violation. */
+function printFailure(error: unknown, clients: Clients): void {
   const details = statusDetails(error);
-  console.error(`nepse: ${details ? `${details.message}${details.fieldViolations.map((v) => `\n  ${v.field}: ${v.description}`).join('')}` : (error as Error).message}`);
-  process.exitCode = 1;
-} finally {
-  ingestion.close();
+  const lines = details ? failureLines(details) : [(error as Error).message];
+  // A refused connection carries no details: say where the CLI looked and how to point it elsewhere.
+  if (!details && (error as { code?: number }).code === grpc.status.UNAVAILABLE) {
+    lines.push('  is the mesh running (make dev)? asked:', ...clients.dialled().map((d) => `  ${d.service} at ${d.address} (${addressVariable(d.service)})`));
+  }
+  console.error(`nepse: ${lines.join('\n')}`);
 }
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || ['help', '--help', '-h'].includes(name)) {
+    (name ? console.log : console.error)(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.error(`nepse: unknown command ${JSON.stringify(name)}\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`usage: nepse ${command.usage}`);
+    return 0;
+  }
+  const clients = createClients();
+  let interruption: AbortController | undefined;
+  try {
+    const input: CommandInput = {
+      ...parse(name, command, rest),
+      clients,
+      interrupted() {
+        if (!interruption) {
+          interruption = new AbortController();
+          process.once('SIGINT', () => interruption!.abort());
+        }
+        return interruption.signal;
+      },
+    };
+    return (await command.run(input)) ?? 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`nepse: ${error.message}\nusage: nepse ${command.usage}`);
+      return 2;
+    }
+    printFailure(error, clients);
+    return 1;
+  } finally {
+    clients.close();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -52,6 +52,8 @@ export interface PredictionBedOptions {
 export interface PredictionBed {
   readonly client: ServiceClient<typeof PredictionService>;
   readonly registry: ServiceClient<typeof RegistryService>;
+  /** The registry's port, for clients of its own (a CLI, another service). */
+  readonly registryPort: number;
   /** A client of the feature service, to compare with what predictions used. */
   readonly features: ServiceClient<typeof FeatureService>;
   /** A separate connection, as other services would have. */
@@ -147,6 +149,7 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
     return {
       client,
       registry,
+      registryPort: registryService.port,
       features,
       bus,
       nats,

@@ -1,0 +1,71 @@
+/**
+ * Where the CLI finds each service, and its clients of them. A client is created the first time a
+ * command uses it, so `nepse predict` never dials the ingestion service.
+ */
+import { IngestionService } from '../gen/nepse/ingestion/v1/ingestion_pb.js';
+import { MonitoringService } from '../gen/nepse/monitoring/v1/monitoring_pb.js';
+import { PredictionService } from '../gen/nepse/prediction/v1/prediction_pb.js';
+import { RegistryService } from '../gen/nepse/registry/v1/registry_pb.js';
+import { TrainingService } from '../gen/nepse/training/v1/training_pb.js';
+import { DEFAULT_PORTS } from '../lib/config/index.js';
+import { createGrpcClient, type ServiceClient } from '../lib/grpc/index.js';
+
+const SERVICES = {
+  ingestion: IngestionService,
+  training: TrainingService,
+  registry: RegistryService,
+  prediction: PredictionService,
+  monitoring: MonitoringService,
+} as const;
+
+/** A service the CLI talks to. */
+export type CliService = keyof typeof SERVICES;
+
+/**
+ * Time allowed for a unary or client-streaming call, in milliseconds. Importing a large export is
+ * one client stream, hence the long one; everything else answers in well under a second.
+ */
+const TIMEOUT_MS: Record<CliService, number> = { ingestion: 600_000, training: 30_000, registry: 30_000, prediction: 30_000, monitoring: 30_000 };
+
+/** The environment variable naming a service's address, e.g. `NEPSE_PREDICTION_ADDR`. */
+export function addressVariable(service: CliService): string {
+  return `NEPSE_${service.toUpperCase()}_ADDR`;
+}
+
+/** A service's `host:port`: its `NEPSE_<SERVICE>_ADDR`, else the local default port of `make dev`. */
+export function serviceAddress(service: CliService, env: NodeJS.ProcessEnv = process.env): string {
+  return env[addressVariable(service)] || `127.0.0.1:${DEFAULT_PORTS[service]}`;
+}
+
+/** Clients of the mesh's services, each created on first use. */
+export type Clients = { readonly [K in CliService]: ServiceClient<(typeof SERVICES)[K]> } & {
+  /** The services dialled so far with their addresses (for the hint when one does not answer). */
+  dialled(): Array<{ service: CliService; address: string }>;
+  /** Closes every client created. */
+  close(): void;
+};
+
+/** Lazily created clients, addressed from `env`. */
+export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
+  const created = new Map<CliService, { address: string; client: { close(): void } }>();
+  const clients = {
+    dialled: () => [...created].map(([service, { address }]) => ({ service, address })),
+    close: () => {
+      for (const { client } of created.values()) client.close();
+    },
+  };
+  for (const service of Object.keys(SERVICES) as CliService[]) {
+    Object.defineProperty(clients, service, {
+      get() {
+        let entry = created.get(service);
+        if (!entry) {
+          const address = serviceAddress(service, env);
+          entry = { address, client: createGrpcClient(SERVICES[service], address, { defaultTimeoutMs: TIMEOUT_MS[service] }) };
+          created.set(service, entry);
+        }
+        return entry.client;
+      },
+    });
+  }
+  return clients as Clients;
+}

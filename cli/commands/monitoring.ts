@@ -1,0 +1,83 @@
+/** Monitoring commands: a model's live figures beside the baseline, and the alerts. */
+import { AlertSeverity, AlertState, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import { dayOf } from '../../lib/market/index.js';
+import { follow, integerOption, stringOption, versionArgument, type Command } from '../command.js';
+import { enumWord, evaluationTable, maeVersusNoChange, table, when } from '../format.js';
+
+/** Features listed by `performance`; the rest are summed up in one line. */
+const DRIFT_SHOWN = 10;
+/** Live vectors below which PSI is mostly sampling noise (the default feature_drift rule's minimum). */
+const FEW_VECTORS = 500;
+
+/** `nepse performance <MODEL>`: GetModelPerformance, live beside NO_CHANGE, backtest and drift when present. */
+export const performanceCommand: Command = {
+  usage: 'performance <MODEL> [--version N] [--symbol SYMBOL] [--window DAYS]',
+  options: { version: { type: 'string' }, symbol: { type: 'string' }, window: { type: 'string' } },
+  args: { min: 1, max: 1 },
+  async run({ args: [modelName], options, clients }) {
+    const { report } = await clients.monitoring.getModelPerformance({
+      modelName,
+      modelVersion: versionArgument(stringOption(options, 'version'), '--version'),
+      symbol: stringOption(options, 'symbol') ?? '',
+      windowDays: integerOption(stringOption(options, 'window'), '--window', { min: 1, max: 3650 }, 0),
+    });
+    const r = report!;
+    const scope = `${r.modelName} ${r.modelVersion ? `v${r.modelVersion}` : '(every version)'}, ${r.symbol || 'every symbol'}`;
+    const window = r.window?.end ? `${dayOf(r.window.start)} .. ${dayOf(r.window.end)}` : 'nothing scored yet';
+    const pending = r.pendingPredictions;
+    console.log(`${scope}, ${r.windowDays}-day window: ${window}; ${pending} prediction${pending === 1n ? '' : 's'} waiting for the next bar`);
+    if (r.live?.model?.count) {
+      console.log(`live       MAE ${maeVersusNoChange(r.live)}`);
+      console.log(evaluationTable(r.live));
+    } else {
+      console.log('live       nothing scored yet: a prediction is scored once the bar of its next session arrives');
+    }
+    if (r.backtest) {
+      console.log(`backtest   walk-forward, every fold's test window: MAE ${maeVersusNoChange(r.backtest)}`);
+      console.log(evaluationTable(r.backtest));
+    }
+    if (r.featureDrift.length) {
+      const drift = [...r.featureDrift].sort((a, b) => b.psi - a.psi);
+      const vectors = Math.max(...drift.map((d) => Number(d.sampleCount)));
+      // The drift rule waits for this many vectors too: with fewer, sampling noise alone nears 0.2.
+      const few = vectors < FEW_VECTORS ? `; only ${vectors} live vectors, too few to read much into` : '';
+      console.log(`drift      PSI of the live feature vectors against training (above 0.2 reads as a significant shift${few})`);
+      console.log(table(['  FEATURE', 'PSI', 'VECTORS'], drift.slice(0, DRIFT_SHOWN).map((d) => [`  ${d.feature}`, d.psi.toFixed(3), String(d.sampleCount)])));
+      if (drift.length > DRIFT_SHOWN) console.log(`  ${drift.length - DRIFT_SHOWN} more, each at most ${drift[DRIFT_SHOWN].psi.toFixed(3)}`);
+    }
+  },
+};
+
+const ALERT_HEADER = ['STARTED', 'STATE', 'SEVERITY', 'RULE', 'SUMMARY'];
+const alertCells = (a: Alert) => [when(a.startedAt), enumWord(AlertState, a.state), enumWord(AlertSeverity, a.severity), a.rule, a.summary];
+
+/** `nepse alerts`: ListAlerts newest first, or with --watch WatchAlerts until Ctrl-C. */
+export const alertsCommand: Command = {
+  usage: 'alerts [--firing] [--watch] [--limit N]',
+  options: { firing: { type: 'boolean' }, watch: { type: 'boolean' }, limit: { type: 'string' } },
+  args: { min: 0, max: 0 },
+  async run({ options, clients, interrupted }) {
+    if (options.watch) {
+      const signal = interrupted();
+      // Alerts arrive one at a time, so the columns are fixed rather than fitted to the widest cell.
+      const widths = [20, 8, 8, 20];
+      const row = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]))).join('  ');
+      console.error(`watching alerts${options.firing ? ', the firing ones first' : ''}; Ctrl-C to stop`);
+      console.log(row(ALERT_HEADER));
+      await follow(clients.monitoring.watchAlerts({ includeFiring: Boolean(options.firing) }, { signal }), signal, (message) => {
+        if (message.kind.case === 'alert') console.log(row(alertCells(message.kind.value)));
+      });
+      return;
+    }
+    const limit = integerOption(stringOption(options, 'limit'), '--limit', { min: 1, max: 100_000 }, 50);
+    const alerts: Alert[] = [];
+    let token = '';
+    do {
+      const page = await clients.monitoring.listAlerts({ pageSize: Math.min(limit - alerts.length, 1000), pageToken: token, state: options.firing ? AlertState.FIRING : AlertState.UNSPECIFIED });
+      alerts.push(...page.alerts);
+      token = page.nextPageToken;
+    } while (token && alerts.length < limit);
+    if (!alerts.length) console.log(options.firing ? 'no alerts firing' : 'no alerts');
+    else console.log(table(ALERT_HEADER, alerts.map(alertCells)));
+  },
+};

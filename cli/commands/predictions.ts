@@ -1,0 +1,73 @@
+/** Prediction commands: ask for next-day predictions, or follow them as new features arrive. */
+import { DegradedReason, type Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { detailsOf } from '../../lib/grpc/index.js';
+import { dayOf } from '../../lib/market/index.js';
+import { dayOption, follow, stringOption, versionArgument, type Command } from '../command.js';
+import { enumWord, failureLines, pct, table, when } from '../format.js';
+
+const HEADER = ['SYMBOL', 'FEATURE DATE', 'CLOSE', 'PREDICTED', 'CHANGE', 'LOG RETURN', 'MODEL', 'DEGRADED'];
+
+/** A prediction as the cells of a {@link HEADER} row. */
+function cells(p: Prediction): string[] {
+  const degraded = p.degraded ? `yes: ${enumWord(DegradedReason, p.degradedReason)}${p.degradedDetail ? ` (${p.degradedDetail})` : ''}` : 'no';
+  return [
+    p.symbol,
+    dayOf(p.featureDate),
+    p.baseClose.toFixed(2),
+    p.predictedClose.toFixed(2),
+    pct(Math.expm1(p.predictedReturn)),
+    `${p.predictedReturn >= 0 ? '+' : ''}${p.predictedReturn.toFixed(5)}`,
+    `${p.modelName} v${p.modelVersion}`,
+    degraded,
+  ];
+}
+
+/** `nepse predict <SYMBOL...>`: Predict for one symbol, PredictBatch (one inference) for several. */
+export const predictCommand: Command = {
+  usage: 'predict <SYMBOL...> [--model NAME] [--version N] [--as-of YYYY-MM-DD]',
+  options: { model: { type: 'string' }, version: { type: 'string' }, 'as-of': { type: 'string' } },
+  args: { min: 1, max: 1000 },
+  async run({ args: symbols, options, clients }) {
+    const request = {
+      asOf: dayOption(stringOption(options, 'as-of'), '--as-of'),
+      modelName: stringOption(options, 'model') ?? '',
+      modelVersion: versionArgument(stringOption(options, 'version'), '--version'),
+    };
+    if (symbols.length === 1) {
+      const { prediction } = await clients.prediction.predict({ ...request, symbol: symbols[0] });
+      console.log(table(HEADER, [cells(prediction!)]));
+      return;
+    }
+    const { results } = await clients.prediction.predictBatch({ ...request, symbols });
+    const made = results.flatMap((r) => (r.outcome.case === 'prediction' ? [cells(r.outcome.value)] : []));
+    if (made.length) console.log(table(HEADER, made));
+    // A symbol that failed fails only its own entry: the others are printed, the exit code tells.
+    let failed = 0;
+    for (const r of results) {
+      if (r.outcome.case !== 'error') continue;
+      failed++;
+      const [message, ...violations] = failureLines(detailsOf(r.outcome.value));
+      console.error([`nepse: ${r.symbol}: ${message}`, ...violations].join('\n'));
+    }
+    return failed ? 1 : 0;
+  },
+};
+
+/** `nepse watch <SYMBOL...>`: WatchPredictions until Ctrl-C, the current prediction of each first. */
+export const watchCommand: Command = {
+  usage: 'watch <SYMBOL...> [--model NAME]',
+  options: { model: { type: 'string' } },
+  args: { min: 1, max: 1000 },
+  async run({ args: symbols, options, clients, interrupted }) {
+    const signal = interrupted();
+    // Rows arrive one at a time, so the columns are fixed rather than fitted to the widest cell.
+    const widths = [9, 10, 12, 10, 10, 9, 10, 24];
+    const row = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]))).join('  ');
+    console.error(`watching ${symbols.join(' ')}; Ctrl-C to stop`);
+    console.log(row(['AT', ...HEADER]));
+    const stream = clients.prediction.watchPredictions({ symbols, modelName: stringOption(options, 'model') ?? '', includeCurrent: true }, { signal });
+    await follow(stream, signal, (message) => {
+      if (message.kind.case === 'prediction') console.log(row([when(message.kind.value.predictedAt).slice(11), ...cells(message.kind.value)]));
+    });
+  },
+};
