@@ -6,6 +6,7 @@ import {
   ModelPromotedSchema,
   ModelRegisteredSchema,
   ModelRolledBackSchema,
+  ModelWithdrawnSchema,
   PredictionsMadeSchema,
   TrainingFinishedSchema,
 } from '../../gen/nepse/events/v1/events_pb.js';
@@ -23,6 +24,7 @@ export const MeshEvents = {
   modelPromoted: defineEvent({ name: 'models.promoted', schema: ModelPromotedSchema }),
   modelActivation: defineEvent({ name: 'models.activation', schema: ModelActivationSchema }),
   modelRolledBack: defineEvent({ name: 'models.rolled_back', schema: ModelRolledBackSchema }),
+  modelWithdrawn: defineEvent({ name: 'models.withdrawn', schema: ModelWithdrawnSchema }),
   predictionsMade: defineEvent({ name: 'predictions.made', schema: PredictionsMadeSchema }),
   alertRaised: defineEvent({ name: 'alerts.raised', schema: AlertRaisedSchema }),
 } as const;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { ActivationResult, ModelActivationSchema, ModelRolledBackSchema, type ModelActivation } from '../../gen/nepse/events/v1/events_pb.js';
+import { ActivationResult, ModelActivationSchema, ModelRolledBackSchema, ModelWithdrawnSchema, type ModelActivation } from '../../gen/nepse/events/v1/events_pb.js';
 import { ModelStatus, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { connectEvents, NO_KEY, type EventBus } from '../../lib/events/index.js';
@@ -186,6 +186,23 @@ describe('the promotion saga, prediction side', () => {
     const rolledBack = create(ModelRolledBackSchema, { promotionId: 'p-solo', name: 'solo', failedVersion: 1, restoredVersion: 0, instanceId: 'prediction-other', reason: 'x' });
     assert.equal(await handlers.rolledBack(rolledBack, { deliveryCount: 1 }), 'deactivated');
     assert.deepEqual([own.current('solo'), own.get('solo', 1)], [undefined, undefined]);
+    await own.close();
+  });
+
+  it('stops serving a withdrawn version unless the registry has it in Production again', async () => {
+    const own = new ModelCache();
+    own.activate(await openLinear('solo', 2, 0.3));
+    let production = 2;
+    const handlers = createActivationHandlers(options({ cache: own, instanceId: 'prediction-solo', loader: { ...loader, productionVersion: async () => production } }));
+    const withdrawn = (version: number) => create(ModelWithdrawnSchema, { changeId: `w-${version}`, name: 'solo', version, stage: Stage.ARCHIVED, actor: 'test' });
+    // Replayed after a newer promotion of the same version: it keeps serving.
+    assert.equal(await handlers.withdrawn(withdrawn(2), { deliveryCount: 1 }), 'back_in_production');
+    assert.equal(own.current('solo')?.version, 2);
+    assert.equal(await handlers.withdrawn(withdrawn(1), { deliveryCount: 1 }), 'not_serving');
+    production = 0;
+    assert.equal(await handlers.withdrawn(withdrawn(2), { deliveryCount: 1 }), 'withdrawn');
+    assert.equal(own.current('solo'), undefined);
+    assert.equal(own.get('solo', 2)?.version, 2, 'kept for requests that pin the version, as a replaced version is');
     await own.close();
   });
 

@@ -2,7 +2,8 @@
  * The prediction side of the promotion saga (DESIGN.md): on ModelPromoted, download, load,
  * smoke-test and swap in the new version, then answer ModelActivation OK — or FAILED with the
  * reason while the previous version keeps serving; on ModelRolledBack, go back to the restored
- * version if the failed one is serving here.
+ * version if the failed one is serving here; on ModelWithdrawn, stop serving the version an
+ * operator took out of Production.
  *
  * Why each instance has its own durable consumers (`prediction-<instanceId>-promotions`): every
  * instance serves every model, so every instance must see every promotion and answer it. A shared
@@ -21,7 +22,7 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { createHash } from 'node:crypto';
-import { ActivationResult, ModelActivationSchema, type ModelPromoted, type ModelRolledBack } from '../../gen/nepse/events/v1/events_pb.js';
+import { ActivationResult, ModelActivationSchema, type ModelPromoted, type ModelRolledBack, type ModelWithdrawn } from '../../gen/nepse/events/v1/events_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { EventRejectedError, NO_KEY, type Delivery, type EventBus, type EventSubscription } from '../../lib/events/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
@@ -57,17 +58,21 @@ export type PromotionOutcome = 'activated' | 'already_active' | 'failed' | 'supe
 /** What handling one ModelRolledBack did. */
 export type RollbackOutcome = 'restored' | 'deactivated' | 'not_serving_failed_version' | 'restore_failed';
 
-/** The two event handlers, apart from their consumers (tests call them with redeliveries). */
+/** What handling one ModelWithdrawn did. */
+export type WithdrawalOutcome = 'withdrawn' | 'not_serving' | 'back_in_production';
+
+/** The event handlers, apart from their consumers (tests call them with redeliveries). */
 export interface ActivationHandlers {
   promoted(event: ModelPromoted, delivery: Pick<Delivery, 'deliveryCount'>): Promise<PromotionOutcome>;
   rolledBack(event: ModelRolledBack, delivery: Pick<Delivery, 'deliveryCount'>): Promise<RollbackOutcome>;
+  withdrawn(event: ModelWithdrawn, delivery: Pick<Delivery, 'deliveryCount'>): Promise<WithdrawalOutcome>;
 }
 
-/** A running activation: the two consumers. */
+/** A running activation: its consumers. */
 export interface RunningActivation {
   /** What the loading at start found. */
   readonly initial: ProductionLoad;
-  /** Stops both consumers, waiting for a handler in progress. */
+  /** Stops the consumers, waiting for a handler in progress. */
   stop(): Promise<void>;
 }
 
@@ -77,11 +82,11 @@ const DEFAULT_BACKOFF_MS = [1_000, 5_000, 15_000, 30_000, 60_000];
 const REMEMBERED_ANSWERS = 1_024;
 
 /** The durable names of an instance: at most 64 characters, unique per instance id. */
-export function activationDurables(instanceId: string): { promotions: string; rollbacks: string } {
+export function activationDurables(instanceId: string): { promotions: string; rollbacks: string; withdrawals: string } {
   const clean = instanceId.replace(/[^A-Za-z0-9_-]/g, '_') || 'unnamed';
-  // 'prediction-' + id + '-promotions' must fit JetStream's 64; long ids keep a hash to stay unique.
+  // 'prediction-' + id + '-withdrawals' must fit JetStream's 64; long ids keep a hash to stay unique.
   const id = clean.length <= 40 ? clean : `${clean.slice(0, 31)}-${createHash('sha256').update(instanceId).digest('hex').slice(0, 8)}`;
-  return { promotions: `prediction-${id}-promotions`, rollbacks: `prediction-${id}-rollbacks` };
+  return { promotions: `prediction-${id}-promotions`, rollbacks: `prediction-${id}-rollbacks`, withdrawals: `prediction-${id}-withdrawals` };
 }
 
 function requireEvent(name: string, version: number, what: string): void {
@@ -90,7 +95,7 @@ function requireEvent(name: string, version: number, what: string): void {
   }
 }
 
-/** Creates the handlers of ModelPromoted and ModelRolledBack for one instance. */
+/** Creates the handlers of ModelPromoted, ModelRolledBack and ModelWithdrawn for one instance. */
 export function createActivationHandlers(options: ActivationOptions): ActivationHandlers {
   const { cache, loader, events, logger } = options;
   const maxDeliver = options.maxDeliver ?? DEFAULT_MAX_DELIVER;
@@ -216,6 +221,25 @@ export function createActivationHandlers(options: ActivationOptions): Activation
         return 'restored';
       });
     },
+
+    async withdrawn(event, delivery) {
+      requireEvent(event.name, event.version, `withdrawal ${event.changeId}`);
+      const { name, version } = event;
+      return serial(name, async () => {
+        if (cache.current(name)?.version !== version) return 'not_serving';
+        // A first start replays old withdrawals beside newer promotions (separate durables), so
+        // the registry decides: a version promoted again since keeps serving.
+        try {
+          if ((await loader.productionVersion(name)) === version) return 'back_in_production';
+        } catch (error) {
+          if (isTransient(error) && delivery.deliveryCount < maxDeliver) throw error;
+          logger.warn({ err: error, model: name, version }, 'registry unreachable; withdrawing as the event says');
+        }
+        cache.deactivate(name);
+        logger.warn({ model: name, version, actor: event.actor, reason: event.reason }, 'withdrawn from Production: the model has no Production version here until one is promoted');
+        return 'withdrawn';
+      });
+    },
   };
 }
 
@@ -234,8 +258,8 @@ async function loadAtStart(options: ActivationOptions): Promise<ProductionLoad> 
 }
 
 /**
- * Loads every Production model into the cache, starts the ModelPromoted and ModelRolledBack
- * consumers of this instance, then marks the cache ready. Models that fail to load at start are
+ * Loads every Production model into the cache, starts the ModelPromoted, ModelRolledBack and
+ * ModelWithdrawn consumers of this instance, then marks the cache ready. Models that fail to load at start are
  * logged and left out; the others serve.
  * @throws when the registry's list stays unreadable for `startupTimeoutMs`, or the consumers cannot start.
  */
@@ -255,6 +279,7 @@ export async function startModelActivation(options: ActivationOptions): Promise<
   try {
     subscriptions.push(await events.consume(MeshEvents.modelPromoted, { ...consumeOptions, durable: durables.promotions }, async (event, delivery) => void (await handlers.promoted(event, delivery))));
     subscriptions.push(await events.consume(MeshEvents.modelRolledBack, { ...consumeOptions, durable: durables.rollbacks }, async (event, delivery) => void (await handlers.rolledBack(event, delivery))));
+    subscriptions.push(await events.consume(MeshEvents.modelWithdrawn, { ...consumeOptions, durable: durables.withdrawals }, async (event, delivery) => void (await handlers.withdrawn(event, delivery))));
   } catch (error) {
     await Promise.allSettled(subscriptions.map((s) => s.stop()));
     throw error;

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { fromBinary } from '@bufbuild/protobuf';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { ModelWithdrawnSchema, type ModelWithdrawn } from '../../gen/nepse/events/v1/events_pb.js';
 import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { grpc } from '../../lib/grpc/index.js';
+import { waitFor } from '../../lib/events/testing.js';
 import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
 import { startPredictionBed, WIDTH, type PredictionBed } from './test-bed.js';
 
@@ -17,7 +21,7 @@ interface Answer {
   error?: unknown;
 }
 
-describe('a hot swap under continuous load', () => {
+describe('swapping the served version', () => {
   let bed: PredictionBed;
 
   before(async () => {
@@ -84,5 +88,30 @@ describe('a hot swap under continuous load', () => {
       await session.release();
     }
     console.log(`# hot swap v${bed.model.version} → v${v2}: ${answers.length} answers, none failed (${before.length} before, ${after.length} after the first v${v2} answer)`);
+  });
+
+  it('stops answering from a version taken out of Production by hand, and answers again once it is promoted', async () => {
+    const production = (await bed.registry.getModel({ name: bed.model.name, selector: { case: 'stage', value: Stage.PRODUCTION } })).modelVersion!.version;
+    const withdrawals: ModelWithdrawn[] = [];
+    const subscription = bed.bus.nc.subscribe('nepse.v1.models.withdrawn.>', { callback: (error, m) => error || withdrawals.push(fromBinary(ModelWithdrawnSchema, m.data)) });
+    try {
+      await bed.registry.transitionStage({ name: bed.model.name, version: production, targetStage: Stage.ARCHIVED, actor: 'operator', reason: 'bad predictions' });
+      const refused = await waitFor(
+        () => bed.client.predict({ symbol: 'NABIL' }).then(() => undefined, (error: { code?: number; message?: string }) => error),
+        'Predict to refuse the withdrawn model',
+      );
+      assert.equal(refused.code, grpc.status.FAILED_PRECONDITION);
+      assert.match(refused.message ?? '', /no model is in Production/);
+      const [event] = await waitFor(() => (withdrawals.length ? withdrawals : undefined), 'ModelWithdrawn');
+      assert.deepEqual([event.name, event.version, event.stage, event.actor, event.reason], [bed.model.name, production, Stage.ARCHIVED, 'operator', 'bad predictions']);
+      const pinned = await bed.client.predict({ symbol: 'NABIL', modelName: bed.model.name, modelVersion: production });
+      assert.equal(pinned.prediction?.modelVersion, production, 'a request pinning the version is still answered, as for a replaced version');
+
+      await bed.registry.transitionStage({ name: bed.model.name, version: production, targetStage: Stage.PRODUCTION, actor: 'operator', reason: 'fixed' });
+      const back = await waitFor(() => bed.client.predict({ symbol: 'NABIL' }).then((r) => r.prediction, () => undefined), 'Predict to answer again');
+      assert.equal(back.modelVersion, production);
+    } finally {
+      subscription.unsubscribe();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { ModelPromotedSchema } from '../../gen/nepse/events/v1/events_pb.js';
+import { ModelPromotedSchema, ModelWithdrawnSchema } from '../../gen/nepse/events/v1/events_pb.js';
 import { Stage, TransitionStageResponseSchema, type TransitionStageRequest, type TransitionStageResponse } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { NO_KEY } from '../../lib/events/index.js';
@@ -76,10 +76,31 @@ async function promote(tx: Queryable, history: HistoryWriter, row: VersionRow, c
 }
 
 /**
+ * Takes `row` out of Production by hand: its saga ends (a late failed activation must not roll
+ * back what the operator already withdrew) and ModelWithdrawn tells prediction instances to stop
+ * serving it.
+ */
+async function withdraw(tx: Queryable, row: VersionRow, stage: Stage, change: Change): Promise<void> {
+  await registryStore.supersedePromotions(tx, row.name);
+  const changeId = randomUUID();
+  const event = create(ModelWithdrawnSchema, {
+    changeId,
+    name: row.name,
+    version: row.version,
+    stage,
+    actor: change.actor,
+    reason: change.reason,
+    occurredAt: timestampFromDate(new Date()),
+  });
+  await enqueueEvent(tx, MeshEvents.modelWithdrawn, NO_KEY, event, `models.withdrawn:${changeId}`);
+}
+
+/**
  * TransitionStage. At most one Production version per name: promoting archives the previous one
  * and starts the promotion saga; moving a version to the stage it is in changes nothing (for
- * Production it answers the saga that put it there, so a retried promotion sees the same answer).
- * A version whose activation failed may not be promoted again (FAILED_PRECONDITION).
+ * Production it answers the saga that put it there, so a retried promotion sees the same answer);
+ * moving the Production version anywhere else withdraws it. A version whose activation failed
+ * may not be promoted again (FAILED_PRECONDITION).
  */
 export async function transitionStage(deps: RegistryDeps, request: TransitionStageRequest): Promise<TransitionStageResponse> {
   const name = requireModelName(request.name);
@@ -107,10 +128,9 @@ export async function transitionStage(deps: RegistryDeps, request: TransitionSta
     if (target === 'production') {
       ({ previous, promotionId } = await promote(tx, history, row, change));
     } else {
-      // Leaving Production by hand ends its saga: a late failed activation must not roll back.
-      if (row.stage === 'production') await registryStore.supersedePromotions(tx, name);
       await registryStore.setStage(tx, name, version, target);
       await history.append({ name, version, kind: 'stage_changed', fromStage: row.stage, toStage: target, actor: change.actor, reason: change.reason });
+      if (row.stage === 'production') await withdraw(tx, row, request.targetStage, change);
     }
     return { row: (await registryStore.version(tx, name, version))!, previous, promotionId, changed: true };
   });
