@@ -32,18 +32,19 @@ export const noChange = (evaluation: Evaluation | undefined): ForecastMetrics | 
 
 /** An evaluation as a table: the model's figures, then each baseline's on the same predictions. */
 export function evaluationTable(evaluation: Evaluation | undefined): string {
-  const row = (label: string, m?: ForecastMetrics) => [
+  // NO_CHANGE predicts a return of 0, so it never calls a direction: its accuracy would only count flat sessions.
+  const row = (label: string, m?: ForecastMetrics, callsDirection = true) => [
     `  ${label}`,
     String(m?.count ?? 0n),
     (m?.maeReturn ?? 0).toFixed(5),
     (m?.rmseReturn ?? 0).toFixed(5),
     (m?.maeClose ?? 0).toFixed(2),
     `${((m?.mapeClose ?? 0) * 100).toFixed(2)} %`,
-    `${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %`,
+    callsDirection ? `${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %` : 'n/a',
   ];
   return table(
     ['', 'SCORED', 'MAE RETURN', 'RMSE RETURN', 'MAE CLOSE', 'MAPE', 'DIRECTION'],
-    [row('model', evaluation?.model), ...(evaluation?.baselines ?? []).map((b) => row(baselineName(b.baseline), b.metrics))],
+    [row('model', evaluation?.model), ...(evaluation?.baselines ?? []).map((b) => row(baselineName(b.baseline), b.metrics, b.baseline !== Baseline.NO_CHANGE))],
   );
 }
 

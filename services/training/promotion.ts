@@ -13,7 +13,8 @@ export interface Verdict {
  */
 export function promotionVerdict(modelMae: number, baselineMae: number, margin: number): Verdict {
   const improvement = baselineMae > 0 ? 1 - modelMae / baselineMae : 0;
-  const figures = `holdout MAE ${modelMae.toPrecision(4)} vs no-change ${baselineMae.toPrecision(4)}: ${(improvement * 100).toFixed(1)} % better, margin ${(margin * 100).toFixed(1)} %`;
+  const versus = `${(Math.abs(improvement) * 100).toFixed(1)} % ${improvement >= 0 ? 'better' : 'worse'}`;
+  const figures = `holdout MAE ${modelMae.toPrecision(4)} vs no-change ${baselineMae.toPrecision(4)}: ${versus}, margin ${(margin * 100).toFixed(1)} %`;
   const qualifies = Number.isFinite(modelMae) && baselineMae > 0 && modelMae < (1 - margin) * baselineMae;
   return { qualifies, reason: qualifies ? figures : `does not beat the no-change baseline by the margin (${figures})` };
 }

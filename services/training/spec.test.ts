@@ -61,6 +61,8 @@ describe('auto-promotion rule', () => {
     assert.equal(promotionVerdict(0.0101, 0.01, 0).qualifies, false);
     assert.equal(promotionVerdict(Number.NaN, 0.01, 0).qualifies, false);
     assert.match(promotionVerdict(0.0099, 0.01, 0.02).reason, /does not beat the no-change baseline/);
+    assert.match(promotionVerdict(0.0095, 0.01, 0.02).reason, /: 5\.0 % better, margin 2\.0 %$/);
+    assert.match(promotionVerdict(0.0101, 0.01, 0).reason, /: 1\.0 % worse, margin 0\.0 %\)$/);
   });
 });
 
