@@ -1,5 +1,5 @@
 import { createGrpcServer, type ServiceImplementation } from '../grpc/index.js';
-import { collectProcessMetrics, grpcServerObserver, startTelemetryServer, type Logger } from '../telemetry/index.js';
+import { collectProcessMetrics, grpcServerObserver, startTelemetryServer, stopTracing, type Logger } from '../telemetry/index.js';
 
 /** Options of {@link hostServices}. */
 export interface HostOptions {
@@ -51,8 +51,9 @@ export async function hostServices(options: HostOptions): Promise<Host> {
 }
 
 /**
- * Runs `stop` once on SIGINT or SIGTERM, then exits; a second signal exits at once. Used by every
- * main.ts so that Kubernetes' SIGTERM drains calls and consumers before stores close.
+ * Runs `stop` once on SIGINT or SIGTERM, then flushes the spans still batched for export and
+ * exits; a second signal exits at once. Used by every main.ts so that Kubernetes' SIGTERM drains
+ * calls and consumers before stores close, and the trace of the last calls is not lost.
  */
 export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
   let stopping = false;
@@ -61,13 +62,25 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     stop().then(
-      () => process.exit(0),
-      (error) => {
+      async () => {
+        await flushTraces();
+        process.exit(0);
+      },
+      async (error) => {
         logger.error({ err: error }, 'shutdown failed');
+        await flushTraces();
         process.exit(1);
       },
     );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/** How long shutdown waits for the last spans to reach the collector, in ms: a collector that is down must not hold the exit. */
+const TRACE_FLUSH_MS = 2_000;
+
+/** Exports the spans still batched, bounded by {@link TRACE_FLUSH_MS}. */
+function flushTraces(): Promise<unknown> {
+  return Promise.race([stopTracing().catch(() => {}), new Promise((resolve) => setTimeout(resolve, TRACE_FLUSH_MS).unref())]);
 }

@@ -5,7 +5,6 @@
  * dashboard in ops/ use is served by some service, so none of them queries a name that does not exist.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,20 +23,6 @@ import { ROOT, startServiceProcess, type ServiceProcess } from '../../lib/runtim
 import { familyNameOf, parseExposition, type Exposition } from '../../lib/telemetry/exposition.js';
 import { metricNamesOf } from './promql-names.js';
 
-/**
- * Monitoring joins the test once services/monitoring/main.ts exists (it is being written); until
- * then the names it will export are checked against this list, the contract the dashboard and
- * the alert rules were written to.
- */
-const MONITORING_RUNS = existsSync(join(ROOT, 'services', 'monitoring', 'main.ts'));
-const MONITORING_METRICS = [
-  'nepse_monitoring_alerts_firing',
-  'nepse_model_live_mae',
-  'nepse_model_baseline_mae',
-  'nepse_model_directional_accuracy',
-  'nepse_model_feature_psi',
-  'nepse_monitoring_predictions_scored_total',
-];
 /** Series Prometheus makes itself for every target; no service serves them. */
 const SCRAPE_SERIES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped'];
 
@@ -80,7 +65,7 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
     await start('registry', { FEATURE_ADDR: addr('feature') });
     const dependent = { FEATURE_ADDR: addr('feature'), REGISTRY_ADDR: addr('registry') };
     await Promise.all([start('training', dependent), start('prediction', dependent)]);
-    if (MONITORING_RUNS) await start('monitoring', { ...dependent, PREDICTION_ADDR: addr('prediction') });
+    await start('monitoring', { ...dependent, PREDICTION_ADDR: addr('prediction') });
 
     for (const [name, service] of running) {
       await ONE_CALL[name as ServiceName]?.(`127.0.0.1:${service.port}`);
@@ -103,7 +88,7 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
   });
 
   it('scrapes every service that exists', () => {
-    const expected = ['ingestion', 'feature', 'registry', 'training', 'prediction', ...(MONITORING_RUNS ? ['monitoring'] : [])];
+    const expected = ['ingestion', 'feature', 'registry', 'training', 'prediction', 'monitoring'];
     assert.deepEqual([...scrapes.keys()].sort(), expected.sort());
   });
 
@@ -166,14 +151,10 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
     const missing = [...used]
       .filter(([name]) => {
         const family = familyNameOf(name);
-        if (served.has(family) || served.has(name) || SCRAPE_SERIES.includes(name)) return false;
-        return MONITORING_RUNS || !MONITORING_METRICS.includes(family);
+        return !(served.has(family) || served.has(name) || SCRAPE_SERIES.includes(name));
       })
       .map(([name, where]) => `${name} (${where})`);
     assert.deepEqual(missing, [], 'metric names no service serves');
-    if (!MONITORING_RUNS) {
-      for (const name of MONITORING_METRICS) assert.ok([...used.keys()].some((n) => familyNameOf(n) === name), `the ops files use ${name}`);
-    }
   });
 
   it('points the scrape config at every metrics port', async () => {
