@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Baseline } from '../../gen/nepse/market/v1/market_pb.js';
 import { AlertKind, AlertState } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
-import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
 import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
 import { DEFAULT_FEATURE_SET } from '../feature/feature-sets/index.js';
@@ -57,6 +57,8 @@ describe('monitoring: drift and live error against the registry', () => {
       ),
     );
     assert.equal(registered.modelVersion?.version, 1);
+    // The rules judge the registry's Production version of each model.
+    await registryClient.transitionStage({ name: 'drifty', version: 1, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'served' });
     const rules = parseRules({
       rules: [
         { name: 'drift', kind: 'feature_drift', severity: 'warning', max_psi: 0.2, min_samples: 50 },

@@ -1,6 +1,7 @@
 /**
  * Runs the rules: every interval, and shortly after new data (a burst of events causes one run).
- * Runs never overlap. Each run first scores whatever became scorable and was missed, then checks
+ * Runs never overlap. Each run first scores whatever became scorable and was missed, asks the
+ * registry which version of each model is in Production (the one the rules judge), then checks
  * every rule, applies the outcomes to the alert book, announces the changes, and refreshes the
  * model gauges.
  */
@@ -90,6 +91,8 @@ export class Evaluator {
   private async runOnce(): Promise<void> {
     const scored = await this.deps.scorer.scoreUnscored();
     if (scored) this.deps.logger.debug({ scored }, 'scored predictions missed by the event path');
+    const { models, info } = this.deps;
+    await Promise.all(models.names().map(async (name) => models.setProduction(name, await info.productionVersion(name))));
     const now = new Date(this.deps.now());
     for (const rule of this.deps.rules) {
       try {

@@ -1,5 +1,5 @@
 import type { Evaluation } from '../../gen/nepse/market/v1/market_pb.js';
-import type { FeatureDistribution, RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { Stage, type FeatureDistribution, type RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { grpc, type ServiceClient } from '../../lib/grpc/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
@@ -48,6 +48,23 @@ export class ModelInfoSource {
       this.inflight.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * The name's Production version at the registry: 0 when it has none, undefined when the registry
+   * did not answer. Asked afresh each time (stages change); never throws.
+   */
+  async productionVersion(name: string): Promise<number | undefined> {
+    try {
+      const response = await this.policy.execute((signal) =>
+        this.registry.getModel({ name, selector: { case: 'stage', value: Stage.PRODUCTION } }, { signal, timeoutMs: this.timeoutMs }),
+      );
+      return response.modelVersion?.version ?? 0;
+    } catch (error) {
+      if ((error as { code?: number }).code === grpc.status.NOT_FOUND) return 0;
+      this.logger.debug({ model: name, err: (error as Error).message }, 'registry did not say the Production version; going by the latest prediction');
+      return undefined;
+    }
   }
 
   private async fetch(name: string, version: number, key: string): Promise<ModelLookup> {

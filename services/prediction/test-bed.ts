@@ -38,10 +38,19 @@ export const BIAS = 0.0005;
 
 /** Options of {@link startPredictionBed}. */
 export interface PredictionBedOptions {
-  /** Symbols given a random-walk history. */
+  /** Symbols given a history. */
   symbols: readonly string[];
-  /** Bars per symbol; must exceed ohlcv_v1's 50-day warm-up. Default 80. */
+  /** Bars per symbol of the default random-walk history; must exceed ohlcv_v1's 50-day warm-up. Default 80. */
   barsPerSymbol?: number;
+  /**
+   * A symbol's history, oldest first, instead of a random walk: trading days, longer than
+   * ohlcv_v1's 50-day warm-up. The bed keeps a copy, to which later bars are appended.
+   */
+  history?: (symbol: string) => readonly DailyBar[];
+  /** Weights of the promoted model, one per ohlcv_v1 feature. Default {@link WEIGHTS}. */
+  weights?: readonly number[];
+  /** Bias of the promoted model, log-return units. Default {@link BIAS}. */
+  bias?: number;
   /** Extra environment of the prediction service (PREDICTION_*). */
   env?: Record<string, string>;
   /** Name of the promoted model. Default `bed-linear`. */
@@ -70,11 +79,15 @@ export interface PredictionBed {
   stopFeature(): Promise<void>;
   /** Starts the feature service again on the same port and data folder. */
   startFeature(): Promise<void>;
-  /** Publishes the next trading day's bar of a symbol; resolves once its vector is served. */
+  /** Publishes the next trading day's bar of a symbol, 1 % up; resolves once its vector is served. */
   addBar(symbol: string): Promise<DailyBar>;
+  /**
+   * Publishes bars that follow a symbol's history, oldest first, in one BarsIngested event;
+   * resolves once the vector of the last one is served.
+   */
+  addBars(symbol: string, bars: readonly DailyBar[]): Promise<void>;
   stop(): Promise<void>;
 }
-
 
 /** Starts the bed; see the file comment. */
 export async function startPredictionBed(options: PredictionBedOptions): Promise<PredictionBed> {
@@ -104,14 +117,16 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
       }
     };
     let batch = 0;
-    const publish = async (symbol: string, bars: DailyBar[]) => {
+    const publish = async (symbol: string, bars: readonly DailyBar[]) => {
       const wire = bars.map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover }));
       const batchId = `bed-${++batch}`;
       await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars: wire, batchId, part: 1, partCount: 1 }), { msgId: `bars.ingested:${symbol}:${batchId}:1` });
     };
     const bars = new Map<string, DailyBar[]>();
     for (const [i, symbol] of options.symbols.entries()) {
-      const history = randomWalkBars(options.barsPerSymbol ?? 80, { seed: 100 + i, startPrice: 200 + 50 * i, startDate: '2024-01-01' });
+      const history = options.history
+        ? [...options.history(symbol)]
+        : randomWalkBars(options.barsPerSymbol ?? 80, { seed: 100 + i, startPrice: 200 + 50 * i, startDate: '2024-01-01' });
       bars.set(symbol, history);
       await publish(symbol, history);
     }
@@ -125,7 +140,7 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
     const registry = createGrpcClient(RegistryService, `127.0.0.1:${registryService.port}`);
     cleanup.push(() => registry.close());
     const name = options.modelName ?? 'bed-linear';
-    const bytes = linearModel({ width: WIDTH, weights: WEIGHTS, bias: BIAS });
+    const bytes = linearModel({ width: WIDTH, weights: options.weights ?? WEIGHTS, bias: options.bias ?? BIAS });
     const registered = await registry.registerModel(registerRequests(registrationFor(name, WIDTH), bytes));
     const version = registered.modelVersion!.version;
     await registry.transitionStage({ name, version, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'prediction test bed' });
@@ -146,6 +161,13 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
     const client = createGrpcClient(PredictionService, `127.0.0.1:${prediction.port}`);
     cleanup.push(() => client.close());
 
+    const addBars = async (symbol: string, added: readonly DailyBar[]) => {
+      const date = added.at(-1)!.date;
+      bars.get(symbol)!.push(...added);
+      await publish(symbol, added);
+      await waitFor(async () => (await latestDate(symbol)) === date, `the vector of ${symbol} on ${date}`, { timeoutMs: 30_000, intervalMs: 50 });
+    };
+
     return {
       client,
       registry,
@@ -165,16 +187,13 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
         feature ??= await startFeature(featureConfig({ ...env, FEATURE_PORT: String(featurePort), FEATURE_METRICS_PORT: '0' }));
       },
       async addBar(symbol) {
-        const history = bars.get(symbol)!;
-        const last = history.at(-1)!;
-        const date = nextTradingDay(last.date);
+        const last = bars.get(symbol)!.at(-1)!;
         const close = last.close * 1.01;
-        const bar: DailyBar = { date, open: last.close, high: close * 1.005, low: last.close * 0.995, close, volume: 5_000, turnover: close * 5_000 };
-        history.push(bar);
-        await publish(symbol, [bar]);
-        await waitFor(async () => (await latestDate(symbol)) === date, `the vector of ${symbol} on ${date}`, { timeoutMs: 30_000, intervalMs: 50 });
+        const bar: DailyBar = { date: nextTradingDay(last.date), open: last.close, high: close * 1.005, low: last.close * 0.995, close, volume: 5_000, turnover: close * 5_000 };
+        await addBars(symbol, [bar]);
         return bar;
       },
+      addBars,
       stop: undo,
     };
   } catch (error) {
