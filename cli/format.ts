@@ -23,6 +23,14 @@ export function table(header: string[], rows: string[][]): string {
   return [header, ...rows].map(line).join('\n');
 }
 
+/**
+ * A row of fixed-width columns (the last one left ragged), for rows printed one at a time as a
+ * stream delivers them, where no widest cell is known in advance.
+ */
+export function fixedRow(widths: readonly number[], cells: readonly string[]): string {
+  return cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
+}
+
 /** How a baseline is named in tables. */
 export const baselineName = (baseline: Baseline): string => (baseline === Baseline.NO_CHANGE ? 'no change' : baseline === Baseline.SMA5_DRIFT ? 'SMA-5 drift' : enumWord(Baseline, baseline));
 

@@ -21,7 +21,7 @@ import { startNatsServer, type NatsTestServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
 import { dayOf, toProtoDate, tradingDays } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
-import { DEFAULT_RULES } from '../services/monitoring/rules.js';
+import { DEFAULT_DRIFT_RULE } from '../services/monitoring/rules.js';
 import { generateMarket, toCsv, type SampleBar } from './sample-market.js';
 
 const SYMBOLS = 30;
@@ -202,11 +202,10 @@ async function main(): Promise<void> {
     console.log(row('model (live)', m));
     console.log(row('no change', b, false));
     // The calendar features drift by design over a few weeks of live data; the drift rule skips them too.
-    const driftRule = DEFAULT_RULES.find((rule) => rule.kind === 'feature_drift');
-    const ignored = driftRule?.ignore_features ?? [];
+    const { ignore_features: ignored, min_samples: minSamples } = DEFAULT_DRIFT_RULE;
     const drifted = live.featureDrift.filter((d) => !ignored.includes(d.feature)).sort((x, y) => y.psi - x.psi).slice(0, 3);
     if (drifted.length) {
-      const trusted = drifted[0].sampleCount >= (driftRule?.min_samples ?? 0) ? '' : `; too few to trust: the drift rule waits for ${driftRule?.min_samples}`;
+      const trusted = drifted[0].sampleCount >= minSamples ? '' : `; too few to trust: the drift rule waits for ${minSamples}`;
       console.log(`  drift          largest PSI: ${drifted.map((d) => `${d.feature} ${d.psi.toFixed(3)}`).join(', ')} (over ${drifted[0].sampleCount} live vectors${trusted}; calendar features left out)`);
     }
   } else {

@@ -1,13 +1,12 @@
 /** Monitoring commands: a model's live figures beside the baseline, and the alerts. */
 import { AlertSeverity, AlertState, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { dayOf } from '../../lib/market/index.js';
+import { DEFAULT_DRIFT_RULE } from '../../services/monitoring/rules.js';
 import { follow, integerOption, stringOption, versionArgument, type Command } from '../command.js';
-import { enumWord, evaluationTable, maeVersusNoChange, table, when } from '../format.js';
+import { enumWord, evaluationTable, fixedRow, maeVersusNoChange, table, when } from '../format.js';
 
 /** Features listed by `performance`; the rest are summed up in one line. */
 const DRIFT_SHOWN = 10;
-/** Live vectors below which PSI is mostly sampling noise (the default feature_drift rule's minimum). */
-const FEW_VECTORS = 500;
 
 /** `nepse performance <MODEL>`: GetModelPerformance, live beside NO_CHANGE, backtest and drift when present. */
 export const performanceCommand: Command = {
@@ -39,8 +38,8 @@ export const performanceCommand: Command = {
     if (r.featureDrift.length) {
       const drift = [...r.featureDrift].sort((a, b) => b.psi - a.psi);
       const vectors = Math.max(...drift.map((d) => Number(d.sampleCount)));
-      // The drift rule waits for this many vectors too: with fewer, sampling noise alone nears 0.2.
-      const few = vectors < FEW_VECTORS ? `; only ${vectors} live vectors, too few to read much into` : '';
+      // The drift rule waits for as many vectors: with fewer, sampling noise alone nears its bound.
+      const few = vectors < DEFAULT_DRIFT_RULE.min_samples ? `; only ${vectors} live vectors, too few to read much into` : '';
       console.log(`drift      PSI of the live feature vectors against training (above 0.2 reads as a significant shift${few})`);
       console.log(table(['  FEATURE', 'PSI', 'VECTORS'], drift.slice(0, DRIFT_SHOWN).map((d) => [`  ${d.feature}`, d.psi.toFixed(3), String(d.sampleCount)])));
       if (drift.length > DRIFT_SHOWN) console.log(`  ${drift.length - DRIFT_SHOWN} more, each at most ${drift[DRIFT_SHOWN].psi.toFixed(3)}`);
@@ -59,9 +58,7 @@ export const alertsCommand: Command = {
   async run({ options, clients, interrupted }) {
     if (options.watch) {
       const signal = interrupted();
-      // Alerts arrive one at a time, so the columns are fixed rather than fitted to the widest cell.
-      const widths = [20, 8, 8, 20];
-      const row = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]))).join('  ');
+      const row = (cells: string[]) => fixedRow([20, 8, 8, 20], cells);
       console.error(`watching alerts${options.firing ? ', the firing ones first' : ''}; Ctrl-C to stop`);
       console.log(row(ALERT_HEADER));
       await follow(clients.monitoring.watchAlerts({ includeFiring: Boolean(options.firing) }, { signal }), signal, (message) => {

@@ -3,7 +3,7 @@ import { DegradedReason, type Prediction } from '../../gen/nepse/prediction/v1/p
 import { detailsOf } from '../../lib/grpc/index.js';
 import { dayOf } from '../../lib/market/index.js';
 import { dayOption, follow, stringOption, versionArgument, type Command } from '../command.js';
-import { enumWord, failureLines, pct, table, when } from '../format.js';
+import { enumWord, failureLines, fixedRow, pct, table, when } from '../format.js';
 
 const HEADER = ['SYMBOL', 'FEATURE DATE', 'CLOSE', 'PREDICTED', 'CHANGE', 'LOG RETURN', 'MODEL', 'DEGRADED'];
 
@@ -60,9 +60,7 @@ export const watchCommand: Command = {
   args: { min: 1, max: 1000 },
   async run({ args: symbols, options, clients, interrupted }) {
     const signal = interrupted();
-    // Rows arrive one at a time, so the columns are fixed rather than fitted to the widest cell.
-    const widths = [9, 10, 12, 10, 10, 9, 10, 24];
-    const row = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]))).join('  ');
+    const row = (cells: string[]) => fixedRow([9, 10, 12, 10, 10, 9, 10, 24], cells);
     console.error(`watching ${symbols.join(' ')}; Ctrl-C to stop`);
     console.log(row(['AT', ...HEADER]));
     const stream = clients.prediction.watchPredictions({ symbols, modelName: stringOption(options, 'model') ?? '', includeCurrent: true }, { signal });

@@ -109,11 +109,14 @@ export interface RuleSet {
   webhookUrl?: string;
 }
 
+/** The default drift rule: what readers of PSI figures (the demo, the CLI) measure theirs against. */
+export const DEFAULT_DRIFT_RULE: FeatureDriftRule = featureDrift.parse({ name: 'feature_drift', kind: 'feature_drift', severity: 'warning' });
+
 /** The rules that run when no file is given (the thresholds of the issue that asked for them). */
 export const DEFAULT_RULES: readonly Rule[] = [
   liveError.parse({ name: 'live_error_ratio', kind: 'live_error', severity: 'warning' }),
   directionalAccuracy.parse({ name: 'direction_floor', kind: 'directional_accuracy', severity: 'warning' }),
-  featureDrift.parse({ name: 'feature_drift', kind: 'feature_drift', severity: 'warning' }),
+  DEFAULT_DRIFT_RULE,
   staleBars.parse({ name: 'stale_bars', kind: 'stale_bars', severity: 'critical' }),
   predictionLatency.parse({ name: 'prediction_latency', kind: 'prediction_latency', severity: 'warning' }),
 ];
