@@ -8,6 +8,7 @@ import { PredictionService } from '../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService } from '../gen/nepse/registry/v1/registry_pb.js';
 import { TrainingService } from '../gen/nepse/training/v1/training_pb.js';
 import { DEFAULT_PORTS } from '../lib/config/index.js';
+import { MAX_PAGE_SIZE } from '../lib/market/index.js';
 import { createGrpcClient, type ServiceClient } from '../lib/grpc/index.js';
 
 const SERVICES = {
@@ -68,4 +69,24 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
     });
   }
   return clients as Clients;
+}
+
+/**
+ * The items of a paged list, in order, up to `limit`: pages of at most the largest size a service
+ * hands out ({@link MAX_PAGE_SIZE}), and never more than the limit still needs.
+ * @param fetch asks for one page of `pageSize` items after `pageToken` ('' for the first).
+ */
+export async function collectPages<P extends { nextPageToken: string }, T>(
+  fetch: (pageSize: number, pageToken: string) => Promise<P>,
+  itemsOf: (page: P) => readonly T[],
+  limit = Number.POSITIVE_INFINITY,
+): Promise<T[]> {
+  const items: T[] = [];
+  let token = '';
+  do {
+    const page = await fetch(Math.min(limit - items.length, MAX_PAGE_SIZE), token);
+    items.push(...itemsOf(page));
+    token = page.nextPageToken;
+  } while (token && items.length < limit);
+  return items;
 }

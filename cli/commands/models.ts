@@ -1,5 +1,6 @@
 /** Model registry commands: list versions, move one to another stage, read the history. */
 import { ChangeKind, ModelStatus, Stage, type HistoryEntry, type ModelVersion } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { collectPages } from '../clients.js';
 import { choiceOption, operator, stringOption, versionArgument, type Command } from '../command.js';
 import { enumWord, noChange, table, versusNoChange, when } from '../format.js';
 
@@ -21,13 +22,7 @@ export const modelsCommand: Command = {
   usage: 'models [NAME]',
   args: { min: 0, max: 1 },
   async run({ args: [name], clients }) {
-    const versions: ModelVersion[] = [];
-    let token = '';
-    do {
-      const page = await clients.registry.listModels({ pageSize: 1000, pageToken: token, name: name ?? '' });
-      versions.push(...page.modelVersions);
-      token = page.nextPageToken;
-    } while (token);
+    const versions = await collectPages((pageSize, pageToken) => clients.registry.listModels({ pageSize, pageToken, name: name ?? '' }), (page) => page.modelVersions);
     if (!versions.length) {
       console.log(name ? `no versions of ${name}` : 'no models registered');
       return;
@@ -89,13 +84,7 @@ export const historyCommand: Command = {
   args: { min: 1, max: 1 },
   async run({ args: [name], options, clients }) {
     const version = versionArgument(stringOption(options, 'version'), '--version');
-    const entries: HistoryEntry[] = [];
-    let token = '';
-    do {
-      const page = await clients.registry.getModelHistory({ name, version, pageSize: 1000, pageToken: token });
-      entries.push(...page.entries);
-      token = page.nextPageToken;
-    } while (token);
+    const entries = await collectPages((pageSize, pageToken) => clients.registry.getModelHistory({ name, version, pageSize, pageToken }), (page) => page.entries);
     if (!entries.length) {
       console.log(`no history of ${name}${version ? ` v${version}` : ''}`);
       return;

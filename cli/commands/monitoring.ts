@@ -2,6 +2,7 @@
 import { AlertSeverity, AlertState, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { dayOf } from '../../lib/market/index.js';
 import { DEFAULT_DRIFT_RULE } from '../../services/monitoring/rules.js';
+import { collectPages } from '../clients.js';
 import { follow, integerOption, stringOption, versionArgument, type Command } from '../command.js';
 import { enumWord, evaluationTable, fixedRow, maeVersusNoChange, table, when } from '../format.js';
 
@@ -67,13 +68,8 @@ export const alertsCommand: Command = {
       return;
     }
     const limit = integerOption(stringOption(options, 'limit'), '--limit', { min: 1, max: 100_000 }, 50);
-    const alerts: Alert[] = [];
-    let token = '';
-    do {
-      const page = await clients.monitoring.listAlerts({ pageSize: Math.min(limit - alerts.length, 1000), pageToken: token, state: options.firing ? AlertState.FIRING : AlertState.UNSPECIFIED });
-      alerts.push(...page.alerts);
-      token = page.nextPageToken;
-    } while (token && alerts.length < limit);
+    const state = options.firing ? AlertState.FIRING : AlertState.UNSPECIFIED;
+    const alerts = await collectPages((pageSize, pageToken) => clients.monitoring.listAlerts({ pageSize, pageToken, state }), (page) => page.alerts, limit);
     if (!alerts.length) console.log(options.firing ? 'no alerts firing' : 'no alerts');
     else console.log(table(ALERT_HEADER, alerts.map(alertCells)));
   },

@@ -1,6 +1,7 @@
 /** Training commands: start a job (and follow it), list jobs, show one. */
 import { Algorithm, JobPhase, JobState, JobTrigger, PromotionOutcome, type Job } from '../../gen/nepse/training/v1/training_pb.js';
 import { dayOf } from '../../lib/market/index.js';
+import { collectPages } from '../clients.js';
 import { choiceOption, dayOption, follow, fractionOption, integerOption, operator, stringOption, type Command } from '../command.js';
 import { enumWord, evaluationTable, maeVersusNoChange, table, when } from '../format.js';
 
@@ -95,13 +96,8 @@ export const jobsCommand: Command = {
   args: { min: 0, max: 0 },
   async run({ options, clients }) {
     const limit = integerOption(stringOption(options, 'limit'), '--limit', { min: 1, max: 10_000 }, 20);
-    const jobs: Job[] = [];
-    let token = '';
-    do {
-      const page = await clients.training.listJobs({ pageSize: Math.min(limit - jobs.length, 1000), pageToken: token, modelName: stringOption(options, 'name') ?? '' });
-      jobs.push(...page.jobs);
-      token = page.nextPageToken;
-    } while (token && jobs.length < limit);
+    const modelName = stringOption(options, 'name') ?? '';
+    const jobs = await collectPages((pageSize, pageToken) => clients.training.listJobs({ pageSize, pageToken, modelName }), (page) => page.jobs, limit);
     if (!jobs.length) {
       console.log('no training jobs');
       return;
