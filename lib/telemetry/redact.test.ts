@@ -28,8 +28,23 @@ describe('maskCredentials', () => {
     for (const [input, expected] of cases) assert.equal(maskCredentials(input), expected, input);
   });
 
+  it('masks keyword-form connection strings (libpq conninfo, environment assignments), quoted or not', () => {
+    const cases: Array<[string, string]> = [
+      ['host=db password=secret user=x', 'host=db password=*** user=x'],
+      ["host=db password='se cret' user=x", 'host=db password=*** user=x'],
+      ["password='it\\'s a secret' dbname=registry", 'password=*** dbname=registry'],
+      ['host=db password="se cret" port=5432', 'host=db password=*** port=5432'],
+      ['host = db password = secret sslmode=require', 'host = db password = *** sslmode=require'],
+      ['sslmode=verify-full sslpassword=keypass sslkey=/k.pem', 'sslmode=verify-full sslpassword=*** sslkey=/k.pem'],
+      ['PGPASSWORD=hunter2 psql -h db', 'PGPASSWORD=*** psql -h db'],
+      ['env: PGPASSWORD=hunter2 CLICKHOUSE_PASSWORD=chpw', 'env: PGPASSWORD=*** CLICKHOUSE_PASSWORD=***'],
+      ['cannot connect (host=db Password=Secret1 user=x): refused', 'cannot connect (host=db Password=*** user=x): refused'],
+    ];
+    for (const [input, expected] of cases) assert.equal(maskCredentials(input), expected, input);
+  });
+
   it('leaves text without credentials alone', () => {
-    for (const text of ['nats://127.0.0.1:4223', 'http://127.0.0.1:51051/metrics', 'mail me at a@b.c', 'NABIL closed at 1,234.5', 'a=b']) {
+    for (const text of ['nats://127.0.0.1:4223', 'http://127.0.0.1:51051/metrics', 'mail me at a@b.c', 'NABIL closed at 1,234.5', 'a=b', 'host=db user=x sslmode=require', 'passwords=3 tokens=2']) {
       assert.equal(maskCredentials(text), text);
     }
   });
@@ -75,8 +90,9 @@ describe('createLogger redaction', () => {
     logger.warn('cannot reach postgres://nepse:hunter2@db:5432/registry, retrying');
     logger.error({ err: new Error('connection to postgres://nepse:hunter2@db:5432 refused') }, 'open failed');
     logger.child({ url: 'nats://svc:natspw@nats:4222', password: 'childpw' }).info('child');
+    logger.error({ err: new Error("connect to host=db password='kw pw' user=x failed"), conninfo: 'host=db password=kwpw2' }, 'keyword form');
     const text = logs.raw.join('');
-    for (const secret of ['hunter2', 'natspw', 'deeppw', 'tok3n', 'childpw']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+    for (const secret of ['hunter2', 'natspw', 'deeppw', 'tok3n', 'childpw', 'kw pw', 'kwpw2']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
     const first = logs.line(0) as Record<string, unknown> & { settings: { deep: { deeper: { target: string } } } };
     assert.equal(first.DATABASE_URL, 'postgres://nepse:***@db:5432/registry', 'user and host stay for debugging');
     assert.equal(first.NATS_URL, 'nats://svc:***@nats:4222');

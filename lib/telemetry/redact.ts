@@ -22,6 +22,8 @@ export const SECRET_KEYS = [
   'x-api-key',
   'x-auth-token',
   'CLICKHOUSE_PASSWORD',
+  'PGPASSWORD',
+  'sslpassword',
 ] as const;
 
 /** Field names holding connection URLs: their credentials are masked, the rest is kept for debugging. */
@@ -58,10 +60,16 @@ export function censor(value: unknown, path: readonly unknown[]): unknown {
 // password is masked too.
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]*(?:@[^\s/?#@]*)*)@/gi;
 const QUERY_SECRET = /([?&](?:password|passwd|pwd|token|access_token|api[_-]?key|secret|sslpassword)=)[^&\s#]*/gi;
+// key=value outside a URL: libpq conninfo (`host=db password='se cret'`) and environment
+// assignments (`PGPASSWORD=x`). The key is any word ending in a secret's name (sslpassword,
+// CLICKHOUSE_PASSWORD); a quoted value may hold spaces and backslash escapes, an unquoted one runs
+// to the next space, as libpq reads it. A `?` or `&` before the key is the query form above.
+const KEYWORD_SECRET = /(?<![\w?&])(\w*(?:password|passwd|pwd|secret|token|api[_-]?key)\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S+)/gi;
 
 /**
  * Masks credentials in any text: `postgres://user:pass@host` → `postgres://user:***@host`,
- * `nats://token@host` → `nats://***@host`, `?password=x` → `?password=***`.
+ * `nats://token@host` → `nats://***@host`, `?password=x` → `?password=***`,
+ * `host=db password='se cret'` → `host=db password=***`, `PGPASSWORD=x` → `PGPASSWORD=***`.
  */
 export function maskCredentials(text: string): string {
   if (!text.includes('://') && !text.includes('=')) return text;
@@ -71,7 +79,8 @@ export function maskCredentials(text: string): string {
       // Without a colon the whole userinfo may be a token (NATS token auth): mask all of it.
       return colon < 0 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
     })
-    .replace(QUERY_SECRET, '$1***');
+    .replace(QUERY_SECRET, '$1***')
+    .replace(KEYWORD_SECRET, '$1***');
 }
 
 /** How deep {@link maskStrings} looks into a log object; log fields are shallow, cycles are possible. */
