@@ -22,6 +22,18 @@ export function runInCall<T>(context: CallContext, fn: () => T): T {
   return scope.run(context, fn);
 }
 
+/**
+ * Runs `fn` outside any served call and returns what it returns. Work that `fn` starts — promise
+ * chains, timers, queued jobs, relay passes, lookups shared with later callers — sees no call in
+ * scope, so its outgoing calls take their own timeouts instead of the deadline of the request that
+ * happened to start it, and are not cut when that request ends. A handler uses it for anything that
+ * outlives its call. The trace context is left as it is (OpenTelemetry keeps it apart), so spans of
+ * the work still belong to the trace of the request that started it.
+ */
+export function detached<T>(fn: () => T): T {
+  return scope.exit(fn);
+}
+
 /** The server call being handled by the current async flow, if any. */
 export function currentCall(): CallContext | undefined {
   return scope.getStore();

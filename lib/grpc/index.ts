@@ -6,7 +6,7 @@ export { grpc, type GrpcJs } from './grpc-js.js';
 export { implement, mapErrors, type ServiceHandlers, type ServiceImplementation } from './handlers.js';
 export { createGrpcServer, type GrpcServer, type GrpcServerOptions, type CallObserver, type CallRecord } from './server.js';
 export { createGrpcClient, type ServiceClient, type CallOptions, type GrpcClientOptions } from './client.js';
-export { currentCall, remainingMs, type CallContext } from './context.js';
+export { currentCall, detached, remainingMs, type CallContext } from './context.js';
 export {
   DomainError,
   InvalidArgumentError,
