@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { SymbolInfo } from "../../ingestion/v1/ingestion_pb.js";
+import type { ImportCsvResponse, ImportOptions, SymbolInfo } from "../../ingestion/v1/ingestion_pb.js";
 import { file_nepse_ingestion_v1_ingestion } from "../../ingestion/v1/ingestion_pb.js";
 import type { Bar, DateRange } from "../../market/v1/market_pb.js";
 import { file_nepse_market_v1_market } from "../../market/v1/market_pb.js";
@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nepse/gateway/v1/gateway.proto.
  */
 export const file_nepse_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("Ch5uZXBzZS9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SEG5lcHNlLmdhdGV3YXkudjEiDwoNV2hvQW1JUmVxdWVzdCJnCglSYXRlTGltaXQSGAoQbGltaXRfcGVyX21pbnV0ZRgBIAEoBRIRCglyZW1haW5pbmcYAiABKAUSLQoJcmVzZXRzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAQoOV2hvQW1JUmVzcG9uc2USEQoJcHJpbmNpcGFsGAEgASgJEg4KBmtleV9pZBgCIAEoCRInCgZzY29wZXMYAyADKA4yFy5uZXBzZS5nYXRld2F5LnYxLlNjb3BlEi8KCnJhdGVfbGltaXQYBCABKAsyGy5uZXBzZS5nYXRld2F5LnYxLlJhdGVMaW1pdCIWChRHZXRNZXNoU3RhdHVzUmVxdWVzdCKyAQoPQ29tcG9uZW50U3RhdHVzEgwKBG5hbWUYASABKAkSLQoEa2luZBgCIAEoDjIfLm5lcHNlLmdhdGV3YXkudjEuQ29tcG9uZW50S2luZBIPCgdhZGRyZXNzGAMgASgJEi0KBXN0YXRlGAQgASgOMh4ubmVwc2UuZ2F0ZXdheS52MS5TZXJ2aW5nU3RhdGUSEgoKbGF0ZW5jeV9tcxgFIAEoARIOCgZkZXRhaWwYBiABKAkijwEKFUdldE1lc2hTdGF0dXNSZXNwb25zZRI1Cgpjb21wb25lbnRzGAEgAygLMiEubmVwc2UuZ2F0ZXdheS52MS5Db21wb25lbnRTdGF0dXMSDwoHaGVhbHRoeRgCIAEoCBIuCgpjaGVja2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChNHZXREYXNoYm9hcmRSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhIKCm1vZGVsX25hbWUYAyABKAkieQoNU3ltYm9sU3VtbWFyeRIsCgRpbmZvGAEgASgLMh4ubmVwc2UuaW5nZXN0aW9uLnYxLlN5bWJvbEluZm8SOgoRbGF0ZXN0X3ByZWRpY3Rpb24YAiABKAsyHy5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3Rpb24iuwIKFEdldERhc2hib2FyZFJlc3BvbnNlEjAKB3N5bWJvbHMYASADKAsyHy5uZXBzZS5nYXRld2F5LnYxLlN5bWJvbFN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEjoKEXByb2R1Y3Rpb25fbW9kZWxzGAMgAygLMh8ubmVwc2UucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uEjEKDWZpcmluZ19hbGVydHMYBCADKAsyGi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0EjcKFHVuYXZhaWxhYmxlX3NlY3Rpb25zGAUgAygOMhkubmVwc2UuZ2F0ZXdheS52MS5TZWN0aW9uEjAKDGdlbmVyYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoYR2V0U3ltYm9sT3ZlcnZpZXdSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRIpCgVyYW5nZRgCIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USEgoKbW9kZWxfbmFtZRgDIAEoCRITCgt3aW5kb3dfZGF5cxgEIAEoBSLLAgoZR2V0U3ltYm9sT3ZlcnZpZXdSZXNwb25zZRIsCgRpbmZvGAEgASgLMh4ubmVwc2UuaW5nZXN0aW9uLnYxLlN5bWJvbEluZm8SIgoEYmFycxgCIAMoCzIULm5lcHNlLm1hcmtldC52MS5CYXISOgoRbGF0ZXN0X3ByZWRpY3Rpb24YAyABKAsyHy5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3Rpb24SOwoLcGVyZm9ybWFuY2UYBCABKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLlBlcmZvcm1hbmNlUmVwb3J0EioKBmFsZXJ0cxgFIAMoCzIaLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnQSNwoUdW5hdmFpbGFibGVfc2VjdGlvbnMYBiADKA4yGS5uZXBzZS5nYXRld2F5LnYxLlNlY3Rpb24qYwoFU2NvcGUSFQoRU0NPUEVfVU5TUEVDSUZJRUQQABIOCgpTQ09QRV9SRUFEEAESEQoNU0NPUEVfUFJFRElDVBACEg8KC1NDT1BFX1dSSVRFEAMSDwoLU0NPUEVfQURNSU4QBCqGAQoMU2VydmluZ1N0YXRlEh0KGVNFUlZJTkdfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRVJWSU5HX1NUQVRFX1NFUlZJTkcQARIdChlTRVJWSU5HX1NUQVRFX05PVF9TRVJWSU5HEAISHQoZU0VSVklOR19TVEFURV9VTlJFQUNIQUJMRRADKmoKDUNvbXBvbmVudEtpbmQSHgoaQ09NUE9ORU5UX0tJTkRfVU5TUEVDSUZJRUQQABIaChZDT01QT05FTlRfS0lORF9TRVJWSUNFEAESHQoZQ09NUE9ORU5UX0tJTkRfREVQRU5ERU5DWRACKo4BCgdTZWN0aW9uEhcKE1NFQ1RJT05fVU5TUEVDSUZJRUQQABIQCgxTRUNUSU9OX0JBUlMQARIXChNTRUNUSU9OX1BSRURJQ1RJT05TEAISEgoOU0VDVElPTl9NT0RFTFMQAxIXChNTRUNUSU9OX1BFUkZPUk1BTkNFEAQSEgoOU0VDVElPTl9BTEVSVFMQBTKgAwoOR2F0ZXdheVNlcnZpY2USUAoGV2hvQW1JEh8ubmVwc2UuZ2F0ZXdheS52MS5XaG9BbUlSZXF1ZXN0GiAubmVwc2UuZ2F0ZXdheS52MS5XaG9BbUlSZXNwb25zZSIDkAIBEmUKDUdldE1lc2hTdGF0dXMSJi5uZXBzZS5nYXRld2F5LnYxLkdldE1lc2hTdGF0dXNSZXF1ZXN0GicubmVwc2UuZ2F0ZXdheS52MS5HZXRNZXNoU3RhdHVzUmVzcG9uc2UiA5ACARJiCgxHZXREYXNoYm9hcmQSJS5uZXBzZS5nYXRld2F5LnYxLkdldERhc2hib2FyZFJlcXVlc3QaJi5uZXBzZS5nYXRld2F5LnYxLkdldERhc2hib2FyZFJlc3BvbnNlIgOQAgEScQoRR2V0U3ltYm9sT3ZlcnZpZXcSKi5uZXBzZS5nYXRld2F5LnYxLkdldFN5bWJvbE92ZXJ2aWV3UmVxdWVzdBorLm5lcHNlLmdhdGV3YXkudjEuR2V0U3ltYm9sT3ZlcnZpZXdSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_nepse_ingestion_v1_ingestion, file_nepse_market_v1_market, file_nepse_monitoring_v1_monitoring, file_nepse_prediction_v1_prediction, file_nepse_registry_v1_registry]);
+  fileDesc("Ch5uZXBzZS9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SEG5lcHNlLmdhdGV3YXkudjEiDwoNV2hvQW1JUmVxdWVzdCLAAQoJUmF0ZUxpbWl0EhgKEGxpbWl0X3Blcl9taW51dGUYASABKAUSEQoJcmVtYWluaW5nGAIgASgFEi0KCXJlc2V0c19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRcmVmaWxsX3Blcl9zZWNvbmQYBCABKAESDQoFYnVyc3QYBSABKAUSFgoOcmVxdWVzdHNfdG90YWwYBiABKAMSFQoNcmVmdXNlZF90b3RhbBgHIAEoAyItCgtTdHJlYW1MaW1pdBIMCgRvcGVuGAEgASgFEhAKCG1heF9vcGVuGAIgASgFIsYCCg5XaG9BbUlSZXNwb25zZRIRCglwcmluY2lwYWwYASABKAkSDgoGa2V5X2lkGAIgASgJEicKBnNjb3BlcxgDIAMoDjIXLm5lcHNlLmdhdGV3YXkudjEuU2NvcGUSLwoKcmF0ZV9saW1pdBgEIAEoCzIbLm5lcHNlLmdhdGV3YXkudjEuUmF0ZUxpbWl0EiQKBHJvbGUYBSABKA4yFi5uZXBzZS5nYXRld2F5LnYxLlJvbGUSMQoLYXV0aF9tZXRob2QYBiABKA4yHC5uZXBzZS5nYXRld2F5LnYxLkF1dGhNZXRob2QSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHc3RyZWFtcxgIIAEoCzIdLm5lcHNlLmdhdGV3YXkudjEuU3RyZWFtTGltaXQiFAoSTGlzdEFwaUtleXNSZXF1ZXN0InYKCkFwaUtleUluZm8SDgoGa2V5X2lkGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRIkCgRyb2xlGAMgASgOMhYubmVwc2UuZ2F0ZXdheS52MS5Sb2xlEg8KB3Jldm9rZWQYBCABKAgSDgoGc291cmNlGAUgASgJIkEKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoEa2V5cxgBIAMoCzIcLm5lcHNlLmdhdGV3YXkudjEuQXBpS2V5SW5mbyJXChBVcGxvYWRDc3ZSZXF1ZXN0EjIKB29wdGlvbnMYASABKAsyIS5uZXBzZS5pbmdlc3Rpb24udjEuSW1wb3J0T3B0aW9ucxIPCgdjb250ZW50GAIgASgMIkoKEVVwbG9hZENzdlJlc3BvbnNlEjUKBnJlc3VsdBgBIAEoCzIlLm5lcHNlLmluZ2VzdGlvbi52MS5JbXBvcnRDc3ZSZXNwb25zZSIWChRHZXRNZXNoU3RhdHVzUmVxdWVzdCL1AQoPQ29tcG9uZW50U3RhdHVzEgwKBG5hbWUYASABKAkSLQoEa2luZBgCIAEoDjIfLm5lcHNlLmdhdGV3YXkudjEuQ29tcG9uZW50S2luZBIPCgdhZGRyZXNzGAMgASgJEi0KBXN0YXRlGAQgASgOMh4ubmVwc2UuZ2F0ZXdheS52MS5TZXJ2aW5nU3RhdGUSEgoKbGF0ZW5jeV9tcxgFIAEoARIOCgZkZXRhaWwYBiABKAkSDwoHdmVyc2lvbhgHIAEoCRIwCgljb25zdW1lcnMYCCADKAsyHS5uZXBzZS5nYXRld2F5LnYxLkNvbnN1bWVyTGFnIlQKC0NvbnN1bWVyTGFnEg4KBnN0cmVhbRgBIAEoCRIPCgdkdXJhYmxlGAIgASgJEg8KB3BlbmRpbmcYAyABKAMSEwoLYWNrX3BlbmRpbmcYBCABKAMijwEKFUdldE1lc2hTdGF0dXNSZXNwb25zZRI1Cgpjb21wb25lbnRzGAEgAygLMiEubmVwc2UuZ2F0ZXdheS52MS5Db21wb25lbnRTdGF0dXMSDwoHaGVhbHRoeRgCIAEoCBIuCgpjaGVja2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChNHZXREYXNoYm9hcmRSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhIKCm1vZGVsX25hbWUYAyABKAkieQoNU3ltYm9sU3VtbWFyeRIsCgRpbmZvGAEgASgLMh4ubmVwc2UuaW5nZXN0aW9uLnYxLlN5bWJvbEluZm8SOgoRbGF0ZXN0X3ByZWRpY3Rpb24YAiABKAsyHy5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3Rpb24iuwIKFEdldERhc2hib2FyZFJlc3BvbnNlEjAKB3N5bWJvbHMYASADKAsyHy5uZXBzZS5nYXRld2F5LnYxLlN5bWJvbFN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEjoKEXByb2R1Y3Rpb25fbW9kZWxzGAMgAygLMh8ubmVwc2UucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uEjEKDWZpcmluZ19hbGVydHMYBCADKAsyGi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0EjcKFHVuYXZhaWxhYmxlX3NlY3Rpb25zGAUgAygOMhkubmVwc2UuZ2F0ZXdheS52MS5TZWN0aW9uEjAKDGdlbmVyYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoYR2V0U3ltYm9sT3ZlcnZpZXdSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRIpCgVyYW5nZRgCIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USEgoKbW9kZWxfbmFtZRgDIAEoCRITCgt3aW5kb3dfZGF5cxgEIAEoBSLLAgoZR2V0U3ltYm9sT3ZlcnZpZXdSZXNwb25zZRIsCgRpbmZvGAEgASgLMh4ubmVwc2UuaW5nZXN0aW9uLnYxLlN5bWJvbEluZm8SIgoEYmFycxgCIAMoCzIULm5lcHNlLm1hcmtldC52MS5CYXISOgoRbGF0ZXN0X3ByZWRpY3Rpb24YAyABKAsyHy5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3Rpb24SOwoLcGVyZm9ybWFuY2UYBCABKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLlBlcmZvcm1hbmNlUmVwb3J0EioKBmFsZXJ0cxgFIAMoCzIaLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnQSNwoUdW5hdmFpbGFibGVfc2VjdGlvbnMYBiADKA4yGS5uZXBzZS5nYXRld2F5LnYxLlNlY3Rpb24qUAoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9WSUVXRVIQARIRCg1ST0xFX09QRVJBVE9SEAISDgoKUk9MRV9BRE1JThADKlcKCkF1dGhNZXRob2QSGwoXQVVUSF9NRVRIT0RfVU5TUEVDSUZJRUQQABIXChNBVVRIX01FVEhPRF9BUElfS0VZEAESEwoPQVVUSF9NRVRIT0RfSldUEAIqYwoFU2NvcGUSFQoRU0NPUEVfVU5TUEVDSUZJRUQQABIOCgpTQ09QRV9SRUFEEAESEQoNU0NPUEVfUFJFRElDVBACEg8KC1NDT1BFX1dSSVRFEAMSDwoLU0NPUEVfQURNSU4QBCqGAQoMU2VydmluZ1N0YXRlEh0KGVNFUlZJTkdfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRVJWSU5HX1NUQVRFX1NFUlZJTkcQARIdChlTRVJWSU5HX1NUQVRFX05PVF9TRVJWSU5HEAISHQoZU0VSVklOR19TVEFURV9VTlJFQUNIQUJMRRADKmoKDUNvbXBvbmVudEtpbmQSHgoaQ09NUE9ORU5UX0tJTkRfVU5TUEVDSUZJRUQQABIaChZDT01QT05FTlRfS0lORF9TRVJWSUNFEAESHQoZQ09NUE9ORU5UX0tJTkRfREVQRU5ERU5DWRACKo4BCgdTZWN0aW9uEhcKE1NFQ1RJT05fVU5TUEVDSUZJRUQQABIQCgxTRUNUSU9OX0JBUlMQARIXChNTRUNUSU9OX1BSRURJQ1RJT05TEAISEgoOU0VDVElPTl9NT0RFTFMQAxIXChNTRUNUSU9OX1BFUkZPUk1BTkNFEAQSEgoOU0VDVElPTl9BTEVSVFMQBTLXBAoOR2F0ZXdheVNlcnZpY2USUAoGV2hvQW1JEh8ubmVwc2UuZ2F0ZXdheS52MS5XaG9BbUlSZXF1ZXN0GiAubmVwc2UuZ2F0ZXdheS52MS5XaG9BbUlSZXNwb25zZSIDkAIBEmUKDUdldE1lc2hTdGF0dXMSJi5uZXBzZS5nYXRld2F5LnYxLkdldE1lc2hTdGF0dXNSZXF1ZXN0GicubmVwc2UuZ2F0ZXdheS52MS5HZXRNZXNoU3RhdHVzUmVzcG9uc2UiA5ACARJiCgxHZXREYXNoYm9hcmQSJS5uZXBzZS5nYXRld2F5LnYxLkdldERhc2hib2FyZFJlcXVlc3QaJi5uZXBzZS5nYXRld2F5LnYxLkdldERhc2hib2FyZFJlc3BvbnNlIgOQAgEScQoRR2V0U3ltYm9sT3ZlcnZpZXcSKi5uZXBzZS5nYXRld2F5LnYxLkdldFN5bWJvbE92ZXJ2aWV3UmVxdWVzdBorLm5lcHNlLmdhdGV3YXkudjEuR2V0U3ltYm9sT3ZlcnZpZXdSZXNwb25zZSIDkAIBElQKCVVwbG9hZENzdhIiLm5lcHNlLmdhdGV3YXkudjEuVXBsb2FkQ3N2UmVxdWVzdBojLm5lcHNlLmdhdGV3YXkudjEuVXBsb2FkQ3N2UmVzcG9uc2USXwoLTGlzdEFwaUtleXMSJC5uZXBzZS5nYXRld2F5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBolLm5lcHNlLmdhdGV3YXkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_nepse_ingestion_v1_ingestion, file_nepse_market_v1_market, file_nepse_monitoring_v1_monitoring, file_nepse_prediction_v1_prediction, file_nepse_registry_v1_registry]);
 
 /**
  * Asks who the caller is.
@@ -65,6 +65,34 @@ export type RateLimit = Message<"nepse.gateway.v1.RateLimit"> & {
    * @generated from field: google.protobuf.Timestamp resets_at = 3;
    */
   resetsAt?: Timestamp | undefined;
+
+  /**
+   * Token bucket: tokens added per second.
+   *
+   * @generated from field: double refill_per_second = 4;
+   */
+  refillPerSecond: number;
+
+  /**
+   * Token bucket: its size, the most requests allowed at once.
+   *
+   * @generated from field: int32 burst = 5;
+   */
+  burst: number;
+
+  /**
+   * Requests made with these credentials since the gateway started.
+   *
+   * @generated from field: int64 requests_total = 6;
+   */
+  requestsTotal: bigint;
+
+  /**
+   * Requests refused with RESOURCE_EXHAUSTED since the gateway started.
+   *
+   * @generated from field: int64 refused_total = 7;
+   */
+  refusedTotal: bigint;
 };
 
 /**
@@ -73,6 +101,34 @@ export type RateLimit = Message<"nepse.gateway.v1.RateLimit"> & {
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
   messageDesc(file_nepse_gateway_v1_gateway, 1);
+
+/**
+ * The caller's allowance of streams open at the same time.
+ *
+ * @generated from message nepse.gateway.v1.StreamLimit
+ */
+export type StreamLimit = Message<"nepse.gateway.v1.StreamLimit"> & {
+  /**
+   * Streams open now with these credentials.
+   *
+   * @generated from field: int32 open = 1;
+   */
+  open: number;
+
+  /**
+   * Most streams that may be open at once.
+   *
+   * @generated from field: int32 max_open = 2;
+   */
+  maxOpen: number;
+};
+
+/**
+ * Describes the message nepse.gateway.v1.StreamLimit.
+ * Use `create(StreamLimitSchema)` to create a new message.
+ */
+export const StreamLimitSchema: GenMessage<StreamLimit> = /*@__PURE__*/
+  messageDesc(file_nepse_gateway_v1_gateway, 2);
 
 /**
  * Who the caller is.
@@ -107,6 +163,34 @@ export type WhoAmIResponse = Message<"nepse.gateway.v1.WhoAmIResponse"> & {
    * @generated from field: nepse.gateway.v1.RateLimit rate_limit = 4;
    */
   rateLimit?: RateLimit | undefined;
+
+  /**
+   * The caller's role.
+   *
+   * @generated from field: nepse.gateway.v1.Role role = 5;
+   */
+  role: Role;
+
+  /**
+   * How the caller authenticated.
+   *
+   * @generated from field: nepse.gateway.v1.AuthMethod auth_method = 6;
+   */
+  authMethod: AuthMethod;
+
+  /**
+   * When the credentials expire (a JWT's exp); unset when they do not.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 7;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Streams open now and the most allowed.
+   *
+   * @generated from field: nepse.gateway.v1.StreamLimit streams = 8;
+   */
+  streams?: StreamLimit | undefined;
 };
 
 /**
@@ -114,7 +198,141 @@ export type WhoAmIResponse = Message<"nepse.gateway.v1.WhoAmIResponse"> & {
  * Use `create(WhoAmIResponseSchema)` to create a new message.
  */
 export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 2);
+  messageDesc(file_nepse_gateway_v1_gateway, 3);
+
+/**
+ * Asks for the API keys.
+ *
+ * @generated from message nepse.gateway.v1.ListApiKeysRequest
+ */
+export type ListApiKeysRequest = Message<"nepse.gateway.v1.ListApiKeysRequest"> & {
+};
+
+/**
+ * Describes the message nepse.gateway.v1.ListApiKeysRequest.
+ * Use `create(ListApiKeysRequestSchema)` to create a new message.
+ */
+export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
+  messageDesc(file_nepse_gateway_v1_gateway, 4);
+
+/**
+ * One API key as the gateway knows it.
+ *
+ * @generated from message nepse.gateway.v1.ApiKeyInfo
+ */
+export type ApiKeyInfo = Message<"nepse.gateway.v1.ApiKeyInfo"> & {
+  /**
+   * Public identifier of the key.
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * Owner of the key.
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * Role granted.
+   *
+   * @generated from field: nepse.gateway.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * True when the key is refused (revoked).
+   *
+   * @generated from field: bool revoked = 4;
+   */
+  revoked: boolean;
+
+  /**
+   * Where the key comes from: "file", "env" or "dev".
+   *
+   * @generated from field: string source = 5;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message nepse.gateway.v1.ApiKeyInfo.
+ * Use `create(ApiKeyInfoSchema)` to create a new message.
+ */
+export const ApiKeyInfoSchema: GenMessage<ApiKeyInfo> = /*@__PURE__*/
+  messageDesc(file_nepse_gateway_v1_gateway, 5);
+
+/**
+ * The API keys.
+ *
+ * @generated from message nepse.gateway.v1.ListApiKeysResponse
+ */
+export type ListApiKeysResponse = Message<"nepse.gateway.v1.ListApiKeysResponse"> & {
+  /**
+   * Keys by key_id.
+   *
+   * @generated from field: repeated nepse.gateway.v1.ApiKeyInfo keys = 1;
+   */
+  keys: ApiKeyInfo[];
+};
+
+/**
+ * Describes the message nepse.gateway.v1.ListApiKeysResponse.
+ * Use `create(ListApiKeysResponseSchema)` to create a new message.
+ */
+export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
+  messageDesc(file_nepse_gateway_v1_gateway, 6);
+
+/**
+ * A whole CSV file.
+ *
+ * @generated from message nepse.gateway.v1.UploadCsvRequest
+ */
+export type UploadCsvRequest = Message<"nepse.gateway.v1.UploadCsvRequest"> & {
+  /**
+   * Import options, as in the first ImportCsvRequest.
+   *
+   * @generated from field: nepse.ingestion.v1.ImportOptions options = 1;
+   */
+  options?: ImportOptions | undefined;
+
+  /**
+   * The file, UTF-8, at most the gateway's upload limit (32 MiB by default).
+   *
+   * @generated from field: bytes content = 2;
+   */
+  content: Uint8Array;
+};
+
+/**
+ * Describes the message nepse.gateway.v1.UploadCsvRequest.
+ * Use `create(UploadCsvRequestSchema)` to create a new message.
+ */
+export const UploadCsvRequestSchema: GenMessage<UploadCsvRequest> = /*@__PURE__*/
+  messageDesc(file_nepse_gateway_v1_gateway, 7);
+
+/**
+ * What the import did.
+ *
+ * @generated from message nepse.gateway.v1.UploadCsvResponse
+ */
+export type UploadCsvResponse = Message<"nepse.gateway.v1.UploadCsvResponse"> & {
+  /**
+   * IngestionService.ImportCsv's answer.
+   *
+   * @generated from field: nepse.ingestion.v1.ImportCsvResponse result = 1;
+   */
+  result?: ImportCsvResponse | undefined;
+};
+
+/**
+ * Describes the message nepse.gateway.v1.UploadCsvResponse.
+ * Use `create(UploadCsvResponseSchema)` to create a new message.
+ */
+export const UploadCsvResponseSchema: GenMessage<UploadCsvResponse> = /*@__PURE__*/
+  messageDesc(file_nepse_gateway_v1_gateway, 8);
 
 /**
  * Asks for the mesh's health.
@@ -129,7 +347,7 @@ export type GetMeshStatusRequest = Message<"nepse.gateway.v1.GetMeshStatusReques
  * Use `create(GetMeshStatusRequestSchema)` to create a new message.
  */
 export const GetMeshStatusRequestSchema: GenMessage<GetMeshStatusRequest> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 3);
+  messageDesc(file_nepse_gateway_v1_gateway, 9);
 
 /**
  * Health of one component.
@@ -178,6 +396,21 @@ export type ComponentStatus = Message<"nepse.gateway.v1.ComponentStatus"> & {
    * @generated from field: string detail = 6;
    */
   detail: string;
+
+  /**
+   * Version the component reports (package version and code revision);
+   * empty when unknown.
+   *
+   * @generated from field: string version = 7;
+   */
+  version: string;
+
+  /**
+   * Lag of each durable JetStream consumer the component runs.
+   *
+   * @generated from field: repeated nepse.gateway.v1.ConsumerLag consumers = 8;
+   */
+  consumers: ConsumerLag[];
 };
 
 /**
@@ -185,7 +418,49 @@ export type ComponentStatus = Message<"nepse.gateway.v1.ComponentStatus"> & {
  * Use `create(ComponentStatusSchema)` to create a new message.
  */
 export const ComponentStatusSchema: GenMessage<ComponentStatus> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 4);
+  messageDesc(file_nepse_gateway_v1_gateway, 10);
+
+/**
+ * How far one durable consumer is behind its stream.
+ *
+ * @generated from message nepse.gateway.v1.ConsumerLag
+ */
+export type ConsumerLag = Message<"nepse.gateway.v1.ConsumerLag"> & {
+  /**
+   * JetStream stream name.
+   *
+   * @generated from field: string stream = 1;
+   */
+  stream: string;
+
+  /**
+   * Durable consumer name.
+   *
+   * @generated from field: string durable = 2;
+   */
+  durable: string;
+
+  /**
+   * Messages not yet delivered to it.
+   *
+   * @generated from field: int64 pending = 3;
+   */
+  pending: bigint;
+
+  /**
+   * Messages delivered and not yet acknowledged.
+   *
+   * @generated from field: int64 ack_pending = 4;
+   */
+  ackPending: bigint;
+};
+
+/**
+ * Describes the message nepse.gateway.v1.ConsumerLag.
+ * Use `create(ConsumerLagSchema)` to create a new message.
+ */
+export const ConsumerLagSchema: GenMessage<ConsumerLag> = /*@__PURE__*/
+  messageDesc(file_nepse_gateway_v1_gateway, 11);
 
 /**
  * The mesh's health.
@@ -220,7 +495,7 @@ export type GetMeshStatusResponse = Message<"nepse.gateway.v1.GetMeshStatusRespo
  * Use `create(GetMeshStatusResponseSchema)` to create a new message.
  */
 export const GetMeshStatusResponseSchema: GenMessage<GetMeshStatusResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 5);
+  messageDesc(file_nepse_gateway_v1_gateway, 12);
 
 /**
  * One page of the dashboard.
@@ -255,7 +530,7 @@ export type GetDashboardRequest = Message<"nepse.gateway.v1.GetDashboardRequest"
  * Use `create(GetDashboardRequestSchema)` to create a new message.
  */
 export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 6);
+  messageDesc(file_nepse_gateway_v1_gateway, 13);
 
 /**
  * A symbol's line on the dashboard.
@@ -283,7 +558,7 @@ export type SymbolSummary = Message<"nepse.gateway.v1.SymbolSummary"> & {
  * Use `create(SymbolSummarySchema)` to create a new message.
  */
 export const SymbolSummarySchema: GenMessage<SymbolSummary> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 7);
+  messageDesc(file_nepse_gateway_v1_gateway, 14);
 
 /**
  * The dashboard's front page.
@@ -339,7 +614,7 @@ export type GetDashboardResponse = Message<"nepse.gateway.v1.GetDashboardRespons
  * Use `create(GetDashboardResponseSchema)` to create a new message.
  */
 export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 8);
+  messageDesc(file_nepse_gateway_v1_gateway, 15);
 
 /**
  * Which symbol to show.
@@ -383,7 +658,7 @@ export type GetSymbolOverviewRequest = Message<"nepse.gateway.v1.GetSymbolOvervi
  * Use `create(GetSymbolOverviewRequestSchema)` to create a new message.
  */
 export const GetSymbolOverviewRequestSchema: GenMessage<GetSymbolOverviewRequest> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 9);
+  messageDesc(file_nepse_gateway_v1_gateway, 16);
 
 /**
  * Everything about one symbol.
@@ -439,10 +714,86 @@ export type GetSymbolOverviewResponse = Message<"nepse.gateway.v1.GetSymbolOverv
  * Use `create(GetSymbolOverviewResponseSchema)` to create a new message.
  */
 export const GetSymbolOverviewResponseSchema: GenMessage<GetSymbolOverviewResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_gateway_v1_gateway, 10);
+  messageDesc(file_nepse_gateway_v1_gateway, 17);
 
 /**
- * A permission granted to an API key.
+ * What a caller may do. Each role includes the ones before it.
+ *
+ * @generated from enum nepse.gateway.v1.Role
+ */
+export enum Role {
+  /**
+   * No role: the call is refused.
+   *
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Reads, predictions and streams.
+   *
+   * @generated from enum value: ROLE_VIEWER = 1;
+   */
+  VIEWER = 1,
+
+  /**
+   * Viewer, plus imports, training and promotion.
+   *
+   * @generated from enum value: ROLE_OPERATOR = 2;
+   */
+  OPERATOR = 2,
+
+  /**
+   * Operator, plus withdrawals from Production, aliases and key listing.
+   *
+   * @generated from enum value: ROLE_ADMIN = 3;
+   */
+  ADMIN = 3,
+}
+
+/**
+ * Describes the enum nepse.gateway.v1.Role.
+ */
+export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
+  enumDesc(file_nepse_gateway_v1_gateway, 0);
+
+/**
+ * How the caller proved who it is.
+ *
+ * @generated from enum nepse.gateway.v1.AuthMethod
+ */
+export enum AuthMethod {
+  /**
+   * No credentials.
+   *
+   * @generated from enum value: AUTH_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * An API key.
+   *
+   * @generated from enum value: AUTH_METHOD_API_KEY = 1;
+   */
+  API_KEY = 1,
+
+  /**
+   * A JSON Web Token.
+   *
+   * @generated from enum value: AUTH_METHOD_JWT = 2;
+   */
+  JWT = 2,
+}
+
+/**
+ * Describes the enum nepse.gateway.v1.AuthMethod.
+ */
+export const AuthMethodSchema: GenEnum<AuthMethod> = /*@__PURE__*/
+  enumDesc(file_nepse_gateway_v1_gateway, 1);
+
+/**
+ * A permission granted to an API key. Superseded by Role, which WhoAmI
+ * reports; scopes are still listed for older clients.
  *
  * @generated from enum nepse.gateway.v1.Scope
  */
@@ -487,7 +838,7 @@ export enum Scope {
  * Describes the enum nepse.gateway.v1.Scope.
  */
 export const ScopeSchema: GenEnum<Scope> = /*@__PURE__*/
-  enumDesc(file_nepse_gateway_v1_gateway, 0);
+  enumDesc(file_nepse_gateway_v1_gateway, 2);
 
 /**
  * Serving state of a component.
@@ -528,7 +879,7 @@ export enum ServingState {
  * Describes the enum nepse.gateway.v1.ServingState.
  */
 export const ServingStateSchema: GenEnum<ServingState> = /*@__PURE__*/
-  enumDesc(file_nepse_gateway_v1_gateway, 1);
+  enumDesc(file_nepse_gateway_v1_gateway, 3);
 
 /**
  * What kind of component a status is about.
@@ -562,7 +913,7 @@ export enum ComponentKind {
  * Describes the enum nepse.gateway.v1.ComponentKind.
  */
 export const ComponentKindSchema: GenEnum<ComponentKind> = /*@__PURE__*/
-  enumDesc(file_nepse_gateway_v1_gateway, 2);
+  enumDesc(file_nepse_gateway_v1_gateway, 4);
 
 /**
  * A part of an aggregated read.
@@ -617,7 +968,7 @@ export enum Section {
  * Describes the enum nepse.gateway.v1.Section.
  */
 export const SectionSchema: GenEnum<Section> = /*@__PURE__*/
-  enumDesc(file_nepse_gateway_v1_gateway, 3);
+  enumDesc(file_nepse_gateway_v1_gateway, 5);
 
 /**
  * GatewayService is the gateway's own public surface, served next to the
@@ -670,6 +1021,31 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof GetSymbolOverviewRequestSchema;
     output: typeof GetSymbolOverviewResponseSchema;
+  },
+  /**
+   * Imports a CSV file sent whole in one message: the bounded upload for
+   * clients that cannot send a client stream (browsers, Connect over
+   * HTTP/1.1). The gateway passes it to IngestionService.ImportCsv in chunks;
+   * a file over the gateway's upload limit is INVALID_ARGUMENT naming
+   * "content". Needs the operator role.
+   *
+   * @generated from rpc nepse.gateway.v1.GatewayService.UploadCsv
+   */
+  uploadCsv: {
+    methodKind: "unary";
+    input: typeof UploadCsvRequestSchema;
+    output: typeof UploadCsvResponseSchema;
+  },
+  /**
+   * Lists the API keys the gateway accepts (never their secrets). Needs the
+   * admin role.
+   *
+   * @generated from rpc nepse.gateway.v1.GatewayService.ListApiKeys
+   */
+  listApiKeys: {
+    methodKind: "unary";
+    input: typeof ListApiKeysRequestSchema;
+    output: typeof ListApiKeysResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nepse_gateway_v1_gateway, 0);
