@@ -39,6 +39,31 @@ export function deserializer(schema: DescMessage): (bytes: Buffer) => unknown {
 }
 
 /**
+ * A request message the server could not decode. grpc-js answers a throwing request deserializer
+ * with INTERNAL, as if the server were at fault; the server instead receives this in place of the
+ * message and answers INVALID_ARGUMENT without calling the handler (see createGrpcServer).
+ */
+export class UndecodableRequest {
+  constructor(
+    /** Fully-qualified name of the expected message, e.g. `nepse.feature.v1.GetFeaturesRequest`. */
+    readonly typeName: string,
+    /** Why the bytes do not decode (protobuf-es's error). */
+    readonly cause: unknown,
+  ) {}
+}
+
+/** Decodes a request message, or returns an {@link UndecodableRequest} instead of throwing. */
+export function requestDeserializer(schema: DescMessage): (bytes: Buffer) => unknown {
+  return (bytes) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (error) {
+      return new UndecodableRequest(schema.typeName, error);
+    }
+  };
+}
+
+/**
  * The grpc-js service definition of a protobuf-es service descriptor. protoc-gen-es v2 writes no
  * grpc-js code, but its descriptors carry everything a definition needs: path, stream kinds and
  * the message schemas. Keys are the proto method names; `originalName` is the camelCase local name.
@@ -52,7 +77,8 @@ export function grpcDefinition(service: DescService): GrpcJs.ServiceDefinition {
       requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
       responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
       requestSerialize: serializer(method.input),
-      requestDeserialize: deserializer(method.input),
+      // Only a server decodes requests; a client never calls this.
+      requestDeserialize: requestDeserializer(method.input),
       responseSerialize: serializer(method.output),
       responseDeserialize: deserializer(method.output),
     };

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import type { DescMethod } from '@bufbuild/protobuf';
 import { HealthImplementation } from 'grpc-health-check';
 import { deadlineMs, runInCall, type CallContext } from './context.js';
-import { grpcDefinition } from './definition.js';
-import { toServiceError } from './errors.js';
+import { grpcDefinition, UndecodableRequest } from './definition.js';
+import { InvalidArgumentError, toServiceError } from './errors.js';
 import { grpc, type GrpcJs } from './grpc-js.js';
 import { handlerOf, type ServiceImplementation } from './handlers.js';
 import { addReflection, HEALTH_SERVICE } from './reflection.js';
@@ -124,12 +124,42 @@ function contextOf(call: AnyCall, path: string): { context: CallContext; done: (
   };
 }
 
-/** Reads a request stream as an async iterable that ends with an error when the call is cancelled. */
-async function* requestsOf(call: GrpcJs.ServerReadableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>, signal: AbortSignal) {
+/**
+ * The INVALID_ARGUMENT of request bytes that are not the method's message; `index` is the
+ * message's place (from 0) in a request stream.
+ */
+function notDecodable(request: UndecodableRequest, index?: number): InvalidArgumentError {
+  const cause = request.cause instanceof Error ? request.cause.message : String(request.cause);
+  return new InvalidArgumentError(
+    { field: index === undefined ? 'request' : `requests[${index}]`, description: `not a valid ${request.typeName}: ${cause}` },
+    `${index === undefined ? 'request' : `request ${index} of the stream`} is not a valid ${request.typeName}`,
+  );
+}
+
+/** Where a request stream records a message that did not decode, so the call ends with it whatever the handler made of it. */
+interface DecodeFailure {
+  error?: InvalidArgumentError;
+}
+
+/**
+ * Reads a request stream as an async iterable that ends with an error when the call is cancelled
+ * or a message does not decode. Leaving the loop early does not destroy the call's stream: a bidi
+ * call still has its responses and status to send.
+ */
+async function* requestsOf(
+  call: GrpcJs.ServerReadableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>,
+  signal: AbortSignal,
+  failure: DecodeFailure,
+) {
   const abort = () => call.destroy(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
   signal.addEventListener('abort', abort, { once: true });
   try {
-    for await (const message of call) yield message;
+    let index = 0;
+    for await (const message of call.iterator({ destroyOnReturn: false })) {
+      if (message instanceof UndecodableRequest) throw (failure.error = notDecodable(message, index));
+      yield message;
+      index++;
+    }
   } finally {
     signal.removeEventListener('abort', abort);
   }
@@ -178,14 +208,17 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
       return (call: AnyCall, callback: GrpcJs.sendUnaryData<unknown>) => {
         const started = process.hrtime.bigint();
         const { context, done } = contextOf(call, path);
-        const input = method.methodKind === 'unary' ? (call as GrpcJs.ServerUnaryCall<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerReadableStream<unknown, unknown>, context.signal);
+        const failure: DecodeFailure = {};
+        const input = method.methodKind === 'unary' ? (call as GrpcJs.ServerUnaryCall<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerReadableStream<unknown, unknown>, context.signal, failure);
         runInCall(context, async () => {
           try {
+            if (input instanceof UndecodableRequest) throw notDecodable(input);
             const response = await invoke(input, context);
+            if (failure.error) throw failure.error;
             record(started, context.signal.aborted ? abortedCode(context.signal) : grpc.status.OK);
             callback(null, response);
           } catch (error) {
-            callback(fail(started, error, context.signal));
+            callback(fail(started, failure.error ?? error, context.signal));
           } finally {
             done();
           }
@@ -196,14 +229,17 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
       return (call: GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>) => {
         const started = process.hrtime.bigint();
         const { context, done } = contextOf(call, path);
-        const input = method.methodKind === 'server_streaming' ? (call as GrpcJs.ServerWritableStream<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerDuplexStream<unknown, unknown>, context.signal);
+        const failure: DecodeFailure = {};
+        const input = method.methodKind === 'server_streaming' ? (call as GrpcJs.ServerWritableStream<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerDuplexStream<unknown, unknown>, context.signal, failure);
         runInCall(context, async () => {
           try {
+            if (input instanceof UndecodableRequest) throw notDecodable(input);
             await writeAll(call, invoke(input, context) as AsyncIterable<unknown>, context.signal);
+            if (failure.error) throw failure.error;
             record(started, context.signal.aborted ? abortedCode(context.signal) : grpc.status.OK);
             if (!context.signal.aborted) call.end();
           } catch (error) {
-            call.emit('error', fail(started, error, context.signal));
+            call.emit('error', fail(started, failure.error ?? error, context.signal));
           } finally {
             done();
           }
