@@ -5,7 +5,7 @@ TSX := node --import tsx
 TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts' 'cli/**/*.test.ts'
 
 .DEFAULT_GOAL := help
-.PHONY: help deps setup generate contracts lint build test dev demo bench clean
+.PHONY: help deps chromium setup generate contracts lint build web test dev demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,16 @@ node_modules:
 deps: node_modules ## Install what is missing: npm packages, and nats-server (Debian package) for the tests
 	@command -v nats-server >/dev/null || { echo "installing nats-server"; apt-get update -qq && apt-get install -y -qq nats-server; }
 
+chromium: ## Install Debian's chromium for the dashboard's browser test when it is missing
+	@command -v chromium >/dev/null || { echo "installing chromium"; apt-get update -qq && apt-get install -y -qq chromium; }
+
+web: node_modules ## Build the dashboard into web/dist/ (esbuild), which the gateway serves at /
+	$(TSX) web/build.ts
+
+# The dashboard, built on first use by the targets that serve or test it; `make web` rebuilds it.
+web/dist/index.html: | node_modules
+	$(TSX) web/build.ts
+
 generate: node_modules ## Regenerate gen/ and descriptors/ from proto/ with buf
 	bash scripts/generate.sh
 
@@ -28,16 +38,17 @@ contracts: node_modules ## Contract checks: buf lint, format, gen/ and descripto
 
 lint: contracts ## Contract checks and the TypeScript type check
 	tsc --noEmit -p .
+	tsc --noEmit -p web
 
 build: lint ## Type-check everything (services run from source through tsx)
 
-test: deps lint ## Everything CI runs: contract checks, type check, unit and integration tests
+test: deps chromium web/dist/index.html lint ## Everything CI runs: contract checks, type check, unit and integration tests
 	node --import tsx --test --test-timeout=300000 $(TESTS)
 
-dev: deps ## Run every service on its default port with a local nats-server and embedded stores
+dev: deps web/dist/index.html ## Run every service on its default port with a local nats-server and embedded stores
 	$(TSX) scripts/dev.ts $(ARGS)
 
-demo: deps ## The whole mesh end to end: sample data, features, training, promotion, live predictions (DEMO_CSV=file to use your own)
+demo: deps web/dist/index.html ## The whole mesh end to end: sample data, features, training, promotion, live predictions (DEMO_CSV=file to use your own)
 	$(TSX) scripts/demo.ts
 
 bench: node_modules ## Benchmarks (all, or one: make bench ONLY=ingestion)

@@ -1,0 +1,125 @@
+/**
+ * The price chart of one symbol (TradingView lightweight-charts): daily candles, the closes the
+ * model predicted for each session drawn against them as a dotted line, and the predicted next
+ * close marked beyond the last candle. The container reports what it drew in data attributes
+ * (`data-symbol`, `data-candles`, `data-predictions`, `data-next-close`) for tests and tools.
+ */
+import {
+  CandlestickSeries, ColorType, createChart, createSeriesMarkers, CrosshairMode, LineSeries, LineStyle,
+  type IChartApi, type ISeriesApi, type ISeriesMarkersPluginApi, type Time, type UTCTimestamp,
+} from 'lightweight-charts';
+import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
+import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { nextTradingDay } from '../../lib/market/calendar.js';
+import { dayOf, escapeHtml, price, signedPct } from './format.js';
+
+/** Chart time of an ISO day: midnight UTC, in seconds. */
+const timeOf = (day: string) => (Date.parse(`${day}T00:00:00Z`) / 1000) as UTCTimestamp;
+
+/** Colours shared with styles.css. */
+export const COLORS = { up: '#16a34a', down: '#dc2626', predicted: '#7c3aed', grid: '#eef0f3', text: '#5b6473', border: '#dfe3e8' };
+
+/** The candlestick chart panel. */
+export class ChartPanel {
+  private readonly chart: IChartApi;
+  private readonly candles: ISeriesApi<'Candlestick'>;
+  private readonly predicted: ISeriesApi<'Line'>;
+  private readonly markers: ISeriesMarkersPluginApi<Time>;
+  /** Predictions shown, by feature day (one per session: the latest wins). */
+  private readonly predictions = new Map<string, Prediction>();
+  private bars: Bar[] = [];
+  private symbol = '';
+
+  constructor(private readonly root: HTMLElement, private readonly legend: HTMLElement) {
+    this.chart = createChart(root, {
+      autoSize: true,
+      layout: { background: { type: ColorType.Solid, color: '#ffffff' }, textColor: COLORS.text, fontFamily: 'Inter, system-ui, sans-serif', attributionLogo: true },
+      grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
+      rightPriceScale: { borderColor: COLORS.border },
+      timeScale: { borderColor: COLORS.border, rightOffset: 4 },
+      crosshair: { mode: CrosshairMode.Normal },
+    });
+    this.candles = this.chart.addSeries(CandlestickSeries, {
+      upColor: COLORS.up, downColor: COLORS.down, borderVisible: false, wickUpColor: COLORS.up, wickDownColor: COLORS.down, title: 'close',
+    });
+    this.predicted = this.chart.addSeries(LineSeries, {
+      color: COLORS.predicted, lineWidth: 2, lineStyle: LineStyle.Dotted, pointMarkersVisible: true, pointMarkersRadius: 3, title: 'predicted', lastValueVisible: true, priceLineVisible: false,
+    });
+    this.markers = createSeriesMarkers(this.predicted, []);
+  }
+
+  /** Shows a symbol's bars (ascending) and the predictions known for it, replacing what was there. */
+  show(symbol: string, bars: readonly Bar[], predictions: readonly Prediction[]): void {
+    const changed = symbol !== this.symbol;
+    this.symbol = symbol;
+    this.bars = [...bars];
+    this.predictions.clear();
+    for (const p of predictions) this.keep(p);
+    this.candles.setData(this.bars.map((b) => ({ time: timeOf(dayOf(b.date)), open: b.open, high: b.high, low: b.low, close: b.close })));
+    this.drawPredictions();
+    if (changed) this.chart.timeScale().fitContent();
+  }
+
+  /** Adds a bar (a new session) or replaces the bar of its day. */
+  addBar(bar: Bar): void {
+    if (bar.symbol !== this.symbol) return;
+    const day = dayOf(bar.date);
+    const last = this.bars.at(-1);
+    if (last && dayOf(last.date) > day) return;
+    if (last && dayOf(last.date) === day) this.bars[this.bars.length - 1] = bar;
+    else this.bars.push(bar);
+    this.candles.update({ time: timeOf(day), open: bar.open, high: bar.high, low: bar.low, close: bar.close });
+    this.drawPredictions();
+  }
+
+  /** Adds a prediction of the shown symbol (a streamed one). */
+  addPrediction(prediction: Prediction): void {
+    if (prediction.symbol !== this.symbol) return;
+    this.keep(prediction);
+    this.drawPredictions();
+  }
+
+  /** The prediction for the session after the last candle, if there is one. */
+  next(): Prediction | undefined {
+    const lastDay = dayOf(this.bars.at(-1)?.date);
+    return lastDay ? this.predictions.get(lastDay) : undefined;
+  }
+
+  private keep(p: Prediction): void {
+    const day = dayOf(p.featureDate);
+    if (day) this.predictions.set(day, p);
+  }
+
+  private drawPredictions(): void {
+    const sorted = [...this.predictions.entries()].sort(([a], [b]) => a.localeCompare(b));
+    // Each prediction is drawn on the session it forecasts: the trading day after its features.
+    const points = sorted.map(([day, p]) => ({ time: timeOf(nextTradingDay(day)), value: p.predictedClose }));
+    this.predicted.setData(points);
+    const next = this.next();
+    this.markers.setMarkers(
+      next ? [{ time: timeOf(nextTradingDay(dayOf(next.featureDate))), position: 'atPriceMiddle', price: next.predictedClose, shape: 'circle', color: COLORS.predicted, text: `next ${price(next.predictedClose)}` }] : [],
+    );
+    this.root.dataset.symbol = this.symbol;
+    this.root.dataset.candles = String(this.bars.length);
+    this.root.dataset.predictions = String(points.length);
+    this.root.dataset.nextClose = next ? next.predictedClose.toFixed(2) : '';
+    this.drawLegend(next);
+  }
+
+  private drawLegend(next: Prediction | undefined): void {
+    const last = this.bars.at(-1);
+    if (!last) {
+      this.legend.textContent = this.symbol ? `${this.symbol}: no bars yet` : '';
+      return;
+    }
+    const parts = [`<strong>${escapeHtml(this.symbol)}</strong>`, `close ${price(last.close)} on ${dayOf(last.date)}`];
+    if (next) {
+      const move = Math.expm1(next.predictedReturn);
+      parts.push(`<span class="predicted-chip">next close ${price(next.predictedClose)} <span class="${move >= 0 ? 'up' : 'down'}">${signedPct(move)}</span></span>`);
+      if (next.degraded) parts.push('<span class="badge warn" title="Predicted from stale features">degraded</span>');
+    } else {
+      parts.push('<span class="muted">no prediction for the next session yet</span>');
+    }
+    this.legend.innerHTML = parts.join('<span class="sep">·</span>');
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The dashboard's wiring: who the caller is (asking for a key when the gateway wants one), the
+ * symbol list, the selected symbol's chart and model figures, and the three live feeds —
+ * predictions, alerts and the mesh's health — all through the gateway with the generated clients.
+ */
+import { Code, ConnectError } from '@connectrpc/connect';
+import { Role, type GetDashboardResponse } from '../../gen/nepse/gateway/v1/gateway_pb.js';
+import type { PerformanceReport } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { Stage, type ModelVersion } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { AlertsPanel } from './alerts-panel.js';
+import { createApi, describeError, needsKey, saveKey, storedKey } from './api.js';
+import { ChartPanel } from './chart-panel.js';
+import { FeedPanel } from './feed-panel.js';
+import { follow, type StreamState } from './follow.js';
+import { dayOf } from './format.js';
+import { askForKey } from './key-dialog.js';
+import { MeshPanel } from './mesh-panel.js';
+import { ModelPanel } from './model-panel.js';
+import { SymbolsPanel } from './symbols-panel.js';
+
+/** How often the mesh's health is read again, in ms. */
+const MESH_INTERVAL_MS = 10_000;
+/** Symbols the list holds at most (pages of the dashboard read). */
+const MAX_SYMBOLS = 2000;
+
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
+const api = createApi(storedKey);
+const symbols = new SymbolsPanel($('#symbols'), (symbol) => void select(symbol));
+const chart = new ChartPanel($('#chart'), $('#chart-legend'));
+const model = new ModelPanel($('#model'));
+const alerts = new AlertsPanel($('#alerts'));
+const feed = new FeedPanel($('#feed'), (symbol) => void select(symbol));
+const mesh = new MeshPanel($('#mesh'));
+
+/** Predictions seen on this page, by symbol: what the chart draws against the actual closes. */
+const seen = new Map<string, Map<string, Prediction>>();
+let productionModels: ModelVersion[] = [];
+let selected = '';
+let overviewRun = 0;
+
+function remember(p: Prediction | undefined): void {
+  if (!p) return;
+  const bySymbol = seen.get(p.symbol) ?? new Map<string, Prediction>();
+  bySymbol.set(dayOf(p.featureDate), p);
+  seen.set(p.symbol, bySymbol);
+}
+
+function banner(text: string): void {
+  const node = $('#banner');
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+/** Runs `call`; on UNAUTHENTICATED asks for a key and runs it again. */
+async function withKey<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!needsKey(error)) throw error;
+      const had = storedKey();
+      saveKey('');
+      await askForKey(had ? 'The gateway refused the saved key. Enter another one.' : 'This gateway needs an API key (make dev prints one and writes it to .data/gateway/dev-api-key).');
+    }
+  }
+}
+
+async function identify(): Promise<void> {
+  const who = $('#whoami');
+  try {
+    const me = await withKey(() => api.gateway.whoAmI({}));
+    const role = Role[me.role]?.toLowerCase();
+    who.textContent = `${me.principal}${me.role ? ` · ${role}` : ''}`;
+    who.title = me.keyId ? `key ${me.keyId}` : '';
+  } catch (error) {
+    who.textContent = error instanceof ConnectError && error.code === Code.Unimplemented ? 'anonymous' : 'identity unknown';
+  }
+}
+
+async function loadDashboard(): Promise<void> {
+  let token = '';
+  let first: GetDashboardResponse | undefined;
+  const all: GetDashboardResponse['symbols'] = [];
+  do {
+    const page = await withKey(() => api.gateway.getDashboard({ pageSize: 1000, pageToken: token }));
+    first ??= page;
+    all.push(...page.symbols);
+    token = page.nextPageToken;
+  } while (token && all.length < MAX_SYMBOLS);
+  for (const s of all) remember(s.latestPrediction);
+  symbols.show(all);
+  productionModels = first?.productionModels ?? [];
+  for (const a of first?.firingAlerts ?? []) alerts.add(a);
+  if (first?.unavailableSections.length) banner(`Some parts of the mesh did not answer: ${first.unavailableSections.length} section(s) left out.`);
+}
+
+/** Shows a symbol: its bars, predictions and the serving model's figures. */
+async function select(symbol: string): Promise<void> {
+  if (!symbol) return;
+  selected = symbol;
+  symbols.select(symbol);
+  if (location.hash !== `#${symbol}`) history.replaceState(null, '', `#${symbol}`);
+  await refreshOverview();
+}
+
+async function refreshOverview(): Promise<void> {
+  const symbol = selected;
+  const run = ++overviewRun;
+  try {
+    const overview = await withKey(() => api.gateway.getSymbolOverview({ symbol }));
+    if (run !== overviewRun) return; // a newer selection or refresh took over
+    remember(overview.latestPrediction);
+    chart.show(symbol, overview.bars, [...(seen.get(symbol)?.values() ?? [])]);
+    const p = overview.latestPrediction;
+    const serving = productionModels.find((m) => m.name === p?.modelName && m.version === p?.modelVersion)
+      ?? (p ? await servingModel(p.modelName, p.modelVersion) : productionModels[0]);
+    model.show(serving, serving ? await modelReport(serving, overview.performance) : overview.performance);
+    document.body.dataset.state = 'ready';
+  } catch (error) {
+    banner(`Could not load ${symbol}: ${describeError(error)}`);
+  }
+}
+
+async function servingModel(name: string, version: number): Promise<ModelVersion | undefined> {
+  try {
+    const found = (await api.registry.getModel({ name, selector: { case: 'version', value: version } })).modelVersion;
+    if (found && found.stage === Stage.PRODUCTION && !productionModels.some((m) => m.name === name)) productionModels.push(found);
+    return found;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The model's live report over every symbol; the symbol's own report when that cannot be read. */
+async function modelReport(m: ModelVersion, fallback: PerformanceReport | undefined): Promise<PerformanceReport | undefined> {
+  try {
+    return (await api.monitoring.getModelPerformance({ modelName: m.name, modelVersion: m.version })).report ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+/** A refresh of the selected symbol soon, coalescing a burst of predictions into one. */
+function refreshSoon(): void {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => void refreshOverview(), 300);
+}
+
+function streamState(state: StreamState): void {
+  if (state.state === 'open') feed.status('live', true);
+  else if (state.state === 'retrying') feed.status(`reconnecting in ${Math.round(state.inMs / 1000)} s`, false);
+  else void askForKey('The gateway needs an API key for live updates.').then(() => location.reload());
+}
+
+function startStreams(): void {
+  const watched = symbols.symbols().slice(0, 1000);
+  if (watched.length) {
+    follow((signal) => api.prediction.watchPredictions({ symbols: watched, includeCurrent: false }, { signal }), (message) => {
+      if (message.kind.case !== 'prediction') return;
+      const p = message.kind.value;
+      remember(p);
+      feed.add(p);
+      symbols.predicted(p);
+      if (p.symbol === selected) refreshSoon();
+    }, streamState);
+  }
+  follow((signal) => api.monitoring.watchAlerts({ includeFiring: true }, { signal }), (message) => {
+    if (message.kind.case === 'alert') alerts.add(message.kind.value);
+  }, (state) => state.state === 'retrying' && console.warn(`alerts stream: ${state.error}`));
+  const readMesh = async () => {
+    try {
+      mesh.show(await api.gateway.getMeshStatus({}));
+    } catch (error) {
+      mesh.failed(describeError(error));
+    }
+  };
+  void readMesh();
+  setInterval(readMesh, MESH_INTERVAL_MS);
+}
+
+$('#change-key').addEventListener('click', () => void askForKey('Enter the API key to use.').then(() => location.reload()));
+
+await identify();
+try {
+  await loadDashboard();
+} catch (error) {
+  banner(`Could not load the dashboard: ${describeError(error)}`);
+}
+await select(decodeURIComponent(location.hash.slice(1)).toUpperCase() || symbols.symbols()[0] || '');
+if (!selected) document.body.dataset.state = 'ready';
+startStreams();
