@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { JobPhase, JobSchema, JobState, type Job, type JobTrigger, type TrainingSpec } from '../../gen/nepse/training/v1/training_pb.js';
+import { detached } from '../../lib/grpc/index.js';
 import type { JobStore } from './job-store.js';
 import { runJob, type JobDeps } from './run-job.js';
 import type { ResolvedSpec } from './spec.js';
@@ -16,7 +17,7 @@ export class JobQueue {
 
   constructor(private readonly deps: JobDeps & { jobs: JobStore }) {}
 
-  /** Creates a QUEUED job for the spec and schedules it; returns the new job. */
+  /** Creates a QUEUED job for the spec and schedules it outside the caller's call; returns the new job. */
   submit(spec: TrainingSpec, resolved: ResolvedSpec, trigger: JobTrigger, requestedBy: string, requestId?: string): Job {
     const job = create(JobSchema, {
       jobId: randomUUID(),
@@ -29,7 +30,8 @@ export class JobQueue {
       createdAt: timestampFromDate(new Date()),
     });
     this.deps.jobs.add(job, requestId);
-    const run = this.tail.then(() => runJob(this.deps, job.jobId, resolved));
+    // Queued from a StartTraining handler, the job must not inherit that call's deadline.
+    const run = detached(() => this.tail.then(() => runJob(this.deps, job.jobId, resolved)));
     this.tail = run.catch(() => {});
     this.running.add(run);
     void run.finally(() => this.running.delete(run));

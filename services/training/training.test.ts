@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { BarsIngestedSchema } from '../../gen/nepse/events/v1/events_pb.js';
 import { Baseline } from '../../gen/nepse/market/v1/market_pb.js';
 import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
@@ -153,6 +154,20 @@ describe('training service: feature service → walk-forward → registry → pr
     assert.equal(done.promotion?.outcome, PromotionOutcome.NOT_REQUESTED);
     const listed = await trainingClient.listJobs({ state: JobState.SUCCEEDED });
     assert.ok(listed.jobs.some((j) => j.jobId === done.jobId));
+  });
+
+  it('a job outlives the deadline of the StartTraining call that queued it and registers its model', async () => {
+    const deadlineMs = 2_000;
+    const { job } = await trainingClient.startTraining(
+      { spec: { modelName: 'outlives-call', algorithm: Algorithm.GRADIENT_BOOSTED_TREES, symbols: [...planted, ...walk], foldCount: 3, hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 60 } } } },
+      { timeoutMs: deadlineMs },
+    );
+    const done = await finished(job!.jobId);
+    assert.equal(done.state, JobState.SUCCEEDED, done.error);
+    const tookMs = timestampMs(done.finishedAt!) - timestampMs(done.createdAt!);
+    assert.ok(tookMs > deadlineMs, `the job must take longer than the call's ${deadlineMs} ms deadline to show anything (took ${tookMs} ms)`);
+    const registered = await registryClient.getModel({ name: 'outlives-call', selector: { case: 'version', value: done.modelVersion } });
+    assert.equal(registered.modelVersion?.trainingJobId, done.jobId);
   });
 
   it('refuses a bad spec naming the field, and an unknown job', async () => {
