@@ -115,6 +115,36 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     assert.deepEqual(await code(features.batchGetFeatures({ symbols: ['NABIL', 'x y'] })), [3, 'symbols[1]']);
   });
 
+  it('a malformed feature set or an impossible day is INVALID_ARGUMENT naming the field, on every read', async () => {
+    const refusal = async (call: Promise<unknown>) => {
+      try {
+        await call;
+      } catch (error) {
+        const details = statusDetails(error);
+        return [details?.code, details?.fieldViolations.map((v) => v.field).join()];
+      }
+      return ['no error'];
+    };
+    const tomorrow = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const bad = [
+      [{ featureSet: { version: -1 } }, 'feature_set.version'],
+      [{ featureSet: { name: 'ohlcv', version: -2_147_483_648 } }, 'feature_set.version'],
+      [{ featureSet: { name: 'OHLCV v1!' } }, 'feature_set.name'],
+      [{ asOf: toProtoDate(tomorrow) }, 'as_of'],
+      [{ asOf: { year: 1950, month: 1, day: 2 } }, 'as_of'],
+    ] as const;
+    for (const [fields, field] of bad) {
+      assert.deepEqual(await refusal(features.getFeatures({ symbol: 'NABIL', ...fields })), [3, field], `GetFeatures ${JSON.stringify(fields)}`);
+      assert.deepEqual(await refusal(features.batchGetFeatures({ symbols: ['NABIL'], ...fields })), [3, field], `BatchGetFeatures ${JSON.stringify(fields)}`);
+    }
+    assert.deepEqual(await refusal(Array.fromAsync(features.getTrainingSet({ symbols: ['NABIL'], featureSet: { version: -1 } }))), [3, 'feature_set.version']);
+    assert.deepEqual(await refusal(Array.fromAsync(features.getTrainingSet({ range: { start: toProtoDate(nabil[9].date), end: toProtoDate(nabil[3].date) } }))), [3, 'range.end']);
+    assert.deepEqual(await refusal(features.listFeatureSets({ pageSize: -1 })), [3, 'page_size']);
+    // Well formed but not computed here: NOT_FOUND, as before.
+    assert.deepEqual(await refusal(features.getFeatures({ symbol: 'NABIL', featureSet: { name: 'ohlcv', version: 99 } })), [5, '']);
+    assert.equal((await features.listFeatureSets({ pageSize: 2_147_483_647 })).featureSets.length >= 1, true, 'a page size above the cap is capped');
+  });
+
   it('BatchGetFeatures fails only the missing entries', async () => {
     const { results } = await features.batchGetFeatures({ symbols: ['NABIL', 'MISSING', 'NICA'] });
     assert.deepEqual(results.map((r) => [r.symbol, r.outcome.case]), [['NABIL', 'vector'], ['MISSING', 'error'], ['NICA', 'vector']]);

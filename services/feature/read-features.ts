@@ -8,7 +8,7 @@ import {
   type GetFeaturesResponse,
 } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { InvalidArgumentError, NotFoundError, toStatus, type Encoded } from '../../lib/grpc/index.js';
-import { fromProtoDate, requireSymbol } from '../../lib/market/index.js';
+import { fromProtoDate, requireSymbol, todayInNepal } from '../../lib/market/index.js';
 import type { Date as TradingDate } from '../../gen/nepse/market/v1/market_pb.js';
 import { resolveFeatureSet } from './feature-set-ref.js';
 import type { FeatureSetDefinition } from './feature-sets/index.js';
@@ -36,7 +36,21 @@ async function vectorOf(sources: VectorSources, set: FeatureSetDefinition, symbo
   return toFeatureVector(set, symbol, stored, stored.computedAt);
 }
 
-const asOfDay = (asOf: TradingDate | undefined) => (asOf ? fromProtoDate(asOf, 'as_of') : undefined);
+/** The earliest day the offline store holds (ClickHouse's Date): an earlier as_of would be read as this one. */
+const FIRST_STORABLE_DAY = '1970-01-01';
+
+/**
+ * The ISO day of a request's as_of, undefined when unset. A day before the store's first or after
+ * today in Nepal can never have a vector: INVALID_ARGUMENT naming `as_of`, not NOT_FOUND.
+ */
+function asOfDay(asOf: TradingDate | undefined, now = Date.now()): string | undefined {
+  if (!asOf) return undefined;
+  const day = fromProtoDate(asOf, 'as_of');
+  if (day < FIRST_STORABLE_DAY) throw new InvalidArgumentError({ field: 'as_of', description: `${day} is before ${FIRST_STORABLE_DAY}, the earliest day features are kept for` });
+  const today = todayInNepal(now);
+  if (day > today) throw new InvalidArgumentError({ field: 'as_of', description: `${day} is after today in Nepal (${today}): no session has closed that day yet` });
+  return day;
+}
 
 /** GetFeatures: the latest vector from memory (encoded once), or a given day's from the offline store. */
 export async function getFeatures(sources: VectorSources, request: GetFeaturesRequest): Promise<GetFeaturesResponse | Encoded<GetFeaturesResponse>> {

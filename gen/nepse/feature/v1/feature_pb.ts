@@ -99,14 +99,18 @@ export type GetFeaturesRequest = Message<"nepse.feature.v1.GetFeaturesRequest"> 
   /**
    * Trading day of the wanted vector. Unset: the latest vector. When set,
    * the vector of exactly that day: NOT_FOUND when there was no session that
-   * day or its warm-up was not complete.
+   * day or its warm-up was not complete. A day that is not a calendar day,
+   * is before 1970-01-01 or after today in Nepal is INVALID_ARGUMENT.
    *
    * @generated from field: nepse.market.v1.Date as_of = 2;
    */
   asOf?: Date | undefined;
 
   /**
-   * Feature set; unset name means the default set, version 0 its latest.
+   * Feature set; unset name means the default set, version 0 its latest. A
+   * name that is not lower_snake_case or a negative version is
+   * INVALID_ARGUMENT naming the field; a well-formed set the service does
+   * not compute is NOT_FOUND.
    *
    * @generated from field: nepse.market.v1.FeatureSetRef feature_set = 3;
    */
