@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
 import {
   JobState,
   JobTrigger,
@@ -14,10 +15,12 @@ import {
   type WatchJobRequest,
   type WatchJobResponse,
 } from '../../gen/nepse/training/v1/training_pb.js';
-import { InvalidArgumentError, NotFoundError, type CallContext } from '../../lib/grpc/index.js';
+import { InvalidArgumentError, NotFoundError, type CallContext, type ServiceClient } from '../../lib/grpc/index.js';
 import { decodePageToken, encodePageToken, pageSize } from '../../lib/market/index.js';
+import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { JobQueue } from './job-queue.js';
 import type { JobStore } from './job-store.js';
+import { requireKnownSymbols } from './known-symbols.js';
 import { resolveSpec } from './spec.js';
 
 /** Longest pause between two messages of a WatchJob stream, in milliseconds (market.proto). */
@@ -25,12 +28,28 @@ export const HEARTBEAT_MS = 15_000;
 
 const terminal = (job: Job) => job.state === JobState.SUCCEEDED || job.state === JobState.FAILED;
 
-/** StartTraining: validates the spec and queues a job; a repeated request_id returns the first job. */
-export function startTraining(jobs: JobStore, queue: JobQueue, request: StartTrainingRequest): StartTrainingResponse {
+/** What StartTraining needs: the jobs, the queue, and the feature service to check symbols with. */
+export interface StartTrainingDeps {
+  jobs: JobStore;
+  queue: JobQueue;
+  features: ServiceClient<typeof FeatureService>;
+  featurePolicy: CallPolicy;
+}
+
+/**
+ * StartTraining: validates the spec, asks the feature service whether it knows the symbols, and
+ * queues a job; a repeated request_id returns the first job.
+ */
+export async function startTraining(deps: StartTrainingDeps, request: StartTrainingRequest): Promise<StartTrainingResponse> {
+  const { jobs, queue } = deps;
   if (request.requestId.length > 100) throw new InvalidArgumentError({ field: 'request_id', description: 'at most 100 characters' });
   const previous = request.requestId ? jobs.byRequest(request.requestId) : undefined;
   if (previous) return { $typeName: 'nepse.training.v1.StartTrainingResponse', job: previous };
   const resolved = resolveSpec(request.spec);
+  await requireKnownSymbols(deps.features, deps.featurePolicy, resolved);
+  // Checked while the call waited: a repeat of the same request_id may have queued the job meanwhile.
+  const raced = request.requestId ? jobs.byRequest(request.requestId) : undefined;
+  if (raced) return { $typeName: 'nepse.training.v1.StartTrainingResponse', job: raced };
   const job = queue.submit(request.spec!, resolved, JobTrigger.MANUAL, request.requestedBy || 'anonymous', request.requestId || undefined);
   return { $typeName: 'nepse.training.v1.StartTrainingResponse', job };
 }

@@ -40,7 +40,7 @@ export async function startTrainingService(config: TrainingConfig, logger: Logge
   const host = await hostServices({
     services: [
       implement(TrainingService, {
-        startTraining: (request) => startTraining(jobs, queue, request),
+        startTraining: (request) => startTraining({ jobs, queue, features, featurePolicy }, request),
         getJob: (request) => getJob(jobs, request),
         watchJob: (request, context) => watchJob(jobs, request, context),
         listJobs: (request) => listJobs(jobs, request),

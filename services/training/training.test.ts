@@ -170,6 +170,23 @@ describe('training service: feature service → walk-forward → registry → pr
     assert.equal(registered.modelVersion?.trainingJobId, done.jobId);
   });
 
+  it('refuses symbols the feature service has no features for, naming each, and queues nothing', async () => {
+    const before = (await trainingClient.listJobs({})).jobs.length;
+    const refused = await trainingClient
+      .startTraining({ spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0], walk[0], 'NOSUCH', 'plant1', 'GHOST2'] }, requestId: 'ghosts-1' })
+      .then(() => undefined, (error: unknown) => statusDetails(error));
+    assert.equal(refused?.code, 3, 'INVALID_ARGUMENT');
+    assert.deepEqual(refused.fieldViolations.map((v) => v.field), ['spec.symbols[2]', 'spec.symbols[4]']);
+    assert.match(refused.fieldViolations[0].description, /unknown symbol NOSUCH/);
+    const unknownSet = await trainingClient
+      .startTraining({ spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0]], featureSet: { name: 'nosuch', version: 1 } } })
+      .then(() => undefined, (error: unknown) => statusDetails(error));
+    assert.equal(unknownSet?.fieldViolations[0]?.field, 'spec.feature_set');
+    const after = await trainingClient.listJobs({});
+    assert.equal(after.jobs.length, before, 'no job was queued');
+    assert.ok(!after.jobs.some((j) => j.spec?.modelName === 'ghosts'));
+  });
+
   it('refuses a bad spec naming the field, and an unknown job', async () => {
     await assert.rejects(trainingClient.startTraining({ spec: { modelName: 'x', algorithm: Algorithm.RIDGE, foldCount: 50 } }), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'spec.fold_count');
     await assert.rejects(trainingClient.getJob({ jobId: 'nope' }), (e: unknown) => statusDetails(e)?.code === 5);
