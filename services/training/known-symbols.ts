@@ -1,5 +1,5 @@
 import type { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { grpc, InvalidArgumentError, UnavailableError, type FieldViolation, type ServiceClient } from '../../lib/grpc/index.js';
+import { grpc, InvalidArgumentError, statusDetails, UnavailableError, type FieldViolation, type ServiceClient } from '../../lib/grpc/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { ResolvedSpec } from './spec.js';
 
@@ -26,6 +26,12 @@ export async function requireKnownSymbols(features: ServiceClient<typeof Feature
       const code = (error as { code?: number }).code;
       const set = `${spec.featureSet.name || 'the default feature set'}${spec.featureSet.version ? ` v${spec.featureSet.version}` : ''}`;
       if (code === grpc.status.NOT_FOUND) throw new InvalidArgumentError({ field: `${field}.feature_set`, description: `the feature service does not compute ${set}` });
+      const refused = code === grpc.status.INVALID_ARGUMENT ? statusDetails(error)?.fieldViolations : undefined;
+      if (refused?.length) {
+        // The feature service names its own request's fields: the same ones, within the spec.
+        const inSpec = (name: string) => name.replace(/^symbols\[(\d+)\]/, (_, i: string) => `symbols[${at + Number(i)}]`);
+        throw new InvalidArgumentError(refused.map((v) => ({ field: `${field}.${inSpec(v.field)}`, description: v.description })));
+      }
       throw new UnavailableError(`the feature service cannot confirm the symbols of the spec: ${(error as Error).message}`, 1_000);
     }
     results.forEach((result, i) => {

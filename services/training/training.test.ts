@@ -182,6 +182,10 @@ describe('training service: feature service → walk-forward → registry → pr
       .startTraining({ spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0]], featureSet: { name: 'nosuch', version: 1 } } })
       .then(() => undefined, (error: unknown) => statusDetails(error));
     assert.equal(unknownSet?.fieldViolations[0]?.field, 'spec.feature_set');
+    const badSet = await trainingClient
+      .startTraining({ spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0]], featureSet: { name: 'Not A Set', version: 1 } } })
+      .then(() => undefined, (error: unknown) => statusDetails(error));
+    assert.equal(badSet?.fieldViolations[0]?.field, 'spec.feature_set.name');
     const after = await trainingClient.listJobs({});
     assert.equal(after.jobs.length, before, 'no job was queued');
     assert.ok(!after.jobs.some((j) => j.spec?.modelName === 'ghosts'));
