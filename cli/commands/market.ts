@@ -1,17 +1,20 @@
 /** Market data commands against the ingestion service: import a CSV export, list symbols, read bars. */
 import { createReadStream } from 'node:fs';
+import { DateOrder } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { dayOf } from '../../lib/market/index.js';
-import { dayOption, stringOption, type Command } from '../command.js';
+import { choiceOption, dayOption, stringOption, type Command } from '../command.js';
 
 /** `nepse import <file.csv>`: streams the file through ImportCsv and reports what was stored. */
 export const importCommand: Command = {
-  usage: 'import <file.csv> [--symbol SYMBOL] [--date YYYY-MM-DD] [--source LABEL]',
-  options: { symbol: { type: 'string' }, date: { type: 'string' }, source: { type: 'string' } },
+  usage: 'import <file.csv> [--symbol SYMBOL] [--date YYYY-MM-DD] [--source LABEL] [--date-order dmy|mdy]',
+  options: { symbol: { type: 'string' }, date: { type: 'string' }, source: { type: 'string' }, 'date-order': { type: 'string' } },
   args: { min: 1, max: 1 },
   async run({ args: [path], options, clients }) {
     const defaultDate = dayOption(stringOption(options, 'date'), '--date');
+    // Needed only for files whose slash dates all read both ways (01/02/2025); the service asks for it.
+    const dateOrder = choiceOption(stringOption(options, 'date-order'), '--date-order', { dmy: DateOrder.DMY, mdy: DateOrder.MDY }, DateOrder.UNSPECIFIED);
     async function* requests() {
-      yield { options: { source: stringOption(options, 'source') ?? '', fileName: path.split('/').pop() ?? '', defaultSymbol: stringOption(options, 'symbol') ?? '', defaultDate } };
+      yield { options: { source: stringOption(options, 'source') ?? '', fileName: path.split('/').pop() ?? '', defaultSymbol: stringOption(options, 'symbol') ?? '', defaultDate, dateOrder } };
       for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) yield { chunk: chunk as Buffer };
     }
     const r = await clients.ingestion.importCsv(requests());

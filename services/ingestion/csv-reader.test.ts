@@ -76,6 +76,21 @@ describe('dates', () => {
     const dmy = 'Symbol,Date,Open,High,Low,Close,Volume\nA,01/02/2024,1,1,1,1,1\nA,13/01/2024,1,1,1,1,1\n';
     assert.deepEqual(read(dmy).bars.map((b) => b.date), ['2024-02-01', '2024-01-13']);
   });
+
+  it('refuses a file whose slash dates never reveal the order, unless the order is given', () => {
+    const rows = Array.from({ length: 8 }, (_, i) => `A,0${i + 1}/02/2024,1,1,1,1,1`);
+    const csv = `Symbol,Date,Open,High,Low,Close,Volume\n${rows.join('\n')}\n`;
+    assert.throws(
+      () => read(csv),
+      (error: unknown) =>
+        error instanceof MalformedCsvError &&
+        error.field === 'date_order' &&
+        /01\/02\/2024 \(line 2\), 03\/02\/2024 \(line 4\),.* and 2 more/.test(error.message) &&
+        !error.message.includes('02/02/2024'),
+    );
+    assert.deepEqual(read(csv, { dayMonthOrder: 'DMY' }).bars.map((b) => b.date).slice(0, 2), ['2024-02-01', '2024-02-02']);
+    assert.deepEqual(read(csv, { dayMonthOrder: 'MDY' }).bars.map((b) => b.date).slice(0, 2), ['2024-01-02', '2024-02-02']);
+  });
 });
 
 describe('row validation', () => {

@@ -89,7 +89,12 @@ interface PendingRow {
   bar: BarRecord;
   /** The other reading of an ambiguous slash date, resolved once the file's order is known. */
   alternativeDate?: string;
+  /** The date cell as written, kept for ambiguous dates only, to name them if the order stays unknown. */
+  dateText?: string;
 }
+
+/** Ambiguous dates named in the message that asks for a date order; the rest are counted. */
+const AMBIGUOUS_NAMED = 5;
 
 /**
  * An incremental reader of a CSV import: feed it byte chunks as they arrive, then `finish()`.
@@ -229,7 +234,7 @@ export class CsvReader {
     // The future-date check waits until ambiguous dates are settled.
     const problem = barProblem(bar, alternativeDate ? '9999-12-31' : this.today);
     if (problem) return reject(problem.field, problem.reason);
-    this.rows.push({ line: this.lineNumber, bar, alternativeDate });
+    this.rows.push({ line: this.lineNumber, bar, alternativeDate, dateText: alternativeDate ? dateCell?.trim().replace(/^"|"$/g, '') : undefined });
   }
 
   /** An unambiguous slash date tells the order of every other slash date in the file. */
@@ -240,8 +245,12 @@ export class CsvReader {
     else if (+match[2] > 12) this.order = 'MDY';
   }
 
-  /** Settles ambiguous dates by the order the file revealed (day first when it never did). */
+  /**
+   * Settles ambiguous dates by the order the file revealed. When no date revealed it and none was
+   * given, guessing would store wrong days silently, so the whole file is refused instead.
+   */
   private resolveDates(): BarRecord[] {
+    if (this.order === undefined) this.refuseAmbiguous();
     const bars: BarRecord[] = [];
     for (const row of this.rows) {
       if (row.alternativeDate && this.order === 'MDY') row.bar.date = row.alternativeDate;
@@ -253,5 +262,18 @@ export class CsvReader {
     }
     this.rejected.sort((a, b) => a.line - b.line);
     return bars;
+  }
+
+  /** @throws MalformedCsvError (field `date_order`) naming the dates that read both ways. */
+  private refuseAmbiguous(): void {
+    const ambiguous = this.rows.filter((row) => row.alternativeDate !== undefined);
+    if (ambiguous.length === 0) return;
+    const named = ambiguous.slice(0, AMBIGUOUS_NAMED).map((row) => `${row.dateText} (line ${row.line})`);
+    const more = ambiguous.length > AMBIGUOUS_NAMED ? ` and ${ambiguous.length - AMBIGUOUS_NAMED} more` : '';
+    throw new MalformedCsvError(
+      'date_order',
+      `dates ${named.join(', ')}${more} read as both day/month/year and month/day/year, and no date in the file tells which: ` +
+        'set date_order to DATE_ORDER_DMY (day first, 31/01/2024) or DATE_ORDER_MDY (month first, 01/31/2024)',
+    );
   }
 }

@@ -25,6 +25,7 @@ function csvDefaults(options: ImportOptions | undefined): CsvDefaults {
 function fieldOf(error: MalformedCsvError): string {
   if (error.field === 'symbol') return 'options.default_symbol';
   if (error.field === 'date') return 'options.default_date';
+  if (error.field === 'date_order') return 'options.date_order';
   return 'chunk';
 }
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
+import { DateOrder, IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { connectEvents, EVENTS_STREAM, type EventBus } from '../../lib/events/index.js';
 import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
@@ -136,6 +136,37 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     assert.equal(await storedEvents('>'), before.events);
     assert.equal((await client.listSymbols({})).symbols.length, before.symbols);
     await assert.rejects(Promise.resolve().then(() => barCount('AAA')), /NOT_FOUND|not found/);
+  });
+
+  it('refuses a file whose dates never tell day from month, storing nothing, and imports it once date_order is set', async () => {
+    const csv = encode('Symbol,Date,Open,High,Low,Close,Volume\nAMBIG,01/02/2025,10,11,9,10,100\nAMBIG,03/04/2025,10,11,9,10,100\nAMBIG,05/05/2025,10,11,9,10,100\n');
+    const eventsBefore = await storedEvents('>');
+    await assert.rejects(client.importCsv([{ options: { fileName: 'ambiguous.csv' } }, { chunk: csv }]), (error: unknown) => {
+      const details = statusDetails(error);
+      assert.equal(details?.code, 3, 'INVALID_ARGUMENT');
+      assert.equal(details?.fieldViolations[0]?.field, 'options.date_order');
+      const description = details?.fieldViolations[0]?.description ?? '';
+      assert.match(description, /01\/02\/2025 \(line 2\)/);
+      assert.match(description, /03\/04\/2025 \(line 3\)/);
+      assert.doesNotMatch(description, /05\/05\/2025/, 'a date that reads the same either way is not ambiguous');
+      assert.match(description, /DATE_ORDER_DMY/);
+      assert.match(description, /DATE_ORDER_MDY/);
+      return true;
+    });
+    await assert.rejects(Promise.resolve().then(() => barCount('AMBIG')), /NOT_FOUND|not found/);
+    assert.equal(await storedEvents('>'), eventsBefore, 'nothing announced');
+
+    const mdy = await client.importCsv([{ options: { dateOrder: DateOrder.MDY } }, { chunk: csv }]);
+    assert.equal(mdy.barsNew, 3n);
+    const [page] = await Array.fromAsync(client.getBars({ symbol: 'AMBIG' }));
+    assert.deepEqual(page.bars.map((b) => dayOf(b.date)), ['2025-01-02', '2025-03-04', '2025-05-05']);
+  });
+
+  it('reads ambiguous dates without date_order when one date of the file reveals the order', async () => {
+    const response = await client.importCsv([{ chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nREVEAL,01/02/2025,10,11,9,10,100\nREVEAL,13/02/2025,10,11,9,10,100\n') }]);
+    assert.equal(response.barsNew, 2n);
+    const [page] = await Array.fromAsync(client.getBars({ symbol: 'REVEAL' }));
+    assert.deepEqual(page.bars.map((b) => dayOf(b.date)), ['2025-02-01', '2025-02-13']);
   });
 
   it('streams GetBars in date order across pages, whatever order the bars came in', async () => {
