@@ -1,80 +1,87 @@
 /**
- * `make dev`: every service that exists, each as its own process on its default port (DESIGN.md),
- * with embedded stores under .data/ and a local nats-server on 4223, until Ctrl-C.
- * Set NATS_URL to use a NATS server of your own instead. `--check` starts everything, prints the
- * table and stops again (what the tests run).
+ * `make dev`: every service that exists (services/<name>/main.ts), each as its own process on its
+ * default port (DESIGN.md, or `<SERVICE>_PORT`), with embedded stores under .data/ and a local
+ * nats-server on 4223, until Ctrl-C. Set NATS_URL to use a NATS server of your own instead.
+ * Everything is supervised (lib/runtime/supervisor.ts): a service or the nats-server that exits
+ * is reported and restarted with a growing pause, and given up on after too many restarts.
+ * `--check` starts everything, prints the table and stops again (what the tests run).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_PORTS, LOCAL_NATS_PORT, type ServiceName } from '../lib/config/index.js';
-import { ROOT, startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
+import { DEFAULT_PORTS, LOCAL_NATS_PORT, METRICS_PORT_OFFSET } from '../lib/config/index.js';
+import { portOpen, startNatsProcess } from '../lib/runtime/nats-process.js';
+import { ROOT, startServiceProcess } from '../lib/runtime/service-process.js';
+import { supervise, type SupervisedChild, type Supervisor } from '../lib/runtime/supervisor.js';
 
 const checkOnly = process.argv.includes('--check');
 const dataDir = process.env.DATA_DIR ?? join(ROOT, '.data');
-const services = (Object.keys(DEFAULT_PORTS) as ServiceName[]).filter((name) => existsSync(join(ROOT, 'services', name, 'main.ts')));
 
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-
-/** Starts nats-server with JetStream on 4223 (data in .data/nats), unless NATS_URL points elsewhere. */
-async function startNats(): Promise<{ url: string; process?: ChildProcess }> {
-  if (process.env.NATS_URL) return { url: process.env.NATS_URL };
-  const url = `nats://127.0.0.1:${LOCAL_NATS_PORT}`;
-  if (await portOpen(LOCAL_NATS_PORT)) throw new Error(`port ${LOCAL_NATS_PORT} is taken: stop what runs there, or set NATS_URL to use it`);
-  const store = join(dataDir, 'nats');
-  mkdirSync(store, { recursive: true });
-  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(LOCAL_NATS_PORT), '-js', '-sd', store, '--server_name', 'nepse-dev'], { stdio: 'ignore' });
-  child.once('error', (error) => {
-    console.error(`cannot start nats-server (${error.message}); install it (apt-get install nats-server) or set NATS_URL`);
-    process.exit(1);
-  });
-  for (let i = 0; i < 100 && !(await portOpen(LOCAL_NATS_PORT)); i++) await new Promise((r) => setTimeout(r, 100));
-  return { url, process: child };
+/** Every services/<name>/main.ts: those with a default port in DESIGN.md's order, then the rest by name. */
+function discoverServices(): string[] {
+  const found = readdirSync(join(ROOT, 'services')).filter((name) => existsSync(join(ROOT, 'services', name, 'main.ts')));
+  const known = Object.keys(DEFAULT_PORTS).filter((name) => found.includes(name));
+  return [...known, ...found.filter((name) => !known.includes(name)).sort()];
 }
 
-const nats = await startNats().catch((error: Error) => {
-  console.error(`make dev: ${error.message}`);
-  process.exit(1);
-});
-const running: ServiceProcess[] = [];
+/** A service's gRPC port: `<SERVICE>_PORT`, else its default. */
+function portOf(name: string): number {
+  const fromEnv = Number(process.env[`${name.toUpperCase()}_PORT`]);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  const port = (DEFAULT_PORTS as Record<string, number>)[name];
+  if (port === undefined) throw new Error(`services/${name} has no default port: add it to lib/config/ports.ts or set ${name.toUpperCase()}_PORT`);
+  return port;
+}
+
+const supervisors: Array<Supervisor<SupervisedChild>> = [];
+let natsSupervisor: Supervisor<SupervisedChild> | undefined;
 let stopping = false;
+/** Services first (they drain their consumers), the nats-server last. */
 const stopAll = async () => {
   if (stopping) return;
   stopping = true;
-  await Promise.all(running.map((s) => s.stop()));
-  nats.process?.kill('SIGTERM');
+  await Promise.all(supervisors.map((s) => s.stop()));
+  await natsSupervisor?.stop();
+};
+const fail = async (message: string) => {
+  console.error(`make dev: ${message}`);
+  await stopAll();
+  process.exit(1);
 };
 process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
 process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 
+/** The local nats-server on 4223 (data in .data/nats), supervised, unless NATS_URL points elsewhere. */
+async function startNats(): Promise<string> {
+  if (process.env.NATS_URL) return process.env.NATS_URL;
+  if (await portOpen(LOCAL_NATS_PORT)) throw new Error(`port ${LOCAL_NATS_PORT} is taken: stop what runs there, or set NATS_URL to use it`);
+  natsSupervisor = await supervise({ name: 'nats-server', start: () => startNatsProcess({ port: LOCAL_NATS_PORT, storeDir: join(dataDir, 'nats') }) });
+  return `nats://127.0.0.1:${LOCAL_NATS_PORT}`;
+}
+
+const rows: Array<[string, string]> = [];
 try {
+  const natsUrl = await startNats();
+  rows.push(['nats', natsUrl]);
+  const services = discoverServices();
+  // Where each service finds the others (FEATURE_ADDR, REGISTRY_ADDR, …), on the ports chosen here.
+  const addresses = Object.fromEntries(services.map((name) => [`${name.toUpperCase()}_ADDR`, process.env[`${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${portOf(name)}`]));
+  const env = { ...addresses, NATS_URL: natsUrl, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', BIND_HOST: process.env.BIND_HOST ?? '127.0.0.1' };
   // One after another: the embedded engines are heavy to start, and logs stay readable.
   for (const name of services) {
-    running.push(
-      await startServiceProcess(name, {
-        port: DEFAULT_PORTS[name],
-        env: { NATS_URL: nats.url, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', BIND_HOST: process.env.BIND_HOST ?? '127.0.0.1' },
-      }),
-    );
+    const port = portOf(name);
+    const metricsPort = Number(process.env[`${name.toUpperCase()}_METRICS_PORT`]) || port + METRICS_PORT_OFFSET;
+    supervisors.push(await supervise({ name, start: () => startServiceProcess(name, { port, metricsPort, env }) }));
+    rows.push([name, `grpc 127.0.0.1:${port}   metrics http://127.0.0.1:${metricsPort}/metrics`]);
   }
 } catch (error) {
-  console.error(`make dev: ${(error as Error).message}`);
-  await stopAll();
-  process.exit(1);
+  await fail((error as Error).message);
 }
 
 console.log('\nNEPSE Prediction Mesh is up:');
-console.log(`  ${'nats'.padEnd(12)} ${nats.url}`);
-for (const s of running) console.log(`  ${s.name.padEnd(12)} grpc 127.0.0.1:${s.port}   metrics http://127.0.0.1:${s.metricsPort}/metrics`);
-console.log(`\nTry: node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:${DEFAULT_PORTS.ingestion}`);
+for (const [name, where] of rows) console.log(`  ${name.padEnd(12)} ${where}`);
+console.log(`\nTry: node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:${portOf('ingestion')}`);
 if (checkOnly) {
   await stopAll();
   process.exit(0);
 }
-console.log('Ctrl-C stops everything.');
+console.log('Ctrl-C stops everything. A service or the nats-server that exits is restarted (1 s, doubling to 30 s; at most 5 restarts in 5 min).');

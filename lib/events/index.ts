@@ -40,3 +40,4 @@ export {
 export { EventHeaders, extractTraceContext, injectTraceContext, PROTOBUF_CONTENT_TYPE } from './headers.js';
 export type { DeadLetterReason, EventMetrics, EventsLogger } from './observe.js';
 export { DEAD_LETTER_STREAM, EVENTS_STREAM, ensureStreams, type EnsuredStream, type StreamOptions } from './streams.js';
+export { natsCheck } from './readiness.js';

@@ -1,5 +1,6 @@
 import { createGrpcServer, type ServiceImplementation } from '../grpc/index.js';
 import { collectProcessMetrics, grpcServerObserver, startTelemetryServer, stopTracing, type Logger } from '../telemetry/index.js';
+import { createReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 
 /** Options of {@link hostServices}. */
 export interface HostOptions {
@@ -11,38 +12,70 @@ export interface HostOptions {
   metricsPort?: number;
   host: string;
   logger: Logger;
+  /**
+   * What the service needs to do its job (its NATS connection, its store): while any fails,
+   * /readyz answers 503 with the reason and grpc.health.v1 says NOT_SERVING.
+   */
+  checks?: readonly ReadinessCheck[];
+  /** How often the checks run to keep grpc.health.v1 current, in ms. Default 1 000. */
+  readinessIntervalMs?: number;
 }
 
 /** A running service process's serving side. */
 export interface Host {
   readonly port: number;
   readonly metricsPort: number;
-  /** Marks the service ready (grpc.health.v1 SERVING and /readyz 200) or not. */
+  /**
+   * Marks start-up as finished (or not): from then on the service is ready (grpc.health.v1
+   * SERVING and /readyz 200) whenever every check passes.
+   */
   setReady(ready: boolean): void;
+  /** The checks behind /readyz and grpc.health.v1; more can be added after start. */
+  readonly readiness: Readiness;
   /** Stops answering health as ready, drains in-flight calls for up to `graceMs`, closes both servers. */
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Serves the implementations with reflection and health, plus /metrics, /healthz and /readyz. */
+/**
+ * Serves the implementations with reflection and health, plus /metrics, /healthz (alive) and
+ * /readyz (JSON: `{"status":"ready","checks":{...}}`, or 503 with a `reason`). The checks run
+ * every `readinessIntervalMs` and on each /readyz; a change flips grpc.health.v1 for every
+ * served service and is logged once.
+ */
 export async function hostServices(options: HostOptions): Promise<Host> {
   collectProcessMetrics();
   const server = createGrpcServer({ services: options.services, observer: grpcServerObserver(options.logger) });
   const port = await server.listen(options.port, options.host);
-  let ready = false;
+  const readiness = createReadiness(options.checks, {
+    onChange(report) {
+      server.setServing(report.status === 'ready');
+      if (report.status === 'ready') options.logger.info({ checks: report.checks }, 'ready again');
+      else options.logger.warn({ reason: report.reason, checks: report.checks }, `not ready: ${report.reason}`);
+    },
+  });
+  const timer = setInterval(() => void readiness.evaluate(), options.readinessIntervalMs ?? 1_000);
+  timer.unref();
   const telemetry = await startTelemetryServer({
     port: options.metricsPort ?? (options.port === 0 ? 0 : port + 1000),
     host: options.host,
-    isReady: () => ready,
+    isReady: async () => {
+      const report = await readiness.evaluate();
+      return { ready: report.status === 'ready', body: report };
+    },
   });
   return {
     port,
     metricsPort: telemetry.port,
+    readiness,
     setReady(value) {
-      ready = value;
-      server.setServing(value);
+      readiness.setStarted(value);
+      if (!value) return server.setServing(false);
+      // Health follows the checks from here on (onChange); the first report decides at once.
+      void readiness.evaluate().then((report) => server.setServing(report.status === 'ready'));
     },
     async stop(graceMs = 5_000) {
-      ready = false;
+      clearInterval(timer);
+      readiness.setStarted(false);
       server.setServing(false);
       await server.stop(graceMs);
       await telemetry.close();

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitOf, type ChildExit } from './supervisor.js';
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,6 +31,8 @@ export interface ServiceProcess {
   readonly port: number;
   readonly metricsPort: number;
   readonly child: ChildProcess;
+  /** Resolves when the process has exited, whoever ended it (for a supervisor to notice). */
+  readonly exited: Promise<ChildExit>;
   /** SIGTERM, then SIGKILL after 10 s; resolves when the process has exited. */
   stop(): Promise<void>;
 }
@@ -68,9 +71,11 @@ export async function startServiceProcess(name: string, options: ServiceProcessO
     },
     stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = exitOf(child);
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
+  // A child that died by itself needs no killing: a supervisor restarting it must not pile up listeners.
+  void exited.then(() => process.removeListener('exit', kill));
   const stop = async () => {
     process.removeListener('exit', kill);
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -81,10 +86,13 @@ export async function startServiceProcess(name: string, options: ServiceProcessO
   };
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} during start`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      process.removeListener('exit', kill);
+      throw new Error(`${name} exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${child.exitCode}`} during start`);
+    }
     try {
       const response = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
-      if (response.status === 200) return { name, port, metricsPort, child, stop };
+      if (response.status === 200) return { name, port, metricsPort, child, exited, stop };
     } catch {
       // not listening yet
     }

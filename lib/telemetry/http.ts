@@ -6,8 +6,17 @@ import { metricsRegistry } from './metrics.js';
 export interface TelemetryServerOptions {
   port: number;
   host?: string;
-  /** True once the service can do its work (stores open, consumers running). */
-  isReady: () => boolean;
+  /**
+   * Whether the service can do its work (stores open, consumers running, dependencies reachable).
+   * A boolean answers /readyz in plain text; an object's `body` is sent as JSON (its reason, its checks).
+   */
+  isReady: () => boolean | ReadyAnswer | Promise<boolean | ReadyAnswer>;
+}
+
+/** A readiness answer with a JSON body for /readyz. */
+export interface ReadyAnswer {
+  ready: boolean;
+  body: unknown;
 }
 
 /** The HTTP side of a service: `/metrics` (Prometheus text), `/healthz` (alive), `/readyz` (ready). */
@@ -29,8 +38,12 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
       } else if (path === '/healthz') {
         response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       } else if (path === '/readyz') {
-        const ready = options.isReady();
-        response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+        const answer = await options.isReady();
+        if (typeof answer === 'boolean') {
+          response.writeHead(answer ? 200 : 503, { 'content-type': 'text/plain' }).end(answer ? 'ready\n' : 'not ready\n');
+        } else {
+          response.writeHead(answer.ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(answer.body)}\n`);
+        }
       } else {
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }

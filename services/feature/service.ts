@@ -1,7 +1,7 @@
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { connectEvents, ensureStreams } from '../../lib/events/index.js';
+import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
 import { implement } from '../../lib/grpc/index.js';
-import { hostServices } from '../../lib/runtime/index.js';
+import { hostServices, queryCheck } from '../../lib/runtime/index.js';
 import { openServiceStore } from '../../lib/store/index.js';
 import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import { consumeBars } from './bars-consumer.js';
@@ -64,6 +64,7 @@ export async function startFeature(config: FeatureConfig, logger: Logger = creat
     metricsPort: config.FEATURE_METRICS_PORT,
     host: config.BIND_HOST,
     logger,
+    checks: [natsCheck(events), queryCheck('store', store)],
   });
   host.setReady(true);
   logger.info({ port: host.port, metricsPort: host.metricsPort, store: store.driver, warmed }, 'feature ready');

@@ -1,7 +1,7 @@
 import { IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
-import { connectEvents, ensureStreams } from '../../lib/events/index.js';
+import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
 import { implement } from '../../lib/grpc/index.js';
-import { hostServices } from '../../lib/runtime/index.js';
+import { hostServices, queryCheck } from '../../lib/runtime/index.js';
 import { openServiceStore } from '../../lib/store/index.js';
 import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import type { CommitDeps } from './commit-batch.js';
@@ -46,6 +46,7 @@ export async function startIngestion(config: IngestionConfig, logger: Logger = c
     metricsPort: config.INGESTION_METRICS_PORT,
     host: config.BIND_HOST,
     logger,
+    checks: [natsCheck(events), queryCheck('store', store)],
   });
   host.setReady(true);
   logger.info({ port: host.port, metricsPort: host.metricsPort, store: store.driver }, 'ingestion ready');

@@ -1,9 +1,9 @@
 import { MonitoringService } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { connectEvents, ensureStreams, type EventSubscription } from '../../lib/events/index.js';
+import { connectEvents, ensureStreams, natsCheck, type EventSubscription } from '../../lib/events/index.js';
 import { createGrpcClient, implement } from '../../lib/grpc/index.js';
 import { createCallPolicy } from '../../lib/resilience/index.js';
-import { hostServices } from '../../lib/runtime/index.js';
+import { hostServices, queryCheck } from '../../lib/runtime/index.js';
 import { openServiceStore } from '../../lib/store/index.js';
 import { createLogger, eventMetrics, grpcClientObserver, type Logger } from '../../lib/telemetry/index.js';
 import { AlertBook } from './alert-book.js';
@@ -90,6 +90,7 @@ export async function startMonitoring(config: MonitoringConfig, options: Monitor
       metricsPort: config.MONITORING_METRICS_PORT,
       host: config.BIND_HOST,
       logger,
+      checks: [natsCheck(events), queryCheck('store', raw)],
     });
     loop.start();
     host.setReady(true);

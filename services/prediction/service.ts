@@ -1,7 +1,7 @@
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { connectEvents, ensureStreams } from '../../lib/events/index.js';
+import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
 import { createGrpcClient, implement } from '../../lib/grpc/index.js';
 import { createCallPolicy } from '../../lib/resilience/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
@@ -104,6 +104,7 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     metricsPort: config.PREDICTION_METRICS_PORT,
     host: config.BIND_HOST,
     logger,
+    checks: [natsCheck(events)],
   });
   const loader = createModelLoader({ registry, logger, mode: config.RESILIENCE_MODE });
   let activation: RunningActivation;

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { connectEvents, ensureStreams } from '../../lib/events/index.js';
+import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
 import { implement } from '../../lib/grpc/index.js';
 import { migrate, openDatabase } from '../../lib/postgres/index.js';
-import { hostServices } from '../../lib/runtime/index.js';
+import { hostServices, queryCheck } from '../../lib/runtime/index.js';
 import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import { consumeActivations } from './activation-consumer.js';
 import { ArtifactStore } from './artifacts.js';
@@ -75,6 +75,7 @@ export async function startRegistry(config: RegistryConfig, logger: Logger = cre
     metricsPort: config.REGISTRY_METRICS_PORT,
     host: config.BIND_HOST,
     logger,
+    checks: [natsCheck(events), queryCheck('database', db)],
   });
   host.setReady(true);
   logger.info({ port: host.port, metricsPort: host.metricsPort, database: db.driver, bucket: config.REGISTRY_ARTIFACT_BUCKET }, 'registry ready');

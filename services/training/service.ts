@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { TrainingService } from '../../gen/nepse/training/v1/training_pb.js';
-import { connectEvents, ensureStreams } from '../../lib/events/index.js';
+import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
 import { createGrpcClient, implement } from '../../lib/grpc/index.js';
 import { createCallPolicy } from '../../lib/resilience/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
@@ -50,6 +50,7 @@ export async function startTrainingService(config: TrainingConfig, logger: Logge
     metricsPort: config.TRAINING_METRICS_PORT,
     host: config.BIND_HOST,
     logger,
+    checks: [natsCheck(events)],
   });
   host.setReady(true);
   logger.info({ port: host.port, metricsPort: host.metricsPort, schedule: config.TRAINING_SCHEDULE ?? 'none' }, 'training ready');
