@@ -12,7 +12,16 @@ import {
   type JetStreamManager,
   type NatsConnection,
 } from 'nats';
-import { startConsumer, type ConsumeOptions, type EventHandler, type EventSubscription } from './consumer.js';
+import {
+  startBatchConsumer,
+  startConsumer,
+  type BatchHandler,
+  type ConsumeBatchOptions,
+  type ConsumeOptions,
+  type ConsumerDeps,
+  type EventHandler,
+  type EventSubscription,
+} from './consumer.js';
 import { EventBusClosedError, EventPublishError } from './errors.js';
 import { eventSubject, validateDurable, type EventType } from './event-type.js';
 import { EventHeaders, PROTOBUF_CONTENT_TYPE, injectTraceContext } from './headers.js';
@@ -95,6 +104,13 @@ export interface EventBus {
    * @throws EventConfigError on bad options or a consumer the server will not create.
    */
   consume<T extends Message>(event: EventType<T>, options: ConsumeOptions, handler: EventHandler<T>): Promise<EventSubscription>;
+  /**
+   * Like {@link consume}, but `handler` gets the messages in batches (what has arrived while the
+   * previous batch was handled), and every message of a batch is acked once the handler resolves.
+   * For consumers whose cost is per call (a store insert) rather than per message.
+   * @throws EventConfigError on bad options or a consumer the server will not create.
+   */
+  consumeBatches<T extends Message>(event: EventType<T>, options: ConsumeBatchOptions, handler: BatchHandler<T>): Promise<EventSubscription>;
   /** How far behind a durable consumer of NEPSE_EVENTS is. */
   consumerLag(durable: string): Promise<ConsumerLag>;
   /** Stops every consumer (waiting for in-flight handlers), then drains the connection. Idempotent. */
@@ -181,25 +197,25 @@ class NatsEventBus implements EventBus {
     }
   }
 
-  async consume<T extends Message>(
-    event: EventType<T>,
-    options: ConsumeOptions,
-    handler: EventHandler<T>,
-  ): Promise<EventSubscription> {
+  consume<T extends Message>(event: EventType<T>, options: ConsumeOptions, handler: EventHandler<T>): Promise<EventSubscription> {
+    return this.register((deps) => startConsumer(deps, event, options, handler));
+  }
+
+  consumeBatches<T extends Message>(event: EventType<T>, options: ConsumeBatchOptions, handler: BatchHandler<T>): Promise<EventSubscription> {
+    return this.register((deps) => startBatchConsumer(deps, event, options, handler));
+  }
+
+  /** Starts a consumer on this connection and keeps it for close() and the lag metrics. */
+  private async register(start: (deps: ConsumerDeps) => Promise<EventSubscription>): Promise<EventSubscription> {
     if (this.closing) throw new EventBusClosedError('event bus is closing; cannot start a consumer');
-    const sub = await startConsumer(
-      {
-        nc: this.nc,
-        js: this.js,
-        jsm: this.jsm,
-        logger: this.logger,
-        metrics: this.metrics,
-        publishTimeoutMs: this.publishTimeoutMs,
-      },
-      event,
-      options,
-      handler,
-    );
+    const sub = await start({
+      nc: this.nc,
+      js: this.js,
+      jsm: this.jsm,
+      logger: this.logger,
+      metrics: this.metrics,
+      publishTimeoutMs: this.publishTimeoutMs,
+    });
     this.subscriptions.add(sub);
     emit(() => this.metrics.onConsumerStarted?.(EVENTS_STREAM, sub.durable, () => this.consumerLag(sub.durable)));
     return {

@@ -1,19 +1,22 @@
 /**
  * Durable pull consumers: the consumer's lifecycle (create or update the durable, pull with
  * bounded concurrency, resume after the pull loop dies, stop gracefully). What happens to each
- * message is decided in process-message.ts.
+ * message is decided in process-message.ts, or in process-batch.ts for a consumer that hands
+ * its handler batches.
  */
 import type { Message } from '@bufbuild/protobuf';
-import type { ConsumerMessages, JetStreamManager, NatsConnection, Subscription } from 'nats';
+import type { ConsumerMessages, JetStreamManager, JsMsg, NatsConnection, Subscription } from 'nats';
 import { DEFAULT_BACKOFF_MS, DEFAULT_JITTER, isValidBackoff } from './backoff.js';
 import { ensureConsumer } from './consumer-config.js';
 import { listenForMaxDeliveries } from './dead-letter.js';
 import { EventConfigError } from './errors.js';
 import { eventFilterSubjects, validateDurable, type EventType } from './event-type.js';
 import { describeError } from './nats-errors.js';
-import { processMessage, type EventHandler, type MessagePolicy, type VerdictDeps } from './process-message.js';
+import { processGathered, type BatchHandler } from './process-batch.js';
+import { processMessage, type EventHandler, type VerdictDeps, type VerdictPolicy } from './process-message.js';
 import { EVENTS_STREAM } from './streams.js';
 
+export type { BatchHandler, BatchItem } from './process-batch.js';
 export type { Delivery, EventHandler } from './process-message.js';
 
 /** Options of {@link EventBus.consume}. Durations are milliseconds. */
@@ -45,6 +48,24 @@ export interface ConsumeOptions {
   pullExpiresMs?: number;
 }
 
+/** Options of {@link EventBus.consumeBatches}: those of consume, plus how big a batch may be. */
+export interface ConsumeBatchOptions extends ConsumeOptions {
+  /**
+   * Messages handed to one handler call at most. Default 256. A batch holds what has arrived
+   * by the time the previous one is done, so under a light load batches are small and nothing waits.
+   */
+  maxBatch?: number;
+  /** Payload bytes handed to one handler call at most (a larger single message goes alone). Default 4 MiB. */
+  maxBatchBytes?: number;
+  /** Batches handled at once by this process. Default 1: one batch at a time, in stream order except for redeliveries. */
+  concurrency?: number;
+}
+
+/** How a consumer hands messages to its handler: one per call, or in batches. */
+export type Handling<T extends Message> =
+  | { kind: 'message'; handler: EventHandler<T> }
+  | { kind: 'batch'; handler: BatchHandler<T>; maxBatch: number; maxBatchBytes: number };
+
 /** A running consumer. */
 export interface EventSubscription {
   /** The durable consumer name. */
@@ -73,7 +94,25 @@ export async function startConsumer<T extends Message>(
   options: ConsumeOptions,
   handler: EventHandler<T>,
 ): Promise<EventSubscription> {
-  const consumer = new EventConsumer(deps, event, options, handler);
+  return startHandling(deps, event, options, { kind: 'message', handler });
+}
+
+/** {@link startConsumer} for a handler of batches. */
+export async function startBatchConsumer<T extends Message>(
+  deps: ConsumerDeps,
+  event: EventType<T>,
+  options: ConsumeBatchOptions,
+  handler: BatchHandler<T>,
+): Promise<EventSubscription> {
+  const maxBatch = options.maxBatch ?? 256;
+  const maxBatchBytes = options.maxBatchBytes ?? 4 * 1024 * 1024;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EventConfigError(`maxBatch must be a positive integer, got ${maxBatch}`);
+  if (!Number.isFinite(maxBatchBytes) || maxBatchBytes < 1) throw new EventConfigError('maxBatchBytes must be ≥ 1 byte');
+  return startHandling(deps, event, options, { kind: 'batch', handler, maxBatch, maxBatchBytes });
+}
+
+async function startHandling<T extends Message>(deps: ConsumerDeps, event: EventType<T>, options: ConsumeOptions, handling: Handling<T>): Promise<EventSubscription> {
+  const consumer = new EventConsumer(deps, event, options, handling);
   await consumer.start();
   return consumer;
 }
@@ -103,7 +142,7 @@ class EventConsumer<T extends Message> implements EventSubscription {
     private readonly deps: ConsumerDeps,
     private readonly event: EventType<T>,
     options: ConsumeOptions,
-    private readonly handler: EventHandler<T>,
+    private readonly handling: Handling<T>,
   ) {
     this.durable = validateDurable(options.durable);
     this.maxDeliver = options.maxDeliver ?? 5;
@@ -187,8 +226,10 @@ class EventConsumer<T extends Message> implements EventSubscription {
         if (!consumer) break;
         // abort_on_missing_resource: without it nats.js retries forever against a deleted durable;
         // with it the iterator ends and this loop recreates the durable.
+        // Batches: room for the batch being handled and the next one arriving meanwhile.
+        const buffered = this.handling.kind === 'batch' ? this.handling.maxBatch * (this.concurrency + 1) : this.concurrency;
         const consuming = consumer.value.consume({
-          max_messages: this.concurrency,
+          max_messages: buffered,
           expires: this.pullExpiresMs,
           abort_on_missing_resource: true,
         });
@@ -202,18 +243,8 @@ class EventConsumer<T extends Message> implements EventSubscription {
         failures = 0;
         if (this.stopping) messages.stop();
         const iterator = messages[Symbol.asyncIterator]();
-        while (true) {
-          // Take a message only when a handler slot is free: a message held while waiting would
-          // burn its ackWait without being worked on.
-          while (this.handlers.size >= this.concurrency) await Promise.race(this.handlers);
-          const next = await iterator.next();
-          if (next.done) break;
-          // Delivered but stopping: leave it unacknowledged; the server redelivers it after ackWait
-          // to whichever process pulls next. (A nak would be quicker, but nats-server 2.9 was seen
-          // to deliver such a nak'd message twice to the next consumer.)
-          if (this.stopping) continue;
-          this.track(this.handlers, processMessage(this.policy(), next.value));
-        }
+        if (this.handling.kind === 'batch') await this.handleBatches(iterator, this.handling);
+        else await this.handleMessages(iterator, this.handling.handler);
         if (this.stopping) break;
         const err = await messages.closed();
         this.deps.logger.warn({ durable: this.durable, err: err ? describeError(err) : undefined }, 'pull loop ended; resuming');
@@ -227,13 +258,62 @@ class EventConsumer<T extends Message> implements EventSubscription {
     }
   }
 
+  /** Hands each message to its own handler call, `concurrency` at once. */
+  private async handleMessages(iterator: AsyncIterator<JsMsg>, handler: EventHandler<T>): Promise<void> {
+    while (true) {
+      // Take a message only when a handler slot is free: a message held while waiting would
+      // burn its ackWait without being worked on.
+      while (this.handlers.size >= this.concurrency) await Promise.race(this.handlers);
+      const next = await iterator.next();
+      if (next.done) break;
+      // Delivered but stopping: leave it unacknowledged; the server redelivers it after ackWait
+      // to whichever process pulls next. (A nak would be quicker, but nats-server 2.9 was seen
+      // to deliver such a nak'd message twice to the next consumer.)
+      if (this.stopping) continue;
+      this.track(this.handlers, processMessage({ ...this.policy(), handler }, next.value));
+    }
+  }
+
+  /**
+   * Hands messages over in batches, `concurrency` batches at once: once a slot is free, waits for
+   * one message, then takes whatever else has already arrived, up to the batch limits. Nothing
+   * waits for a batch to fill: a busy handler makes big batches, an idle one gets every message
+   * at once.
+   */
+  private async handleBatches(iterator: AsyncIterator<JsMsg>, handling: Extract<Handling<T>, { kind: 'batch' }>): Promise<void> {
+    // A next() that lost its race against the end of the turn: its message opens the next batch.
+    let pending: Promise<IteratorResult<JsMsg>> | undefined;
+    let done = false;
+    while (!done) {
+      while (this.handlers.size >= this.concurrency) await Promise.race(this.handlers);
+      const next = await (pending ?? iterator.next());
+      pending = undefined;
+      if (next.done) break;
+      const batch = [next.value];
+      let bytes = next.value.data.length;
+      while (batch.length < handling.maxBatch && bytes < handling.maxBatchBytes) {
+        pending = iterator.next();
+        const more = await Promise.race([pending, endOfTurn()]);
+        if (more === END_OF_TURN) break;
+        pending = undefined;
+        if (more.done) {
+          done = true;
+          break;
+        }
+        batch.push(more.value);
+        bytes += more.value.data.length;
+      }
+      if (this.stopping) continue; // left unacknowledged, as in handleMessages
+      this.track(this.handlers, processGathered({ ...this.policy(), handler: handling.handler }, batch));
+    }
+  }
+
   /** The per-message rules, with the client-side filter as currently known. */
-  private policy(): MessagePolicy<T> {
+  private policy(): VerdictPolicy<T> {
     return {
       deps: this.deps,
       event: this.event,
       durable: this.durable,
-      handler: this.handler,
       maxDeliver: this.maxDeliver,
       backoffMs: this.backoffMs,
       jitter: this.jitter,
@@ -262,6 +342,16 @@ class EventConsumer<T extends Message> implements EventSubscription {
     const p = work.finally(() => set.delete(p));
     set.add(p);
   }
+}
+
+const END_OF_TURN = Symbol('end of turn');
+
+/**
+ * Resolves after the current event-loop turn: by then every message already received has been
+ * handed out by the pull iterator (that takes only microtasks), and later ones are still unread.
+ */
+function endOfTurn(): Promise<typeof END_OF_TURN> {
+  return new Promise((resolve) => setImmediate(resolve, END_OF_TURN));
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

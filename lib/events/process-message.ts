@@ -49,18 +49,22 @@ export interface VerdictDeps {
   publishTimeoutMs: number;
 }
 
-/** The rules one consumer applies to each of its messages. */
-export interface MessagePolicy<T extends Message> {
+/** The rules one consumer applies to each of its messages, whatever handles them. */
+export interface VerdictPolicy<T extends Message> {
   deps: VerdictDeps;
   event: EventType<T>;
   durable: string;
-  handler: EventHandler<T>;
   maxDeliver: number;
   /** Redelivery delays in ms; see {@link retryDelayMs}. */
   backoffMs: readonly number[];
   jitter: number;
   /** Subjects to keep when the server could not filter them (older servers); others are acked unseen. */
   clientFilter: Set<string> | undefined;
+}
+
+/** The rules one consumer applies to each of its messages, and its per-message handler. */
+export interface MessagePolicy<T extends Message> extends VerdictPolicy<T> {
+  handler: EventHandler<T>;
 }
 
 const tracer = trace.getTracer('nepse-events');
@@ -82,17 +86,7 @@ export async function processMessage<T extends Message>(policy: MessagePolicy<T>
     await deadLetter(policy, m, describeError(err), 'decode');
     return;
   }
-  const delivery: Delivery = {
-    event: event.name,
-    durable,
-    subject: m.subject,
-    key: keyOfSubject(event, m.subject) ?? '',
-    seq: m.seq,
-    deliveryCount,
-    msgId: m.headers?.get(EventHeaders.msgId) || undefined,
-    headers: headersToRecord(m.headers),
-    publishedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
-  };
+  const delivery = deliveryOf(event, durable, m);
   // The pull loop's own context is whatever was active at consume(): start from the root so
   // handlers see only the publisher's trace.
   const parent = extractTraceContext(m.headers, ROOT_CONTEXT);
@@ -120,25 +114,50 @@ export async function processMessage<T extends Message>(policy: MessagePolicy<T>
     emit(() => deps.metrics.onFailed?.(event.name, durable, performance.now() - started));
     span.recordException(err instanceof Error ? err : String(err));
     span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
-    const rejected = err instanceof EventRejectedError;
-    if (rejected || deliveryCount >= policy.maxDeliver) {
-      await deadLetter(policy, m, describeError(err), rejected ? 'rejected' : 'handler-failed');
-    } else {
-      const delayMs = retryDelayMs(deliveryCount, policy.backoffMs, policy.jitter);
-      deps.logger.warn(
-        { event: event.name, durable, seq: m.seq, deliveryCount, delayMs, err: describeError(err) },
-        'handler failed; redelivering later',
-      );
-      m.nak(delayMs);
-    }
+    await settleFailure(policy, m, err);
   } finally {
     span.end();
   }
 }
 
+/** What a handler is told about message `m`. */
+export function deliveryOf<T extends Message>(event: EventType<T>, durable: string, m: JsMsg): Delivery {
+  return {
+    event: event.name,
+    durable,
+    subject: m.subject,
+    key: keyOfSubject(event, m.subject) ?? '',
+    seq: m.seq,
+    deliveryCount: m.info.deliveryCount,
+    msgId: m.headers?.get(EventHeaders.msgId) || undefined,
+    headers: headersToRecord(m.headers),
+    publishedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
+  };
+}
+
+/**
+ * The verdict on a message whose handling failed with `err`: dead-lettered when rejected or on its
+ * last allowed delivery, else nak'd for redelivery after a jittered backoff. Never throws.
+ */
+export async function settleFailure<T extends Message>(policy: VerdictPolicy<T>, m: JsMsg, err: unknown): Promise<void> {
+  const { event, durable, deps } = policy;
+  const deliveryCount = m.info.deliveryCount;
+  const rejected = err instanceof EventRejectedError;
+  if (rejected || deliveryCount >= policy.maxDeliver) {
+    await deadLetter(policy, m, describeError(err), rejected ? 'rejected' : 'handler-failed');
+  } else {
+    const delayMs = retryDelayMs(deliveryCount, policy.backoffMs, policy.jitter);
+    deps.logger.warn(
+      { event: event.name, durable, seq: m.seq, deliveryCount, delayMs, err: describeError(err) },
+      'handler failed; redelivering later',
+    );
+    m.nak(delayMs);
+  }
+}
+
 /** Copies the message to the dead-letter stream, then terms it so it is never redelivered. */
-async function deadLetter<T extends Message>(
-  policy: MessagePolicy<T>,
+export async function deadLetter<T extends Message>(
+  policy: VerdictPolicy<T>,
   m: JsMsg,
   error: string,
   reason: DeadLetterReason,
