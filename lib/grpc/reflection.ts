@@ -12,12 +12,12 @@ const DESCRIPTORS = join(dirname(fileURLToPath(import.meta.url)), '../../descrip
 export const DESCRIPTOR_SETS = ['nepse.binpb', 'health.binpb', 'reflection.binpb'].map((f) => join(DESCRIPTORS, f));
 
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
-const REFLECTION_PACKAGES = ['grpc.reflection.v1', 'grpc.reflection.v1alpha'];
+export const REFLECTION_PACKAGES = ['grpc.reflection.v1', 'grpc.reflection.v1alpha'];
 
 let registry: FileRegistry | undefined;
 
 /** Every file of the descriptor sets, loaded once per process. */
-function descriptorRegistry(): FileRegistry {
+export function descriptorRegistry(): FileRegistry {
   if (registry) return registry;
   const files = DESCRIPTOR_SETS.flatMap((path) => fromBinary(FileDescriptorSetSchema, readFileSync(path)).file);
   const unique = [...new Map(files.map((f) => [f.name, f])).values()];
@@ -26,7 +26,7 @@ function descriptorRegistry(): FileRegistry {
 }
 
 /** A file and everything it imports, the file first, each once. */
-function withDependencies(file: DescFile): Buffer[] {
+export function withDependencies(file: DescFile): Buffer[] {
   const seen = new Set<string>();
   const out: Buffer[] = [];
   const visit = (f: DescFile) => {
@@ -40,7 +40,7 @@ function withDependencies(file: DescFile): Buffer[] {
 }
 
 /** The file that declares a fully-qualified symbol: a type, service, method, field or enum value. */
-function fileOfSymbol(reg: FileRegistry, symbol: string): DescFile | undefined {
+export function fileOfSymbol(reg: FileRegistry, symbol: string): DescFile | undefined {
   for (let name = symbol; name.includes('.') || name === symbol; name = name.slice(0, name.lastIndexOf('.'))) {
     const desc = reg.get(name);
     if (desc) return desc.file;

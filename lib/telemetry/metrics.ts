@@ -1,4 +1,5 @@
-import { Counter, Histogram, collectDefaultMetrics } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { EventMetrics } from '../events/observe.js';
 import type { CallRecord, CallObserver } from '../grpc/server.js';
 import { registerConsumerLagMetrics, watchConsumerLag } from './consumer-lag.js';
@@ -9,11 +10,22 @@ export { metric, metricsRegistry };
 
 let processMetricsOn = false;
 
-/** Turns on Node process metrics (CPU, memory, event-loop lag, GC) once per process. */
+/** The mesh's version (package.json) and code revision (CODE_REVISION, default `dev`). */
+export function buildInfo(): { version: string; revision: string } {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return { version: pkg.version ?? '0.0.0', revision: process.env.CODE_REVISION || 'dev' };
+}
+
+/**
+ * Turns on Node process metrics (CPU, memory, event-loop lag, GC) once per process, and
+ * `nepse_build_info{version,revision}` (always 1), which the gateway's GetMeshStatus reads.
+ */
 export function collectProcessMetrics(): void {
   if (processMetricsOn) return;
   processMetricsOn = true;
   collectDefaultMetrics({ register: metricsRegistry });
+  const info = buildInfo();
+  metric('nepse_build_info', () => new Gauge({ name: 'nepse_build_info', help: 'Version and code revision of the running process (always 1).', labelNames: ['version', 'revision'], registers: [metricsRegistry] })).set(info, 1);
 }
 
 /** Latency buckets in seconds, from 0.1 ms to 10 s: in-mesh calls are fast, imports are not. */
