@@ -7,6 +7,7 @@ import type { EventBus } from '../../lib/events/index.js';
 import { toProtoDate } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import type { BarRecord } from './bar.js';
+import type { CommitGate } from './commit-gate.js';
 import { toProtoBar } from './convert.js';
 import type { BarStore, OutboxEntry } from './store.js';
 
@@ -26,6 +27,8 @@ export interface CommitDeps {
   bars: BarStore;
   events: EventBus;
   logger: Logger;
+  /** Takes turns per symbol between commits and the outbox relay; one per process. */
+  gate: CommitGate;
 }
 
 const sameBar = (a: BarRecord, b: BarRecord) =>
@@ -37,7 +40,12 @@ const sameBar = (a: BarRecord, b: BarRecord) =>
  * ones are neither written nor announced, so re-ingesting the same data changes nothing and sends
  * nothing. Each event is recorded in the outbox before the bars are written and marked sent on
  * JetStream's ack; the relay re-sends what NATS did not take. Its `Nats-Msg-Id` hashes the bars it
- * carries, so a re-send inside JetStream's duplicate window is dropped.
+ * carries.
+ *
+ * From reading the stored bars to marking the events sent, the batch holds its symbols in the
+ * gate: a concurrent commit of the same symbols waits and then finds these bars stored (so the
+ * counts of both add up to what was written, and only one announces them), and the relay never
+ * picks up an event that is still being published.
  */
 export async function commitBatch(deps: CommitDeps, batch: readonly BarRecord[], batchId: string, source: string): Promise<BatchOutcome> {
   // The last bar of each (symbol, date) wins; grouping by symbol first avoids a key per bar.
@@ -53,6 +61,15 @@ export async function commitBatch(deps: CommitDeps, batch: readonly BarRecord[],
   }
   if (bySymbol.size === 0) return { newBars: 0, changedBars: 0, unchangedBars: 0, symbols: [] };
   const symbols = [...bySymbol.keys()].sort();
+  return deps.gate.withSymbols(symbols, () => commitHeld(deps, bySymbol, { symbols, from, to, batchId, source }));
+}
+
+/** The part of {@link commitBatch} that runs while the batch's symbols are held. */
+async function commitHeld(
+  deps: CommitDeps,
+  bySymbol: Map<string, Map<string, BarRecord>>,
+  { symbols, from, to, batchId, source }: { symbols: string[]; from: string; to: string; batchId: string; source: string },
+): Promise<BatchOutcome> {
   const stored = await deps.bars.existing(symbols, from, to);
 
   // Per symbol: the bars to write, each with whether it replaces a stored one.

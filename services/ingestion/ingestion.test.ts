@@ -33,6 +33,11 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     for await (const page of client.getBars({ symbol })) n += page.bars.length;
     return n;
   };
+  /** BarsIngested publishes that JetStream dropped as duplicates, from the service's /metrics. */
+  const publishedDuplicates = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`)).text();
+    return Number(/^nepse_events_published_total\{event="bars.ingested",duplicate="true"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
 
   before(async () => {
     nats = await startNatsServer();
@@ -167,6 +172,40 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     assert.equal(response.barsNew, 2n);
     const [page] = await Array.fromAsync(client.getBars({ symbol: 'REVEAL' }));
     assert.deepEqual(page.bars.map((b) => dayOf(b.date)), ['2025-02-01', '2025-02-13']);
+  });
+
+  it('two concurrent imports of one file store it once, and their counts add up to what was stored', async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => {
+      const date = new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+      return `RACE,${date},${100 + i},${110 + i},${90 + i},${105 + i},${1000 + i}`;
+    });
+    const csv = encode(`Symbol,Date,Open,High,Low,Close,Volume\n${rows.join('\n')}\n`);
+    const duplicatesBefore = await publishedDuplicates();
+    const answers = await Promise.all([client.importCsv([{ chunk: csv }]), client.importCsv([{ chunk: csv }])]);
+    assert.deepEqual(
+      answers.map((a) => [a.barsNew, a.barsChanged, a.barsUnchanged]).sort(),
+      [
+        [0n, 0n, 300n],
+        [300n, 0n, 0n],
+      ],
+      'one import stored the file, the other found it already there',
+    );
+    assert.equal(await barCount('RACE'), 300);
+    assert.equal(await storedEvents('nepse.v1.bars.ingested.RACE'), 1);
+    assert.equal(await publishedDuplicates(), duplicatesBefore, 'the event was published once, not dropped by JetStream as a duplicate');
+  });
+
+  it('concurrent IngestBars and ImportCsv of the same bars count each bar new once', async () => {
+    const days = Array.from({ length: 200 }, (_, i) => new Date(Date.UTC(2021, 0, 1) + i * 86_400_000).toISOString().slice(0, 10));
+    const bars = days.map((date, i) => ({ symbol: 'RACEB', date: toProtoDate(date), open: 50 + i, high: 60 + i, low: 40 + i, close: 55 + i, volume: 10 }));
+    const csv = encode(`Symbol,Date,Open,High,Low,Close,Volume\n${days.map((d, i) => `RACEB,${d},${50 + i},${60 + i},${40 + i},${55 + i},10`).join('\n')}\n`);
+    const duplicatesBefore = await publishedDuplicates();
+    const [a, b, c] = await Promise.all([client.ingestBars([{ bars }]), client.ingestBars([{ bars }]), client.importCsv([{ chunk: csv }])]);
+    assert.equal(a.barsNew + b.barsNew + c.barsNew, 200n);
+    assert.equal(a.barsUnchanged + b.barsUnchanged + c.barsUnchanged, 400n);
+    assert.equal(await barCount('RACEB'), 200);
+    assert.equal(await storedEvents('nepse.v1.bars.ingested.RACEB'), 1);
+    assert.equal(await publishedDuplicates(), duplicatesBefore);
   });
 
   it('streams GetBars in date order across pages, whatever order the bars came in', async () => {

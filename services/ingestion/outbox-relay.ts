@@ -1,4 +1,5 @@
 import { barsIngested, publishPending, type CommitDeps } from './commit-batch.js';
+import type { OutboxEntry } from './store.js';
 
 /** Options of {@link startOutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -8,26 +9,61 @@ export interface OutboxRelayOptions {
   batchSize?: number;
 }
 
+/** What one pass of the relay did. */
+export interface RelayPass {
+  /** Events published and acknowledged. */
+  resent: number;
+  /** Events the pass read and did not send: a commit held their symbol or had sent them meanwhile, or NATS failed. */
+  left: number;
+}
+
+/**
+ * One pass over the outbox: re-sends the oldest unsent events, symbol by symbol, each while holding
+ * its symbol in the gate. A symbol that a commit (which publishes its own events) holds is skipped,
+ * and the events are read again once held, since a commit may have sent them in between; so no
+ * event still in flight is ever sent a second time. Stops at the first failed publish.
+ */
+export async function relayOutbox(deps: CommitDeps, batchSize: number): Promise<RelayPass> {
+  const unsent = await deps.bars.unsent(batchSize, deps.gate.busySymbols());
+  const bySymbol = new Map<string, OutboxEntry[]>();
+  for (const entry of unsent) {
+    const entries = bySymbol.get(entry.symbol);
+    if (entries) entries.push(entry);
+    else bySymbol.set(entry.symbol, [entry]);
+  }
+  let resent = 0;
+  for (const [symbol, entries] of bySymbol) {
+    const failed = await deps.gate.ifFree(symbol, async () => {
+      const still = await deps.bars.stillUnsent(entries.map((e) => e.msgId));
+      const pending = [];
+      for (const entry of entries) {
+        if (!still.has(entry.msgId)) continue;
+        // The stored bars of the event's range: the announced bars as they now stand.
+        const bars = await deps.bars.page(entry.symbol, entry.firstDate, entry.lastDate, undefined, 1_000_000);
+        pending.push({ entry, event: barsIngested(entry, bars) });
+      }
+      const sent = await publishPending(deps, pending);
+      resent += sent;
+      return sent < pending.length;
+    });
+    // NATS is not taking events: the rest would only wait for the same timeout.
+    if (failed) break;
+  }
+  return { resent, left: unsent.length - resent };
+}
+
 /**
  * Re-sends events that JetStream has not acknowledged (NATS was down, or the process died between
- * storing bars and publishing). Sweeps once at start, then every `intervalMs`; stop() waits for a
- * sweep in progress.
+ * storing bars and publishing), by {@link relayOutbox}. Sweeps once at start, then every
+ * `intervalMs`; one sweep at a time, and stop() waits for a sweep in progress.
  */
 export function startOutboxRelay(deps: CommitDeps, options: OutboxRelayOptions): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const sweep = () => {
     running ??= (async () => {
       try {
-        const unsent = await deps.bars.unsent(options.batchSize ?? 100);
-        if (unsent.length === 0) return;
-        const pending = [];
-        for (const entry of unsent) {
-          // The stored bars of the event's range: the announced bars as they now stand.
-          const bars = await deps.bars.page(entry.symbol, entry.firstDate, entry.lastDate, undefined, 1_000_000);
-          pending.push({ entry, event: barsIngested(entry, bars) });
-        }
-        const sent = await publishPending(deps, pending);
-        deps.logger.info({ resent: sent, pending: unsent.length - sent }, 'outbox relay re-sent events');
+        const pass = await relayOutbox(deps, options.batchSize ?? 100);
+        if (pass.resent > 0) deps.logger.info({ resent: pass.resent, pending: pass.left }, 'outbox relay re-sent events');
       } catch (error) {
         deps.logger.warn({ err: error }, 'outbox sweep failed');
       } finally {

@@ -5,6 +5,7 @@ import { hostServices, queryCheck } from '../../lib/runtime/index.js';
 import { openServiceStore } from '../../lib/store/index.js';
 import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import type { CommitDeps } from './commit-batch.js';
+import { CommitGate } from './commit-gate.js';
 import type { IngestionConfig } from './config.js';
 import { importCsv } from './import-csv.js';
 import { ingestBars } from './ingest-bars.js';
@@ -38,7 +39,7 @@ export async function startIngestion(config: IngestionConfig, logger: Logger = c
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const events = await connectEvents({ servers: config.NATS_URL, name: 'ingestion', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
-  const deps: CommitDeps = { bars: new BarStore(store), events, logger };
+  const deps: CommitDeps = { bars: new BarStore(store), events, logger, gate: new CommitGate() };
   const relay = startOutboxRelay(deps, { intervalMs: config.INGESTION_OUTBOX_INTERVAL_MS });
   const host = await hostServices({
     services: [ingestionHandlers(deps)],

@@ -192,13 +192,14 @@ export class BarStore {
     await this.store.insert('event_outbox', entries.map((e) => outboxRow(e, 1)));
   }
 
-  /** Events still waiting for an acknowledgement, oldest first. */
-  async unsent(limit: number): Promise<OutboxEntry[]> {
+  /** Events still waiting for an acknowledgement, oldest first, leaving out those of `skipSymbols`. */
+  async unsent(limit: number, skipSymbols: readonly string[] = []): Promise<OutboxEntry[]> {
     const rows = await this.store.query<Record<string, string | number>>(
       `SELECT msg_id, symbol, toString(first_date) AS first, toString(last_date) AS last, bars_new, bars_changed,
               part, part_count, batch_id, source
-       FROM event_outbox FINAL WHERE sent = 0 ORDER BY created_at LIMIT {limit:UInt32}`,
-      { limit },
+       FROM event_outbox FINAL WHERE sent = 0 AND symbol NOT IN {skip:Array(String)}
+       ORDER BY created_at LIMIT {limit:UInt32}`,
+      { limit, skip: skipSymbols },
     );
     return rows.map((r) => ({
       msgId: String(r.msg_id),
@@ -212,6 +213,15 @@ export class BarStore {
       batchId: String(r.batch_id),
       source: String(r.source),
     }));
+  }
+
+  /** Which of these events are still unsent, read again (another writer may have sent them since). */
+  async stillUnsent(msgIds: readonly string[]): Promise<Set<string>> {
+    const rows = await this.store.query<{ msg_id: string }>(
+      `SELECT msg_id FROM event_outbox FINAL WHERE msg_id IN {ids:Array(String)} AND sent = 0`,
+      { ids: msgIds },
+    );
+    return new Set(rows.map((r) => r.msg_id));
   }
 }
 
