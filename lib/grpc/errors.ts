@@ -5,6 +5,7 @@ import { StatusSchema, type Status } from '../../gen/google/rpc/status_pb.js';
 import {
   BadRequestSchema,
   ErrorInfoSchema,
+  PreconditionFailureSchema,
   ResourceInfoSchema,
   RetryInfoSchema,
 } from '../../gen/google/rpc/error_details_pb.js';
@@ -57,13 +58,28 @@ export class AlreadyExistsError extends DomainError {
   readonly reason = 'ALREADY_EXISTS';
 }
 
-/** The system is not in a state that allows the call (e.g. promoting an archived model). */
+/** One precondition a call needed (google.rpc.PreconditionFailure.Violation). */
+export interface PreconditionViolation {
+  /** Kind of precondition, UPPER_SNAKE_CASE, e.g. `STAGE_TRANSITION`. */
+  type: string;
+  /** What failed, relative to the type, e.g. `nepse-ridge/3`. */
+  subject: string;
+  /** How it failed and what would satisfy it. */
+  description: string;
+}
+
+/**
+ * The system is not in a state that allows the call (e.g. promoting an archived model); with
+ * `violations`, sent as google.rpc.PreconditionFailure too.
+ */
 export class FailedPreconditionError extends DomainError {
   readonly code = grpc.status.FAILED_PRECONDITION;
   readonly reason: string;
-  constructor(message: string, reason = 'FAILED_PRECONDITION') {
+  readonly violations: PreconditionViolation[];
+  constructor(message: string, reason = 'FAILED_PRECONDITION', violations: PreconditionViolation[] = []) {
     super(message);
     this.reason = reason;
+    this.violations = violations;
   }
 }
 
@@ -129,6 +145,8 @@ export function toStatus(error: unknown): Status {
         create(ResourceInfoSchema, { resourceType: error.resourceType, resourceName: error.resourceName }),
       ),
     );
+  } else if (error instanceof FailedPreconditionError && error.violations.length > 0) {
+    details.push(anyPack(PreconditionFailureSchema, create(PreconditionFailureSchema, { violations: error.violations })));
   } else if (error instanceof UnavailableError && error.retryAfterMs !== undefined) {
     const seconds = Math.floor(error.retryAfterMs / 1000);
     const nanos = (error.retryAfterMs % 1000) * 1e6;
@@ -158,7 +176,7 @@ export function isServiceError(error: unknown): error is GrpcJs.ServiceError {
   );
 }
 
-const detailRegistry = createRegistry(BadRequestSchema, ErrorInfoSchema, ResourceInfoSchema, RetryInfoSchema);
+const detailRegistry = createRegistry(BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema, ResourceInfoSchema, RetryInfoSchema);
 
 /** The rich details of a status error received by a client: field violations, reason, resource. */
 export interface StatusDetails {
@@ -166,6 +184,8 @@ export interface StatusDetails {
   message: string;
   reason?: string;
   fieldViolations: FieldViolation[];
+  /** google.rpc.PreconditionFailure's violations; empty when there is none. */
+  preconditionViolations: PreconditionViolation[];
   resource?: { type: string; name: string };
   retryDelayMs?: number;
 }
@@ -180,11 +200,13 @@ export function statusDetails(error: unknown): StatusDetails | undefined {
 
 /** The rich details of a google.rpc.Status (a per-item error inside a response, say). */
 export function detailsOf(status: Status): StatusDetails {
-  const out: StatusDetails = { code: status.code, message: status.message, fieldViolations: [] };
+  const out: StatusDetails = { code: status.code, message: status.message, fieldViolations: [], preconditionViolations: [] };
   for (const any of status.details) {
     const detail = anyUnpack(any, detailRegistry);
     if (isMessage(detail, BadRequestSchema)) {
       out.fieldViolations.push(...detail.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+    } else if (isMessage(detail, PreconditionFailureSchema)) {
+      out.preconditionViolations.push(...detail.violations.map((v) => ({ type: v.type, subject: v.subject, description: v.description })));
     } else if (isMessage(detail, ErrorInfoSchema)) {
       out.reason = detail.reason;
     } else if (isMessage(detail, ResourceInfoSchema)) {

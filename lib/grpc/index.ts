@@ -22,6 +22,7 @@ export {
   toStatus,
   isServiceError,
   type FieldViolation,
+  type PreconditionViolation,
   type StatusDetails,
 } from './errors.js';
 export { methodPath, encodeOnce, type Encoded } from './definition.js';

@@ -107,6 +107,8 @@ describe('swapping the served version', () => {
       const pinned = await bed.client.predict({ symbol: 'NABIL', modelName: bed.model.name, modelVersion: production });
       assert.equal(pinned.prediction?.modelVersion, production, 'a request pinning the version is still answered, as for a replaced version');
 
+      // An archived version serves again only by way of Staging (registry.proto's stage machine).
+      await bed.registry.transitionStage({ name: bed.model.name, version: production, targetStage: Stage.STAGING, actor: 'operator', reason: 'look again' });
       await bed.registry.transitionStage({ name: bed.model.name, version: production, targetStage: Stage.PRODUCTION, actor: 'operator', reason: 'fixed' });
       const back = await waitFor(() => bed.client.predict({ symbol: 'NABIL' }).then((r) => r.prediction, () => undefined), 'Predict to answer again');
       assert.equal(back.modelVersion, production);

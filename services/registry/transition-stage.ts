@@ -10,6 +10,7 @@ import type { Queryable } from '../../lib/postgres/index.js';
 import { commitChange, type HistoryWriter, type RegistryDeps } from './context.js';
 import { stageName, toModelVersion } from './model-version.js';
 import { enqueueEvent } from './outbox.js';
+import { requireAllowedMove } from './stage-machine.js';
 import { registryStore, type VersionRow } from './store.js';
 import { boundedText, MAX_REASON_CHARS, requireActor, requireModelName, requireVersion } from './validate.js';
 
@@ -26,9 +27,6 @@ interface Change {
  * before it.
  */
 async function promote(tx: Queryable, history: HistoryWriter, row: VersionRow, change: Change): Promise<{ previous: number; promotionId: string }> {
-  if (row.status === 'activation_failed') {
-    throw new FailedPreconditionError(`${row.name} version ${row.version} failed activation (${row.status_reason}) and may not be promoted again`, 'ACTIVATION_FAILED');
-  }
   const promotionId = randomUUID();
   const current = await registryStore.versionInStage(tx, row.name, 'production');
   await registryStore.supersedePromotions(tx, row.name);
@@ -99,8 +97,10 @@ async function withdraw(tx: Queryable, row: VersionRow, stage: Stage, change: Ch
  * TransitionStage. At most one Production version per name: promoting archives the previous one
  * and starts the promotion saga; moving a version to the stage it is in changes nothing (for
  * Production it answers the saga that put it there, so a retried promotion sees the same answer);
- * moving the Production version anywhere else withdraws it. A version whose activation failed
- * may not be promoted again (FAILED_PRECONDITION).
+ * moving the Production version anywhere else withdraws it. A move the stage machine does not
+ * allow (an archived version straight back to Production, say) and the promotion of a version
+ * whose activation failed are FAILED_PRECONDITION, checked under the model's lock before anything
+ * is written.
  */
 export async function transitionStage(deps: RegistryDeps, request: TransitionStageRequest): Promise<TransitionStageResponse> {
   const name = requireModelName(request.name);
@@ -125,6 +125,11 @@ export async function transitionStage(deps: RegistryDeps, request: TransitionSta
       }
       return { row, previous, promotionId, changed: false };
     }
+    // A failed activation first: it is why the version may never serve, whatever its stage.
+    if (target === 'production' && row.status === 'activation_failed') {
+      throw new FailedPreconditionError(`${name} version ${version} failed activation (${row.status_reason}) and may not be promoted again`, 'ACTIVATION_FAILED');
+    }
+    requireAllowedMove(name, version, row.stage, target);
     if (target === 'production') {
       ({ previous, promotionId } = await promote(tx, history, row, change));
     } else {

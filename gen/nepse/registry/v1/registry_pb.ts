@@ -1161,7 +1161,21 @@ export const WatchModelsResponseSchema: GenMessage<WatchModelsResponse> = /*@__P
   messageDesc(file_nepse_registry_v1_registry, 23);
 
 /**
- * Lifecycle stage of a model version.
+ * Lifecycle stage of a model version. The moves TransitionStage allows:
+ *
+ *   NONE       -> STAGING, PRODUCTION, ARCHIVED
+ *   STAGING    -> NONE, PRODUCTION, ARCHIVED
+ *   PRODUCTION -> NONE, STAGING, ARCHIVED (withdrawn: ModelWithdrawn)
+ *   ARCHIVED   -> STAGING only
+ *   any stage  -> the same stage (changes nothing)
+ *
+ * An archived version was retired or replaced: it goes back through STAGING
+ * to be looked at again before it may serve. NONE -> PRODUCTION is allowed
+ * because every move to PRODUCTION is checked by the promotion saga (each
+ * prediction instance loads and smoke-tests the version, and a failed
+ * activation is rolled back). A version whose activation failed may not move
+ * to PRODUCTION again. The saga's own compensation (restoring the previous
+ * Production version) is not a TransitionStage and is not bound by this list.
  *
  * @generated from enum nepse.registry.v1.Stage
  */
@@ -1195,7 +1209,7 @@ export enum Stage {
   PRODUCTION = 3,
 
   /**
-   * Retired.
+   * Retired or replaced; leaves only for STAGING.
    *
    * @generated from enum value: STAGE_ARCHIVED = 4;
    */
@@ -1458,7 +1472,11 @@ export const RegistryService: GenService<{
   /**
    * Moves a version to another stage. At most one version per name is in
    * Production: promoting one archives the previous Production version.
-   * Moving a version to the stage it is in changes nothing.
+   * Moving a version to the stage it is in changes nothing. Only the moves
+   * listed on Stage are allowed; any other is FAILED_PRECONDITION with a
+   * google.rpc.PreconditionFailure violation of type "STAGE_TRANSITION"
+   * whose subject is "<name>/<version>" and whose description names the
+   * move ("ARCHIVED -> PRODUCTION"), and nothing is written or announced.
    *
    * @generated from rpc nepse.registry.v1.RegistryService.TransitionStage
    */
