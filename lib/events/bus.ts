@@ -5,7 +5,6 @@
 import { toBinary, type Message } from '@bufbuild/protobuf';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import {
-  connect,
   headers as createHeaders,
   type ConnectionOptions,
   type JetStreamClient,
@@ -22,6 +21,7 @@ import {
   type EventHandler,
   type EventSubscription,
 } from './consumer.js';
+import { connectWithAttempts } from './connect.js';
 import { EventBusClosedError, EventPublishError } from './errors.js';
 import { eventSubject, validateDurable, type EventType } from './event-type.js';
 import { EventHeaders, PROTOBUF_CONTENT_TYPE, injectTraceContext } from './headers.js';
@@ -47,6 +47,8 @@ export interface ConnectEventsOptions {
   reconnectWaitMs?: number;
   /** Reconnect attempts before giving up; -1 (default) never gives up. */
   maxReconnectAttempts?: number;
+  /** Attempts of the first connect, `reconnectWaitMs` apart, before EventConnectError. Default 3. */
+  connectAttempts?: number;
   /** How long `close()` lets the connection drain before closing it hard, in ms. Default 10 000. */
   drainTimeoutMs?: number;
   /** Further nats.js options (credentials, TLS); they win over the ones above. */
@@ -117,16 +119,23 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-/** Connects to NATS and opens JetStream. Streams are not touched: call `ensureStreams` for that. */
+/**
+ * Connects to NATS and opens JetStream. Streams are not touched: call `ensureStreams` for that.
+ * @throws EventConnectError when no server answers within `connectAttempts` attempts.
+ */
 export async function connectEvents(options: ConnectEventsOptions): Promise<EventBus> {
-  const nc = await connect({
-    servers: options.servers,
-    name: options.name,
-    timeout: options.connectTimeoutMs ?? 5_000,
-    reconnectTimeWait: options.reconnectWaitMs ?? 1_000,
-    maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
-    ...options.nats,
-  });
+  const nc = await connectWithAttempts(
+    {
+      servers: options.servers,
+      name: options.name,
+      timeout: options.connectTimeoutMs ?? 5_000,
+      reconnectTimeWait: options.reconnectWaitMs ?? 1_000,
+      maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
+      ...options.nats,
+    },
+    options.connectAttempts ?? 3,
+    options.reconnectWaitMs ?? 1_000,
+  );
   const jsm = await nc.jetstreamManager();
   return new NatsEventBus(nc, nc.jetstream(), jsm, options);
 }

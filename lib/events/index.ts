@@ -41,3 +41,4 @@ export { EventHeaders, extractTraceContext, injectTraceContext, PROTOBUF_CONTENT
 export type { DeadLetterReason, EventMetrics, EventsLogger } from './observe.js';
 export { DEAD_LETTER_STREAM, EVENTS_STREAM, ensureStreams, type EnsuredStream, type StreamOptions } from './streams.js';
 export { natsCheck } from './readiness.js';
+export { EventConnectError } from './connect.js';

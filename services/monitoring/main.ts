@@ -1,10 +1,6 @@
 import '../../lib/telemetry/preload.js';
-import { stopOnSignals } from '../../lib/runtime/index.js';
-import { createLogger } from '../../lib/telemetry/index.js';
+import { runService } from '../../lib/runtime/index.js';
 import { monitoringConfig } from './config.js';
 import { startMonitoring } from './service.js';
 
-const config = monitoringConfig();
-const logger = createLogger('monitoring', config.LOG_LEVEL);
-const service = await startMonitoring(config, { logger });
-stopOnSignals(() => service.stop(), logger);
+await runService('monitoring', { config: monitoringConfig, start: (config, logger) => startMonitoring(config, { logger }) });
