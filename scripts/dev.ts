@@ -6,7 +6,7 @@
  * is reported and restarted with a growing pause, and given up on after too many restarts.
  * `--check` starts everything, prints the table and stops again (what the tests run).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PORTS, LOCAL_NATS_PORT, METRICS_PORT_OFFSET } from '../lib/config/index.js';
 import { portOpen, startNatsProcess } from '../lib/runtime/nats-process.js';
@@ -15,12 +15,16 @@ import { supervise, type SupervisedChild, type Supervisor } from '../lib/runtime
 
 const checkOnly = process.argv.includes('--check');
 const dataDir = process.env.DATA_DIR ?? join(ROOT, '.data');
+/** Where the gateway writes the development key (operator role) it accepts. */
+const devKeyFile = process.env.GATEWAY_DEV_KEY_FILE ?? join(dataDir, 'gateway', 'dev-api-key');
 
 /** Every services/<name>/main.ts: those with a default port in DESIGN.md's order, then the rest by name. */
 function discoverServices(): string[] {
   const found = readdirSync(join(ROOT, 'services')).filter((name) => existsSync(join(ROOT, 'services', name, 'main.ts')));
   const known = Object.keys(DEFAULT_PORTS).filter((name) => found.includes(name));
-  return [...known, ...found.filter((name) => !known.includes(name)).sort()];
+  const ordered = [...known, ...found.filter((name) => !known.includes(name)).sort()];
+  // The gateway calls all the others: it starts last.
+  return [...ordered.filter((name) => name !== 'gateway'), ...ordered.filter((name) => name === 'gateway')];
 }
 
 /** A service's gRPC port: `<SERVICE>_PORT`, else its default. */
@@ -65,7 +69,7 @@ try {
   const services = discoverServices();
   // Where each service finds the others (FEATURE_ADDR, REGISTRY_ADDR, …), on the ports chosen here.
   const addresses = Object.fromEntries(services.map((name) => [`${name.toUpperCase()}_ADDR`, process.env[`${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${portOf(name)}`]));
-  const env = { ...addresses, NATS_URL: natsUrl, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', BIND_HOST: process.env.BIND_HOST ?? '127.0.0.1' };
+  const env = { ...addresses, NATS_URL: natsUrl, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', BIND_HOST: process.env.BIND_HOST ?? '127.0.0.1', GATEWAY_DEV_KEY_FILE: devKeyFile };
   // One after another: the embedded engines are heavy to start, and logs stay readable.
   for (const name of services) {
     const port = portOf(name);
@@ -80,6 +84,11 @@ try {
 console.log('\nNEPSE Prediction Mesh is up:');
 for (const [name, where] of rows) console.log(`  ${name.padEnd(12)} ${where}`);
 console.log(`\nTry: node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:${portOf('ingestion')}`);
+if (existsSync(devKeyFile)) {
+  console.log(`\nDashboard: http://127.0.0.1:${portOf('gateway')}/`);
+  console.log(`Development API key (operator, in ${devKeyFile}): ${readFileSync(devKeyFile, 'utf8').trim()}`);
+  console.log(`  NEPSE_GATEWAY=127.0.0.1:${portOf('gateway')} NEPSE_API_KEY=$(cat ${devKeyFile}) npm run nepse -- models`);
+}
 if (checkOnly) {
   await stopAll();
   process.exit(0);
