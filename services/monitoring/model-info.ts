@@ -1,6 +1,6 @@
 import type { Evaluation } from '../../gen/nepse/market/v1/market_pb.js';
 import { Stage, type FeatureDistribution, type RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { grpc, type ServiceClient } from '../../lib/grpc/index.js';
+import { detached, grpc, type ServiceClient } from '../../lib/grpc/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 
@@ -44,7 +44,8 @@ export class ModelInfoSource {
     if (missingAt !== undefined && Date.now() - missingAt < MISSING_TTL_MS) return Promise.resolve({ missing: true });
     let pending = this.inflight.get(key);
     if (!pending) {
-      pending = this.fetch(name, version, key).finally(() => this.inflight.delete(key));
+      // Shared with later callers (the evaluator among them): not bound to this caller's deadline.
+      pending = detached(() => this.fetch(name, version, key)).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return pending;

@@ -17,6 +17,8 @@
  * models whose runs are expensive enough that waiting for a fuller batch is worth it.
  */
 
+import { detached } from '../../lib/grpc/index.js';
+
 /** Runs a model on `count` rows, row-major in `rows`; resolves with one output per row. */
 export type InferFunction<M> = (model: M, rows: Float32Array, count: number) => Promise<Float32Array>;
 
@@ -131,11 +133,12 @@ export class Batcher<M extends { readonly inputWidth: number }> {
 
   /** Schedules `fn` after the queue delay; returns its cancel function. */
   private schedule(fn: () => void): () => void {
+    // The first request's call only opens the batch; the batch serves every request that joins it.
     if (this.options.maxQueueDelayMs < 1) {
-      const immediate = setImmediate(fn);
+      const immediate = detached(() => setImmediate(fn));
       return () => clearImmediate(immediate);
     }
-    const timer = setTimeout(fn, this.options.maxQueueDelayMs);
+    const timer = detached(() => setTimeout(fn, this.options.maxQueueDelayMs));
     return () => clearTimeout(timer);
   }
 

@@ -9,12 +9,11 @@
  * (feature set, as-of) pair, so at concurrency 64 the feature service sees a handful of calls, not
  * 64. A vector heard of within the freshness window is used without asking (feature-cache.ts).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { BrokenCircuitError, TaskCancelledError } from 'cockatiel';
 import type { Status } from '../../gen/google/rpc/status_pb.js';
 import { FeatureService, type FeatureVector } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { DegradedReason } from '../../gen/nepse/prediction/v1/prediction_pb.js';
-import { FailedPreconditionError, grpc, InvalidArgumentError, NotFoundError, UnavailableError, type ServiceClient } from '../../lib/grpc/index.js';
+import { detached, FailedPreconditionError, grpc, InvalidArgumentError, NotFoundError, UnavailableError, type ServiceClient } from '../../lib/grpc/index.js';
 import { toProtoDate } from '../../lib/market/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
@@ -43,9 +42,6 @@ const MAX_SYMBOLS_PER_CALL = 1000;
 
 /** Codes by which the feature service answers the question instead of failing to answer it. */
 const VERDICTS = new Set<number>([grpc.status.NOT_FOUND, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.OUT_OF_RANGE]);
-
-/** Runs a function outside any served call, so a coalesced lookup does not inherit one caller's deadline. */
-const outsideCalls = AsyncLocalStorage.snapshot();
 
 /** Options of {@link FeatureSource}. */
 export interface FeatureSourceOptions {
@@ -118,7 +114,8 @@ export class FeatureSource {
     let group = this.groups.get(key);
     if (!group) {
       this.groups.set(key, (group = { set, asOf, waiters: new Map() }));
-      setImmediate(() => outsideCalls(() => this.flush(key, group!)));
+      // The coalesced lookup serves every caller of the turn: it must not inherit one caller's deadline.
+      detached(() => setImmediate(() => this.flush(key, group!)));
     }
     const waiting = group.waiters.get(symbol);
     if (waiting) waiting.push(resolve);

@@ -31,6 +31,7 @@ import { PredictionsMadeSchema, type PredictionMade } from '../../gen/nepse/even
 import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { EventHeaders, eventSubject, injectTraceContext, PROTOBUF_CONTENT_TYPE, type EventBus } from '../../lib/events/index.js';
+import { detached } from '../../lib/grpc/index.js';
 import { eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import type { PredictionMetrics } from './metrics.js';
 
@@ -121,10 +122,13 @@ export class PredictionEvents {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.pump();
-    });
+    // Queued by a Predict call, the pump serves the whole turn and outlives that call.
+    detached(() =>
+      setImmediate(() => {
+        this.scheduled = false;
+        this.pump();
+      }),
+    );
   }
 
   /** Counts so far. */

@@ -1,6 +1,7 @@
 import { fromBinary, toBinary, type Message } from '@bufbuild/protobuf';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import type { EventBus, EventType } from '../../lib/events/index.js';
+import { detached } from '../../lib/grpc/index.js';
 import type { Database, Queryable } from '../../lib/postgres/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import { registryStore } from './store.js';
@@ -45,7 +46,8 @@ export class EventOutbox {
       this.#again = true;
       return this.#running;
     }
-    this.#running = this.pass().finally(() => {
+    // A pass outlives the call whose commit started it: later commits join it.
+    this.#running = detached(() => this.pass()).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
