@@ -48,11 +48,14 @@ export class ChartPanel {
     this.markers = createSeriesMarkers(this.predicted, []);
   }
 
-  /** Shows a symbol's bars (ascending) and the predictions known for it, replacing what was there. */
-  show(symbol: string, bars: readonly Bar[], predictions: readonly Prediction[]): void {
+  /**
+   * Shows a symbol's bars (ascending) and the predictions known for it, replacing what was there.
+   * `bars` undefined (their service did not answer) keeps the bars shown if they are the symbol's.
+   */
+  show(symbol: string, bars: readonly Bar[] | undefined, predictions: readonly Prediction[]): void {
     const changed = symbol !== this.symbol;
     this.symbol = symbol;
-    this.bars = [...bars];
+    if (bars || changed) this.bars = [...(bars ?? [])];
     this.predictions.clear();
     for (const p of predictions) this.keep(p);
     this.candles.setData(this.bars.map((b) => ({ time: timeOf(dayOf(b.date)), open: b.open, high: b.high, low: b.low, close: b.close })));

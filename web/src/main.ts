@@ -4,7 +4,7 @@
  * predictions, alerts and the mesh's health — all through the gateway with the generated clients.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { Role, type GetDashboardResponse } from '../../gen/nepse/gateway/v1/gateway_pb.js';
+import { Role, Section, type GetDashboardResponse } from '../../gen/nepse/gateway/v1/gateway_pb.js';
 import type { PerformanceReport } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { Stage, type ModelVersion } from '../../gen/nepse/registry/v1/registry_pb.js';
@@ -111,7 +111,10 @@ async function refreshOverview(): Promise<void> {
     const overview = await withKey(() => api.gateway.getSymbolOverview({ symbol }));
     if (run !== overviewRun) return; // a newer selection or refresh took over
     remember(overview.latestPrediction);
-    chart.show(symbol, overview.bars, [...(seen.get(symbol)?.values() ?? [])]);
+    // A section whose service did not answer in time keeps what the page already shows.
+    const missing = new Set(overview.unavailableSections);
+    chart.show(symbol, missing.has(Section.BARS) ? undefined : overview.bars, [...(seen.get(symbol)?.values() ?? [])]);
+    banner(missing.size ? `Part of ${symbol} could not be read in time (${[...missing].map((m) => Section[m].toLowerCase()).join(', ')}); showing what was there.` : '');
     const p = overview.latestPrediction;
     const serving = productionModels.find((m) => m.name === p?.modelName && m.version === p?.modelVersion)
       ?? (p ? await servingModel(p.modelName, p.modelVersion) : productionModels[0]);

@@ -38,15 +38,16 @@ export class MeshPanel {
     const [label, tone] = STATE[c.state] ?? STATE[ServingState.UNSPECIFIED];
     const tr = el('tr');
     tr.dataset.component = c.name;
-    const state = el('td');
+    const state = el('td', 'state');
     state.append(el('span', `dot ${tone}`), document.createTextNode(label));
+    state.title = c.detail;
     // Lag: messages its durable consumers have not been delivered yet, summed; each one on hover.
     const lag = c.consumers.length ? String(c.consumers.reduce((n, x) => n + x.pending, 0n)) : '–';
     const lagCell = el('td', 'num', lag);
     lagCell.title = c.consumers.map((x) => `${x.durable}: ${x.pending} pending, ${x.ackPending} awaiting ack`).join('\n');
     const name = el('td', 'component');
     name.append(el('strong', '', c.name), el('span', 'muted small', c.address));
-    tr.append(name, state, el('td', 'num version', c.version || '–'), lagCell, el('td', 'num', c.latencyMs ? `${c.latencyMs.toFixed(1)} ms` : '–'), el('td', 'detail muted small', c.detail));
+    tr.append(name, state, el('td', 'num version', c.version || '–'), lagCell, el('td', 'num', c.latencyMs ? `${c.latencyMs.toFixed(1)} ms` : '–'));
     return tr;
   }
 }
