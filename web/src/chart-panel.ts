@@ -60,7 +60,8 @@ export class ChartPanel {
     for (const p of predictions) this.keep(p);
     this.candles.setData(this.bars.map((b) => ({ time: timeOf(dayOf(b.date)), open: b.open, high: b.high, low: b.low, close: b.close })));
     this.drawPredictions();
-    if (changed) this.chart.timeScale().fitContent();
+    // Opens on the last quarter-year, where the predictions are; the rest is a scroll away.
+    if (changed) this.chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, this.bars.length - 65), to: this.bars.length + 2 });
   }
 
   /** Adds a bar (a new session) or replaces the bar of its day. */
@@ -100,7 +101,7 @@ export class ChartPanel {
     this.predicted.setData(points);
     const next = this.next();
     this.markers.setMarkers(
-      next ? [{ time: timeOf(nextTradingDay(dayOf(next.featureDate))), position: 'atPriceMiddle', price: next.predictedClose, shape: 'circle', color: COLORS.predicted, text: `next ${price(next.predictedClose)}` }] : [],
+      next ? [{ time: timeOf(nextTradingDay(dayOf(next.featureDate))), position: 'atPriceMiddle', price: next.predictedClose, shape: 'circle', color: COLORS.predicted, text: 'next' }] : [],
     );
     this.root.dataset.symbol = this.symbol;
     this.root.dataset.candles = String(this.bars.length);
