@@ -22,7 +22,7 @@ const schema = z.object({
   MONITORING_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
   /** Keep-alive interval of WatchAlerts streams, in milliseconds (market.proto: at least every 15 s). */
   MONITORING_HEARTBEAT_MS: z.coerce.number().int().min(10).max(15_000).default(10_000),
-  /** PredictionsMade events handled at once. */
+  /** Batches of PredictionsMade (up to 1,000 events each, one INSERT per table) handled at once. */
   MONITORING_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
 });
 

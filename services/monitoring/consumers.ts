@@ -1,11 +1,17 @@
 /**
  * The two inputs: PredictionsMade (what was predicted, with the feature vectors and latencies) and
  * BarsIngested (what happened). Each feeds its table, then scores what became scorable.
+ *
+ * PredictionsMade come in batches: a prediction service under load sends thousands of small events
+ * a second, and the cost of a store write is per INSERT, not per row (a one-row insert into chdb
+ * takes about as long as a thousand-row one). So each batch of events is one INSERT of
+ * predictions, one of latency samples, and one scoring pass; its messages are acked only after all
+ * of them succeeded. A redelivered batch writes the same rows again and counts no score twice.
  */
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { BarsIngested, PredictionsMade } from '../../gen/nepse/events/v1/events_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
-import type { Delivery, EventBus, EventSubscription } from '../../lib/events/index.js';
+import type { BatchItem, Delivery, EventBus, EventSubscription } from '../../lib/events/index.js';
 import { isoDate, isValidSymbol, normaliseSymbol } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import type { ModelsSeen } from './models-seen.js';
@@ -19,6 +25,11 @@ export const BARS_DURABLE = 'monitoring-bars';
 /** Prediction keys remembered as stored, to skip re-writing an identical prediction served again. */
 const REMEMBERED_KEYS = 200_000;
 
+/** PredictionsMade events handled together at most: one INSERT of up to this many events' predictions. */
+export const PREDICTIONS_BATCH = 1000;
+/** Bytes of PredictionsMade payloads handled together at most (an event holds up to 1,000 predictions). */
+const PREDICTIONS_BATCH_BYTES = 8 * 1024 * 1024;
+
 /** What the consumers need. */
 export interface ConsumerDeps {
   events: EventBus;
@@ -28,6 +39,7 @@ export interface ConsumerDeps {
   logger: Logger;
   /** Called after new data was stored (schedules an evaluation). */
   onData: () => void;
+  /** Batches of PredictionsMade handled at once. */
   concurrency: number;
 }
 
@@ -41,6 +53,9 @@ function fingerprint(p: PredictionRow): string {
   return `${p.predictedReturn}|${p.predictedClose}|${p.baseClose}|${p.features.length}|${sum}`;
 }
 
+/** One PredictionsMade with what the intake reads of its delivery. */
+export type PredictionsItem = Pick<BatchItem<PredictionsMade>, 'message'> & { delivery: Pick<Delivery, 'msgId' | 'seq' | 'publishedAt'> };
+
 /** PredictionsMade → predictions (one row per key), latency samples, scores. */
 export class PredictionIntake {
   /** key → fingerprint of what is stored: a streaming client's repeats cost no write. */
@@ -49,9 +64,50 @@ export class PredictionIntake {
   constructor(private readonly deps: ConsumerDeps) {}
 
   /** Handles one event; idempotent (a redelivery rewrites the same rows). */
-  async handle(event: PredictionsMade, delivery: Pick<Delivery, 'msgId' | 'seq' | 'publishedAt'>): Promise<void> {
+  handle(event: PredictionsMade, delivery: Pick<Delivery, 'msgId' | 'seq' | 'publishedAt'>): Promise<void> {
+    return this.handleBatch([{ message: event, delivery }]);
+  }
+
+  /**
+   * Handles a batch of events with one write per table and one scoring pass; idempotent (a
+   * redelivery rewrites the same rows and scores nothing twice). Rejects when any write fails,
+   * and then remembers nothing of the batch, so its redelivery writes and scores all of it again.
+   */
+  async handleBatch(items: readonly PredictionsItem[]): Promise<void> {
     const latest = new Map<string, PredictionRow>();
-    const latencies = new Map<string, { modelName: string; modelVersion: number; latencies: number[]; at: number }>();
+    // One latency row per event and model version: a redelivered event replaces its own row.
+    const latencies = new Map<string, { modelName: string; modelVersion: number; eventId: string; latencies: number[]; at: number }>();
+    let skipped = 0;
+    for (const { message: event, delivery } of items) {
+      const eventId = delivery.msgId ?? `seq:${delivery.seq}`;
+      skipped += this.collect(event, delivery, eventId, latest, latencies);
+    }
+    if (skipped) this.deps.logger.warn({ skipped, events: items.length, firstSeq: items[0]?.delivery.seq }, 'predictions without a model, a valid symbol, day or finite prices were skipped');
+
+    const fresh = [...latest].filter(([key, row]) => this.stored.get(key) !== fingerprint(row)).map(([, row]) => row);
+    await Promise.all([
+      fresh.length ? this.deps.store.insertPredictions(fresh) : undefined,
+      latencies.size ? this.deps.store.insertLatencies([...latencies.values()].map((g) => ({ ...g, at: new Date(g.at) }))) : undefined,
+    ]);
+    for (const row of latest.values()) this.deps.models.observe(row.modelName, row.modelVersion, row.occurredAt.getTime());
+    if (fresh.length) {
+      const symbols = [...new Set(fresh.map((r) => r.symbol))];
+      const from = fresh.reduce((min, r) => (r.featureDate < min ? r.featureDate : min), fresh[0].featureDate);
+      await this.deps.scorer.scoreSymbols(symbols, from);
+    }
+    // Only now: a batch that failed before scoring must find its rows fresh when it comes back.
+    for (const row of fresh) this.remember(scoreKey(row.modelName, row.modelVersion, row.symbol, row.featureDate), fingerprint(row));
+    this.deps.onData();
+  }
+
+  /** Adds one event's valid predictions (the latest per key) and latencies; returns how many were skipped. */
+  private collect(
+    event: PredictionsMade,
+    delivery: Pick<Delivery, 'publishedAt'>,
+    eventId: string,
+    latest: Map<string, PredictionRow>,
+    latencies: Map<string, { modelName: string; modelVersion: number; eventId: string; latencies: number[]; at: number }>,
+  ): number {
     let skipped = 0;
     for (const p of event.predictions) {
       const symbol = normaliseSymbol(p.symbol);
@@ -71,28 +127,13 @@ export class PredictionIntake {
       const key = scoreKey(row.modelName, row.modelVersion, symbol, featureDate);
       const before = latest.get(key);
       if (!before || before.occurredAt <= occurredAt) latest.set(key, row);
-      const versionKey = `${row.modelName}@${row.modelVersion}`;
-      const group = latencies.get(versionKey) ?? { modelName: row.modelName, modelVersion: row.modelVersion, latencies: [], at: 0 };
+      const versionKey = `${eventId}|${row.modelName}@${row.modelVersion}`;
+      const group = latencies.get(versionKey) ?? { modelName: row.modelName, modelVersion: row.modelVersion, eventId, latencies: [], at: 0 };
       if (Number.isFinite(p.latencyMs) && p.latencyMs >= 0) group.latencies.push(p.latencyMs);
       group.at = Math.max(group.at, occurredAt.getTime());
       latencies.set(versionKey, group);
     }
-    if (skipped) this.deps.logger.warn({ skipped, seq: delivery.seq }, 'predictions without a model, a valid symbol, day or finite prices were skipped');
-
-    const fresh = [...latest].filter(([key, row]) => this.stored.get(key) !== fingerprint(row)).map(([, row]) => row);
-    const eventId = delivery.msgId ?? `seq:${delivery.seq}`;
-    await Promise.all([
-      fresh.length ? this.deps.store.insertPredictions(fresh) : undefined,
-      latencies.size ? this.deps.store.insertLatencies([...latencies.values()].map((g) => ({ ...g, eventId, at: new Date(g.at) }))) : undefined,
-    ]);
-    for (const row of fresh) this.remember(scoreKey(row.modelName, row.modelVersion, row.symbol, row.featureDate), fingerprint(row));
-    for (const row of latest.values()) this.deps.models.observe(row.modelName, row.modelVersion, row.occurredAt.getTime());
-    if (fresh.length) {
-      const symbols = [...new Set(fresh.map((r) => r.symbol))];
-      const from = fresh.reduce((min, r) => (r.featureDate < min ? r.featureDate : min), fresh[0].featureDate);
-      await this.deps.scorer.scoreSymbols(symbols, from);
-    }
-    this.deps.onData();
+    return skipped;
   }
 
   private remember(key: string, print: string): void {
@@ -125,10 +166,14 @@ export async function handleBars(deps: Pick<ConsumerDeps, 'store' | 'scorer' | '
 /** Starts both durable consumers. */
 export async function startConsumers(deps: ConsumerDeps): Promise<EventSubscription[]> {
   const intake = new PredictionIntake(deps);
-  const predictions = await deps.events.consume(
+  const predictions = await deps.events.consumeBatches(
     MeshEvents.predictionsMade,
-    { durable: PREDICTIONS_DURABLE, concurrency: deps.concurrency, ackWaitMs: 60_000 },
-    (event, delivery) => intake.handle(event, delivery),
+    {
+      durable: PREDICTIONS_DURABLE, concurrency: deps.concurrency, ackWaitMs: 60_000, maxBatch: PREDICTIONS_BATCH, maxBatchBytes: PREDICTIONS_BATCH_BYTES,
+      // Room for full batches in flight and the next ones arriving (the server's default, 1,000, would cap a batch well below PREDICTIONS_BATCH).
+      maxAckPending: PREDICTIONS_BATCH * (deps.concurrency + 2),
+    },
+    (items) => intake.handleBatch(items),
   );
   try {
     const bars = await deps.events.consume(MeshEvents.barsIngested, { durable: BARS_DURABLE, ackWaitMs: 60_000 }, (event, delivery) => handleBars(deps, event, delivery));

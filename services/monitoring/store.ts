@@ -246,7 +246,7 @@ export class MonitoringStore {
               p.base_close AS base_close, a.close AS actual_close
        FROM (SELECT model_name, model_version, symbol, feature_date, predicted_return, predicted_close, base_close
              FROM predictions FINAL WHERE feature_date >= {from:Date} ${symbolFilter} ${unscored}) AS p
-       ASOF INNER JOIN (SELECT symbol, date, close FROM actuals FINAL WHERE 1 ${symbolFilter}) AS a
+       ASOF INNER JOIN (SELECT symbol, date, close FROM actuals FINAL WHERE date > {from:Date} ${symbolFilter}) AS a
          ON p.symbol = a.symbol AND a.date > p.feature_date`,
       { symbols: options.symbols ?? [], from: options.from ?? '1970-01-01' },
     );
