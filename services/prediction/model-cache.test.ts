@@ -73,16 +73,16 @@ describe('ModelCache', () => {
     const cache = new ModelCache({ retainPrevious: 1, releaseGraceMs: 0 });
     const changes: string[] = [];
     const unsubscribe = cache.onChange((name, current) => changes.push(`${name}:${current?.version ?? '-'}`));
-    assert.equal(cache.current(), undefined);
+    assert.deepEqual(cache.servingNames(), []);
     assert.equal(cache.ready, false);
     cache.markReady();
     assert.equal(cache.ready, true);
 
     const [b1, a1, a2, a3] = [await open('beta', 1), await open('alpha', 1), await open('alpha', 2), await open('alpha', 3)];
     cache.activate(b1);
-    assert.equal(cache.current(), b1, 'the only model is the default');
+    assert.deepEqual(cache.servingNames(), ['beta']);
     cache.activate(a1);
-    assert.equal(cache.current(), a1, 'with several, the first by name is the default');
+    assert.deepEqual(cache.servingNames(), ['alpha', 'beta'], 'names in Production, sorted; no default chosen here');
     assert.equal(cache.current('beta'), b1);
     cache.activate(a1);
     cache.activate(a2);
@@ -99,6 +99,7 @@ describe('ModelCache', () => {
     assert.deepEqual([cache.current('alpha')?.version, cache.get('alpha', 3)], [2, undefined]);
     cache.deactivate('beta');
     assert.equal(cache.current('beta'), undefined);
+    assert.deepEqual(cache.servingNames(), ['alpha'], 'a withdrawn name is not serving');
     assert.equal(cache.get('beta', 1), b1, 'a deactivated version is retained like a replaced one');
     assert.deepEqual(changes, ['beta:1', 'alpha:1', 'alpha:2', 'alpha:3', 'alpha:2', 'beta:-']);
     unsubscribe();

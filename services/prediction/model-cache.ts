@@ -82,16 +82,17 @@ export class ModelCache {
   }
 
   /**
-   * The Production version of a model name, or with name '' the default model: the only one
-   * served, or the first by name when there are several (the same choice on every instance).
+   * The Production version of a model name. There is no implicit default here: which name a
+   * request that names none gets is the prediction service's rule (predict.ts, defaultModelName),
+   * since guessing one (say, the first by name) would switch algorithm when another name is promoted.
    */
-  current(name = ''): LoadedModel | undefined {
-    if (name !== '') return this.entries.get(name)?.current;
-    let first: LoadedModel | undefined;
-    for (const entry of this.entries.values()) {
-      if (entry.current && (!first || entry.current.name < first.name)) first = entry.current;
-    }
-    return first;
+  current(name: string): LoadedModel | undefined {
+    return this.entries.get(name)?.current;
+  }
+
+  /** Names that have a Production version loaded now, sorted. */
+  servingNames(): string[] {
+    return [...this.entries].filter(([, entry]) => entry.current).map(([name]) => name).sort();
   }
 
   /** A specific version if loaded (the current one or one retained after a swap). */
@@ -108,7 +109,7 @@ export class ModelCache {
    * Leases the current version of `name` (or `version` when given) for use across awaits, so it
    * is not released meanwhile; undefined when it is not loaded.
    */
-  acquire(name = '', version?: number): ModelLease | undefined {
+  acquire(name: string, version?: number): ModelLease | undefined {
     const model = version === undefined ? this.current(name) : this.get(name, version);
     if (!model) return undefined;
     return { model, release: acquireModel(model) };

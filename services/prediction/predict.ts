@@ -33,7 +33,7 @@ export interface PredictionDeps {
   features: FeatureSource;
   batcher: Batcher<LoadedModel>;
   events: PredictionEvents;
-  /** Model used when a request names none; undefined: the cache's default (its Production model). */
+  /** Model used when a request names none (PREDICTION_DEFAULT_MODEL); undefined: the one name in Production, if only one is. */
   defaultModel: string | undefined;
   metrics: PredictionMetrics;
   logger: Logger;
@@ -53,12 +53,34 @@ export interface PredictionInput {
   modelVersion: number;
 }
 
+/** What a request that names no model is told to do instead. */
+const NAME_ONE = 'name one in model_name, or configure PREDICTION_DEFAULT_MODEL';
+
 /**
- * The loaded model a request asks for: its name (or the default) in Production, or another
- * loaded version of it.
+ * The model name a request that names none gets (prediction.proto, PredictionService): the
+ * configured default, or the one name in Production on this instance. Never a pick among several:
+ * that pick would change, unannounced, when another name is promoted.
+ * @throws FailedPreconditionError when no default is configured and not exactly one name is in Production.
+ * @throws UnavailableError while the models of the start are still loading.
+ */
+export function defaultModelName(deps: Pick<PredictionDeps, 'models' | 'defaultModel'>): string {
+  if (deps.defaultModel !== undefined) return deps.defaultModel;
+  const names = deps.models.servingNames();
+  if (names.length === 1) return names[0];
+  if (!deps.models.ready) throw new UnavailableError('the models in Production are still being loaded', 1_000);
+  if (names.length === 0) throw new FailedPreconditionError('no model is in Production', 'NO_MODEL_LOADED');
+  throw new FailedPreconditionError(
+    `the request names no model and there is no default: ${names.length} models are in Production (${names.join(', ')}); ${NAME_ONE}`,
+    'DEFAULT_MODEL_AMBIGUOUS',
+  );
+}
+
+/**
+ * The loaded model a request asks for: its name (or the default, see {@link defaultModelName}) in
+ * Production, or another loaded version of it.
  * @throws InvalidArgumentError for a malformed name or a negative version.
- * @throws NotFoundError naming the model when no version of that name is loaded.
- * @throws FailedPreconditionError when the version asked for is not loaded, or no model is at all.
+ * @throws NotFoundError naming the model when no version of a name the request gave is loaded.
+ * @throws FailedPreconditionError when the version asked for is not loaded, or there is no default to use.
  * @throws UnavailableError while the models of the start are still loading.
  */
 export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel'>, requestedName: string, version = 0): LoadedModel {
@@ -66,17 +88,19 @@ export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel
     throw new InvalidArgumentError({ field: 'model_name', description: `model name ${JSON.stringify(requestedName.slice(0, 70))} must match ${MODEL_NAME.source}` });
   }
   if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError({ field: 'model_version', description: `must be 0 (Production) or a version ≥ 1, got ${version}` });
-  const name = requestedName || deps.defaultModel;
-  const production = name === undefined ? deps.models.current() : deps.models.current(name);
+  const target = requestedName || defaultModelName(deps);
+  const production = deps.models.current(target);
   if (production && (version === 0 || version === production.version)) return production;
-  const target = name ?? production?.name;
-  if (target !== undefined && version > 0) {
+  if (version > 0) {
     const loaded = deps.models.get(target, version);
     if (loaded) return loaded;
   }
   // Before the models of the start are in, "not loaded" means "not yet": worth retrying elsewhere.
   if (!deps.models.ready) throw new UnavailableError('the models in Production are still being loaded', 1_000);
-  if (target === undefined) throw new FailedPreconditionError('no model is in Production', 'NO_MODEL_LOADED');
+  if (requestedName === '' && !production) {
+    // Only a configured default can be missing here: the request did not name it, so say whose it is.
+    throw new FailedPreconditionError(`the default model ${target} (PREDICTION_DEFAULT_MODEL) has no version in Production; name a model in model_name`, 'NO_MODEL_LOADED');
+  }
   if (!production && !deps.models.list().some((m) => m.name === target)) {
     throw new NotFoundError('model', target, `model ${JSON.stringify(target)} is not loaded: no version of it is in Production`);
   }
@@ -107,8 +131,11 @@ export function checkVector(model: LoadedModel, vector: FeatureVector): void {
   }
 }
 
-/** The Prediction message for a model output on a vector; no NaN or Infinity ever leaves. */
-export function toPrediction(model: LoadedModel, vector: FeatureVector, predictedReturn: number, degraded: Degradation | undefined): Prediction {
+/**
+ * The Prediction message for a model output on a vector; no NaN or Infinity ever leaves.
+ * @param defaultModelUsed whether the request named no model and the default made it.
+ */
+export function toPrediction(model: LoadedModel, vector: FeatureVector, predictedReturn: number, degraded: Degradation | undefined, defaultModelUsed = false): Prediction {
   const predictedClose = vector.close * Math.exp(predictedReturn);
   if (!Number.isFinite(predictedReturn) || !Number.isFinite(predictedClose)) {
     throw new FailedPreconditionError(`model ${model.name} v${model.version} produced a value that is not finite for ${vector.symbol}`, 'NON_FINITE_PREDICTION');
@@ -126,6 +153,7 @@ export function toPrediction(model: LoadedModel, vector: FeatureVector, predicte
     degradedReason: degraded?.reason,
     degradedDetail: degraded?.detail ?? '',
     predictedAt: timestampNow(),
+    defaultModelUsed,
   });
 }
 
@@ -150,10 +178,10 @@ export async function withModel<T>(model: LoadedModel, work: () => Promise<T>): 
 }
 
 /** Predicts from a vector already at hand (WatchPredictions: the one FeaturesComputed carried). */
-export async function predictFromVector(deps: PredictionDeps, model: LoadedModel, sourced: SourcedVector, started = performance.now()): Promise<Prediction> {
+export async function predictFromVector(deps: PredictionDeps, model: LoadedModel, sourced: SourcedVector, started = performance.now(), defaultModelUsed = false): Promise<Prediction> {
   checkVector(model, sourced.vector);
   const predicted = await deps.batcher.predict(model, sourced.vector.values);
-  return served(deps, toPrediction(model, sourced.vector, predicted, sourced.degraded), started, sourced.vector.values);
+  return served(deps, toPrediction(model, sourced.vector, predicted, sourced.degraded, defaultModelUsed), started, sourced.vector.values);
 }
 
 /**
@@ -165,7 +193,7 @@ export async function predictOne(deps: PredictionDeps, input: PredictionInput, d
   const symbol = requireSymbol(input.symbol);
   const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
   const model = resolveModel(deps, input.modelName, input.modelVersion);
-  return withModel(model, async () => predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started));
+  return withModel(model, async () => predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started, input.modelName === ''));
 }
 
 /** Predict. */
@@ -177,6 +205,7 @@ export async function predict(deps: PredictionDeps, request: PredictRequest, con
 /**
  * Predictions of many symbols with one feature lookup and one inference run; a failing symbol
  * fails only its own entry. Used by PredictBatch and by WatchPredictions' include_current.
+ * @param defaultModelUsed whether the request named no model and the default is `model`.
  * @returns one result per requested symbol, in order.
  */
 export async function predictMany(
@@ -185,6 +214,7 @@ export async function predictMany(
   rawSymbols: readonly string[],
   asOf: string | undefined,
   deadline: number | undefined,
+  defaultModelUsed = false,
 ): Promise<Array<{ symbol: string; prediction?: Prediction; error?: unknown }>> {
   const started = performance.now();
   const results: Array<{ symbol: string; prediction?: Prediction; error?: unknown }> = rawSymbols.map((symbol) => ({ symbol }));
@@ -224,7 +254,7 @@ export async function predictMany(
   const outputs = await deps.batcher.run(model, rows, ready.length);
   ready.forEach(({ index, sourced: s }, i) => {
     try {
-      results[index].prediction = served(deps, toPrediction(model, s.vector, outputs[i], s.degraded), started, s.vector.values);
+      results[index].prediction = served(deps, toPrediction(model, s.vector, outputs[i], s.degraded, defaultModelUsed), started, s.vector.values);
     } catch (error) {
       results[index].error = error;
     }
@@ -251,7 +281,7 @@ export async function predictSymbols(deps: PredictionDeps, input: BatchInput, de
   }
   const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
   const model = resolveModel(deps, input.modelName, input.modelVersion);
-  const outcomes = await withModel(model, () => predictMany(deps, model, input.symbols, asOf, deadline));
+  const outcomes = await withModel(model, () => predictMany(deps, model, input.symbols, asOf, deadline, input.modelName === ''));
   return outcomes.map(({ symbol, prediction, error }) => ({
     $typeName: 'nepse.prediction.v1.PredictBatchResult',
     symbol,

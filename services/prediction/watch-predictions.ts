@@ -16,8 +16,10 @@ import { requireSymbol } from '../../lib/market/index.js';
 import { MAX_BATCH_SYMBOLS, predictFromVector, predictMany, resolveModel, withModel, type PredictionDeps } from './predict.js';
 
 interface Watcher {
-  /** The model name asked for; '' means the service's default. */
+  /** The model name watched: the one asked for, or the default resolved when the watch started. */
   modelName: string;
+  /** Whether the request named no model (its predictions say default_model_used). */
+  defaultModelUsed: boolean;
   /** Predictions not yet sent, newest per symbol. */
   unsent: Map<string, Prediction>;
   wake(): void;
@@ -54,12 +56,15 @@ export class PredictionWatchHub {
       throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${request.symbols.length}` });
     }
     const symbols = [...new Set(request.symbols.map((raw, i) => requireSymbol(raw, `symbols[${i}]`)))];
-    // Fail now for a model that is not there at all; later events use whatever is in Production then.
+    // Fail now for a model that is not there at all; later events use whatever version of that name
+    // is in Production then. The default is resolved once: a watch never changes model name.
     const model = resolveModel(this.deps, request.modelName);
+    const defaultModelUsed = request.modelName === '';
 
     let wakeUp: (() => void) | undefined;
     const watcher: Watcher = {
-      modelName: request.modelName,
+      modelName: model.name,
+      defaultModelUsed,
       unsent: new Map(),
       wake: () => {
         const resume = wakeUp;
@@ -78,7 +83,7 @@ export class PredictionWatchHub {
     try {
       if (request.includeCurrent) {
         // Symbols without a vector yet simply have no current prediction; their first one comes with their first features.
-        for (const { prediction } of await withModel(model, () => predictMany(this.deps, model, symbols, undefined, undefined))) {
+        for (const { prediction } of await withModel(model, () => predictMany(this.deps, model, symbols, undefined, undefined, defaultModelUsed))) {
           if (prediction && !watcher.unsent.has(prediction.symbol)) watcher.unsent.set(prediction.symbol, prediction);
         }
       }
@@ -132,8 +137,10 @@ export class PredictionWatchHub {
           // A vector of another feature set (say ohlcv_v2 while the model reads v1) is not this model's news.
           if (vector.featureSet?.name !== model.featureSet.name || vector.featureSet.version !== model.featureSet.version) return;
           const prediction = await withModel(model, () => predictFromVector(this.deps, model, { vector }));
+          // One prediction per name; a watcher that asked for the default gets it marked as such.
+          const asDefault: Prediction = { ...prediction, defaultModelUsed: true };
           for (const watcher of audience) {
-            watcher.unsent.set(prediction.symbol, prediction);
+            watcher.unsent.set(prediction.symbol, watcher.defaultModelUsed ? asDefault : prediction);
             watcher.wake();
           }
         } catch (error) {
