@@ -19,9 +19,8 @@ import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js'
 import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../gen/nepse/training/v1/training_pb.js';
 import { startNatsServer, type NatsTestServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
-import { dayOf, toProtoDate, tradingDays } from '../lib/market/index.js';
+import { dayOf, DRIFT_DEFAULTS, toProtoDate, tradingDays } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
-import { DEFAULT_DRIFT_RULE } from '../services/monitoring/rules.js';
 import { generateMarket, toCsv, type SampleBar } from './sample-market.js';
 
 const SYMBOLS = 30;
@@ -202,7 +201,7 @@ async function main(): Promise<void> {
     console.log(row('model (live)', m));
     console.log(row('no change', b, false));
     // The calendar features drift by design over a few weeks of live data; the drift rule skips them too.
-    const { ignore_features: ignored, min_samples: minSamples } = DEFAULT_DRIFT_RULE;
+    const { ignoredFeatures: ignored, minSamples } = DRIFT_DEFAULTS;
     const drifted = live.featureDrift.filter((d) => !ignored.includes(d.feature)).sort((x, y) => y.psi - x.psi).slice(0, 3);
     if (drifted.length) {
       const trusted = drifted[0].sampleCount >= minSamples ? '' : `; too few to trust: the drift rule waits for ${minSamples}`;

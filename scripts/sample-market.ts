@@ -8,7 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { tradingDays } from '../lib/market/index.js';
-import { createRandom } from '../services/training/models/random.js';
+import { createRandom } from '../lib/random/index.js';
 
 /** A listed company: symbol, sector and a starting price in NPR. */
 interface Listing {

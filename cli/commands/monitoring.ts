@@ -1,7 +1,6 @@
 /** Monitoring commands: a model's live figures beside the baseline, and the alerts. */
 import { AlertSeverity, AlertState, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
-import { dayOf } from '../../lib/market/index.js';
-import { DEFAULT_DRIFT_RULE } from '../../services/monitoring/rules.js';
+import { dayOf, DRIFT_DEFAULTS } from '../../lib/market/index.js';
 import { collectPages } from '../clients.js';
 import { follow, integerOption, stringOption, versionArgument, type Command } from '../command.js';
 import { enumWord, evaluationTable, fixedRow, maeVersusNoChange, table, when } from '../format.js';
@@ -40,8 +39,8 @@ export const performanceCommand: Command = {
       const drift = [...r.featureDrift].sort((a, b) => b.psi - a.psi);
       const vectors = Math.max(...drift.map((d) => Number(d.sampleCount)));
       // The drift rule waits for as many vectors: with fewer, sampling noise alone nears its bound.
-      const few = vectors < DEFAULT_DRIFT_RULE.min_samples ? `; only ${vectors} live vectors, too few to read much into` : '';
-      console.log(`drift      PSI of the live feature vectors against training (above 0.2 reads as a significant shift${few})`);
+      const few = vectors < DRIFT_DEFAULTS.minSamples ? `; only ${vectors} live vectors, too few to read much into` : '';
+      console.log(`drift      PSI of the live feature vectors against training (above ${DRIFT_DEFAULTS.maxPsi} reads as a significant shift${few})`);
       console.log(table(['  FEATURE', 'PSI', 'VECTORS'], drift.slice(0, DRIFT_SHOWN).map((d) => [`  ${d.feature}`, d.psi.toFixed(3), String(d.sampleCount)])));
       if (drift.length > DRIFT_SHOWN) console.log(`  ${drift.length - DRIFT_SHOWN} more, each at most ${drift[DRIFT_SHOWN].psi.toFixed(3)}`);
     }

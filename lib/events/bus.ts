@@ -26,7 +26,7 @@ import { EventBusClosedError, EventPublishError } from './errors.js';
 import { eventSubject, validateDurable, type EventType } from './event-type.js';
 import { EventHeaders, PROTOBUF_CONTENT_TYPE, injectTraceContext } from './headers.js';
 import { describeError } from './nats-errors.js';
-import { emit, stderrLogger, type EventMetrics, type EventsLogger } from './observe.js';
+import { emit, stderrLogger, type ConsumerLag, type EventMetrics, type EventsLogger } from './observe.js';
 import { EVENTS_STREAM } from './streams.js';
 
 /** Options of {@link connectEvents}. Durations are milliseconds. */
@@ -78,17 +78,7 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
-/** How far a durable consumer is behind. Counts are messages. */
-export interface ConsumerLag {
-  /** Stored messages matching the filter not yet delivered. */
-  pending: number;
-  /** Delivered and awaiting a verdict. */
-  ackPending: number;
-  /** Delivered more than once and still awaiting a verdict. */
-  redelivered: number;
-  /** `pending + ackPending`: the number to alert on. */
-  total: number;
-}
+export type { ConsumerLag };
 
 /** A connection to the mesh's event streams. Create with {@link connectEvents}. */
 export interface EventBus {

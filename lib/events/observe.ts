@@ -3,7 +3,18 @@
  * metric hooks. Both are plain interfaces so lib/events depends on neither pino nor prom-client;
  * the telemetry layer plugs its own in.
  */
-import type { ConsumerLag } from './bus.js';
+
+/** How far a durable consumer is behind. Counts are messages. */
+export interface ConsumerLag {
+  /** Stored messages matching the filter not yet delivered. */
+  pending: number;
+  /** Delivered and awaiting a verdict. */
+  ackPending: number;
+  /** Delivered more than once and still awaiting a verdict. */
+  redelivered: number;
+  /** `pending + ackPending`: the number to alert on. */
+  total: number;
+}
 
 /** Why a message went to the dead-letter stream. */
 export type DeadLetterReason =

@@ -1,6 +1,7 @@
-/** Market vocabulary shared by the services: symbols, trading days, paging conventions, feature bins. */
+/** Market vocabulary shared by the services: symbols, trading days, paging conventions, feature bins and drift. */
 export { normaliseSymbol, isValidSymbol, requireSymbol } from './symbol.js';
 export { isoDate, dayOf, toProtoDate, fromProtoDate, rangeBounds, todayInNepal } from './dates.js';
 export { pageSize, encodePageToken, decodePageToken, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 export { binIndex } from './feature-bins.js';
+export { DRIFT_DEFAULTS } from './drift.js';
 export { isTradingDay, nepalTimeOn, nextTradingDay, tradingDays, NEPAL_OFFSET_MS } from './calendar.js';

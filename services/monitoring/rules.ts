@@ -19,6 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../../lib/config/index.js';
 import { AlertKind, AlertSeverity } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import { DRIFT_DEFAULTS } from '../../lib/market/index.js';
 
 const name = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower_snake_case, at most 63 characters');
 const severity = z.enum(['info', 'warning', 'critical']);
@@ -49,19 +50,12 @@ const featureDrift = z.strictObject({
   ...base,
   kind: z.literal('feature_drift'),
   /** Fires for each feature whose population stability index exceeds this. */
-  max_psi: z.number().positive().default(0.2),
-  window_days: windowDays.default(20),
-  /**
-   * Live vectors needed before a PSI is trusted. Sampling noise alone gives an index of about
-   * (bins − 1) / vectors — 0.18 for 10 bins and 50 vectors, as much as the bound — so the default
-   * asks for 500 (about 0.02): a month of a 30-symbol universe.
-   */
-  min_samples: minCount.default(500),
-  /**
-   * Features left out. By default the calendar ones: a few weeks of live vectors always cover a
-   * few months and weekdays out of the year that training saw, so their index is large by design.
-   */
-  ignore_features: z.array(z.string()).default(['day_of_week_sin', 'day_of_week_cos', 'month_of_year_sin', 'month_of_year_cos']),
+  max_psi: z.number().positive().default(DRIFT_DEFAULTS.maxPsi),
+  window_days: windowDays.default(DRIFT_DEFAULTS.windowDays),
+  /** Live vectors needed before a PSI is trusted (see DRIFT_DEFAULTS.minSamples for why 500). */
+  min_samples: minCount.default(DRIFT_DEFAULTS.minSamples),
+  /** Features left out; by default the calendar ones (see DRIFT_DEFAULTS.ignoredFeatures). */
+  ignore_features: z.array(z.string()).default([...DRIFT_DEFAULTS.ignoredFeatures]),
 });
 
 const staleBars = z.strictObject({

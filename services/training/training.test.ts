@@ -19,7 +19,7 @@ import { DEFAULT_FEATURE_SET, type DailyBar } from '../feature/feature-sets/inde
 import { startFeature, type RunningFeature } from '../feature/service.js';
 import { registryConfig } from '../registry/config.js';
 import { startRegistry, type RunningRegistry } from '../registry/service.js';
-import { createRandom } from './models/random.js';
+import { createRandom } from '../../lib/random/index.js';
 import { trainingConfig } from './config.js';
 import { startTrainingService, type RunningTraining } from './service.js';
 

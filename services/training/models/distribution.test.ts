@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { binIndex } from '../../../lib/market/index.js';
 import { featureDistributions } from './distribution.js';
-import { createRandom } from './random.js';
+import { createRandom } from '../../../lib/random/index.js';
 
 const sum = (values: number[]) => values.reduce((s, v) => s + v, 0);
 

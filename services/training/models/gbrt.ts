@@ -7,7 +7,7 @@
  */
 import { assertTrainingData, assertWidth, InvalidTrainingDataError } from './dataset.js';
 import { binFeatures } from './feature-bins.js';
-import { createRandom } from './random.js';
+import { createRandom } from '../../../lib/random/index.js';
 import { TreeGrower, type RegressionTree } from './tree-grower.js';
 
 export type { RegressionTree } from './tree-grower.js';

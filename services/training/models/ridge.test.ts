@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { toMatrix } from './dataset.js';
-import { createRandom } from './random.js';
+import { createRandom } from '../../../lib/random/index.js';
 import { choleskySolve, createRidgeModel, RidgeSolveError, trainRidge } from './ridge.js';
 import { plantedSignalDataset, randomWalkDataset } from './synthetic.js';
 import { walkForward } from './walk-forward.js';

@@ -5,7 +5,7 @@
  */
 import { LOG_RETURN_5D } from './baselines.js';
 import type { Dataset, TrainingExample } from './dataset.js';
-import { createRandom } from './random.js';
+import { createRandom } from '../../../lib/random/index.js';
 
 /** Shape and noise of a synthetic training set. */
 export interface SyntheticOptions {
