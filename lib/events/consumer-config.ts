@@ -26,6 +26,8 @@ export interface ConsumerSpec {
   /** In milliseconds. */
   ackWaitMs: number;
   maxAckPending?: number;
+  /** A durable created now starts at the last stored message of each subject instead of the first message. */
+  lastPerSubject?: boolean;
 }
 
 /** How filtering ended up being done. */
@@ -61,7 +63,7 @@ export async function ensureConsumer(
     durable_name: spec.durable,
     description: spec.description,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    deliver_policy: spec.lastPerSubject ? DeliverPolicy.LastPerSubject : DeliverPolicy.All,
     replay_policy: ReplayPolicy.Instant,
     max_deliver: spec.maxDeliver,
     ack_wait: nanos(spec.ackWaitMs),

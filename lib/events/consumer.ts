@@ -41,6 +41,12 @@ export interface ConsumeOptions {
   /** Unacknowledged messages the server allows across all processes of this durable. Default: server's. */
   maxAckPending?: number;
   /**
+   * Where a durable created now starts: `all` (default) delivers every stored event; `last_per_key`
+   * only the latest stored event of each key (symbol), then everything new — a bounded snapshot
+   * for consumers that keep only the latest state per key. An existing durable resumes where it was.
+   */
+  startAt?: 'all' | 'last_per_key';
+  /**
    * How long one pull request waits on the server, in ms (≥ 1 000). The server heartbeats at half
    * of it, and two missed heartbeats make the client re-check its durable: shorter notices a
    * deleted durable or a dead server sooner at the cost of more requests. Default 30 000.
@@ -125,6 +131,7 @@ class EventConsumer<T extends Message> implements EventSubscription {
   private readonly jitter: number;
   private readonly concurrency: number;
   private readonly maxAckPending: number | undefined;
+  private readonly startAt: 'all' | 'last_per_key';
   private readonly pullExpiresMs: number;
   private readonly filters: string[];
   /** Set when the server cannot filter on several subjects and we filter here instead. */
@@ -160,6 +167,7 @@ class EventConsumer<T extends Message> implements EventSubscription {
     if (!isValidBackoff(this.backoffMs)) throw new EventConfigError('backoffMs must hold non-negative numbers');
     this.filters = eventFilterSubjects(event, options.keys);
     this.maxAckPending = options.maxAckPending;
+    this.startAt = options.startAt ?? 'all';
     this.pullExpiresMs = options.pullExpiresMs ?? 30_000;
     if (!Number.isFinite(this.pullExpiresMs) || this.pullExpiresMs < 1_000) {
       throw new EventConfigError('pullExpiresMs must be at least 1 000 ms');
@@ -203,6 +211,7 @@ class EventConsumer<T extends Message> implements EventSubscription {
       maxDeliver: this.maxDeliver,
       ackWaitMs: this.ackWaitMs,
       maxAckPending: this.maxAckPending,
+      lastPerSubject: this.startAt === 'last_per_key',
     });
     this.clientFilter = clientFilter;
     if (clientFilter) {

@@ -46,6 +46,9 @@ export interface RunningPrediction {
 /** Durable FeaturesComputed consumer of one instance (see FeatureCache.consume for why per instance). */
 export const featuresDurable = (instanceId: string) => `prediction-${instanceId}-features`;
 
+/** Durable BarsIngested consumer of one instance (see FeatureCache.consumeBars). */
+export const barsDurable = (instanceId: string) => `prediction-${instanceId}-bars`;
+
 /**
  * Starts the prediction service: events, clients of the registry and the feature service behind
  * resilience policies, the FeaturesComputed consumer, then the gRPC server (PredictionService and
@@ -97,6 +100,9 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   const deps: PredictionDeps = { models, features, batcher, events: predictionEvents, defaultModel: config.PREDICTION_DEFAULT_MODEL, metrics, logger };
   const watches = new PredictionWatchHub(deps, config.PREDICTION_HEARTBEAT_MS);
   watches.start();
+  // Both start at the latest stored event of each symbol (the warm-up) and then take every new
+  // one; which of the two runs ahead does not matter (feature-cache.ts compares stream sequences).
+  const barsConsumer = await cache.consumeBars(events, barsDurable(config.PREDICTION_INSTANCE_ID));
   const featureConsumer = await cache.consume(events, featuresDurable(config.PREDICTION_INSTANCE_ID), new Date());
   const host = await hostServices({
     services: [predictionHandlers(deps, watches, config.PREDICTION_STREAM_WINDOW), inferenceHandlers(models, { run: (model, rows, count) => batcher.run(model, rows, count) })],
@@ -115,6 +121,7 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     watches.close();
     await host.stop();
     await featureConsumer.stop();
+    await barsConsumer.stop();
     await predictionEvents.stop(0);
     await events.close();
     await models.close();
@@ -145,6 +152,7 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
       await host.stop();
       await activation.stop();
       await featureConsumer.stop();
+      await barsConsumer.stop();
       await batcher.drain();
       await predictionEvents.stop();
       await events.close();
