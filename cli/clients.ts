@@ -33,9 +33,22 @@ export function addressVariable(service: CliService): string {
   return `NEPSE_${service.toUpperCase()}_ADDR`;
 }
 
-/** A service's `host:port`: its `NEPSE_<SERVICE>_ADDR`, else the local default port of `make dev`. */
+/**
+ * A service's `host:port`: the gateway's when `NEPSE_GATEWAY` is set (every public RPC answers
+ * there under its own name), else its `NEPSE_<SERVICE>_ADDR`, else the local default port of `make dev`.
+ */
 export function serviceAddress(service: CliService, env: NodeJS.ProcessEnv = process.env): string {
-  return env[addressVariable(service)] || `127.0.0.1:${DEFAULT_PORTS[service]}`;
+  return env.NEPSE_GATEWAY || env[addressVariable(service)] || `127.0.0.1:${DEFAULT_PORTS[service]}`;
+}
+
+/** The variable that named where a service was dialled (for the hint when it does not answer). */
+export function addressSource(service: CliService, env: NodeJS.ProcessEnv = process.env): string {
+  return env.NEPSE_GATEWAY ? 'NEPSE_GATEWAY' : addressVariable(service);
+}
+
+/** Credentials sent with every call: `NEPSE_API_KEY` (an API key or a JWT), which the gateway asks for. */
+export function credentials(env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
+  return env.NEPSE_API_KEY ? { authorization: `Bearer ${env.NEPSE_API_KEY.trim()}` } : undefined;
 }
 
 /** Clients of the mesh's services, each created on first use. */
@@ -61,7 +74,7 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
         let entry = created.get(service);
         if (!entry) {
           const address = serviceAddress(service, env);
-          entry = { address, client: createGrpcClient(SERVICES[service], address, { defaultTimeoutMs: TIMEOUT_MS[service] }) };
+          entry = { address, client: createGrpcClient(SERVICES[service], address, { defaultTimeoutMs: TIMEOUT_MS[service], metadata: credentials(env) }) };
           created.set(service, entry);
         }
         return entry.client;

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { grpc, statusDetails } from '../lib/grpc/index.js';
-import { addressVariable, createClients, type Clients } from './clients.js';
+import { addressSource, createClients, type Clients } from './clients.js';
 import { UsageError, type Command, type CommandInput, type OptionValues } from './command.js';
 import { barsCommand, importCommand, symbolsCommand } from './commands/market.js';
 import { historyCommand, modelsCommand, promoteCommand } from './commands/models.js';
@@ -38,7 +38,8 @@ ${Object.values(COMMANDS)
   .join('\n')}
 
 Services answer at NEPSE_<SERVICE>_ADDR (INGESTION, TRAINING, REGISTRY, PREDICTION, MONITORING),
-by default 127.0.0.1 on the ports of make dev.`;
+by default 127.0.0.1 on the ports of make dev; with NEPSE_GATEWAY=host:port every call goes through
+the gateway, carrying NEPSE_API_KEY (an API key or a JWT).`;
 
 /** The positionals and options of `argv` for `command`; a UsageError when they do not fit it. */
 function parse(name: string, command: Command, argv: string[]): { args: string[]; options: OptionValues } {
@@ -63,7 +64,7 @@ function printFailure(error: unknown, clients: Clients): void {
   const lines = details ? failureLines(details) : [(error as Error).message];
   // A refused connection carries no details: say where the CLI looked and how to point it elsewhere.
   if (!details && (error as { code?: number }).code === grpc.status.UNAVAILABLE) {
-    lines.push('  is the mesh running (make dev)? asked:', ...clients.dialled().map((d) => `  ${d.service} at ${d.address} (${addressVariable(d.service)})`));
+    lines.push('  is the mesh running (make dev)? asked:', ...clients.dialled().map((d) => `  ${d.service} at ${d.address} (${addressSource(d.service)})`));
   }
   console.error(`nepse: ${lines.join('\n')}`);
 }

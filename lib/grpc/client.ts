@@ -47,6 +47,8 @@ export interface GrpcClientOptions {
   observer?: CallObserver;
   /** Extra grpc-js channel options. */
   channelOptions?: GrpcJs.ChannelOptions;
+  /** Metadata sent with every call, e.g. credentials for the gateway; a call's own metadata wins. */
+  metadata?: Record<string, string>;
 }
 
 /**
@@ -85,6 +87,7 @@ export function deadlineReserveMs(remaining: number): number {
 
 function callSetup(method: DescMethod, options: CallOptions, defaults: GrpcClientOptions) {
   const metadata = new grpc.Metadata();
+  if (defaults.metadata) for (const key in defaults.metadata) metadata.set(key, defaults.metadata[key]);
   if (options.metadata) for (const key in options.metadata) metadata.set(key, options.metadata[key]);
   const streamingResponses = method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming';
   let budget = options.timeoutMs ?? (streamingResponses ? undefined : (defaults.defaultTimeoutMs ?? 10_000));

@@ -18,7 +18,7 @@ import { GatewayService, Role } from '../../gen/nepse/gateway/v1/gateway_pb.js';
 import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { createGrpcClient, statusDetails } from '../../lib/grpc/index.js';
 import { ROOT } from '../../lib/runtime/service-process.js';
-import { startGatewayBed, type GatewayBed } from './test-bed.js';
+import { startGatewayBed, type GatewayBed } from '../../testing/gateway-bed.js';
 
 const SYMBOLS = ['NABIL', 'UPPER'];
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -65,25 +65,23 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
     }
   });
 
-  test('a server stream over Connect: WatchPredictions delivers a prediction made while it is open', async () => {
+  test('a server stream over Connect: WatchPredictions delivers the prediction of a bar ingested while it is open', async () => {
     const client = createClient(PredictionService, createConnectTransport({ baseUrl: bed.url, httpVersion: '1.1' }));
     const controller = new AbortController();
-    const stream = client.watchPredictions({ symbols: ['UPPER'] }, { headers: auth(bed.keys.viewer), signal: controller.signal, timeoutMs: 30_000 });
-    const iterator = stream[Symbol.asyncIterator]();
-    // The stream is open once the first message (a heartbeat or prediction) can be awaited; predict until one arrives.
-    const seen = (async () => {
-      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-        if (next.value.kind.case === 'prediction') return next.value.kind.value;
-      }
-      throw new Error('the stream ended without a prediction');
-    })();
-    const direct = bed.mesh.client;
-    const poke = setInterval(() => void direct.predict({ symbol: 'UPPER' }).catch(() => {}), 200);
+    const stream = client.watchPredictions({ symbols: ['UPPER'] }, { headers: auth(bed.keys.viewer), signal: controller.signal, timeoutMs: 60_000 });
     try {
-      const prediction = await seen;
-      assert.equal(prediction.symbol, 'UPPER');
+      const iterator = stream[Symbol.asyncIterator]();
+      const first = iterator.next();
+      const bar = await bed.mesh.addBar('UPPER');
+      for (let next = await first; !next.done; next = await iterator.next()) {
+        if (next.value.kind.case !== 'prediction') continue;
+        const prediction = next.value.kind.value;
+        assert.equal(prediction.symbol, 'UPPER');
+        const d = prediction.featureDate!;
+        if (`${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` === bar.date) return;
+      }
+      assert.fail('the stream ended without the new bar\'s prediction');
     } finally {
-      clearInterval(poke);
       controller.abort();
     }
   });
@@ -133,6 +131,25 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
     assert.equal(byName.get('ingestion')?.state, 3);
     assert.equal(status.healthy, false);
     assert.match(byName.get('gateway')!.version, /^\d+\.\d+\.\d+ \(/);
+  });
+
+  test('the nepse CLI through the gateway (NEPSE_GATEWAY, NEPSE_API_KEY), and refused without a key', async () => {
+    const run = (key?: string) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/nepse.ts', 'predict', 'NABIL'], {
+        cwd: ROOT,
+        timeout: 30_000,
+        // Every service address points at a closed port: only the gateway can answer.
+        env: { ...process.env, NEPSE_GATEWAY: `127.0.0.1:${bed.gateway.port}`, NEPSE_PREDICTION_ADDR: '127.0.0.1:1', NEPSE_API_KEY: key ?? '' },
+      }).then(
+        ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+        (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+      );
+    const ok = await run(bed.keys.viewer);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /NABIL/);
+    const refused = await run();
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /no credentials/);
   });
 
   test('the dashboard files: content types, index for /, and nothing outside the folder', async () => {
