@@ -21,7 +21,7 @@ import { createGrpcClient } from '../lib/grpc/index.js';
 import { toProtoDate, tradingDays } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
 import { generateMarket } from '../scripts/sample-market.js';
-import { registerRequests, registrationFor } from '../services/registry/testing.js';
+import { registerRequests, registrationFor } from '../testing/models.js';
 import { exportOnnx } from '../services/training/models/onnx-export.js';
 import { trainRidge } from '../services/training/models/ridge.js';
 import { plantedSignalDataset } from '../services/training/models/synthetic.js';

@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { startPredictionBed, type PredictionBed } from '../services/prediction/test-bed.js';
+import { startPredictionBed, type PredictionBed } from '../testing/prediction-bed.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SYMBOLS = ['NABIL', 'NICA'];

@@ -1,22 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { BarsIngestedSchema } from '../../gen/nepse/events/v1/events_pb.js';
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
+import type { IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
-import { connectEvents, type EventBus } from '../../lib/events/index.js';
-import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
+import type { EventBus } from '../../lib/events/index.js';
+import { waitFor } from '../../lib/events/testing.js';
 import { createGrpcClient, statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
 import { dayOf, toProtoDate } from '../../lib/market/index.js';
-import { ingestionConfig } from '../ingestion/config.js';
-import { startIngestion, type RunningIngestion } from '../ingestion/service.js';
-import { featureConfig } from './config.js';
+import { TestNetwork } from '../../testing/network.js';
 import { DEFAULT_FEATURE_SET, type DailyBar } from './feature-sets/index.js';
-import { startFeature, type RunningFeature } from './service.js';
 
 /** A deterministic random walk of daily bars on weekdays from 2023-01-02. */
 function series(days: number, seed: number, start = 100): DailyBar[] {
@@ -39,20 +33,16 @@ function series(days: number, seed: number, start = 100): DailyBar[] {
 const wire = (symbol: string, b: DailyBar) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover });
 
 describe('feature service, fed by the ingestion service over NATS', () => {
-  let nats: NatsTestServer;
-  let dataDir: string;
-  let ingestion: RunningIngestion;
-  let feature: RunningFeature;
+  let network: TestNetwork;
   let ingest: ServiceClient<typeof IngestionService>;
   let features: ServiceClient<typeof FeatureService>;
   let bus: EventBus;
   const nabil = series(120, 7, 500);
   const nica = series(90, 11, 800);
 
-  const env = () => ({ NATS_URL: nats.url, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
   const startFeatureService = async () => {
-    feature = await startFeature(featureConfig({ ...env(), FEATURE_PORT: '0', FEATURE_METRICS_PORT: '0' }));
-    features = createGrpcClient(FeatureService, `127.0.0.1:${feature.port}`);
+    await network.service('feature').start();
+    features = createGrpcClient(FeatureService, network.address('feature'));
   };
   const latestDate = async (symbol: string) => {
     try {
@@ -64,24 +54,17 @@ describe('feature service, fed by the ingestion service over NATS', () => {
   const vectorOn = async (symbol: string, date: string) => (await features.getFeatures({ symbol, asOf: toProtoDate(date) })).vector!;
 
   before(async () => {
-    nats = await startNatsServer();
-    dataDir = await mkdtemp(join(tmpdir(), 'nepse-feature-'));
-    ingestion = await startIngestion(ingestionConfig({ ...env(), INGESTION_PORT: '0', INGESTION_METRICS_PORT: '0' }));
-    ingest = createGrpcClient(IngestionService, `127.0.0.1:${ingestion.port}`);
+    network = await TestNetwork.create({ services: ['ingestion', 'feature'], feature: { deferred: true } });
+    ingest = network.client('ingestion');
     await startFeatureService();
-    bus = await connectEvents({ servers: nats.url, name: 'feature-test' });
+    bus = network.bus;
     await ingest.ingestBars([{ bars: nabil.map((b) => wire('NABIL', b)) }, { bars: nica.map((b) => wire('NICA', b)) }]);
     await waitFor(async () => (await latestDate('NABIL')) === nabil.at(-1)!.date && (await latestDate('NICA')) === nica.at(-1)!.date, 'vectors of both symbols', { timeoutMs: 30_000 });
   });
 
   after(async () => {
-    ingest?.close();
     features?.close();
-    await bus?.close();
-    await feature?.stop();
-    await ingestion?.stop();
-    await nats?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await network?.close();
   });
 
   it('serves the latest vector from memory and any day from the offline store, as the feature set computes them', async () => {
@@ -216,7 +199,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
   it('after a restart serves the latest vectors at once and keeps consuming', async () => {
     const before = await features.getFeatures({ symbol: 'NABIL' });
     features.close();
-    await feature.stop();
+    await network.service('feature').stop();
     await startFeatureService();
     const warmed = await features.getFeatures({ symbol: 'NABIL' });
     assert.deepEqual(warmed.vector?.values, before.vector?.values);

@@ -15,9 +15,9 @@ import { GatewayService, Role } from '../../gen/nepse/gateway/v1/gateway_pb.js';
 import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { waitFor } from '../../lib/events/testing.js';
-import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
-import { WIDTH } from '../prediction/test-bed.js';
-import { JWT_SECRET, startGatewayBed, type GatewayBed } from './test-bed.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
+import { WIDTH } from '../../testing/prediction-bed.js';
+import { JWT_SECRET, startGatewayBed, type GatewayBed } from '../../testing/gateway-bed.js';
 
 const auth = (credentials: string) => ({ authorization: `Bearer ${credentials}` });
 const refusal = (promise: Promise<unknown>) => promise.then(() => assert.fail('the call was accepted'), (error) => ConnectError.from(error));

@@ -10,7 +10,8 @@ import type { Subscription } from 'nats';
 import { AlertRaisedSchema, type AlertRaised } from '../../gen/nepse/events/v1/events_pb.js';
 import { AlertKind, AlertSeverity, AlertState, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { waitFor } from '../../lib/events/testing.js';
-import { metricValue, startMonitoringBed, type MonitoringBed, type TestPrediction } from './testing.js';
+import { metricValue } from '../../testing/calls.js';
+import { startMonitoringBed, type MonitoringBed, type TestPrediction } from '../../testing/monitoring-bed.js';
 
 /** NEPSE sessions (Sunday to Thursday) from Monday 1 January 2024. */
 const DAYS = ['2024-01-01', '2024-01-02', '2024-01-03', '2024-01-04', '2024-01-07', '2024-01-08', '2024-01-09'];

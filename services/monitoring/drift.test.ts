@@ -1,26 +1,20 @@
 /**
  * Drift and live error against what the registry holds: the real registry (PGlite) and feature
- * service run in-process, a model version is registered with its backtest and training
- * distributions, and live predictions come from a shifted distribution.
+ * service run beside monitoring in a test network, a model version is registered with its
+ * backtest and training distributions, and live predictions come from a shifted distribution.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Baseline } from '../../gen/nepse/market/v1/market_pb.js';
 import { AlertKind, AlertState } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
-import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
-import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
-import { DEFAULT_FEATURE_SET } from '../feature/feature-sets/index.js';
-import { registryConfig } from '../registry/config.js';
-import { startRegistry, type RunningRegistry } from '../registry/service.js';
-import { startTestFeatureService, type TestFeatureService } from '../registry/test-bed.js';
-import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
+import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { waitFor } from '../../lib/events/testing.js';
+import { metricValue } from '../../testing/calls.js';
+import { DEFAULT_FEATURE_SET } from '../../testing/market.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
+import { startMonitoringBed, type MonitoringBed, type TestPrediction } from '../../testing/monitoring-bed.js';
 import { PSI_EPSILON } from './psi.js';
 import { parseRules } from './rules.js';
-import { metricValue, startMonitoringBed, type MonitoringBed, type TestPrediction } from './testing.js';
 
 const FEATURES = DEFAULT_FEATURE_SET.features.map((f) => f.name);
 const SYMBOLS = ['AAA', 'BBB', 'CCC', 'DDD', 'EEE', 'FFF'];
@@ -34,47 +28,34 @@ const BACKTEST = {
 };
 
 describe('monitoring: drift and live error against the registry', () => {
-  let feature: TestFeatureService;
-  let registry: RunningRegistry | undefined;
-  let registryDir: string;
-  let registryClient: ServiceClient<typeof RegistryService>;
   let bed: MonitoringBed;
-  let registryNats: NatsTestServer;
   const shifted = FEATURES[0];
 
   before(async () => {
-    feature = await startTestFeatureService();
-    registryNats = await startNatsServer();
-    registryDir = await mkdtemp(join(tmpdir(), 'nepse-monitoring-registry-'));
-    registry = await startRegistry(
-      registryConfig({ NATS_URL: registryNats.url, DATA_DIR: registryDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent', REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', FEATURE_ADDR: feature.address }),
-    );
-    registryClient = createGrpcClient(RegistryService, `127.0.0.1:${registry.port}`);
-    const registered = await registryClient.registerModel(
-      registerRequests(
-        registrationFor('drifty', FEATURES.length, { backtest: { foldCount: 1, overall: BACKTEST }, featureDistributions: FEATURES.map((feature) => ({ feature, ...TRAINING })) }),
-        linearModel({ width: FEATURES.length }),
-      ),
-    );
-    assert.equal(registered.modelVersion?.version, 1);
-    // The rules judge the registry's Production version of each model.
-    await registryClient.transitionStage({ name: 'drifty', version: 1, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'served' });
     const rules = parseRules({
       rules: [
         { name: 'drift', kind: 'feature_drift', severity: 'warning', max_psi: 0.2, min_samples: 50 },
         { name: 'live_error', kind: 'live_error', severity: 'critical', k: 1.5, min_count: 20 },
       ],
     }).rules;
-    bed = await startMonitoringBed({ REGISTRY_ADDR: `127.0.0.1:${registry.port}` }, { rules });
+    bed = await startMonitoringBed({}, { rules }, {
+      services: ['feature', 'registry'],
+      async beforeStart(network) {
+        const registry = network.client('registry');
+        await registry.registerModel(
+          registerRequests(
+            registrationFor('drifty', FEATURES.length, { backtest: { foldCount: 1, overall: BACKTEST }, featureDistributions: FEATURES.map((feature) => ({ feature, ...TRAINING })) }),
+            linearModel({ width: FEATURES.length }),
+          ),
+        );
+        // The rules judge the registry's Production version of each model.
+        await registry.transitionStage({ name: 'drifty', version: 1, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'served' });
+      },
+    });
   });
 
   after(async () => {
-    registryClient?.close();
     await bed?.stop();
-    await registry?.stop();
-    await feature?.stop();
-    await registryNats?.stop();
-    if (registryDir) await rm(registryDir, { recursive: true, force: true });
   });
 
   it('reports the backtest and the PSI of each feature, and fires drift and live-error alerts', async () => {
@@ -123,8 +104,7 @@ describe('monitoring: drift and live error against the registry', () => {
   });
 
   it('keeps the cached backtest and drift when the registry goes away', async () => {
-    await registry?.stop();
-    registry = undefined;
+    await bed.network.service('registry').stop();
     const r = (await bed.client.getModelPerformance({ modelName: 'drifty', modelVersion: 1 }, { timeoutMs: 5_000 })).report!;
     assert.equal(r.backtest?.model?.maeReturn, 0.01);
     assert.equal(r.featureDrift.length, FEATURES.length);

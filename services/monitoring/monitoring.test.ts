@@ -4,7 +4,8 @@ import { Baseline, type ForecastMetrics } from '../../gen/nepse/market/v1/market
 import { waitFor } from '../../lib/events/testing.js';
 import { grpc } from '../../lib/grpc/index.js';
 import { dayOf } from '../../lib/market/index.js';
-import { failure, metricValue, startMonitoringBed, type MonitoringBed } from './testing.js';
+import { failure, metricValue } from '../../testing/calls.js';
+import { startMonitoringBed, type MonitoringBed } from '../../testing/monitoring-bed.js';
 
 const close = (actual: number, expected: number, what: string, tolerance = 1e-6) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not ${expected} (±${tolerance})`);
@@ -135,7 +136,12 @@ describe('monitoring: scoring predictions against the bars that follow them', ()
   });
 
   it('answers INVALID_ARGUMENT naming the field, and NOT_FOUND for a model never seen', async () => {
-    const perf = (request: Record<string, unknown>) => failure(bed.client.getModelPerformance(request));
+    // The code and the field: the messages are the service's to word.
+    const refusal = async (call: Promise<unknown>) => {
+      const { code, field } = await failure(call);
+      return { code, field };
+    };
+    const perf = (request: Record<string, unknown>) => refusal(bed.client.getModelPerformance(request));
     const invalid = grpc.status.INVALID_ARGUMENT;
     assert.deepEqual(await perf({}), { code: invalid, field: 'model_name' });
     assert.deepEqual(await perf({ modelName: 'Not A Name' }), { code: invalid, field: 'model_name' });
@@ -147,7 +153,7 @@ describe('monitoring: scoring predictions against the bars that follow them', ()
     assert.deepEqual(await perf({ modelName: model, modelVersion: 7 }), { code: grpc.status.NOT_FOUND, field: 'model' });
     assert.equal((await bed.client.getModelPerformance({ modelName: model, windowDays: 3650 })).report?.windowDays, 3650);
 
-    const list = (request: Record<string, unknown>) => failure(bed.client.listAlerts(request));
+    const list = (request: Record<string, unknown>) => refusal(bed.client.listAlerts(request));
     assert.deepEqual(await list({ pageSize: -1 }), { code: invalid, field: 'page_size' });
     assert.deepEqual(await list({ pageToken: 'not-a-token' }), { code: invalid, field: 'page_token' });
     assert.deepEqual(await list({ pageToken: Buffer.from(JSON.stringify({ after: 'x' })).toString('base64url') }), { code: invalid, field: 'page_token' });

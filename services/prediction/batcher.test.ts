@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { linearModel } from '../registry/testing.js';
+import { linearModel } from '../../testing/models.js';
 import { Batcher, RowWidthError, type InferFunction } from './batcher.js';
 import { openModel } from './inference-open.js';
 import { infer } from './model-cache.js';

@@ -10,10 +10,10 @@ import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { waitFor } from '../../lib/events/testing.js';
 import { grpc, statusDetails } from '../../lib/grpc/index.js';
 import { dayOf } from '../../lib/market/index.js';
-import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
 import { ModelCache } from './model-cache.js';
 import { resolveModel } from './predict.js';
-import { startPredictionBed, WIDTH, type PredictionBed } from './test-bed.js';
+import { startPredictionBed, WIDTH, type PredictionBed } from '../../testing/prediction-bed.js';
 
 const SYMBOLS = ['NABIL', 'NICA'];
 /** Sorts after OTHER, so "the first by name" would have been OTHER once both serve. */

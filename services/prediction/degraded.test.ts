@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { DegradedReason, type Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { createGrpcServer, grpc, implement, statusDetails, type GrpcServer } from '../../lib/grpc/index.js';
-import { startPredictionBed, type PredictionBed } from './test-bed.js';
+import { startPredictionBed, type PredictionBed } from '../../testing/prediction-bed.js';
 import { dayOf } from '../../lib/market/index.js';
 
 const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL'];

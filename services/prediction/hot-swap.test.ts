@@ -6,8 +6,8 @@ import { ModelWithdrawnSchema, type ModelWithdrawn } from '../../gen/nepse/event
 import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { grpc } from '../../lib/grpc/index.js';
 import { waitFor } from '../../lib/events/testing.js';
-import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
-import { startPredictionBed, WIDTH, type PredictionBed } from './test-bed.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
+import { startPredictionBed, WIDTH, type PredictionBed } from '../../testing/prediction-bed.js';
 
 const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@
  * registry's zero-vector check but must fail this service's smoke test. Not loaded by the service.
  */
 import onnxProto from 'onnx-proto';
-import { linearModel } from '../registry/testing.js';
+import { linearModel } from '../../testing/models.js';
 import { openModel, type ModelDescription } from './inference-open.js';
 import type { LoadedModel } from './inference-session.js';
 

@@ -6,7 +6,7 @@ import { PredictionsMadeSchema, type PredictionMade } from '../../gen/nepse/even
 import type { Prediction, StreamPredictionsRequestSchema, StreamPredictionsResponse } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { grpc, statusDetails } from '../../lib/grpc/index.js';
 import { dayOf, toProtoDate } from '../../lib/market/index.js';
-import { startPredictionBed, type PredictionBed } from './test-bed.js';
+import { startPredictionBed, type PredictionBed } from '../../testing/prediction-bed.js';
 
 const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL', 'NTC', 'UPPER'];
 

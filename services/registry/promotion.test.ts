@@ -8,8 +8,9 @@ import { MeshEvents } from '../../lib/events/catalog.js';
 import { NO_KEY, type EventSubscription } from '../../lib/events/index.js';
 import { waitFor } from '../../lib/events/testing.js';
 import { ACTIVATION_DURABLE } from './activation-consumer.js';
-import { failure, startTestBed, startTestFeatureService, testBackends, type TestBed, type TestFeatureService } from './test-bed.js';
-import { linearModel, registerRequests, registrationFor } from './testing.js';
+import { failure } from '../../testing/calls.js';
+import { startTestBed, startTestFeatureService, testBackends, type TestBed, type TestFeatureService } from '../../testing/registry-bed.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
 
 const WIDTH = 25;
 const backends = await testBackends();

@@ -8,8 +8,9 @@ import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { registryConfig } from './config.js';
 import { DOWNLOAD_CHUNK_BYTES } from './download-artifact.js';
 import { startRegistry } from './service.js';
-import { failure, startTestBed, startTestFeatureService, testBackends, type TestBed, type TestFeatureService } from './test-bed.js';
-import { linearModel, registerRequests, registrationFor, sha256Hex } from './testing.js';
+import { failure } from '../../testing/calls.js';
+import { startTestBed, startTestFeatureService, testBackends, type TestBed, type TestFeatureService } from '../../testing/registry-bed.js';
+import { linearModel, registerRequests, registrationFor, sha256Hex } from '../../testing/models.js';
 
 const WIDTH = 25; // ohlcv_v1
 const backends = await testBackends();

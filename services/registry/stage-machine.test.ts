@@ -5,8 +5,8 @@ import { MeshEvents } from '../../lib/events/catalog.js';
 import { waitFor } from '../../lib/events/testing.js';
 import { grpc, statusDetails, type StatusDetails } from '../../lib/grpc/index.js';
 import { ALLOWED_MOVES } from './stage-machine.js';
-import { startTestBed, startTestFeatureService, testBackends, type TestBed, type TestFeatureService } from './test-bed.js';
-import { linearModel, registerRequests, registrationFor } from './testing.js';
+import { startTestBed, startTestFeatureService, testBackends, type TestBed, type TestFeatureService } from '../../testing/registry-bed.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
 
 const WIDTH = 25; // ohlcv_v1
 const backends = await testBackends();

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { BarsIngestedSchema } from '../../gen/nepse/events/v1/events_pb.js';
 import { Baseline } from '../../gen/nepse/market/v1/market_pb.js';
-import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../../gen/nepse/training/v1/training_pb.js';
+import { Stage, type RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { Algorithm, JobState, PromotionOutcome, type Job, type TrainingService } from '../../gen/nepse/training/v1/training_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
-import { connectEvents, ensureStreams, type EventBus } from '../../lib/events/index.js';
-import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
-import { createGrpcClient, statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
+import { statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
 import { toProtoDate } from '../../lib/market/index.js';
-import { featureConfig } from '../feature/config.js';
-import { DEFAULT_FEATURE_SET, type DailyBar } from '../feature/feature-sets/index.js';
-import { startFeature, type RunningFeature } from '../feature/service.js';
-import { registryConfig } from '../registry/config.js';
-import { startRegistry, type RunningRegistry } from '../registry/service.js';
 import { createRandom } from '../../lib/random/index.js';
-import { trainingConfig } from './config.js';
-import { startTrainingService, type RunningTraining } from './service.js';
+import { DEFAULT_FEATURE_SET, type DailyBar } from '../../testing/market.js';
+import { TestNetwork } from '../../testing/network.js';
 
 const NOISE_STD = 0.01;
 const SYMBOLS = 30;
@@ -57,12 +47,7 @@ function plantedBars(seed: number, signal: boolean): DailyBar[] {
 }
 
 describe('training service: feature service → walk-forward → registry → promotion', () => {
-  let nats: NatsTestServer;
-  let dataDir: string;
-  let feature: RunningFeature;
-  let registry: RunningRegistry;
-  let training: RunningTraining;
-  let bus: EventBus;
+  let network: TestNetwork;
   let trainingClient: ServiceClient<typeof TrainingService>;
   let registryClient: ServiceClient<typeof RegistryService>;
   const planted = Array.from({ length: SYMBOLS }, (_, i) => `PLANT${i}`);
@@ -79,35 +64,21 @@ describe('training service: feature service → walk-forward → registry → pr
   };
 
   before(async () => {
-    nats = await startNatsServer();
-    dataDir = await mkdtemp(join(tmpdir(), 'nepse-training-'));
-    const env = { NATS_URL: nats.url, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
-    feature = await startFeature(featureConfig({ ...env, FEATURE_PORT: '0', FEATURE_METRICS_PORT: '0' }));
-    const featureAddr = `127.0.0.1:${feature.port}`;
-    registry = await startRegistry(registryConfig({ ...env, REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', FEATURE_ADDR: featureAddr }));
-    training = await startTrainingService(trainingConfig({ ...env, TRAINING_PORT: '0', TRAINING_METRICS_PORT: '0', FEATURE_ADDR: featureAddr, REGISTRY_ADDR: `127.0.0.1:${registry.port}` }));
-    trainingClient = createGrpcClient(TrainingService, `127.0.0.1:${training.port}`);
-    registryClient = createGrpcClient(RegistryService, `127.0.0.1:${registry.port}`);
-    bus = await connectEvents({ servers: nats.url, name: 'training-test' });
-    await ensureStreams(bus);
+    network = await TestNetwork.create({ services: ['feature', 'registry', 'training'] });
+    trainingClient = network.client('training');
+    registryClient = network.client('registry');
+    const { bus } = network;
     for (const [symbols, signal] of [[planted, true], [walk, false]] as const) {
       for (const [i, symbol] of symbols.entries()) {
         const bars = plantedBars(signal ? 1000 + i : 2000 + i, signal).map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }));
         await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars, batchId: 'test', part: 1, partCount: 1 }), { msgId: `test-${symbol}` });
       }
     }
-    await waitFor(async () => (await bus.consumerLag('feature-bars')).total === 0, 'the feature service to compute every vector', { timeoutMs: 120_000, intervalMs: 200 });
+    await network.processAll({ timeoutMs: 120_000 });
   });
 
   after(async () => {
-    trainingClient?.close();
-    registryClient?.close();
-    await bus?.close();
-    await training?.stop();
-    await registry?.stop();
-    await feature?.stop();
-    await nats?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await network?.close();
   });
 
   it('a planted linear signal is learnt to the noise floor and the model is promoted', async () => {

@@ -33,7 +33,7 @@ import { startPrediction } from '../../services/prediction/service.js';
 import { DEFAULT_FEATURE_SET } from '../../services/feature/feature-sets/index.js';
 import { registryConfig } from '../../services/registry/config.js';
 import { startRegistry } from '../../services/registry/service.js';
-import { linearModel, registerRequests, registrationFor } from '../../services/registry/testing.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
 import { trainingConfig } from '../../services/training/config.js';
 import { startTrainingService } from '../../services/training/service.js';
 

@@ -28,8 +28,8 @@ import { dayOf, nextTradingDay } from '../../lib/market/index.js';
 import { DEFAULT_FEATURE_SET, type DailyBar } from '../../services/feature/feature-sets/index.js';
 import { monitoringConfig } from '../../services/monitoring/config.js';
 import { startMonitoring, type RunningMonitoring } from '../../services/monitoring/service.js';
-import { startPredictionBed, WIDTH, type PredictionBed } from '../../services/prediction/test-bed.js';
-import { linearModel, registerRequests, registrationFor } from '../../services/registry/testing.js';
+import { startPredictionBed, WIDTH, type PredictionBed } from '../../testing/prediction-bed.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
 
 const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL', 'NTC', 'UPPER', 'CHCL', 'NIFRA'];
 const MODEL = 'flip-linear';

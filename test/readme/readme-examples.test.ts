@@ -29,7 +29,7 @@ import { ingestionConfig } from '../../services/ingestion/config.js';
 import { startIngestion } from '../../services/ingestion/service.js';
 import { monitoringConfig } from '../../services/monitoring/config.js';
 import { startMonitoring } from '../../services/monitoring/service.js';
-import { startPredictionBed } from '../../services/prediction/test-bed.js';
+import { startPredictionBed } from '../../testing/prediction-bed.js';
 import { trainingConfig } from '../../services/training/config.js';
 import { startTrainingService } from '../../services/training/service.js';
 

@@ -25,7 +25,7 @@ const { startIngestion } = await import('../../services/ingestion/service.js');
 const { ingestionConfig } = await import('../../services/ingestion/config.js');
 const { startMonitoring } = await import('../../services/monitoring/service.js');
 const { monitoringConfig } = await import('../../services/monitoring/config.js');
-const { startPredictionBed } = await import('../../services/prediction/test-bed.js');
+const { startPredictionBed } = await import('../../testing/prediction-bed.js');
 
 type Bed = Awaited<ReturnType<typeof startPredictionBed>>;
 

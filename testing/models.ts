@@ -1,6 +1,6 @@
 /**
- * Test helpers for anything that registers or serves models: tiny ONNX models built with
- * `onnx-proto`, and the message stream of a RegisterModel call. Not loaded by the service.
+ * Models for tests of anything that registers or serves them: tiny ONNX models built with
+ * `onnx-proto`, and the message stream of a RegisterModel call.
  */
 import { createHash } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
@@ -11,7 +11,7 @@ import {
   TensorDataType,
   type ModelRegistrationSchema,
   type RegisterModelRequestSchema,
-} from '../../gen/nepse/registry/v1/registry_pb.js';
+} from '../gen/nepse/registry/v1/registry_pb.js';
 
 const { onnx } = onnxProto;
 

@@ -1,16 +1,15 @@
 /**
- * The gateway's integration-test bed: the prediction service's bed (a private nats-server, the
- * real feature service, registry and prediction service with a model in Production) and the real
- * gateway in front of them on a free loopback port, with a keys file holding a key per role and a
- * tightly limited one, and an HS256 secret for JWTs. Everything is removed again by stop().
+ * The bed gateway tests run on: the prediction bed (a test network with the real feature service,
+ * registry and prediction service with a model in Production) and the real gateway in front of
+ * them in the same network, with a keys file holding a key per role and a tightly limited one, and
+ * an HS256 secret for JWTs. Everything is removed again by stop().
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPredictionBed, type PredictionBed } from '../prediction/test-bed.js';
-import { hashKey, newKey } from './api-keys.js';
-import { gatewayConfig } from './config.js';
-import { startGateway, type RunningGateway } from './service.js';
+import { hashKey, newKey } from '../services/gateway/api-keys.js';
+import { startPredictionBed, type PredictionBed } from './prediction-bed.js';
+import type { RunningOf } from './services/index.js';
 
 /** HS256 secret the bed's gateway accepts JWTs signed with. */
 export const JWT_SECRET = 'gateway-test-bed-secret-of-at-least-32-chars';
@@ -19,9 +18,9 @@ export const JWT_SECRET = 'gateway-test-bed-secret-of-at-least-32-chars';
 export type BedKeys = Record<'viewer' | 'operator' | 'admin' | 'tight', string>;
 
 /** What a gateway test talks to. */
-export interface GatewayBed {
+export interface GatewayBed extends AsyncDisposable {
   readonly mesh: PredictionBed;
-  readonly gateway: RunningGateway;
+  readonly gateway: RunningOf<'gateway'>;
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
   readonly keys: BedKeys;
@@ -34,12 +33,16 @@ export interface GatewayBed {
 
 /** Starts the bed; `env` adds gateway settings. */
 export async function startGatewayBed(options: { symbols: readonly string[]; env?: Record<string, string> }): Promise<GatewayBed> {
-  const mesh = await startPredictionBed({ symbols: options.symbols });
   const dir = await mkdtemp(join(tmpdir(), 'nepse-gateway-'));
+  const keysFile = join(dir, 'keys.yaml');
+  const gatewayEnv = { GATEWAY_API_KEYS_FILE: keysFile, GATEWAY_JWT_SECRET: JWT_SECRET, GATEWAY_WEB_DIR: join(dir, 'web'), ...options.env };
+  const mesh = await startPredictionBed({ symbols: options.symbols, extra: { gateway: { env: gatewayEnv } } }).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   try {
     const keys: BedKeys = { viewer: newKey('viewer'), operator: newKey('operator'), admin: newKey('admin'), tight: newKey('tight') };
     const roles = { viewer: 'viewer', operator: 'operator', admin: 'admin', tight: 'viewer' } as const;
-    const keysFile = join(dir, 'keys.yaml');
     const write = (revoked: ReadonlySet<string>) =>
       writeFile(
         keysFile,
@@ -55,22 +58,13 @@ export async function startGatewayBed(options: { symbols: readonly string[]; env
         }),
       );
     await write(new Set());
-    const gateway = await startGateway(
-      gatewayConfig({
-        GATEWAY_PORT: '0',
-        GATEWAY_METRICS_PORT: '0',
-        BIND_HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
-        FEATURE_ADDR: `127.0.0.1:${mesh.featurePort}`,
-        REGISTRY_ADDR: `127.0.0.1:${mesh.registryPort}`,
-        PREDICTION_ADDR: `127.0.0.1:${mesh.prediction.port}`,
-        GATEWAY_API_KEYS_FILE: keysFile,
-        GATEWAY_KEYS_RELOAD_MS: '0',
-        GATEWAY_JWT_SECRET: JWT_SECRET,
-        GATEWAY_WEB_DIR: join(dir, 'web'),
-        ...options.env,
-      }),
-    );
+    const service = mesh.network.service('gateway');
+    await service.start();
+    const gateway = service.running!;
+    const stop = async () => {
+      await mesh.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
     return {
       mesh,
       gateway,
@@ -78,11 +72,8 @@ export async function startGatewayBed(options: { symbols: readonly string[]; env
       keys,
       webDir: join(dir, 'web'),
       revoke: (...ids) => write(new Set(ids)),
-      async stop() {
-        await gateway.stop(1_000);
-        await mesh.stop();
-        await rm(dir, { recursive: true, force: true });
-      },
+      stop,
+      [Symbol.asyncDispose]: stop,
     };
   } catch (error) {
     await mesh.stop();

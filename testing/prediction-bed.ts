@@ -1,32 +1,24 @@
 /**
- * The prediction service's integration-test bed: a private nats-server, the real feature service
- * fed with bars over BarsIngested, the real registry holding a linear ONNX model registered and
- * promoted through its API, and the prediction service — all in-process on free loopback ports,
- * removed again by stop(). The feature service can be stopped and started again on its port, to
+ * The bed prediction tests (and those of anything in front of predictions) run on: a test network
+ * with the real feature service fed with bars over BarsIngested, the real registry holding a linear
+ * ONNX model registered and promoted through its API, and the prediction service started once the
+ * model is in Production. The feature service can be stopped and started again on its port, to
  * test what predictions do while it is away.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { BarsIngestedSchema } from '../../gen/nepse/events/v1/events_pb.js';
-import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
-import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { MeshEvents } from '../../lib/events/catalog.js';
-import { connectEvents, ensureStreams, type EventBus } from '../../lib/events/index.js';
-import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
-import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
-import { dayOf, nextTradingDay, toProtoDate } from '../../lib/market/index.js';
-import { featureConfig } from '../feature/config.js';
-import { DEFAULT_FEATURE_SET, type DailyBar } from '../feature/feature-sets/index.js';
-import { randomWalkBars } from '../feature/feature-sets/testing.js';
-import { startFeature, type RunningFeature } from '../feature/service.js';
-import { registryConfig } from '../registry/config.js';
-import { startRegistry, type RunningRegistry } from '../registry/service.js';
-import { linearModel, registerRequests, registrationFor } from '../registry/testing.js';
-import { predictionConfig } from './config.js';
-import { startPrediction, type RunningPrediction } from './service.js';
+import { BarsIngestedSchema } from '../gen/nepse/events/v1/events_pb.js';
+import type { FeatureService } from '../gen/nepse/feature/v1/feature_pb.js';
+import type { PredictionService } from '../gen/nepse/prediction/v1/prediction_pb.js';
+import { Stage, type RegistryService } from '../gen/nepse/registry/v1/registry_pb.js';
+import { MeshEvents } from '../lib/events/catalog.js';
+import type { EventBus } from '../lib/events/index.js';
+import { waitFor, type NatsTestServer } from '../lib/events/testing.js';
+import type { ServiceClient } from '../lib/grpc/index.js';
+import { dayOf, nextTradingDay, toProtoDate } from '../lib/market/index.js';
+import { DEFAULT_FEATURE_SET, randomWalkBars, type DailyBar } from './market.js';
+import { linearModel, registerRequests, registrationFor } from './models.js';
+import { TestNetwork, type ServiceParams } from './network.js';
+import type { RunningOf, ServiceName } from './services/index.js';
 
 /** Features per ohlcv_v1 vector: the width of the bed's model. */
 export const WIDTH = DEFAULT_FEATURE_SET.features.length;
@@ -55,10 +47,13 @@ export interface PredictionBedOptions {
   env?: Record<string, string>;
   /** Name of the promoted model. Default `bed-linear`. */
   modelName?: string;
+  /** More services in the same network, left stopped for the test to start (`bed.network.service(name).start()`). */
+  extra?: { [N in Exclude<ServiceName, 'feature' | 'registry' | 'prediction'>]?: ServiceParams };
 }
 
 /** Everything a prediction test talks to. */
-export interface PredictionBed {
+export interface PredictionBed extends AsyncDisposable {
+  readonly network: TestNetwork;
   readonly client: ServiceClient<typeof PredictionService>;
   readonly registry: ServiceClient<typeof RegistryService>;
   /** The registry's port, for clients of its own (a CLI, another service). */
@@ -70,7 +65,7 @@ export interface PredictionBed {
   readonly nats: NatsTestServer;
   /** The feature service's port, the same across stopFeature() and startFeature(). */
   readonly featurePort: number;
-  readonly prediction: RunningPrediction;
+  readonly prediction: RunningOf<'prediction'>;
   /** The promoted model: name, version and its ONNX bytes. */
   readonly model: { name: string; version: number; bytes: Uint8Array };
   /** Bars published so far, per symbol. */
@@ -91,24 +86,16 @@ export interface PredictionBed {
 
 /** Starts the bed; see the file comment. */
 export async function startPredictionBed(options: PredictionBedOptions): Promise<PredictionBed> {
-  const nats = await startNatsServer();
-  const dataDir = await mkdtemp(join(tmpdir(), 'nepse-prediction-'));
-  const env = { NATS_URL: nats.url, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
-  const cleanup: Array<() => Promise<void> | void> = [async () => rm(dataDir, { recursive: true, force: true }), () => nats.stop()];
-  const undo = async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
-  };
+  const extra = Object.fromEntries(Object.entries(options.extra ?? {}).map(([name, params]) => [name, { ...params, deferred: true }]));
+  const network = await TestNetwork.create({
+    services: ['feature', 'registry', 'prediction', ...(Object.keys(extra) as ServiceName[])],
+    ...extra,
+    // Prediction reads the Production models while starting: it starts once the model is promoted.
+    prediction: { deferred: true, env: { PREDICTION_INSTANCE_ID: 'bed-0', ...options.env } },
+  });
   try {
-    let feature: RunningFeature | undefined = await startFeature(featureConfig({ ...env, FEATURE_PORT: '0', FEATURE_METRICS_PORT: '0' }));
-    const featurePort = feature.port;
-    cleanup.push(() => feature?.stop());
-    const featureAddr = `127.0.0.1:${featurePort}`;
-    const features = createGrpcClient(FeatureService, featureAddr);
-    cleanup.push(() => features.close());
-    const bus = await connectEvents({ servers: nats.url, name: 'prediction-test' });
-    cleanup.push(() => bus.close());
-    await ensureStreams(bus);
-
+    const { bus } = network;
+    const features = network.client('feature');
     const latestDate = async (symbol: string) => {
       try {
         return dayOf((await features.getFeatures({ symbol })).vector?.date);
@@ -130,36 +117,20 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
       bars.set(symbol, history);
       await publish(symbol, history);
     }
-    await waitFor(async () => {
-      for (const [symbol, history] of bars) if ((await latestDate(symbol)) !== history.at(-1)!.date) return false;
-      return true;
-    }, 'the feature service to compute every symbol', { timeoutMs: 60_000, intervalMs: 100 });
+    await network.processAll({ timeoutMs: 60_000 });
+    for (const [symbol, history] of bars) {
+      const served = await latestDate(symbol);
+      if (served !== history.at(-1)!.date) throw new Error(`the feature service serves ${symbol} up to ${served || 'nothing'} once its events are handled, not ${history.at(-1)!.date}`);
+    }
 
-    const registryService: RunningRegistry = await startRegistry(registryConfig({ ...env, REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', FEATURE_ADDR: featureAddr, REGISTRY_OUTBOX_INTERVAL_MS: '200' }));
-    cleanup.push(() => registryService.stop());
-    const registry = createGrpcClient(RegistryService, `127.0.0.1:${registryService.port}`);
-    cleanup.push(() => registry.close());
+    const registry = network.client('registry');
     const name = options.modelName ?? 'bed-linear';
     const bytes = linearModel({ width: WIDTH, weights: options.weights ?? WEIGHTS, bias: options.bias ?? BIAS });
     const registered = await registry.registerModel(registerRequests(registrationFor(name, WIDTH), bytes));
     const version = registered.modelVersion!.version;
     await registry.transitionStage({ name, version, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'prediction test bed' });
-
-    const prediction = await startPrediction(
-      predictionConfig({
-        ...env,
-        PREDICTION_PORT: '0',
-        PREDICTION_METRICS_PORT: '0',
-        FEATURE_ADDR: featureAddr,
-        REGISTRY_ADDR: `127.0.0.1:${registryService.port}`,
-        PREDICTION_INSTANCE_ID: 'bed-0',
-        PREDICTION_BREAKER_HALF_OPEN_MS: '500',
-        ...options.env,
-      }),
-    );
-    cleanup.push(() => prediction.stop());
-    const client = createGrpcClient(PredictionService, `127.0.0.1:${prediction.port}`);
-    cleanup.push(() => client.close());
+    const prediction = network.service('prediction');
+    await prediction.start();
 
     const addBars = async (symbol: string, added: readonly DailyBar[]) => {
       const date = added.at(-1)!.date;
@@ -167,25 +138,22 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
       await publish(symbol, added);
       await waitFor(async () => (await latestDate(symbol)) === date, `the vector of ${symbol} on ${date}`, { timeoutMs: 30_000, intervalMs: 50 });
     };
-
+    const feature = network.service('feature');
+    const stop = () => network.close();
     return {
-      client,
+      network,
+      client: network.client('prediction'),
       registry,
-      registryPort: registryService.port,
+      registryPort: network.service('registry').port,
       features,
       bus,
-      nats,
-      featurePort,
-      prediction,
+      nats: network.nats,
+      featurePort: feature.port,
+      prediction: prediction.running!,
       model: { name, version, bytes },
       bars,
-      async stopFeature() {
-        await feature?.stop();
-        feature = undefined;
-      },
-      async startFeature() {
-        feature ??= await startFeature(featureConfig({ ...env, FEATURE_PORT: String(featurePort), FEATURE_METRICS_PORT: '0' }));
-      },
+      stopFeature: () => feature.stop(),
+      startFeature: () => feature.start(),
       async addBar(symbol) {
         const last = bars.get(symbol)!.at(-1)!;
         const close = last.close * 1.01;
@@ -194,10 +162,11 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
         return bar;
       },
       addBars,
-      stop: undo,
+      stop,
+      [Symbol.asyncDispose]: stop,
     };
   } catch (error) {
-    await undo();
+    await network.close();
     throw error;
   }
 }
