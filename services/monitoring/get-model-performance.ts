@@ -2,18 +2,17 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { Baseline, type ForecastMetricsSchema } from '../../gen/nepse/market/v1/market_pb.js';
 import { GetModelPerformanceResponseSchema, type GetModelPerformanceRequest, type GetModelPerformanceResponse } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
-import { InvalidArgumentError, NotFoundError } from '../../lib/grpc/index.js';
+import { InvalidArgumentError } from '../../lib/grpc/index.js';
 import { requireSymbol, toProtoDate } from '../../lib/market/index.js';
 import type { ModelInfoSource } from './model-info.js';
 import type { ModelsSeen } from './models-seen.js';
 import { featureDrift, liveFigures } from './performance.js';
+import { modelNameField, modelVersionField, requireSeen } from './request-fields.js';
 import type { Aggregate, MonitoringStore } from './store.js';
 
 /** Window when a request leaves it 0, and the bounds of a given one, in calendar days. */
 export const DEFAULT_WINDOW_DAYS = 30;
 export const MAX_WINDOW_DAYS = 3650;
-
-const MODEL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 /** What GetModelPerformance reads. */
 export interface PerformanceDeps {
@@ -32,19 +31,14 @@ const metrics = (a: Aggregate): MessageInitShape<typeof ForecastMetricsSchema> =
  * (left out, not failed, when the registry does not answer in time).
  */
 export async function getModelPerformance(deps: PerformanceDeps, request: GetModelPerformanceRequest): Promise<GetModelPerformanceResponse> {
-  const modelName = request.modelName.trim();
-  if (modelName === '') throw new InvalidArgumentError({ field: 'model_name', description: 'model_name is required' });
-  if (!MODEL_NAME.test(modelName)) throw new InvalidArgumentError({ field: 'model_name', description: `${JSON.stringify(modelName.slice(0, 70))} is not a model name (^[a-z][a-z0-9_-]{0,62}$)` });
-  if (request.modelVersion < 0) throw new InvalidArgumentError({ field: 'model_version', description: `must be 0 (every version) or a version >= 1, got ${request.modelVersion}` });
+  const modelName = modelNameField(request.modelName, true);
+  modelVersionField(request.modelVersion);
   const symbol = request.symbol.trim() === '' ? '' : requireSymbol(request.symbol);
   const windowDays = request.windowDays === 0 ? DEFAULT_WINDOW_DAYS : request.windowDays;
   if (windowDays < 1 || windowDays > MAX_WINDOW_DAYS) {
     throw new InvalidArgumentError({ field: 'window_days', description: `must be 1 to ${MAX_WINDOW_DAYS} (0 means ${DEFAULT_WINDOW_DAYS}), got ${request.windowDays}` });
   }
-  if (!deps.models.has(modelName)) throw new NotFoundError('model', modelName, `no prediction of model ${JSON.stringify(modelName)} was ever seen`);
-  if (!deps.models.has(modelName, request.modelVersion)) {
-    throw new NotFoundError('model', `${modelName} v${request.modelVersion}`, `no prediction of ${modelName} v${request.modelVersion} was ever seen`);
-  }
+  requireSeen(deps.models, modelName, request.modelVersion);
 
   const scope = { modelName, modelVersion: request.modelVersion, symbol };
   const single = request.modelVersion > 0;

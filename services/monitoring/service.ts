@@ -10,8 +10,10 @@ import { AlertBook } from './alert-book.js';
 import type { MonitoringConfig } from './config.js';
 import { startConsumers } from './consumers.js';
 import { Evaluator } from './evaluator.js';
+import { getErrorSeries } from './get-error-series.js';
 import { getModelPerformance, type PerformanceDeps } from './get-model-performance.js';
 import { listAlerts } from './list-alerts.js';
+import { listScoredPredictions } from './list-scored-predictions.js';
 import { ModelInfoSource } from './model-info.js';
 import { ModelsSeen } from './models-seen.js';
 import { loadRules, type Rule } from './rules.js';
@@ -26,6 +28,8 @@ export function monitoringHandlers(deps: PerformanceDeps & { book: AlertBook; he
     getModelPerformance: (request) => getModelPerformance(deps, request),
     listAlerts: (request) => listAlerts(deps.store, request),
     watchAlerts: (request, context) => watchAlerts(deps.book, request, context, deps.heartbeatMs, deps.closing),
+    listScoredPredictions: (request) => listScoredPredictions(deps.store, request),
+    getErrorSeries: (request) => getErrorSeries(deps, request),
   });
 }
 

@@ -155,6 +155,55 @@ export interface Aggregate {
   directionalAccuracy: number;
 }
 
+/** A stored prediction with its score, when it has one. */
+export interface ScoredPredictionRow {
+  modelName: string;
+  modelVersion: number;
+  symbol: string;
+  featureDate: string;
+  predictedReturn: number;
+  predictedClose: number;
+  baseClose: number;
+  degraded: boolean;
+  predictedAt: Date;
+  /** Undefined until the bar of the target day arrived. */
+  score?: {
+    targetDate: string;
+    actualClose: number;
+    actualReturn: number;
+    absErrClose: number;
+    absErrReturn: number;
+    baseAbsErrClose: number;
+    baseAbsErrReturn: number;
+  };
+}
+
+/** Filters of a prediction listing. */
+export interface PredictionFilter {
+  symbol: string;
+  /** '': every model. */
+  modelName: string;
+  /** 0: every version. */
+  modelVersion: number;
+  /** Feature days, inclusive. */
+  from: string;
+  to: string;
+  /** Cursor: only predictions after this key in newest-first order. */
+  after?: { featureDate: string; modelName: string; modelVersion: number };
+  limit: number;
+}
+
+/** Sums of the scored predictions of one target day in scope. */
+export interface DayErrors {
+  day: string;
+  count: number;
+  /** Sums of absolute errors: of the model's return and close, of NO_CHANGE's return and close. */
+  absReturn: number;
+  absClose: number;
+  baseAbsReturn: number;
+  baseAbsClose: number;
+}
+
 /** An alert as stored (one revision). */
 export interface AlertRow {
   alertId: string;
@@ -363,6 +412,68 @@ export class MonitoringStore {
   async lastBarDays(): Promise<{ symbol: string; day: string }[]> {
     const rows = await this.store.query<{ symbol: string; day: string }>(`SELECT symbol, toString(max(date)) AS day FROM actuals GROUP BY symbol ORDER BY symbol`);
     return rows;
+  }
+
+  /**
+   * Predictions of one symbol matching `filter`, newest feature day first (then model name and
+   * version, descending), each with its score when there is one.
+   */
+  async listPredictions(filter: PredictionFilter): Promise<ScoredPredictionRow[]> {
+    const where = [
+      'symbol = {symbol:String}',
+      "({model:String} = '' OR model_name = {model:String})",
+      '({version:UInt32} = 0 OR model_version = {version:UInt32})',
+      'feature_date BETWEEN {from:Date} AND {to:Date}',
+    ];
+    const params: Record<string, unknown> = { symbol: filter.symbol, model: filter.modelName, version: filter.modelVersion, from: filter.from, to: filter.to };
+    const cursor = filter.after
+      ? 'AND (feature_date, model_name, model_version) < ({afterDay:Date}, {afterModel:String}, {afterVersion:UInt32})'
+      : '';
+    if (filter.after) Object.assign(params, { afterDay: filter.after.featureDate, afterModel: filter.after.modelName, afterVersion: filter.after.modelVersion });
+    const order = 'ORDER BY feature_date DESC, model_name DESC, model_version DESC';
+    // The page is cut from the predictions first, so the join reads only the scores of that page.
+    const rows = await this.store.query<{
+      model_name: string; model_version: number; symbol: string; feature_day: string; predicted_return: number; predicted_close: number; base_close: number;
+      degraded: number; at_ms: number; scored: number; target_day: string; actual_close: number; actual_return: number;
+      abs_err_close: number; abs_err_return: number; base_abs_err_close: number; base_abs_err_return: number;
+    }>(
+      `SELECT p.model_name AS model_name, p.model_version AS model_version, p.symbol AS symbol, toString(p.feature_date) AS feature_day,
+              p.predicted_return AS predicted_return, p.predicted_close AS predicted_close, p.base_close AS base_close, p.degraded AS degraded,
+              toUnixTimestamp64Milli(p.occurred_at) AS at_ms, s.scored AS scored, toString(s.target_date) AS target_day, s.actual_close AS actual_close,
+              s.actual_return AS actual_return, s.abs_err_close AS abs_err_close, s.abs_err_return AS abs_err_return,
+              s.base_abs_err_close AS base_abs_err_close, s.base_abs_err_return AS base_abs_err_return
+       FROM (SELECT model_name, model_version, symbol, feature_date, predicted_return, predicted_close, base_close, degraded, occurred_at
+             FROM predictions FINAL WHERE ${where.join(' AND ')} ${cursor} ${order} LIMIT ${Math.floor(filter.limit)}) AS p
+       LEFT JOIN (SELECT model_name, model_version, symbol, feature_date, 1 AS scored, target_date, actual_close, actual_return,
+                         abs_err_close, abs_err_return, base_abs_err_close, base_abs_err_return
+                  FROM scores FINAL WHERE ${where.join(' AND ')}) AS s
+         ON p.model_name = s.model_name AND p.model_version = s.model_version AND p.symbol = s.symbol AND p.feature_date = s.feature_date
+       ORDER BY p.feature_date DESC, p.model_name DESC, p.model_version DESC`,
+      params,
+    );
+    return rows.map((r) => ({
+      modelName: r.model_name, modelVersion: r.model_version, symbol: r.symbol, featureDate: r.feature_day, predictedReturn: r.predicted_return,
+      predictedClose: r.predicted_close, baseClose: r.base_close, degraded: r.degraded === 1, predictedAt: new Date(Number(r.at_ms)),
+      // A prediction without a score joins the defaults (0): `scored` tells them apart.
+      score: r.scored === 1
+        ? {
+            targetDate: r.target_day, actualClose: r.actual_close, actualReturn: r.actual_return, absErrClose: r.abs_err_close, absErrReturn: r.abs_err_return,
+            baseAbsErrClose: r.base_abs_err_close, baseAbsErrReturn: r.base_abs_err_return,
+          }
+        : undefined,
+    }));
+  }
+
+  /** Error sums of the scores in scope per target day in [from, to], oldest first. */
+  async errorsByDay(scope: Scope, from: string, to: string): Promise<DayErrors[]> {
+    const rows = await this.store.query<{ day: string; n: number; ae_r: number; ae_c: number; b_r: number; b_c: number }>(
+      `SELECT toString(target_date) AS day, count() AS n, sum(abs_err_return) AS ae_r, sum(abs_err_close) AS ae_c,
+              sum(base_abs_err_return) AS b_r, sum(base_abs_err_close) AS b_c
+       FROM scores FINAL WHERE ${SCOPE_WHERE} AND target_date BETWEEN {from:Date} AND {to:Date}
+       GROUP BY target_date ORDER BY target_date`,
+      { ...scopeParams(scope), from, to },
+    );
+    return rows.map((r) => ({ day: r.day, count: Number(r.n), absReturn: r.ae_r, absClose: r.ae_c, baseAbsReturn: r.b_r, baseAbsClose: r.b_c }));
   }
 
   /** Writes a new revision of each alert, in one insert. */

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { DateRange, Evaluation, Heartbeat } from "../../market/v1/market_pb.js";
+import type { Date, DateRange, Evaluation, Heartbeat } from "../../market/v1/market_pb.js";
 import { file_nepse_market_v1_market } from "../../market/v1/market_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nepse/monitoring/v1/monitoring.proto.
  */
 export const file_nepse_monitoring_v1_monitoring: GenFile = /*@__PURE__*/
-  fileDesc("CiRuZXBzZS9tb25pdG9yaW5nL3YxL21vbml0b3JpbmcucHJvdG8SE25lcHNlLm1vbml0b3JpbmcudjEibAoaR2V0TW9kZWxQZXJmb3JtYW5jZVJlcXVlc3QSEgoKbW9kZWxfbmFtZRgBIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAIgASgFEg4KBnN5bWJvbBgDIAEoCRITCgt3aW5kb3dfZGF5cxgEIAEoBSJCCgxGZWF0dXJlRHJpZnQSDwoHZmVhdHVyZRgBIAEoCRILCgNwc2kYAiABKAESFAoMc2FtcGxlX2NvdW50GAMgASgDIvECChFQZXJmb3JtYW5jZVJlcG9ydBISCgptb2RlbF9uYW1lGAEgASgJEhUKDW1vZGVsX3ZlcnNpb24YAiABKAUSDgoGc3ltYm9sGAMgASgJEhMKC3dpbmRvd19kYXlzGAQgASgFEioKBndpbmRvdxgFIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USKQoEbGl2ZRgGIAEoCzIbLm5lcHNlLm1hcmtldC52MS5FdmFsdWF0aW9uEi0KCGJhY2t0ZXN0GAcgASgLMhsubmVwc2UubWFya2V0LnYxLkV2YWx1YXRpb24SOAoNZmVhdHVyZV9kcmlmdBgIIAMoCzIhLm5lcHNlLm1vbml0b3JpbmcudjEuRmVhdHVyZURyaWZ0EhsKE3BlbmRpbmdfcHJlZGljdGlvbnMYCSABKAMSLwoLY29tcHV0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKG0dldE1vZGVsUGVyZm9ybWFuY2VSZXNwb25zZRI2CgZyZXBvcnQYASABKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLlBlcmZvcm1hbmNlUmVwb3J0IrYDCgVBbGVydBIQCghhbGVydF9pZBgBIAEoCRIMCgRydWxlGAIgASgJEiwKBGtpbmQYAyABKA4yHi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0S2luZBI0CghzZXZlcml0eRgEIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIuCgVzdGF0ZRgFIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI2CgZsYWJlbHMYBiADKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXZhbHVlGAcgASgBEhEKCXRocmVzaG9sZBgIIAEoARIPCgdzdW1tYXJ5GAkgASgJEi4KCnN0YXJ0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jlc29sdmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItYBChFMaXN0QWxlcnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIuCgVzdGF0ZRgDIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI4CgxtaW5fc2V2ZXJpdHkYBCABKA4yIi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0U2V2ZXJpdHkSDAoEcnVsZRgFIAEoCRISCgptb2RlbF9uYW1lGAYgASgJEg4KBnN5bWJvbBgHIAEoCSJZChJMaXN0QWxlcnRzUmVzcG9uc2USKgoGYWxlcnRzGAEgAygLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZgoSV2F0Y2hBbGVydHNSZXF1ZXN0EjgKDG1pbl9zZXZlcml0eRgBIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIWCg5pbmNsdWRlX2ZpcmluZxgCIAEoCCJ7ChNXYXRjaEFsZXJ0c1Jlc3BvbnNlEisKBWFsZXJ0GAEgASgLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydEgAEi8KCWhlYXJ0YmVhdBgCIAEoCzIaLm5lcHNlLm1hcmtldC52MS5IZWFydGJlYXRIAEIGCgRraW5kKoEBCg1BbGVydFNldmVyaXR5Eh4KGkFMRVJUX1NFVkVSSVRZX1VOU1BFQ0lGSUVEEAASFwoTQUxFUlRfU0VWRVJJVFlfSU5GTxABEhoKFkFMRVJUX1NFVkVSSVRZX1dBUk5JTkcQAhIbChdBTEVSVF9TRVZFUklUWV9DUklUSUNBTBADKlsKCkFsZXJ0U3RhdGUSGwoXQUxFUlRfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJBTEVSVF9TVEFURV9GSVJJTkcQARIYChRBTEVSVF9TVEFURV9SRVNPTFZFRBACKsMBCglBbGVydEtpbmQSGgoWQUxFUlRfS0lORF9VTlNQRUNJRklFRBAAEhkKFUFMRVJUX0tJTkRfTElWRV9FUlJPUhABEiMKH0FMRVJUX0tJTkRfRElSRUNUSU9OQUxfQUNDVVJBQ1kQAhIcChhBTEVSVF9LSU5EX0ZFQVRVUkVfRFJJRlQQAxIZChVBTEVSVF9LSU5EX1NUQUxFX0JBUlMQBBIhCh1BTEVSVF9LSU5EX1BSRURJQ1RJT05fTEFURU5DWRAFMt8CChFNb25pdG9yaW5nU2VydmljZRJ9ChNHZXRNb2RlbFBlcmZvcm1hbmNlEi8ubmVwc2UubW9uaXRvcmluZy52MS5HZXRNb2RlbFBlcmZvcm1hbmNlUmVxdWVzdBowLm5lcHNlLm1vbml0b3JpbmcudjEuR2V0TW9kZWxQZXJmb3JtYW5jZVJlc3BvbnNlIgOQAgESYgoKTGlzdEFsZXJ0cxImLm5lcHNlLm1vbml0b3JpbmcudjEuTGlzdEFsZXJ0c1JlcXVlc3QaJy5uZXBzZS5tb25pdG9yaW5nLnYxLkxpc3RBbGVydHNSZXNwb25zZSIDkAIBEmcKC1dhdGNoQWxlcnRzEicubmVwc2UubW9uaXRvcmluZy52MS5XYXRjaEFsZXJ0c1JlcXVlc3QaKC5uZXBzZS5tb25pdG9yaW5nLnYxLldhdGNoQWxlcnRzUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp, file_nepse_market_v1_market]);
+  fileDesc("CiRuZXBzZS9tb25pdG9yaW5nL3YxL21vbml0b3JpbmcucHJvdG8SE25lcHNlLm1vbml0b3JpbmcudjEibAoaR2V0TW9kZWxQZXJmb3JtYW5jZVJlcXVlc3QSEgoKbW9kZWxfbmFtZRgBIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAIgASgFEg4KBnN5bWJvbBgDIAEoCRITCgt3aW5kb3dfZGF5cxgEIAEoBSJCCgxGZWF0dXJlRHJpZnQSDwoHZmVhdHVyZRgBIAEoCRILCgNwc2kYAiABKAESFAoMc2FtcGxlX2NvdW50GAMgASgDIvECChFQZXJmb3JtYW5jZVJlcG9ydBISCgptb2RlbF9uYW1lGAEgASgJEhUKDW1vZGVsX3ZlcnNpb24YAiABKAUSDgoGc3ltYm9sGAMgASgJEhMKC3dpbmRvd19kYXlzGAQgASgFEioKBndpbmRvdxgFIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USKQoEbGl2ZRgGIAEoCzIbLm5lcHNlLm1hcmtldC52MS5FdmFsdWF0aW9uEi0KCGJhY2t0ZXN0GAcgASgLMhsubmVwc2UubWFya2V0LnYxLkV2YWx1YXRpb24SOAoNZmVhdHVyZV9kcmlmdBgIIAMoCzIhLm5lcHNlLm1vbml0b3JpbmcudjEuRmVhdHVyZURyaWZ0EhsKE3BlbmRpbmdfcHJlZGljdGlvbnMYCSABKAMSLwoLY29tcHV0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKG0dldE1vZGVsUGVyZm9ybWFuY2VSZXNwb25zZRI2CgZyZXBvcnQYASABKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLlBlcmZvcm1hbmNlUmVwb3J0IrYDCgVBbGVydBIQCghhbGVydF9pZBgBIAEoCRIMCgRydWxlGAIgASgJEiwKBGtpbmQYAyABKA4yHi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0S2luZBI0CghzZXZlcml0eRgEIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIuCgVzdGF0ZRgFIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI2CgZsYWJlbHMYBiADKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXZhbHVlGAcgASgBEhEKCXRocmVzaG9sZBgIIAEoARIPCgdzdW1tYXJ5GAkgASgJEi4KCnN0YXJ0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jlc29sdmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItYBChFMaXN0QWxlcnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIuCgVzdGF0ZRgDIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI4CgxtaW5fc2V2ZXJpdHkYBCABKA4yIi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0U2V2ZXJpdHkSDAoEcnVsZRgFIAEoCRISCgptb2RlbF9uYW1lGAYgASgJEg4KBnN5bWJvbBgHIAEoCSJZChJMaXN0QWxlcnRzUmVzcG9uc2USKgoGYWxlcnRzGAEgAygLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZgoSV2F0Y2hBbGVydHNSZXF1ZXN0EjgKDG1pbl9zZXZlcml0eRgBIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIWCg5pbmNsdWRlX2ZpcmluZxgCIAEoCCJ7ChNXYXRjaEFsZXJ0c1Jlc3BvbnNlEisKBWFsZXJ0GAEgASgLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydEgAEi8KCWhlYXJ0YmVhdBgCIAEoCzIaLm5lcHNlLm1hcmtldC52MS5IZWFydGJlYXRIAEIGCgRraW5kIqsBChxMaXN0U2NvcmVkUHJlZGljdGlvbnNSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRISCgptb2RlbF9uYW1lGAIgASgJEhUKDW1vZGVsX3ZlcnNpb24YAyABKAUSKQoFcmFuZ2UYBCABKAsyGi5uZXBzZS5tYXJrZXQudjEuRGF0ZVJhbmdlEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIugDChBTY29yZWRQcmVkaWN0aW9uEhIKCm1vZGVsX25hbWUYASABKAkSFQoNbW9kZWxfdmVyc2lvbhgCIAEoBRIOCgZzeW1ib2wYAyABKAkSKwoMZmVhdHVyZV9kYXRlGAQgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSKgoLdGFyZ2V0X2RhdGUYBSABKAsyFS5uZXBzZS5tYXJrZXQudjEuRGF0ZRISCgpiYXNlX2Nsb3NlGAYgASgBEhgKEHByZWRpY3RlZF9yZXR1cm4YByABKAESFwoPcHJlZGljdGVkX2Nsb3NlGAggASgBEg4KBnNjb3JlZBgJIAEoCBIUCgxhY3R1YWxfY2xvc2UYCiABKAESFQoNYWN0dWFsX3JldHVybhgLIAEoARIXCg9hYnNfZXJyb3JfY2xvc2UYDCABKAESGAoQYWJzX2Vycm9yX3JldHVybhgNIAEoARIhChlub19jaGFuZ2VfYWJzX2Vycm9yX2Nsb3NlGA4gASgBEiIKGm5vX2NoYW5nZV9hYnNfZXJyb3JfcmV0dXJuGA8gASgBEhAKCGRlZ3JhZGVkGBAgASgIEjAKDHByZWRpY3RlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidAodTGlzdFNjb3JlZFByZWRpY3Rpb25zUmVzcG9uc2USOgoLcHJlZGljdGlvbnMYASADKAsyJS5uZXBzZS5tb25pdG9yaW5nLnYxLlNjb3JlZFByZWRpY3Rpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqcBChVHZXRFcnJvclNlcmllc1JlcXVlc3QSEgoKbW9kZWxfbmFtZRgBIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAIgASgFEg4KBnN5bWJvbBgDIAEoCRIpCgVyYW5nZRgEIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USFAoMcm9sbGluZ19kYXlzGAUgASgFEhIKCm1heF9wb2ludHMYBiABKAUiqQEKCkVycm9yUG9pbnQSKgoLdGFyZ2V0X2RhdGUYASABKAsyFS5uZXBzZS5tYXJrZXQudjEuRGF0ZRINCgVjb3VudBgCIAEoAxISCgptYWVfcmV0dXJuGAMgASgBEhEKCW1hZV9jbG9zZRgEIAEoARIcChRub19jaGFuZ2VfbWFlX3JldHVybhgFIAEoARIbChNub19jaGFuZ2VfbWFlX2Nsb3NlGAYgASgBIpoBChZHZXRFcnJvclNlcmllc1Jlc3BvbnNlEhIKCm1vZGVsX25hbWUYASABKAkSFQoNbW9kZWxfdmVyc2lvbhgCIAEoBRIOCgZzeW1ib2wYAyABKAkSFAoMcm9sbGluZ19kYXlzGAQgASgFEi8KBnBvaW50cxgFIAMoCzIfLm5lcHNlLm1vbml0b3JpbmcudjEuRXJyb3JQb2ludCqBAQoNQWxlcnRTZXZlcml0eRIeChpBTEVSVF9TRVZFUklUWV9VTlNQRUNJRklFRBAAEhcKE0FMRVJUX1NFVkVSSVRZX0lORk8QARIaChZBTEVSVF9TRVZFUklUWV9XQVJOSU5HEAISGwoXQUxFUlRfU0VWRVJJVFlfQ1JJVElDQUwQAypbCgpBbGVydFN0YXRlEhsKF0FMRVJUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSQUxFUlRfU1RBVEVfRklSSU5HEAESGAoUQUxFUlRfU1RBVEVfUkVTT0xWRUQQAirDAQoJQWxlcnRLaW5kEhoKFkFMRVJUX0tJTkRfVU5TUEVDSUZJRUQQABIZChVBTEVSVF9LSU5EX0xJVkVfRVJST1IQARIjCh9BTEVSVF9LSU5EX0RJUkVDVElPTkFMX0FDQ1VSQUNZEAISHAoYQUxFUlRfS0lORF9GRUFUVVJFX0RSSUZUEAMSGQoVQUxFUlRfS0lORF9TVEFMRV9CQVJTEAQSIQodQUxFUlRfS0lORF9QUkVESUNUSU9OX0xBVEVOQ1kQBTLVBAoRTW9uaXRvcmluZ1NlcnZpY2USfQoTR2V0TW9kZWxQZXJmb3JtYW5jZRIvLm5lcHNlLm1vbml0b3JpbmcudjEuR2V0TW9kZWxQZXJmb3JtYW5jZVJlcXVlc3QaMC5uZXBzZS5tb25pdG9yaW5nLnYxLkdldE1vZGVsUGVyZm9ybWFuY2VSZXNwb25zZSIDkAIBEmIKCkxpc3RBbGVydHMSJi5uZXBzZS5tb25pdG9yaW5nLnYxLkxpc3RBbGVydHNSZXF1ZXN0GicubmVwc2UubW9uaXRvcmluZy52MS5MaXN0QWxlcnRzUmVzcG9uc2UiA5ACARJnCgtXYXRjaEFsZXJ0cxInLm5lcHNlLm1vbml0b3JpbmcudjEuV2F0Y2hBbGVydHNSZXF1ZXN0GigubmVwc2UubW9uaXRvcmluZy52MS5XYXRjaEFsZXJ0c1Jlc3BvbnNlIgOQAgEwARKDAQoVTGlzdFNjb3JlZFByZWRpY3Rpb25zEjEubmVwc2UubW9uaXRvcmluZy52MS5MaXN0U2NvcmVkUHJlZGljdGlvbnNSZXF1ZXN0GjIubmVwc2UubW9uaXRvcmluZy52MS5MaXN0U2NvcmVkUHJlZGljdGlvbnNSZXNwb25zZSIDkAIBEm4KDkdldEVycm9yU2VyaWVzEioubmVwc2UubW9uaXRvcmluZy52MS5HZXRFcnJvclNlcmllc1JlcXVlc3QaKy5uZXBzZS5tb25pdG9yaW5nLnYxLkdldEVycm9yU2VyaWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_nepse_market_v1_market]);
 
 /**
  * Which figures to compute.
@@ -457,6 +457,394 @@ export const WatchAlertsResponseSchema: GenMessage<WatchAlertsResponse> = /*@__P
   messageDesc(file_nepse_monitoring_v1_monitoring, 8);
 
 /**
+ * Which predictions to list.
+ *
+ * @generated from message nepse.monitoring.v1.ListScoredPredictionsRequest
+ */
+export type ListScoredPredictionsRequest = Message<"nepse.monitoring.v1.ListScoredPredictionsRequest"> & {
+  /**
+   * Symbol, required.
+   *
+   * @generated from field: string symbol = 1;
+   */
+  symbol: string;
+
+  /**
+   * Only predictions of this model; empty means every model.
+   *
+   * @generated from field: string model_name = 2;
+   */
+  modelName: string;
+
+  /**
+   * Only this version of model_name; 0 means every version. A version
+   * needs model_name.
+   *
+   * @generated from field: int32 model_version = 3;
+   */
+  modelVersion: number;
+
+  /**
+   * Feature days to cover (the sessions the predictions start from); unset
+   * ends are open.
+   *
+   * @generated from field: nepse.market.v1.DateRange range = 4;
+   */
+  range?: DateRange | undefined;
+
+  /**
+   * Maximum predictions to return: default 100, at most 1000.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message nepse.monitoring.v1.ListScoredPredictionsRequest.
+ * Use `create(ListScoredPredictionsRequestSchema)` to create a new message.
+ */
+export const ListScoredPredictionsRequestSchema: GenMessage<ListScoredPredictionsRequest> = /*@__PURE__*/
+  messageDesc(file_nepse_monitoring_v1_monitoring, 9);
+
+/**
+ * One prediction as monitoring heard it, with its score once its target
+ * day's bar arrived.
+ *
+ * @generated from message nepse.monitoring.v1.ScoredPrediction
+ */
+export type ScoredPrediction = Message<"nepse.monitoring.v1.ScoredPrediction"> & {
+  /**
+   * Model name.
+   *
+   * @generated from field: string model_name = 1;
+   */
+  modelName: string;
+
+  /**
+   * Model version.
+   *
+   * @generated from field: int32 model_version = 2;
+   */
+  modelVersion: number;
+
+  /**
+   * Symbol.
+   *
+   * @generated from field: string symbol = 3;
+   */
+  symbol: string;
+
+  /**
+   * The session whose features the prediction was made from.
+   *
+   * @generated from field: nepse.market.v1.Date feature_date = 4;
+   */
+  featureDate?: Date | undefined;
+
+  /**
+   * The session predicted: the first bar after feature_date. Unset until
+   * that bar arrives.
+   *
+   * @generated from field: nepse.market.v1.Date target_date = 5;
+   */
+  targetDate?: Date | undefined;
+
+  /**
+   * Close of feature_date the prediction starts from, in the symbol's
+   * currency.
+   *
+   * @generated from field: double base_close = 6;
+   */
+  baseClose: number;
+
+  /**
+   * Predicted log return from base_close to the target close.
+   *
+   * @generated from field: double predicted_return = 7;
+   */
+  predictedReturn: number;
+
+  /**
+   * Predicted close of the target day, in the symbol's currency.
+   *
+   * @generated from field: double predicted_close = 8;
+   */
+  predictedClose: number;
+
+  /**
+   * Whether the target day's bar has arrived and the prediction is scored;
+   * the fields below are 0 until then.
+   *
+   * @generated from field: bool scored = 9;
+   */
+  scored: boolean;
+
+  /**
+   * Actual close of target_date, in the symbol's currency.
+   *
+   * @generated from field: double actual_close = 10;
+   */
+  actualClose: number;
+
+  /**
+   * Actual log return from base_close to actual_close.
+   *
+   * @generated from field: double actual_return = 11;
+   */
+  actualReturn: number;
+
+  /**
+   * |predicted_close - actual_close|, in the symbol's currency.
+   *
+   * @generated from field: double abs_error_close = 12;
+   */
+  absErrorClose: number;
+
+  /**
+   * |predicted_return - actual_return|.
+   *
+   * @generated from field: double abs_error_return = 13;
+   */
+  absErrorReturn: number;
+
+  /**
+   * NO_CHANGE's error on the same prediction: |base_close - actual_close|,
+   * in the symbol's currency.
+   *
+   * @generated from field: double no_change_abs_error_close = 14;
+   */
+  noChangeAbsErrorClose: number;
+
+  /**
+   * NO_CHANGE's error of the return: |actual_return|.
+   *
+   * @generated from field: double no_change_abs_error_return = 15;
+   */
+  noChangeAbsErrorReturn: number;
+
+  /**
+   * Whether the prediction was served from stale features.
+   *
+   * @generated from field: bool degraded = 16;
+   */
+  degraded: boolean;
+
+  /**
+   * When the prediction was made (the latest serving of its key).
+   *
+   * @generated from field: google.protobuf.Timestamp predicted_at = 17;
+   */
+  predictedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message nepse.monitoring.v1.ScoredPrediction.
+ * Use `create(ScoredPredictionSchema)` to create a new message.
+ */
+export const ScoredPredictionSchema: GenMessage<ScoredPrediction> = /*@__PURE__*/
+  messageDesc(file_nepse_monitoring_v1_monitoring, 10);
+
+/**
+ * A page of predictions.
+ *
+ * @generated from message nepse.monitoring.v1.ListScoredPredictionsResponse
+ */
+export type ListScoredPredictionsResponse = Message<"nepse.monitoring.v1.ListScoredPredictionsResponse"> & {
+  /**
+   * Predictions, newest feature day first (then by model name and newest
+   * version).
+   *
+   * @generated from field: repeated nepse.monitoring.v1.ScoredPrediction predictions = 1;
+   */
+  predictions: ScoredPrediction[];
+
+  /**
+   * Token of the next page; empty when this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message nepse.monitoring.v1.ListScoredPredictionsResponse.
+ * Use `create(ListScoredPredictionsResponseSchema)` to create a new message.
+ */
+export const ListScoredPredictionsResponseSchema: GenMessage<ListScoredPredictionsResponse> = /*@__PURE__*/
+  messageDesc(file_nepse_monitoring_v1_monitoring, 11);
+
+/**
+ * Which error series to compute.
+ *
+ * @generated from message nepse.monitoring.v1.GetErrorSeriesRequest
+ */
+export type GetErrorSeriesRequest = Message<"nepse.monitoring.v1.GetErrorSeriesRequest"> & {
+  /**
+   * Model name, required.
+   *
+   * @generated from field: string model_name = 1;
+   */
+  modelName: string;
+
+  /**
+   * Model version; 0 pools every version of the name.
+   *
+   * @generated from field: int32 model_version = 2;
+   */
+  modelVersion: number;
+
+  /**
+   * Only this symbol; empty pools every symbol.
+   *
+   * @generated from field: string symbol = 3;
+   */
+  symbol: string;
+
+  /**
+   * Target days to cover; unset ends are open.
+   *
+   * @generated from field: nepse.market.v1.DateRange range = 4;
+   */
+  range?: DateRange | undefined;
+
+  /**
+   * Scored target days each point averages over, the point's own day and
+   * those before it: 1 to 250; 0 means 1 (each day on its own).
+   *
+   * @generated from field: int32 rolling_days = 5;
+   */
+  rollingDays: number;
+
+  /**
+   * Most recent points to return: default 250, at most 3650.
+   *
+   * @generated from field: int32 max_points = 6;
+   */
+  maxPoints: number;
+};
+
+/**
+ * Describes the message nepse.monitoring.v1.GetErrorSeriesRequest.
+ * Use `create(GetErrorSeriesRequestSchema)` to create a new message.
+ */
+export const GetErrorSeriesRequestSchema: GenMessage<GetErrorSeriesRequest> = /*@__PURE__*/
+  messageDesc(file_nepse_monitoring_v1_monitoring, 12);
+
+/**
+ * The live error of one target day (or of the rolling window ending on
+ * it), the model beside NO_CHANGE on the same scored predictions.
+ *
+ * @generated from message nepse.monitoring.v1.ErrorPoint
+ */
+export type ErrorPoint = Message<"nepse.monitoring.v1.ErrorPoint"> & {
+  /**
+   * Target day the point ends on.
+   *
+   * @generated from field: nepse.market.v1.Date target_date = 1;
+   */
+  targetDate?: Date | undefined;
+
+  /**
+   * Scored predictions the point averages over.
+   *
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * Model's mean absolute error of the log return.
+   *
+   * @generated from field: double mae_return = 3;
+   */
+  maeReturn: number;
+
+  /**
+   * Model's mean absolute error of the close, in the symbols' currency.
+   *
+   * @generated from field: double mae_close = 4;
+   */
+  maeClose: number;
+
+  /**
+   * NO_CHANGE's mean absolute error of the log return.
+   *
+   * @generated from field: double no_change_mae_return = 5;
+   */
+  noChangeMaeReturn: number;
+
+  /**
+   * NO_CHANGE's mean absolute error of the close, in the symbols' currency.
+   *
+   * @generated from field: double no_change_mae_close = 6;
+   */
+  noChangeMaeClose: number;
+};
+
+/**
+ * Describes the message nepse.monitoring.v1.ErrorPoint.
+ * Use `create(ErrorPointSchema)` to create a new message.
+ */
+export const ErrorPointSchema: GenMessage<ErrorPoint> = /*@__PURE__*/
+  messageDesc(file_nepse_monitoring_v1_monitoring, 13);
+
+/**
+ * The series.
+ *
+ * @generated from message nepse.monitoring.v1.GetErrorSeriesResponse
+ */
+export type GetErrorSeriesResponse = Message<"nepse.monitoring.v1.GetErrorSeriesResponse"> & {
+  /**
+   * Model name.
+   *
+   * @generated from field: string model_name = 1;
+   */
+  modelName: string;
+
+  /**
+   * Model version; 0 when every version is pooled.
+   *
+   * @generated from field: int32 model_version = 2;
+   */
+  modelVersion: number;
+
+  /**
+   * Symbol; empty when every symbol is pooled.
+   *
+   * @generated from field: string symbol = 3;
+   */
+  symbol: string;
+
+  /**
+   * Scored target days each point averages over.
+   *
+   * @generated from field: int32 rolling_days = 4;
+   */
+  rollingDays: number;
+
+  /**
+   * Points, oldest target day first.
+   *
+   * @generated from field: repeated nepse.monitoring.v1.ErrorPoint points = 5;
+   */
+  points: ErrorPoint[];
+};
+
+/**
+ * Describes the message nepse.monitoring.v1.GetErrorSeriesResponse.
+ * Use `create(GetErrorSeriesResponseSchema)` to create a new message.
+ */
+export const GetErrorSeriesResponseSchema: GenMessage<GetErrorSeriesResponse> = /*@__PURE__*/
+  messageDesc(file_nepse_monitoring_v1_monitoring, 14);
+
+/**
  * How serious an alert is.
  *
  * @generated from enum nepse.monitoring.v1.AlertSeverity
@@ -625,6 +1013,30 @@ export const MonitoringService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchAlertsRequestSchema;
     output: typeof WatchAlertsResponseSchema;
+  },
+  /**
+   * Lists a symbol's predictions, newest feature day first, one page at a
+   * time: each with the actual close of its target day once that bar has
+   * arrived, and the errors of the model and of NO_CHANGE on it.
+   *
+   * @generated from rpc nepse.monitoring.v1.MonitoringService.ListScoredPredictions
+   */
+  listScoredPredictions: {
+    methodKind: "unary";
+    input: typeof ListScoredPredictionsRequestSchema;
+    output: typeof ListScoredPredictionsResponseSchema;
+  },
+  /**
+   * Returns a model's live error over time: one point per target day with
+   * scored predictions, the model's MAE beside NO_CHANGE's on the same
+   * predictions, per day or rolling over the latest scored days.
+   *
+   * @generated from rpc nepse.monitoring.v1.MonitoringService.GetErrorSeries
+   */
+  getErrorSeries: {
+    methodKind: "unary";
+    input: typeof GetErrorSeriesRequestSchema;
+    output: typeof GetErrorSeriesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nepse_monitoring_v1_monitoring, 0);
