@@ -55,6 +55,8 @@ export const METHOD_ROLES: Readonly<Record<string, GrantedRole>> = {
   'nepse.monitoring.v1.MonitoringService/GetModelPerformance': Role.VIEWER,
   'nepse.monitoring.v1.MonitoringService/ListAlerts': Role.VIEWER,
   'nepse.monitoring.v1.MonitoringService/WatchAlerts': Role.VIEWER,
+  'nepse.monitoring.v1.MonitoringService/ListScoredPredictions': Role.VIEWER,
+  'nepse.monitoring.v1.MonitoringService/GetErrorSeries': Role.VIEWER,
   'nepse.training.v1.TrainingService/StartTraining': Role.OPERATOR,
   'nepse.training.v1.TrainingService/GetJob': Role.VIEWER,
   'nepse.training.v1.TrainingService/WatchJob': Role.VIEWER,
