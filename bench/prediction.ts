@@ -27,7 +27,7 @@ import { trainRidge } from '../services/training/models/ridge.js';
 import { plantedSignalDataset } from '../services/training/models/synthetic.js';
 import { printTable, rate, waitForIdle } from './format.js';
 import { measureRawEcho } from './grpc-echo.js';
-import { duplexFromIterable, runLoad, runStreamLoad, type DuplexLike } from './load.js';
+import { duplexFromIterable, runLoad, runStreamLoad, type DuplexLike, type LoadResult } from './load.js';
 import { createRawClient, rawUnary, topLevelFields } from './raw-client.js';
 
 const CONCURRENCIES = [1, 16, 64];
@@ -54,17 +54,39 @@ async function rawOnnx(model: Uint8Array): Promise<{ single: number; batched: nu
   return result;
 }
 
-export async function benchPrediction(): Promise<void> {
-  const echo = await measureRawEcho({ concurrencies: CONCURRENCIES });
+/** A ridge model of {@link FEATURES} features as ONNX, trained on a planted signal. */
+export function benchModel(): Uint8Array {
   const { dataset } = plantedSignalDataset({ symbols: 20, days: 300, features: FEATURES });
-  const model = exportOnnx(trainRidge(dataset.examples.map((e) => e.features), dataset.examples.map((e) => e.label)), { featureCount: FEATURES });
-  const onnx = await rawOnnx(model);
+  return exportOnnx(trainRidge(dataset.examples.map((e) => e.features), dataset.examples.map((e) => e.label)), { featureCount: FEATURES });
+}
 
+/** What a prediction service needs around it, running: nats-server, feature and registry processes, bars of 30 symbols, `model` in Production. */
+export interface PredictionRig {
+  readonly natsUrl: string;
+  /** NATS_URL, DATA_DIR, FEATURE_ADDR and REGISTRY_ADDR for services started beside it. */
+  readonly env: Record<string, string>;
+  readonly feature: ServiceProcess;
+  readonly symbols: readonly string[];
+  /** Starts a prediction process (env added to the rig's) and waits until it answers Predict; stopped with the rig. */
+  startPrediction(extra?: Record<string, string>): Promise<ServiceProcess>;
+  /** Starts another service process on the rig (env added to the rig's); stopped with the rig. */
+  startService(name: string, extra?: Record<string, string>): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link PredictionRig} serving `model`. */
+export async function startPredictionRig(model: Uint8Array): Promise<PredictionRig> {
   const nats = await startNatsServer();
   const dataDir = await mkdtemp(join(tmpdir(), 'nepse-bench-prediction-'));
-  const env = { NATS_URL: nats.url, DATA_DIR: dataDir };
+  const env: Record<string, string> = { NATS_URL: nats.url, DATA_DIR: dataDir };
   const processes: ServiceProcess[] = [];
   const bus = await connectEvents({ servers: nats.url, name: 'bench' });
+  const stop = async () => {
+    for (const p of processes.reverse()) await p.stop();
+    await bus.close();
+    await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
   try {
     await ensureStreams(bus);
     const feature = await startServiceProcess('feature', { env });
@@ -86,35 +108,74 @@ export async function benchPrediction(): Promise<void> {
     const registered = await registry.registerModel(registerRequests(registrationFor('bench-ridge', FEATURES), model));
     await registry.transitionStage({ name: 'bench-ridge', version: registered.modelVersion!.version, targetStage: Stage.PRODUCTION, reason: 'benchmark', actor: 'bench' });
     registry.close();
-
-    const measureService = async (label: string, extra: Record<string, string>) => {
-      const service = await startServiceProcess('prediction', { env: { ...env, FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr, ...extra } });
+    Object.assign(env, { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
+    const startService = async (name: string, extra: Record<string, string> = {}) => {
+      const service = await startServiceProcess(name, { env: { ...env, ...extra } });
       processes.push(service);
+      return service;
+    };
+    const startPrediction = async (extra: Record<string, string> = {}) => {
+      const service = await startService('prediction', extra);
       const client = createGrpcClient(PredictionService, `127.0.0.1:${service.port}`);
-      const requests = symbols.map((symbol) => create(PredictRequestSchema, { symbol }));
       const deadline = Date.now() + 60_000;
-      for (;;) {
-        try {
-          await client.predict(requests[0]);
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) throw error;
-          await new Promise((r) => setTimeout(r, 250));
+      try {
+        for (;;) {
+          try {
+            await client.predict({ symbol: symbols[0] });
+            break;
+          } catch (error) {
+            if (Date.now() > deadline) throw error;
+            await new Promise((r) => setTimeout(r, 250));
+          }
         }
+      } finally {
+        client.close();
       }
       await waitForIdle(feature.child.pid!);
-      // The server-side figures use the echo's client: requests encoded once, responses counted,
-      // every 100th decoded and checked. The typed client's own cost is shown in a row of its own.
-      const raw = createRawClient(`127.0.0.1:${service.port}`, [PredictionService.method.predict, PredictionService.method.streamPredictions]);
-      const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
-      let calls = 0;
-      const rawPredict = async () => {
-        const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000);
-        if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol) throw new Error('a Predict response without a prediction');
-      };
+      return service;
+    };
+    return { natsUrl: nats.url, env, feature, symbols, startPrediction, startService, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Predict through the echo's raw client (requests encoded once, responses counted, every 100th
+ * decoded and checked) at `concurrency` for `durationMs` after a 500 ms warm-up.
+ */
+export async function measurePredict(port: number, symbols: readonly string[], concurrency: number, durationMs = 3_000): Promise<LoadResult> {
+  const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
+  const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
+  let calls = 0;
+  const rawPredict = async () => {
+    const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000);
+    if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol) throw new Error('a Predict response without a prediction');
+  };
+  try {
+    return await runLoad({ concurrency, durationMs, warmupMs: 500, call: rawPredict });
+  } finally {
+    raw.close();
+  }
+}
+
+export async function benchPrediction(): Promise<void> {
+  const echo = await measureRawEcho({ concurrencies: CONCURRENCIES });
+  const model = benchModel();
+  const onnx = await rawOnnx(model);
+  const rig = await startPredictionRig(model);
+  const { symbols } = rig;
+  try {
+    const measureService = async (label: string, extra: Record<string, string>) => {
+      const service = await rig.startPrediction(extra);
+      const client = createGrpcClient(PredictionService, `127.0.0.1:${service.port}`);
+      const requests = symbols.map((symbol) => create(PredictRequestSchema, { symbol }));
+      // The server-side figures use the echo's client. The typed client's own cost is shown in a row of its own.
+      const raw = createRawClient(`127.0.0.1:${service.port}`, [PredictionService.method.streamPredictions]);
       const loads = [];
       for (const concurrency of label === 'batching on' ? CONCURRENCIES : [64]) {
-        loads.push({ concurrency, ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call: rawPredict })) });
+        loads.push({ concurrency, ...(await measurePredict(service.port, symbols, concurrency)) });
       }
       let i = 0;
       const typed = label === 'batching on' ? await runLoad({ concurrency: 64, durationMs: 3_000, warmupMs: 500, call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }) }) : undefined;
@@ -150,7 +211,6 @@ export async function benchPrediction(): Promise<void> {
       raw.close();
       client.close();
       await service.stop();
-      processes.pop();
       return { loads, typed, streams };
     };
     const on = await measureService('batching on', {});
@@ -190,9 +250,6 @@ export async function benchPrediction(): Promise<void> {
     const c16 = on.loads.find((l) => l.concurrency === 16)!;
     console.log(`  aims: c64 throughput >= 0.5x echo -> ${(c64on.perSecond / e64.perSecond).toFixed(2)}x; c16 p99 <= 2x echo -> ${(c16.p99Ms / e16.p99Ms).toFixed(2)}x; stream >= 50,000/s -> ${rate(on.streams!.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams!.single.perSecond)} one per request); batching on/off at c64 -> ${(c64on.perSecond / c64off.perSecond).toFixed(2)}x`);
   } finally {
-    for (const p of processes.reverse()) await p.stop();
-    await bus.close();
-    await nats.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await rig.stop();
   }
 }

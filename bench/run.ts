@@ -6,6 +6,7 @@
 import { benchFeature } from './feature.js';
 import { benchRawEcho } from './grpc-echo.js';
 import { benchIngestion } from './ingestion.js';
+import { benchMonitoring } from './monitoring.js';
 import { benchPrediction } from './prediction.js';
 import { benchTraining } from './training.js';
 
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   feature: benchFeature,
   training: benchTraining,
   prediction: benchPrediction,
+  monitoring: benchMonitoring,
 };
 
 const wanted = process.argv.slice(2).filter(Boolean);

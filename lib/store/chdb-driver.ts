@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { drainPending, Session } from 'chdb';
 import { StoreError, StoreUnavailableError } from './errors.js';
 import { normalizeParams } from './params.js';
-import { encodeRows, parseJsonEachRow } from './rows.js';
+import { encodeRows, parseJsonEachRow, type EncodedRows } from './rows.js';
 import { checkIdentifier, insertSettings, quoteDatabase, SESSION_SETTINGS, trimStatement } from './sql.js';
 import type { QueryParams, Row, Store } from './types.js';
 import { Inflight } from './inflight.js';
@@ -159,13 +159,26 @@ class ChdbStore implements Store {
   }
 
   async insert(table: string, rows: readonly Row[]): Promise<void> {
-    const session = this.#live();
+    this.#live();
     checkIdentifier(table, 'table');
     if (rows.length === 0) return;
+    let encoded: EncodedRows;
+    try {
+      encoded = encodeRows(rows);
+    } catch (e) {
+      throw toStoreError(e, `INSERT INTO ${table}`);
+    }
+    return this.insertEncoded(table, encoded);
+  }
+
+  async insertEncoded(table: string, encoded: EncodedRows): Promise<void> {
+    const session = this.#live();
+    checkIdentifier(table, 'table');
+    if (encoded.rows === 0) return;
     return this.#inflight.track(async () => {
       let context = `INSERT INTO ${table}`;
       try {
-        const encoded = encodeRows(rows);
+        for (const c of encoded.columns ?? []) checkIdentifier(c, 'column');
         context += ` FORMAT ${encoded.format}`;
         const settings = insertSettings(encoded.rows);
         await session.insert({

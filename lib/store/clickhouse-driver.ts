@@ -9,7 +9,7 @@ import {
 } from '@clickhouse/client';
 import { StoreError, StoreUnavailableError } from './errors.js';
 import { normalizeParams } from './params.js';
-import { encodeRows } from './rows.js';
+import { encodeRows, type EncodedRows } from './rows.js';
 import { checkIdentifier, insertSettings, quoteDatabase, SESSION_SETTINGS, trimStatement } from './sql.js';
 import type { QueryParams, Row, Store } from './types.js';
 import { Inflight } from './inflight.js';
@@ -116,10 +116,23 @@ class ClickHouseStore implements Store {
     this.#checkOpen();
     checkIdentifier(table, 'table');
     if (rows.length === 0) return;
+    let encoded: EncodedRows;
+    try {
+      encoded = encodeRows(rows);
+    } catch (e) {
+      throw toStoreError(e, `INSERT INTO ${table}`);
+    }
+    await this.insertEncoded(table, encoded);
+  }
+
+  async insertEncoded(table: string, encoded: EncodedRows): Promise<void> {
+    this.#checkOpen();
+    checkIdentifier(table, 'table');
+    if (encoded.rows === 0) return;
     await this.#inflight.track(async () => {
       let statement = `INSERT INTO ${table}`;
       try {
-        const encoded = encodeRows(rows);
+        for (const c of encoded.columns ?? []) checkIdentifier(c, 'column');
         if (encoded.columns !== undefined) statement += ` (${encoded.columns.join(', ')})`;
         statement += ` FORMAT ${encoded.format}`;
         // The same payload the embedded driver sends, streamed as the request body

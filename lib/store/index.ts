@@ -56,4 +56,4 @@ export { openServiceStore, type StoreConfig } from './service-store.js';
 export { migrate, MIGRATIONS_TABLE, type Migration } from './migrate.js';
 export { MigrationError, StoreError, StoreUnavailableError, type StoreErrorOptions } from './errors.js';
 export { SESSION_SETTINGS } from './sql.js';
-export { parseDateTime } from './rows.js';
+export { parseDateTime, type EncodedRows } from './rows.js';

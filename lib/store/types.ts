@@ -1,3 +1,5 @@
+import type { EncodedRows } from './rows.js';
+
 /**
  * Values bound to `{name:Type}` placeholders, keyed by placeholder name.
  *
@@ -46,6 +48,13 @@ export interface Store {
    * @param table a table of this store's database (`name`, or `db.name` to reach another).
    */
   insert(table: string, rows: readonly Row[]): Promise<void>;
+  /**
+   * Inserts a payload the caller has already encoded (see {@link EncodedRows}) as one INSERT, with
+   * the same all-or-nothing contract as {@link Store.insert}: for hot write paths that build
+   * TabSeparated text straight from their own columns instead of going through row objects.
+   * An empty payload (`rows` 0) is a no-op.
+   */
+  insertEncoded(table: string, encoded: EncodedRows): Promise<void>;
   /**
    * Waits for this store's in-flight calls, then releases it; later calls reject
    * with {@link StoreUnavailableError}. Idempotent. Other stores are unaffected.

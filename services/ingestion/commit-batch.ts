@@ -7,6 +7,7 @@ import type { EventBus } from '../../lib/events/index.js';
 import { toProtoDate } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import type { BarRecord } from './bar.js';
+import { sameAsStored, type StoredBars } from './bar-rows.js';
 import type { CommitGate } from './commit-gate.js';
 import { toProtoBar } from './convert.js';
 import type { BarStore, OutboxEntry } from './store.js';
@@ -30,9 +31,6 @@ export interface CommitDeps {
   /** Takes turns per symbol between commits and the outbox relay; one per process. */
   gate: CommitGate;
 }
-
-const sameBar = (a: BarRecord, b: BarRecord) =>
-  a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume && a.turnover === b.turnover && a.trades === b.trades;
 
 /**
  * Stores the bars of a batch that are new or differ from what is stored, and announces them:
@@ -70,22 +68,38 @@ async function commitHeld(
   bySymbol: Map<string, Map<string, BarRecord>>,
   { symbols, from, to, batchId, source }: { symbols: string[]; from: string; to: string; batchId: string; source: string },
 ): Promise<BatchOutcome> {
-  const stored = await deps.bars.existing(symbols, from, to);
+  // Bars after a symbol's latest stored day are new without reading anything back; only the
+  // symbols with bars on or before it are compared with what is stored, up to that day.
+  const latest = await deps.bars.latestDays(symbols);
+  const overlapping: string[] = [];
+  let readTo = '';
+  for (const [symbol, days] of bySymbol) {
+    const last = latest.get(symbol) ?? '';
+    if (last === '') continue;
+    for (const date of days.keys()) {
+      if (date > last) continue;
+      overlapping.push(symbol);
+      if (last > readTo) readTo = last;
+      break;
+    }
+  }
+  const stored = overlapping.length > 0 ? await deps.bars.storedBars(overlapping, from, readTo < to ? readTo : to) : new Map<string, StoredBars>();
 
   // Per symbol: the bars to write, each with whether it replaces a stored one.
   const changes = new Map<string, { bars: BarRecord[]; replaces: boolean[] }>();
   let unchangedBars = 0;
   for (const [symbol, days] of bySymbol) {
+    const before = stored.get(symbol);
     for (const bar of days.values()) {
-      const before = stored.get(`${symbol}|${bar.date}`);
-      if (before && sameBar(before, bar)) {
+      const at = before?.index.get(bar.date);
+      if (at !== undefined && sameAsStored(before!, at, bar)) {
         unchangedBars++;
         continue;
       }
       let change = changes.get(symbol);
       if (!change) changes.set(symbol, (change = { bars: [], replaces: [] }));
       change.bars.push(bar);
-      change.replaces.push(before !== undefined);
+      change.replaces.push(at !== undefined);
     }
   }
   const outcome: BatchOutcome = { newBars: 0, changedBars: 0, unchangedBars, symbols };
@@ -164,19 +178,42 @@ function contentHash(bars: readonly BarRecord[]): string {
   return createHash('sha256').update(dates).update(numbers).digest('base64url').slice(0, 22);
 }
 
+/** Symbols whose events are published at the same time; each symbol's parts go out in order. */
+export const PUBLISH_CONCURRENCY = 32;
+
 /**
- * Publishes events and marks the acknowledged ones sent. A failure leaves the rest in the outbox
- * for the relay and is logged, not thrown: the bars are stored and their events will follow.
+ * Publishes events and marks the acknowledged ones sent. Symbols are published side by side (a
+ * PubAck round trip each would otherwise add up over a batch of many symbols), the parts of one
+ * symbol one after another, so consumers see them in order. A failure stops further publishes,
+ * leaves the rest in the outbox for the relay and is logged, not thrown: the bars are stored and
+ * their events will follow.
  */
 export async function publishPending(deps: CommitDeps, pending: readonly { entry: OutboxEntry; event: BarsIngested }[]): Promise<number> {
+  const bySymbol = new Map<string, { entry: OutboxEntry; event: BarsIngested }[]>();
+  for (const item of pending) {
+    const list = bySymbol.get(item.entry.symbol);
+    if (list) list.push(item);
+    else bySymbol.set(item.entry.symbol, [item]);
+  }
+  const queue = [...bySymbol.values()];
   const sent: OutboxEntry[] = [];
-  try {
-    for (const { entry, event } of pending) {
-      await deps.events.publish(MeshEvents.barsIngested, entry.symbol, event, { msgId: entry.msgId });
-      sent.push(entry);
+  let failure: unknown;
+  const worker = async () => {
+    for (let list = queue.shift(); list !== undefined && failure === undefined; list = queue.shift()) {
+      for (const { entry, event } of list) {
+        try {
+          await deps.events.publish(MeshEvents.barsIngested, entry.symbol, event, { msgId: entry.msgId });
+        } catch (error) {
+          failure ??= error;
+          break;
+        }
+        sent.push(entry);
+      }
     }
-  } catch (error) {
-    deps.logger.warn({ err: error, pending: pending.length - sent.length }, 'events not acknowledged; the outbox relay will re-send them');
+  };
+  await Promise.all(Array.from({ length: Math.min(PUBLISH_CONCURRENCY, queue.length) }, worker));
+  if (failure !== undefined) {
+    deps.logger.warn({ err: failure, pending: pending.length - sent.length }, 'events not acknowledged; the outbox relay will re-send them');
   }
   await deps.bars.markSent(sent);
   return sent.length;

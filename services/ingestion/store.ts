@@ -1,5 +1,6 @@
 import { parseDateTime, type Migration, type Store } from '../../lib/store/index.js';
 import type { BarRecord } from './bar.js';
+import { barsTsv, type StoredBars } from './bar-rows.js';
 
 /** The ingestion service's own tables: bars, and the outbox of events not yet acknowledged by NATS. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -100,37 +101,59 @@ const fromRow = (row: BarRow): BarRecord => ({
   trades: row.trades ?? undefined,
 });
 
-/** The ingestion service's SQL, in one place. */
+/**
+ * The ingestion service's SQL, in one place. It also keeps the latest stored day of every symbol
+ * it has seen (read once per symbol, then advanced by its own inserts), so that bars after that
+ * day are known to be new without reading anything back: the common case of a daily append, or
+ * of a first import. This holds because one process owns the bars table (see CommitGate).
+ */
 export class BarStore {
+  /** Latest stored day per symbol, `YYYY-MM-DD`; '' for a symbol with no bars. */
+  readonly #latest = new Map<string, string>();
+
   constructor(private readonly store: Store) {}
 
-  /** Stored bars of these symbols between two days (inclusive), keyed `SYMBOL|YYYY-MM-DD`. */
-  async existing(symbols: readonly string[], from: string, to: string): Promise<Map<string, BarRecord>> {
-    const rows = await this.store.query<BarRow>(
-      `SELECT ${BAR_COLUMNS} FROM bars FINAL
-       WHERE symbol IN {symbols:Array(String)} AND date BETWEEN {from:Date} AND {to:Date}`,
-      { symbols, from, to },
-    );
-    return new Map(rows.map((row) => [`${row.symbol}|${row.day}`, fromRow(row)]));
+  /** The latest stored day of each symbol ('' when it has none), read from the table only for symbols not yet known. */
+  async latestDays(symbols: readonly string[]): Promise<Map<string, string>> {
+    const unknown = symbols.filter((s) => !this.#latest.has(s));
+    if (unknown.length > 0) {
+      const rows = await this.store.query<{ symbol: string; last: string }>(
+        `SELECT symbol, toString(max(date)) AS last FROM bars WHERE symbol IN {symbols:Array(String)} GROUP BY symbol`,
+        { symbols: unknown },
+      );
+      for (const s of unknown) this.#latest.set(s, '');
+      for (const r of rows) this.#latest.set(r.symbol, r.last);
+    }
+    return new Map(symbols.map((s) => [s, this.#latest.get(s) ?? '']));
   }
 
-  /** Writes bars; a bar of an existing (symbol, date) replaces the old one. */
-  async insert(bars: readonly BarRecord[], ingestedAt = new Date()): Promise<void> {
-    await this.store.insert(
-      'bars',
-      bars.map((bar) => ({
-        symbol: bar.symbol,
-        date: bar.date,
-        open: bar.open,
-        high: bar.high,
-        low: bar.low,
-        close: bar.close,
-        volume: bar.volume,
-        turnover: bar.turnover ?? null,
-        trades: bar.trades ?? null,
-        ingested_at: ingestedAt,
-      })),
+  /** Stored bars of these symbols between two days (inclusive), as columns per symbol. */
+  async storedBars(symbols: readonly string[], from: string, to: string): Promise<Map<string, StoredBars>> {
+    const rows = await this.store.query<{ symbol: string; days: string[] } & Omit<StoredBars, 'index'>>(
+      `SELECT symbol, groupArray(day) AS days, groupArray(open) AS open, groupArray(high) AS high, groupArray(low) AS low,
+              groupArray(close) AS close, groupArray(volume) AS volume, groupArray(ifNull(turnover, -1)) AS turnover,
+              groupArray(ifNull(toInt64(trades), -1)) AS trades
+       FROM (SELECT symbol, toString(date) AS day, open, high, low, close, volume, turnover, trades FROM bars FINAL
+             WHERE symbol IN {symbols:Array(String)} AND date BETWEEN {from:Date} AND {to:Date})
+       GROUP BY symbol`,
+      { symbols, from, to },
     );
+    const out = new Map<string, StoredBars>();
+    for (const { symbol, days, ...columns } of rows) {
+      const index = new Map<string, number>();
+      for (let i = 0; i < days.length; i++) index.set(days[i], i);
+      out.set(symbol, { index, ...columns });
+    }
+    return out;
+  }
+
+  /** Writes bars in one INSERT; a bar of an existing (symbol, date) replaces the old one. */
+  async insert(bars: readonly BarRecord[], ingestedAt = new Date()): Promise<void> {
+    await this.store.insertEncoded('bars', barsTsv(bars, ingestedAt));
+    for (const bar of bars) {
+      const latest = this.#latest.get(bar.symbol);
+      if (latest !== undefined && bar.date > latest) this.#latest.set(bar.symbol, bar.date);
+    }
   }
 
   /** A page of one symbol's bars in date order, starting after `afterDate` (exclusive). */
