@@ -9,7 +9,8 @@
  * scorable against a known bar) are published to a real nats-server while monitoring is stopped;
  * monitoring then starts as its own process on embedded ClickHouse and the drain is timed until
  * its durable has nothing pending (every message is acked only once its predictions are scored).
- * Run: `make bench ONLY=monitoring`.
+ * Run: `make bench ONLY=monitoring`; BENCH_MONITORING_SYMBOLS x BENCH_MONITORING_DAYS (200 x 250)
+ * size the backlog.
  */
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
