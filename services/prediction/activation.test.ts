@@ -12,7 +12,7 @@ import type { SeenEvent } from '../../testing/event-log.js';
 import { startTestBed, startTestFeatureService, type TestBed, type TestFeatureService } from '../../testing/registry-bed.js';
 import { linearModel, registerRequests, registrationFor, sha256Hex } from '../../testing/models.js';
 import { activationDurables, createActivationHandlers, startModelActivation, type ActivationOptions, type RunningActivation } from './activation.js';
-import { expectedLinear, nanOnNonZeroModel, openLinear, testRows, TEST_WIDTH } from './inference-testing.js';
+import { expectedLinear, nanOnNonZeroModel, openLinear, testRows, TEST_WIDTH } from '../../testing/inference-models.js';
 import { infer, ModelCache } from './model-cache.js';
 import { createModelLoader, type ModelLoader } from './model-loader.js';
 

@@ -4,7 +4,7 @@ import { GRPCInferenceService } from '../../gen/inference/grpc_service_pb.js';
 import { createGrpcClient, createGrpcServer, statusDetails, type GrpcServer, type ServiceClient } from '../../lib/grpc/index.js';
 import { inferenceHandlers, PLATFORM, SERVER_NAME } from './inference-protocol.js';
 import { bytesOf } from './inference-tensors.js';
-import { expectedLinear, openLinear, testRows, TEST_WIDTH } from './inference-testing.js';
+import { expectedLinear, openLinear, testRows, TEST_WIDTH } from '../../testing/inference-models.js';
 import { infer, ModelCache } from './model-cache.js';
 
 /** The parts of a ModelInferRequest these tests vary, as a plain init object. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { linearModel } from '../../testing/models.js';
-import { batchDependentModel, expectedLinear, nanOnNonZeroModel, openLinear, testDescription, testRows, TEST_WIDTH } from './inference-testing.js';
+import { batchDependentModel, expectedLinear, nanOnNonZeroModel, openLinear, testDescription, testRows, TEST_WIDTH } from '../../testing/inference-models.js';
 import { infer, ModelCache, modelLeases, ModelReleasedError, modelState, type LoadedModel } from './model-cache.js';
 import { ModelLoadError, openModel } from './model-loader.js';
 

@@ -9,7 +9,7 @@ import { createLogger } from '../../lib/telemetry/index.js';
 import { Batcher } from './batcher.js';
 import { FeatureCache } from './feature-cache.js';
 import { FeatureSource } from './feature-source.js';
-import { openLinear, TEST_WIDTH } from './inference-testing.js';
+import { openLinear, TEST_WIDTH } from '../../testing/inference-models.js';
 import { predictionMetrics } from './metrics.js';
 import { infer, ModelCache, type LoadedModel } from './model-cache.js';
 import type { PredictionDeps } from './predict.js';

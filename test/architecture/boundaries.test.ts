@@ -1,7 +1,7 @@
 /**
  * The house rules of the layout, read from the import specifiers of every TypeScript file: a
- * service imports no other service (tests included: tests that need more come through testing/),
- * cli/ and scripts/ import no service code (they speak to services over their contracts), lib/
+ * service imports no other service (tests included: tests that need more come through testing/,
+ * which only tests load), cli/ and scripts/ import no service code (they speak to services over their contracts), lib/
  * depends on nothing above it, and lib/ has no import loops.
  */
 import assert from 'node:assert/strict';
@@ -64,6 +64,11 @@ describe('import boundaries', () => {
   it('no file under services/<a>/ imports services/<b>/, tests included', () => {
     const crossing = edges.filter((e) => serviceOf(e.from) && serviceOf(e.to) && serviceOf(e.from) !== serviceOf(e.to));
     assert.equal(show(crossing), '', 'a test needing another service boots it through testing/ (TestNetwork); shared code goes to lib/ or the contract');
+  });
+
+  it('service code other than tests imports nothing from testing/: what ships never loads the harness', () => {
+    const shipped = edges.filter((e) => e.from.startsWith('services/') && !e.from.endsWith('.test.ts') && e.to.startsWith('testing/'));
+    assert.equal(show(shipped), '');
   });
 
   it('cli/ and scripts/ import no service code: they speak to services through their contracts', () => {

@@ -1,12 +1,12 @@
 /**
- * Test helpers for the model cache, loader, activation and inference protocol: models opened
- * straight from bytes (no registry), their expected answers, and ONNX graphs that pass the
- * registry's zero-vector check but must fail this service's smoke test. Not loaded by the service.
+ * Models for tests of the prediction service's model cache, loader, activation and inference
+ * protocol: models opened straight from bytes (no registry), their expected answers, and ONNX
+ * graphs that pass the registry's zero-vector check but must fail the prediction service's smoke test.
  */
 import onnxProto from 'onnx-proto';
-import { linearModel } from '../../testing/models.js';
-import { openModel, type ModelDescription } from './inference-open.js';
-import type { LoadedModel } from './inference-session.js';
+import { openModel, type ModelDescription } from '../services/prediction/inference-open.js';
+import type { LoadedModel } from '../services/prediction/inference-session.js';
+import { linearModel } from './models.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
