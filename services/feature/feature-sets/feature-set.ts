@@ -59,6 +59,22 @@ export interface FeatureSetDefinition {
    * increasing dates). Throws {@link InvalidHistoryError} for input it cannot turn into finite values.
    */
   compute(history: readonly DailyBar[]): FeatureRow[];
+  /**
+   * The vectors of the bars from index `from` of `history` on (none inside the warm-up), each bit
+   * for bit what compute(history) gives, and the state to go on from after the last bar. With
+   * `resume`, the state a computation over exactly history[0..from) returned, only the bars that
+   * the windows reach are read again, so appending a day costs that day, not the history; with a
+   * missing or stale state it computes from the first bar. Same validation as compute.
+   */
+  computeFrom(history: readonly DailyBar[], from: number, resume?: unknown): Computation;
+}
+
+/** What {@link FeatureSetDefinition.computeFrom} gives. */
+export interface Computation {
+  /** Vectors of the bars from the asked index on, in date order. */
+  rows: FeatureRow[];
+  /** Opaque state after the last bar, to resume from when bars are appended; undefined when none is kept. */
+  state: unknown;
 }
 
 /**

@@ -14,6 +14,7 @@ export {
   MAX_QUANTITY,
   readHistory,
   type BarField,
+  type Computation,
   type BarColumns,
   type DailyBar,
   type FeatureDefinition,

@@ -40,16 +40,44 @@ export function logReturns(values: Column, k: number): Float64Array {
 }
 
 /**
+ * Where a recursive indicator picks up a computation done before: `index` is the first position to
+ * compute and `value` its value at index-1. Values before `index` are not recomputed (NaN in the
+ * output); those from `index` on are bit for bit what the whole column would hold, provided the
+ * input up to index-1 is what the earlier computation saw and, for windows, the array still holds
+ * the window's values before `index`.
+ */
+export interface Resume {
+  index: number;
+  value: number;
+}
+
+/**
+ * The running state of {@link rollingMean}: pass one with `index` 0 to compute from the start and
+ * receive the state after the last value; pass it back (with `index` set to where to go on) to
+ * continue exactly.
+ */
+export interface RunningMean {
+  /** First position to compute; 0 computes from `from`. */
+  index: number;
+  /** Running sum of the window after position index-1. */
+  sum: number;
+  /** Bound on the sum's accumulated rounding error. */
+  error: number;
+}
+
+/**
  * Simple moving average over the last n values (t-n+1 … t), same unit as the input; first
  * defined at from+n-1. A running sum, re-summed exactly whenever its rounding-error bound exceeds
- * 1e-13 of the sum, so the relative error stays below ~1e-13 on any input.
+ * 1e-13 of the sum, so the relative error stays below ~1e-13 on any input. `state`, when given,
+ * resumes from `state.index` (when above 0) and receives the state after the last value.
  */
-export function rollingMean(values: Column, n: number, from = 0): Float64Array {
+export function rollingMean(values: Column, n: number, from = 0, state?: RunningMean): Float64Array {
   checkWindow(n, from);
   const out = unavailable(values.length);
-  let sum = 0;
-  let error = 0;
-  for (let t = from; t < values.length; t++) {
+  const resuming = state !== undefined && state.index > 0;
+  let sum = resuming ? state.sum : 0;
+  let error = resuming ? state.error : 0;
+  for (let t = resuming ? state.index : from; t < values.length; t++) {
     const first = t - n + 1;
     sum += values[t];
     error += UNIT_ROUNDOFF * Math.abs(sum);
@@ -69,6 +97,10 @@ export function rollingMean(values: Column, n: number, from = 0): Float64Array {
       error = (n - 1) * UNIT_ROUNDOFF * magnitude;
     }
     out[t] = sum / n;
+  }
+  if (state !== undefined) {
+    state.sum = sum;
+    state.error = error;
   }
   return out;
 }
@@ -129,17 +161,25 @@ export function rollingZScore(values: Column, n: number, ddof: 0 | 1, from = 0):
  * mean of the first n values (indices from … from+n-1), which is its first value, at from+n-1;
  * then EMA_t = α·x_t + (1−α)·EMA_{t−1}.
  */
-export function ema(values: Column, n: number, from = 0): Float64Array {
+export function ema(values: Column, n: number, from = 0, resume?: Resume): Float64Array {
   checkWindow(n, from);
   const out = unavailable(values.length);
-  const seedAt = from + n - 1;
-  if (seedAt >= values.length) return out;
-  let sum = 0;
-  for (let i = from; i <= seedAt; i++) sum += values[i];
-  let value = sum / n;
-  out[seedAt] = value;
+  let value: number;
+  let start: number;
+  if (resume) {
+    value = resume.value;
+    start = resume.index;
+  } else {
+    const seedAt = from + n - 1;
+    if (seedAt >= values.length) return out;
+    let sum = 0;
+    for (let i = from; i <= seedAt; i++) sum += values[i];
+    value = sum / n;
+    out[seedAt] = value;
+    start = seedAt + 1;
+  }
   const alpha = 2 / (n + 1);
-  for (let t = seedAt + 1; t < values.length; t++) {
+  for (let t = start; t < values.length; t++) {
     // α·x + (1−α)·EMA rearranged: the same number, but a constant input stays exactly constant
     // (with 1−α rounded, the textbook form can drift an ulp off a flat price).
     value += alpha * (values[t] - value);
@@ -153,16 +193,24 @@ export function ema(values: Column, n: number, from = 0): Float64Array {
  * simple mean of the first n values, its first value, at from+n-1; then
  * avg_t = (avg_{t−1}·(n−1) + x_t)/n, i.e. an EMA with α = 1/n.
  */
-export function wilderSmooth(values: Column, n: number, from = 0): Float64Array {
+export function wilderSmooth(values: Column, n: number, from = 0, resume?: Resume): Float64Array {
   checkWindow(n, from);
   const out = unavailable(values.length);
-  const seedAt = from + n - 1;
-  if (seedAt >= values.length) return out;
-  let sum = 0;
-  for (let i = from; i <= seedAt; i++) sum += values[i];
-  let value = sum / n;
-  out[seedAt] = value;
-  for (let t = seedAt + 1; t < values.length; t++) {
+  let value: number;
+  let start: number;
+  if (resume) {
+    value = resume.value;
+    start = resume.index;
+  } else {
+    const seedAt = from + n - 1;
+    if (seedAt >= values.length) return out;
+    let sum = 0;
+    for (let i = from; i <= seedAt; i++) sum += values[i];
+    value = sum / n;
+    out[seedAt] = value;
+    start = seedAt + 1;
+  }
+  for (let t = start; t < values.length; t++) {
     value = (value * (n - 1) + values[t]) / n;
     out[t] = value;
   }
@@ -191,21 +239,38 @@ export function trueRange(high: Column, low: Column, close: Column): Float64Arra
  * as 100·G/(G + L), which is the same number and is 100 when L = 0; when G = L = 0 (no movement
  * at all) it is 50, the neutral reading.
  */
-export function rsi(close: Column, n: number): Float64Array {
+export function rsi(close: Column, n: number, state?: RsiState): Float64Array {
   checkWindow(n, 0);
+  const resuming = state !== undefined && state.index > 0;
+  const start = resuming ? state.index : 1;
   const gains = new Float64Array(close.length);
   const losses = new Float64Array(close.length);
-  for (let t = 1; t < close.length; t++) {
+  for (let t = start; t < close.length; t++) {
     const change = close[t] - close[t - 1];
     if (change > 0) gains[t] = change;
     else if (change < 0) losses[t] = -change;
   }
-  const gain = wilderSmooth(gains, n, 1);
-  const loss = wilderSmooth(losses, n, 1);
+  const gain = wilderSmooth(gains, n, 1, resuming ? { index: start, value: state.gain } : undefined);
+  const loss = wilderSmooth(losses, n, 1, resuming ? { index: start, value: state.loss } : undefined);
   const out = unavailable(close.length);
-  for (let t = n; t < close.length; t++) {
+  for (let t = resuming ? start : n; t < close.length; t++) {
     const total = gain[t] + loss[t];
     out[t] = total > 0 ? (100 * gain[t]) / total : 50;
   }
+  if (state !== undefined && close.length > 0) {
+    state.gain = gain[close.length - 1];
+    state.loss = loss[close.length - 1];
+  }
   return out;
+}
+
+/**
+ * The running state of {@link rsi}, like {@link RunningMean}: `index` 0 computes from the start;
+ * above 0 resumes there from the average gain and loss at index-1. Receives the averages at the
+ * last value.
+ */
+export interface RsiState {
+  index: number;
+  gain: number;
+  loss: number;
 }

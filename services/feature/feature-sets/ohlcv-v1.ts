@@ -12,12 +12,36 @@ import {
   NonFiniteFeatureError,
   readHistory,
   type BarColumns,
+  type Computation,
   type DailyBar,
   type FeatureDefinition,
   type FeatureRow,
   type FeatureSetDefinition,
 } from './feature-set.js';
-import { ema, logReturns, rollingMean, rollingStd, rollingZScore, rsi, trueRange, wilderSmooth } from './indicators.js';
+import { ema, logReturns, rollingMean, rollingStd, rollingZScore, rsi, trueRange, wilderSmooth, type RsiState, type RunningMean } from './indicators.js';
+
+/**
+ * What a computation leaves to resume from after its last bar: the value of every recursive
+ * series (EMAs, Wilder averages) and the running sums of the moving averages. Everything else is
+ * a function of a window of bars, which the history itself holds.
+ */
+interface OhlcvV1State {
+  /** Bars covered: a computation resumes at this index. */
+  length: number;
+  /** Date of the last bar covered, so a history that changed underneath is not resumed. */
+  lastDate: string;
+  ema: Map<number, number>;
+  macdSignal: number;
+  rsi: RsiState;
+  atr: number;
+  means: Map<number, RunningMean>;
+}
+
+/**
+ * Bars read again before the first new one when resuming: enough for the longest window (SMA 50
+ * subtracts the value 50 bars back) and the longest lookback (20-session returns and volatility).
+ */
+const LOOKBACK = 64;
 
 /** The bar columns of one history and the intermediates several features share, each built once. */
 class Inputs {
@@ -31,8 +55,19 @@ class Inputs {
   readonly dayOfWeek: Uint8Array;
   readonly month: Uint8Array;
   private readonly cache = new Map<string, Float64Array>();
+  /** Running states handed to the indicators: in, the state to resume from; out, the state after the last bar. */
+  private readonly means = new Map<number, RunningMean>();
+  private readonly rsiState: RsiState;
 
-  constructor(bars: BarColumns) {
+  /**
+   * `resume`, when given: the state before position `at` of these columns, which then computes
+   * only from `at` on (earlier positions hold NaN or are left to the windows).
+   */
+  constructor(
+    bars: BarColumns,
+    private readonly resume?: { state: OhlcvV1State; at: number },
+  ) {
+    this.rsiState = resume ? { ...resume.state.rsi, index: resume.at } : { index: 0, gain: Number.NaN, loss: Number.NaN };
     this.length = bars.length;
     this.close = bars.close;
     this.high = bars.high;
@@ -60,7 +95,46 @@ class Inputs {
   }
 
   ema(n: number): Float64Array {
-    return this.shared(`ema_${n}`, () => ema(this.close, n));
+    return this.shared(`ema_${n}`, () => ema(this.close, n, 0, this.resumeOf(this.resume?.state.ema.get(n))));
+  }
+
+  /** Simple moving average of the close over n sessions, its running sum carried across computations. */
+  mean(n: number): Float64Array {
+    return this.shared(`sma_${n}`, () => {
+      const previous = this.resume?.state.means.get(n);
+      const state: RunningMean = previous && this.resume ? { ...previous, index: this.resume.at } : { index: 0, sum: 0, error: 0 };
+      this.means.set(n, state);
+      return rollingMean(this.close, n, 0, state);
+    });
+  }
+
+  /** Wilder's RSI over 14 sessions, its averages carried across computations. */
+  rsi14(): Float64Array {
+    return this.shared('rsi_14', () => rsi(this.close, 14, this.rsiState));
+  }
+
+  /** ATR14 in price units: Wilder's smoothing of the true ranges from bar 1 on. */
+  atr14(): Float64Array {
+    return this.shared('atr_14', () => wilderSmooth(trueRange(this.high, this.low, this.close), 14, 1, this.resumeOf(this.resume?.state.atr)));
+  }
+
+  /** Where a recursive series resumes, given its value before the first new bar. */
+  private resumeOf(value: number | undefined): { index: number; value: number } | undefined {
+    return this.resume && value !== undefined ? { index: this.resume.at, value } : undefined;
+  }
+
+  /** The state after the last bar, once every feature's column is computed. */
+  endState(length: number, lastDate: string): OhlcvV1State {
+    const last = this.length - 1;
+    return {
+      length,
+      lastDate,
+      ema: new Map([12, 26].map((n) => [n, this.ema(n)[last]])),
+      macdSignal: this.macdSignal()[last],
+      rsi: { ...this.rsiState, index: 0 },
+      atr: this.atr14()[last],
+      means: new Map([...this.means].map(([n, state]) => [n, { ...state, index: 0 }])),
+    };
   }
 
   /** Raw MACD line EMA12 − EMA26, price units, defined from bar 25. */
@@ -76,7 +150,7 @@ class Inputs {
 
   /** Raw MACD signal line, EMA9 of the MACD line seeded with its first 9 values, price units, defined from bar 33. */
   macdSignal(): Float64Array {
-    return this.shared('macd_signal', () => ema(this.macdLine(), 9, 25));
+    return this.shared('macd_signal', () => ema(this.macdLine(), 9, 25, this.resumeOf(this.resume?.state.macdSignal)));
   }
 }
 
@@ -125,7 +199,7 @@ function closeSmaRatio(n: number): Feature {
     name: `close_sma_${n}_ratio`,
     description: `Close relative to its ${n}-session simple moving average: close_t / mean(close_t-${n - 1}..close_t) - 1; dimensionless.`,
     warmUpDays: n,
-    column: (inputs) => ratioMinusOne(inputs.close, rollingMean(inputs.close, n)),
+    column: (inputs) => ratioMinusOne(inputs.close, inputs.mean(n)),
   };
 }
 
@@ -199,7 +273,7 @@ const RSI_14: Feature = {
     'changes, seeded with the simple mean of the first 14 and then avg_t = (13*avg_t-1 + x_t)/14; ' +
     '100 when L = 0, 50 when G = L = 0.',
   warmUpDays: 15,
-  column: (inputs) => rsi(inputs.close, 14),
+  column: (inputs) => inputs.rsi14(),
 };
 
 /**
@@ -234,10 +308,7 @@ const ATR_RATIO: Feature = {
     "Average true range over close: ATR14_t / close_t; true range uses the previous close (bars 1 on), Wilder's " +
     'smoothing seeded with the mean of the first 14 true ranges, then ATR_t = (13*ATR_t-1 + TR_t)/14; fraction of price.',
   warmUpDays: 15,
-  column: (inputs) => {
-    const atr = wilderSmooth(trueRange(inputs.high, inputs.low, inputs.close), 14, 1);
-    return quotient(atr, inputs.close);
-  },
+  column: (inputs) => quotient(inputs.atr14(), inputs.close),
 };
 
 /**
@@ -367,25 +438,41 @@ export function ohlcvV1Columns(history: readonly DailyBar[]): Float64Array[] {
   return FEATURES.map((feature) => feature.column(inputs));
 }
 
-function compute(history: readonly DailyBar[]): FeatureRow[] {
-  const bars = readHistory(history);
-  if (bars.length < WARM_UP_DAYS) return [];
-  const inputs = new Inputs(bars);
+/** The state to resume from, when `resume` is one and covers exactly history[0..from). */
+function resumable(history: readonly DailyBar[], from: number, resume: unknown): OhlcvV1State | undefined {
+  if (typeof resume !== 'object' || resume === null) return undefined;
+  const state = resume as OhlcvV1State;
+  if (state.length !== from || from < LOOKBACK || from > history.length || history[from - 1].date !== state.lastDate) return undefined;
+  return state;
+}
+
+function computeFrom(history: readonly DailyBar[], from: number, resume?: unknown): Computation {
+  const state = resumable(history, from, resume);
+  // Resuming reads only the bars the windows reach before the first new one.
+  const start = state ? from - LOOKBACK : 0;
+  const bars = readHistory(start > 0 ? history.slice(start) : history);
+  if (history.length < WARM_UP_DAYS) return { rows: [], state: undefined };
+  const inputs = new Inputs(bars, state && { state, at: LOOKBACK });
   const columns = FEATURES.map((feature) => feature.column(inputs));
   const width = columns.length;
-  const rows: FeatureRow[] = new Array(history.length - WARM_UP_DAYS + 1);
-  for (let t = WARM_UP_DAYS - 1; t < history.length; t++) {
+  const first = Math.max(WARM_UP_DAYS - 1, from);
+  const rows: FeatureRow[] = new Array(Math.max(0, history.length - first));
+  for (let t = first; t < history.length; t++) {
     const values = new Array<number>(width);
     for (let f = 0; f < width; f++) {
-      const value = columns[f][t];
+      const value = columns[f][t - start];
       // Validation bounds the inputs so this cannot fire; checked anyway because "no NaN or
       // Infinity leaves the service" is a contract, and a future edit may break the reasoning.
       if (!Number.isFinite(value)) throw new NonFiniteFeatureError(FEATURES[f].name, history[t].date, value);
       values[f] = value;
     }
-    rows[t - WARM_UP_DAYS + 1] = { date: history[t].date, close: history[t].close, values };
+    rows[t - first] = { date: history[t].date, close: history[t].close, values };
   }
-  return rows;
+  return { rows, state: inputs.endState(history.length, history[history.length - 1].date) };
+}
+
+function compute(history: readonly DailyBar[]): FeatureRow[] {
+  return computeFrom(history, 0).rows;
 }
 
 /**
@@ -405,4 +492,5 @@ export const OHLCV_V1: FeatureSetDefinition = Object.freeze({
   ),
   warmUpDays: WARM_UP_DAYS,
   compute,
+  computeFrom,
 });
