@@ -92,7 +92,8 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
     const feature = await startServiceProcess('feature', { env });
     processes.push(feature);
     const featureAddr = `127.0.0.1:${feature.port}`;
-    const registryProcess = await startServiceProcess('registry', { env: { ...env, FEATURE_ADDR: featureAddr } });
+    // PGlite's first start is slow on a busy machine: allow it more than the default 90 s.
+    const registryProcess = await startServiceProcess('registry', { env: { ...env, FEATURE_ADDR: featureAddr }, readyTimeoutMs: 180_000 });
     processes.push(registryProcess);
     const registryAddr = `127.0.0.1:${registryProcess.port}`;
 
