@@ -6,6 +6,7 @@
 import { benchFeature } from './feature.js';
 import { benchRawEcho } from './grpc-echo.js';
 import { benchIngestion } from './ingestion.js';
+import { benchLatency } from './latency.js';
 import { benchMonitoring } from './monitoring.js';
 import { benchPrediction } from './prediction.js';
 import { benchTraining } from './training.js';
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   feature: benchFeature,
   training: benchTraining,
   prediction: benchPrediction,
+  latency: benchLatency,
   monitoring: benchMonitoring,
 };
 

@@ -31,6 +31,52 @@ export interface PredictionMetrics {
   watchers: Gauge;
 }
 
+/** The labelled series the request path touches on every prediction and every run. */
+export interface PredictionSeries {
+  /** Counts one prediction of `model`. */
+  served(model: string, degraded: boolean): void;
+  /** Records one inference run of `model`: its rows and its duration in seconds. */
+  ran(model: string, rows: number, seconds: number): void;
+}
+
+/**
+ * {@link PredictionSeries} over `metrics` (one per metrics object), with each label child looked
+ * up once per model and kept: prom-client hashes the labels object on every `inc({...})`, measurable next to a
+ * prediction of a few microseconds.
+ */
+export function predictionSeries(metrics: PredictionMetrics): PredictionSeries {
+  let kept = SERIES.get(metrics);
+  if (!kept) SERIES.set(metrics, (kept = seriesOver(metrics)));
+  return kept;
+}
+
+const SERIES = new WeakMap<PredictionMetrics, PredictionSeries>();
+
+function seriesOver(metrics: PredictionMetrics): PredictionSeries {
+  const byModel = new Map<string, { live: { inc(): void }; degraded: { inc(): void }; rows: { observe(v: number): void }; seconds: { observe(v: number): void } }>();
+  const of = (model: string) => {
+    let series = byModel.get(model);
+    if (!series) {
+      series = {
+        live: metrics.predictions.labels({ model, degraded: 'false' }),
+        degraded: metrics.predictions.labels({ model, degraded: 'true' }),
+        rows: metrics.inferenceRows.labels({ model }),
+        seconds: metrics.inferenceSeconds.labels({ model }),
+      };
+      byModel.set(model, series);
+    }
+    return series;
+  };
+  return {
+    served: (model, degraded) => (degraded ? of(model).degraded : of(model).live).inc(),
+    ran: (model, rows, seconds) => {
+      const series = of(model);
+      series.rows.observe(rows);
+      series.seconds.observe(seconds);
+    },
+  };
+}
+
 /** The prediction service's metrics, registered on first use. */
 export function predictionMetrics(): PredictionMetrics {
   return {

@@ -22,7 +22,7 @@ import { fromProtoDate, requireSymbol } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import type { Batcher } from './batcher.js';
 import type { Degradation, FeatureSource, SourcedVector } from './feature-source.js';
-import type { PredictionMetrics } from './metrics.js';
+import { predictionSeries, type PredictionMetrics } from './metrics.js';
 import { acquireModel } from './inference-session.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 import type { PredictionEvents } from './prediction-events.js';
@@ -160,7 +160,7 @@ export function toPrediction(model: LoadedModel, vector: FeatureVector, predicte
 /** Publishes and counts a prediction served from `features`; `started` is the performance.now() of the request. */
 export function served(deps: Pick<PredictionDeps, 'events' | 'metrics'>, prediction: Prediction, started: number, features: readonly number[]): Prediction {
   deps.events.made(prediction, performance.now() - started, features);
-  deps.metrics.predictions.inc({ model: prediction.modelName, degraded: String(prediction.degraded) });
+  predictionSeries(deps.metrics).served(prediction.modelName, prediction.degraded);
   return prediction;
 }
 

@@ -12,7 +12,7 @@ import type { PredictionConfig } from './config.js';
 import { FeatureCache } from './feature-cache.js';
 import { FeatureSource } from './feature-source.js';
 import { inferenceHandlers } from './inference-protocol.js';
-import { predictionMetrics } from './metrics.js';
+import { predictionMetrics, predictionSeries } from './metrics.js';
 import { infer, ModelCache, type LoadedModel } from './model-cache.js';
 import { createModelLoader } from './model-loader.js';
 import { predict, predictBatch, type PredictionDeps } from './predict.js';
@@ -77,6 +77,7 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     halfOpenAfterMs: config.PREDICTION_BREAKER_HALF_OPEN_MS,
   });
   const metrics = predictionMetrics();
+  const series = predictionSeries(metrics);
   const models = new ModelCache({ logger });
   const cache = new FeatureCache({ freshMs: config.PREDICTION_FEATURE_FRESH_MS, logger, metrics });
   const features = new FeatureSource({ client: featureClient, policy: featurePolicy, timeoutMs: config.PREDICTION_FEATURE_TIMEOUT_MS, cache, logger, metrics });
@@ -84,10 +85,7 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     infer,
     maxBatch: config.PREDICTION_MAX_BATCH,
     maxQueueDelayMs: config.PREDICTION_MAX_QUEUE_DELAY_MS,
-    onRun: (model, rows, seconds) => {
-      metrics.inferenceRows.observe({ model: model.name }, rows);
-      metrics.inferenceSeconds.observe({ model: model.name }, seconds);
-    },
+    onRun: (model, rows, seconds) => series.ran(model.name, rows, seconds),
   });
   const predictionEvents = new PredictionEvents({
     bus: events,
