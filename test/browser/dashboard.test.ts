@@ -2,7 +2,9 @@
  * The dashboard in headless Chromium (Debian's package, driven by playwright-core) against the
  * real gateway and the real services (test/browser/mesh-bed.ts): the page asks for a key and loads
  * with it, the chart draws a symbol's candles, a bar ingested during the test makes a new
- * prediction appear on the page without a reload, and the alert it causes appears too.
+ * prediction appear on the page without a reload, and the alert it causes appears too; past
+ * predictions are drawn against the actual closes and the live error against no change charted,
+ * as monitoring scored them, both growing as sessions arrive and both there again after a reload.
  *
  * Screenshots go to a temporary folder (printed). `SCREENSHOT=docs/dashboard.png` also writes the
  * final view there: that is how the README's image is refreshed.
@@ -17,7 +19,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { waitFor } from '../../lib/events/testing.js';
 import { ROOT } from '../../lib/runtime/service-process.js';
 import { buildDashboard } from '../../web/build.js';
-import { RULE, startDashboardBed, type DashboardBed } from './mesh-bed.js';
+import { MODEL, RULE, startDashboardBed, type DashboardBed } from './mesh-bed.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Without the background-networking flags Chromium's own outgoing connections are refused here, many at a time. */
@@ -117,12 +119,40 @@ describe('the dashboard in Chromium', { timeout: 180_000 }, () => {
     for (const name of ['ingestion', 'feature', 'registry', 'training', 'prediction', 'monitoring']) assert.ok(names.includes(name), `${name} is listed`);
   });
 
-  it('keeps drawing predictions against the actual closes as sessions arrive', async () => {
+  it('keeps drawing predictions against the actual closes and the live error as sessions arrive', async () => {
     const symbol = [...bed.symbols].sort()[1];
     const [bar] = await bed.addBars([symbol, ...bed.symbols.filter((s) => s !== symbol)]);
     await page.locator(`#feed li[data-symbol=${symbol}][data-feature-date="${bar.date}"]`).waitFor();
     await atLeast('#chart', 'predictions', 3);
-    await atLeast('#model', 'live-points', 1);
+    // Scores come only from monitoring: the two predictions whose next bars came during the test.
+    await atLeast('#chart', 'scored', 2);
+    // One point per scored session, from GetErrorSeries.
+    await atLeast('#model', 'live-points', 2);
+    await screenshot('live-history');
+  });
+
+  it('draws the past predictions and the live error from monitoring again after a reload', async () => {
+    const symbol = [...bed.symbols].sort()[1];
+    // What monitoring holds, through the gateway over Connect JSON with the page's viewer key.
+    const post = async (method: string, body: unknown) => {
+      const response = await fetch(`${bed.url}/nepse.monitoring.v1.MonitoringService/${method}`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bed.apiKey}` }, body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, `${method}: ${await response.clone().text()}`);
+      return response.json();
+    };
+    const { predictions } = (await post('ListScoredPredictions', { symbol, modelName: MODEL })) as { predictions: { scored?: boolean }[] };
+    const scored = predictions.filter((p) => p.scored).length;
+    assert.ok(predictions.length >= 3 && scored >= 2, `monitoring holds ${predictions.length} predictions of ${symbol}, ${scored} scored`);
+    const { points } = (await post('GetErrorSeries', { modelName: MODEL, modelVersion: 1, rollingDays: 5 })) as { points: unknown[] };
+
+    // The page knew only the latest prediction of each symbol before it watched: the rest is history.
+    await page.reload();
+    await page.locator('body[data-state=ready]').waitFor();
+    await page.locator(`#chart[data-symbol=${symbol}][data-history="${predictions.length}"][data-scored="${scored}"]`).waitFor();
+    assert.equal(await data('#model', 'live-points'), String(points.length));
+    assert.ok(Number(await data('#chart', 'predictions')) >= 3, 'the predicted closes are drawn beside the candles');
+    assert.match(await page.locator('#chart-legend').innerText(), new RegExp(`${scored} scored · MAE`));
     const file = await screenshot('dashboard');
     if (process.env.SCREENSHOT) await page.screenshot({ path: resolve(ROOT, process.env.SCREENSHOT) });
     assert.deepEqual(consoleErrors, [], 'no errors in the page');

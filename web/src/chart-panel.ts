@@ -1,14 +1,17 @@
 /**
  * The price chart of one symbol (TradingView lightweight-charts): daily candles, the closes the
- * model predicted for each session drawn against them as a dotted line, and the predicted next
- * close marked beyond the last candle. The container reports what it drew in data attributes
- * (`data-symbol`, `data-candles`, `data-predictions`, `data-next-close`) for tests and tools.
+ * model predicted for each session drawn against them as a dotted line — the past ones as
+ * monitoring scored them (ListScoredPredictions), the streamed ones as they come — and the
+ * predicted next close marked beyond the last candle. The container reports what it drew in data
+ * attributes (`data-symbol`, `data-candles`, `data-predictions`, `data-scored`, `data-history`,
+ * `data-next-close`) for tests and tools.
  */
 import {
   CandlestickSeries, ColorType, createChart, createSeriesMarkers, CrosshairMode, LineSeries, LineStyle,
   type IChartApi, type ISeriesApi, type ISeriesMarkersPluginApi, type Time, type UTCTimestamp,
 } from 'lightweight-charts';
 import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
+import type { ScoredPrediction } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { nextTradingDay } from '../../lib/market/calendar.js';
 import { dayOf, escapeHtml, price, signedPct } from './format.js';
@@ -27,6 +30,8 @@ export class ChartPanel {
   private readonly markers: ISeriesMarkersPluginApi<Time>;
   /** Predictions shown, by feature day (one per session: the latest wins). */
   private readonly predictions = new Map<string, Prediction>();
+  /** Past predictions of the symbol as monitoring scored them, by feature day. */
+  private readonly past = new Map<string, ScoredPrediction>();
   private bars: Bar[] = [];
   private symbol = '';
 
@@ -56,12 +61,27 @@ export class ChartPanel {
     const changed = symbol !== this.symbol;
     this.symbol = symbol;
     if (bars || changed) this.bars = [...(bars ?? [])];
+    if (changed) this.past.clear();
     this.predictions.clear();
     for (const p of predictions) this.keep(p);
     this.candles.setData(this.bars.map((b) => ({ time: timeOf(dayOf(b.date)), open: b.open, high: b.high, low: b.low, close: b.close })));
     this.drawPredictions();
     // Opens on the last quarter-year, where the predictions are; the rest is a scroll away.
     if (changed) this.chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, this.bars.length - 65), to: this.bars.length + 2 });
+  }
+
+  /**
+   * Shows the symbol's past predictions as monitoring holds them (newest first; the first of a
+   * feature day wins), replacing the history shown. Another symbol's history is ignored.
+   */
+  showHistory(symbol: string, scored: readonly ScoredPrediction[]): void {
+    if (symbol !== this.symbol) return;
+    this.past.clear();
+    for (const p of scored) {
+      const day = dayOf(p.featureDate);
+      if (day && !this.past.has(day)) this.past.set(day, p);
+    }
+    this.drawPredictions();
   }
 
   /** Adds a bar (a new session) or replaces the bar of its day. */
@@ -95,9 +115,19 @@ export class ChartPanel {
   }
 
   private drawPredictions(): void {
-    const sorted = [...this.predictions.entries()].sort(([a], [b]) => a.localeCompare(b));
-    // Each prediction is drawn on the session it forecasts: the trading day after its features.
-    const points = sorted.map(([day, p]) => ({ time: timeOf(nextTradingDay(day)), value: p.predictedClose }));
+    const days = [...new Set([...this.past.keys(), ...this.predictions.keys()])].sort();
+    // Each prediction is drawn on the session it forecasts: its scored target day once its bar
+    // came, else the trading day after its features. A streamed prediction is the latest word.
+    const byTime = new Map<number, number>();
+    let scored = 0;
+    for (const day of days) {
+      const past = this.past.get(day);
+      const target = past?.scored ? dayOf(past.targetDate) : nextTradingDay(day);
+      const value = this.predictions.get(day)?.predictedClose ?? past!.predictedClose;
+      byTime.set(timeOf(target), value);
+      if (past?.scored) scored++;
+    }
+    const points = [...byTime.entries()].sort(([a], [b]) => a - b).map(([time, value]) => ({ time: time as UTCTimestamp, value }));
     this.predicted.setData(points);
     const next = this.next();
     this.markers.setMarkers(
@@ -106,6 +136,8 @@ export class ChartPanel {
     this.root.dataset.symbol = this.symbol;
     this.root.dataset.candles = String(this.bars.length);
     this.root.dataset.predictions = String(points.length);
+    this.root.dataset.scored = String(scored);
+    this.root.dataset.history = String(this.past.size);
     this.root.dataset.nextClose = next ? next.predictedClose.toFixed(2) : '';
     this.drawLegend(next);
   }
@@ -123,6 +155,13 @@ export class ChartPanel {
       if (next.degraded) parts.push('<span class="badge warn" title="Predicted from stale features">degraded</span>');
     } else {
       parts.push('<span class="muted">no prediction for the next session yet</span>');
+    }
+    const scored = [...this.past.values()].filter((p) => p.scored);
+    if (scored.length) {
+      const mae = (f: (p: ScoredPrediction) => number) => scored.reduce((sum, p) => sum + f(p), 0) / scored.length;
+      parts.push(
+        `<span class="muted" title="Past predictions scored against the actual closes">${scored.length} scored · MAE ${price(mae((p) => p.absErrorClose))} vs no change ${price(mae((p) => p.noChangeAbsErrorClose))}</span>`,
+      );
     }
     this.legend.innerHTML = parts.join('<span class="sep">·</span>');
   }

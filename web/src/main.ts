@@ -23,6 +23,15 @@ import { SymbolsPanel } from './symbols-panel.js';
 const MESH_INTERVAL_MS = 10_000;
 /** Symbols the list holds at most (pages of the dashboard read). */
 const MAX_SYMBOLS = 2000;
+/** Past predictions the chart reads for a symbol: one page, the newest (about four years of sessions). */
+const HISTORY_PREDICTIONS = 1000;
+/** Scored days each point of the live error chart averages over. */
+const ERROR_ROLLING_DAYS = 5;
+/**
+ * How often the selected symbol's scored predictions and the error series are read again, in ms:
+ * a prediction is scored when the next bar reaches monitoring, which no stream tells the page.
+ */
+const HISTORY_INTERVAL_MS = 10_000;
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
 const api = createApi(storedKey);
@@ -37,6 +46,9 @@ const mesh = new MeshPanel($('#mesh'));
 const seen = new Map<string, Map<string, Prediction>>();
 let productionModels: ModelVersion[] = [];
 let selected = '';
+/** The model whose past predictions the chart draws, and the serving version whose error is charted. */
+let shownModel = '';
+let shownVersion: ModelVersion | undefined;
 let overviewRun = 0;
 
 function remember(p: Prediction | undefined): void {
@@ -118,7 +130,13 @@ async function refreshOverview(): Promise<void> {
     const p = overview.latestPrediction;
     const serving = productionModels.find((m) => m.name === p?.modelName && m.version === p?.modelVersion)
       ?? (p ? await servingModel(p.modelName, p.modelVersion) : productionModels[0]);
-    model.show(serving, serving ? await modelReport(serving, overview.performance) : overview.performance);
+    shownModel = serving?.name ?? p?.modelName ?? '';
+    shownVersion = serving;
+    const report = serving ? await modelReport(serving, overview.performance) : overview.performance;
+    if (run !== overviewRun) return;
+    model.show(serving, report);
+    // After model.show: the error chart takes only the series of the model it shows.
+    await refreshHistory();
     document.body.dataset.state = 'ready';
   } catch (error) {
     banner(`Could not load ${symbol}: ${describeError(error)}`);
@@ -142,6 +160,23 @@ async function modelReport(m: ModelVersion, fallback: PerformanceReport | undefi
   } catch {
     return fallback;
   }
+}
+
+/**
+ * Reads the selected symbol's past predictions by the shown model's name (every version) as
+ * monitoring scored them, and the serving version's live error over time beside no change. What
+ * cannot be read leaves the charts as drawn (model.show clears the error chart on a new model).
+ */
+async function refreshHistory(): Promise<void> {
+  const symbol = selected;
+  const version = shownVersion;
+  if (!symbol) return;
+  const [history, errors] = await Promise.all([
+    api.monitoring.listScoredPredictions({ symbol, modelName: shownModel, pageSize: HISTORY_PREDICTIONS }).then((r) => r.predictions, () => undefined),
+    version ? api.monitoring.getErrorSeries({ modelName: version.name, modelVersion: version.version, rollingDays: ERROR_ROLLING_DAYS }).catch(() => undefined) : undefined,
+  ]);
+  if (history) chart.showHistory(symbol, history);
+  if (errors) model.showErrors(errors);
 }
 
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -181,6 +216,7 @@ function startStreams(): void {
   };
   void readMesh();
   setInterval(readMesh, MESH_INTERVAL_MS);
+  setInterval(() => void refreshHistory(), HISTORY_INTERVAL_MS);
 }
 
 $('#change-key').addEventListener('click', () => void askForKey('Enter the API key to use.').then(() => location.reload()));

@@ -1,11 +1,12 @@
 /**
  * The serving model: name, version and stage; its walk-forward backtest beside the two naive
  * baselines (no change, SMA-5 drift); its live figures beside no change; and the live error
- * against no change over time as a chart, one point per scored session as monitoring reports it.
+ * against no change over time as a chart, one point per scored session as monitoring's
+ * GetErrorSeries reports it (`data-live-points` counts them).
  */
 import { ColorType, createChart, LineSeries, type IChartApi, type ISeriesApi, type UTCTimestamp } from 'lightweight-charts';
 import { Baseline, type Evaluation, type ForecastMetrics } from '../../gen/nepse/market/v1/market_pb.js';
-import type { PerformanceReport } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import type { GetErrorSeriesResponse, PerformanceReport } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { Stage, type ModelVersion } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { COLORS } from './chart-panel.js';
 import { bp, dayOf, el, pct, price } from './format.js';
@@ -26,8 +27,6 @@ export class ModelPanel {
   private readonly chart: IChartApi;
   private readonly modelLine: ISeriesApi<'Line'>;
   private readonly noChangeLine: ISeriesApi<'Line'>;
-  /** Live MAE (return) of the model and of no change, by the window's last scored day. */
-  private readonly history = new Map<string, { model: number; noChange: number }>();
   private key = '';
 
   constructor(private readonly root: HTMLElement) {
@@ -49,7 +48,7 @@ export class ModelPanel {
     const key = model ? `${model.name}@${model.version}` : '';
     if (key !== this.key) {
       this.key = key;
-      this.history.clear();
+      this.showErrors(undefined);
     }
     this.root.dataset.model = key;
     const head = this.root.querySelector<HTMLElement>('.model-head')!;
@@ -72,7 +71,6 @@ export class ModelPanel {
       { label: 'model', metrics: live?.model, model: true },
       { label: 'no change', metrics: baselineOf(live, Baseline.NO_CHANGE) },
     ], report ? `${window}${report.pendingPredictions ? ` · ${report.pendingPredictions} awaiting their bar` : ''}` : 'no live figures yet');
-    this.record(report);
   }
 
   private table(selector: string, rows: MetricsRow[], caption: string): void {
@@ -94,17 +92,19 @@ export class ModelPanel {
     table.tBodies[0].append(...body);
   }
 
-  /** Adds the report's window to the live-error history and redraws the chart. */
-  private record(report: PerformanceReport | undefined): void {
-    const end = dayOf(report?.window?.end);
-    const model = report?.live?.model;
-    const noChange = baselineOf(report?.live, Baseline.NO_CHANGE);
-    if (end && model && noChange && model.count > 0n) this.history.set(end, { model: model.maeReturn, noChange: noChange.maeReturn });
-    const points = [...this.history.entries()].sort(([a], [b]) => a.localeCompare(b));
+  /**
+   * Draws the model's live error over time (MAE of the return per scored day, rolling as the
+   * series says) beside no change; a series of another model than the one shown is ignored, and
+   * none clears the chart.
+   */
+  showErrors(series: GetErrorSeriesResponse | undefined): void {
+    if (series && `${series.modelName}@${series.modelVersion}` !== this.key) return;
+    const points = series?.points ?? [];
     const time = (day: string) => (Date.parse(`${day}T00:00:00Z`) / 1000) as UTCTimestamp;
-    this.modelLine.setData(points.map(([day, v]) => ({ time: time(day), value: v.model })));
-    this.noChangeLine.setData(points.map(([day, v]) => ({ time: time(day), value: v.noChange })));
+    this.modelLine.setData(points.map((p) => ({ time: time(dayOf(p.targetDate)), value: p.maeReturn })));
+    this.noChangeLine.setData(points.map((p) => ({ time: time(dayOf(p.targetDate)), value: p.noChangeMaeReturn })));
     this.chart.timeScale().fitContent();
     this.root.dataset.livePoints = String(points.length);
+    this.root.dataset.rollingDays = String(series?.rollingDays ?? '');
   }
 }
