@@ -31,10 +31,10 @@ export function createRawClient(address: string, methods: readonly DescMethod[])
   return new Constructor(address, grpc.credentials.createInsecure()) as unknown as RawClient;
 }
 
-/** One unary call of `method` with a deadline; resolves with the response bytes. */
-export function rawUnary(client: RawClient, method: DescMethod, request: Buffer, deadlineMs: number): Promise<Buffer> {
+/** One unary call of `method` with a deadline (and `metadata`, e.g. credentials); resolves with the response bytes. */
+export function rawUnary(client: RawClient, method: DescMethod, request: Buffer, deadlineMs: number, metadata?: GrpcJs.Metadata): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    client[method.name](request, { deadline: Date.now() + deadlineMs }, (error: GrpcJs.ServiceError | null, response: Buffer) => (error ? reject(error) : resolve(response))),
+    client[method.name](request, metadata ?? new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error: GrpcJs.ServiceError | null, response: Buffer) => (error ? reject(error) : resolve(response))),
   );
 }
 

@@ -4,6 +4,7 @@
  * the raw limits of this machine measured in the same run.
  */
 import { benchFeature } from './feature.js';
+import { benchGateway } from './gateway.js';
 import { benchRawEcho } from './grpc-echo.js';
 import { benchIngestion } from './ingestion.js';
 import { benchLatency } from './latency.js';
@@ -17,6 +18,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   feature: benchFeature,
   training: benchTraining,
   prediction: benchPrediction,
+  gateway: benchGateway,
   latency: benchLatency,
   monitoring: benchMonitoring,
 };
