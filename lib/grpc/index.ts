@@ -25,4 +25,4 @@ export {
   type PreconditionViolation,
   type StatusDetails,
 } from './errors.js';
-export { methodPath, encodeOnce, type Encoded } from './definition.js';
+export { methodPath, encodeOnce, useRequestDecoder, type Encoded } from './definition.js';

@@ -1,9 +1,10 @@
-import { IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
+import { IngestBarsRequestSchema, IngestionService } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
-import { implement } from '../../lib/grpc/index.js';
+import { implement, useRequestDecoder } from '../../lib/grpc/index.js';
 import { hostServices, queryCheck } from '../../lib/runtime/index.js';
 import { openServiceStore } from '../../lib/store/index.js';
 import { createLogger, eventMetrics, type Logger } from '../../lib/telemetry/index.js';
+import { decodeIngestBarsRequest } from './bars-request-decoder.js';
 import type { CommitDeps } from './commit-batch.js';
 import { CommitGate } from './commit-gate.js';
 import type { IngestionConfig } from './config.js';
@@ -15,6 +16,7 @@ import { BarStore, MIGRATIONS } from './store.js';
 
 /** The gRPC handlers of IngestionService over the service's store and event bus. */
 export function ingestionHandlers(deps: CommitDeps) {
+  useRequestDecoder(IngestBarsRequestSchema, decodeIngestBarsRequest);
   return implement(IngestionService, {
     importCsv: (requests) => importCsv(deps, requests),
     ingestBars: (requests) => ingestBars(deps, requests),
