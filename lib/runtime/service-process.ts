@@ -45,10 +45,15 @@ export interface ServiceProcessOptions {
   metricsPort?: number;
   /** Added to the environment (LOG_LEVEL defaults to warn, BIND_HOST to 127.0.0.1). */
   env?: Record<string, string>;
-  /** Where the child's stdout and stderr go (default: this process's). */
-  output?: 'inherit' | 'pipe' | 'ignore';
+  /** Where the child's stdout and stderr go (default: this process's), or an open file descriptor. */
+  output?: 'inherit' | 'pipe' | 'ignore' | number;
   /** How long to wait for /readyz to answer 200, in ms (default 90 s). */
   readyTimeoutMs?: number;
+  /**
+   * A network namespace to run it in (`ip netns exec <netns> node …`, as root): a host of the
+   * cluster test bed. /readyz is then asked at its BIND_HOST, which must be reachable from here.
+   */
+  netns?: string;
 }
 
 /**
@@ -59,18 +64,12 @@ export async function startServiceProcess(name: string, options: ServiceProcessO
   const port = options.port ?? (await freePort());
   const metricsPort = options.metricsPort ?? (options.port ? options.port + 1000 : await freePort());
   const upper = name.toUpperCase();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'main.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'warn',
-      BIND_HOST: '127.0.0.1',
-      ...options.env,
-      [`${upper}_PORT`]: String(port),
-      [`${upper}_METRICS_PORT`]: String(metricsPort),
-    },
-    stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'],
-  });
+  const env = { ...process.env, LOG_LEVEL: 'warn', BIND_HOST: '127.0.0.1', ...options.env, [`${upper}_PORT`]: String(port), [`${upper}_METRICS_PORT`]: String(metricsPort) };
+  const command = [process.execPath, '--import', 'tsx', join(ROOT, 'services', name, 'main.ts')];
+  // `ip netns exec` enters the namespace and execs node in its place: the child's pid is the service's.
+  const [file, ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...command] : command;
+  const child: ChildProcess = spawn(file!, args, { cwd: ROOT, env, stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'] });
+  const probeHost = options.netns ? env.BIND_HOST : '127.0.0.1';
   const exited = exitOf(child);
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
@@ -91,7 +90,7 @@ export async function startServiceProcess(name: string, options: ServiceProcessO
       throw new Error(`${name} exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${child.exitCode}`} during start`);
     }
     try {
-      const response = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+      const response = await fetch(`http://${probeHost}:${metricsPort}/readyz`, { signal: AbortSignal.timeout(2_000) });
       if (response.status === 200) return { name, port, metricsPort, child, exited, stop };
     } catch {
       // not listening yet
