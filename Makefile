@@ -5,7 +5,7 @@ TSX := node --import tsx
 TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts' 'cli/**/*.test.ts'
 
 .DEFAULT_GOAL := help
-.PHONY: help deps chromium setup generate contracts lint build web test dev demo bench clean
+.PHONY: help deps chromium setup generate contracts lint build web test dev demo bench clean mesh images mesh-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,15 @@ web/dist/index.html: | node_modules
 
 generate: node_modules ## Regenerate gen/ and descriptors/ from proto/ with buf
 	bash scripts/generate.sh
+
+mesh: node_modules ## Regenerate mesh/k8s/base and mesh/istio from mesh/call-graph.yaml
+	$(TSX) mesh/generate.ts
+
+images: node_modules web/dist/index.html ## Container images of every service with podman (embedded :dev and server variants), on a base made locally
+	bash mesh/images/build.sh
+
+mesh-smoke: images ## The dev overlay in podman on the default ports: all SERVING, import, train, promote, Predict, then torn down
+	$(TSX) mesh/smoke.ts
 
 contracts: node_modules ## Contract checks: buf lint, format, gen/ and descriptors/ up to date, breaking against the baseline
 	bash scripts/check-contracts.sh

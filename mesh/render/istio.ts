@@ -19,39 +19,47 @@ const fqdn = (graph: CallGraph, name: string) => `${name}.${graph.namespace}.svc
 const seconds = (ms: number) => `${(ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
 const routeName = (path: string) => path.split('/')[1]!.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
 
-/** The route of one method: its timeout, and retries only when it has no side effects and is unary. */
+/** The route of one method for its callers: its timeout, and retries only when it has no side effects and is unary. */
 export interface RoutePlan {
   path: string;
-  /** Route timeout in ms: the longest caller deadline (the caller's own grpc-timeout cuts shorter ones); 0 for streams. */
+  /** The one caller this route is for (matched by its pods' labels), when callers need different budgets. */
+  caller?: string;
+  /** Route timeout in ms: the caller's deadline (its own grpc-timeout cuts shorter); 0 for server and bidi streams. */
   timeoutMs: number;
   /** Retries after the first attempt. */
   retries: number;
-  /** Per-attempt timeout in ms when retrying: attempts and backoff fit inside the tightest caller's deadline. */
+  /** Per-attempt timeout in ms when retrying: every attempt and the backoff fit inside the caller's deadline. */
   perTryTimeoutMs?: number;
 }
 
-/** Plans the route of a method from its callers' deadlines and its contract. */
-export function planRoute(path: string, deadlines: number[], method: ContractMethod): RoutePlan {
+/** Plans the route of a method from a caller's deadline and the method's contract. */
+export function planRoute(path: string, deadlineMs: number, method: ContractMethod): RoutePlan {
   const streaming = method.kind !== 'unary';
-  const timeoutMs = streaming && method.kind !== 'client_streaming' ? 0 : Math.max(...deadlines);
-  const tightest = Math.min(...deadlines);
-  if (streaming || !method.noSideEffects || tightest === 0) return { path, timeoutMs, retries: 0 };
-  const perTryTimeoutMs = Math.floor((tightest - RETRY_BACKOFF_BUDGET_MS) / (MESH_RETRIES + 1));
+  const timeoutMs = streaming && method.kind !== 'client_streaming' ? 0 : deadlineMs;
+  if (streaming || !method.noSideEffects || deadlineMs === 0) return { path, timeoutMs, retries: 0 };
+  const perTryTimeoutMs = Math.floor((deadlineMs - RETRY_BACKOFF_BUDGET_MS) / (MESH_RETRIES + 1));
   // Below 100 ms per attempt a retry is more likely to be cut off than to help.
   if (perTryTimeoutMs < 100) return { path, timeoutMs, retries: 0 };
   return { path, timeoutMs, retries: MESH_RETRIES, perTryTimeoutMs };
 }
 
-/** The routes of every method called on a service, by path. */
+/**
+ * The routes of every method called on a service: one per method when its callers share a
+ * deadline, else one per caller (matched by source labels) so that each gets attempts that fit its
+ * own deadline; a caller-specific route comes before the method's others.
+ */
 export function routePlans(graph: CallGraph, callee: MeshService, methods: Map<string, ContractMethod>): RoutePlan[] {
-  const deadlines = new Map<string, number[]>();
-  for (const { paths } of callersOf(graph, callee.name)) {
-    for (const [path, ms] of Object.entries(paths)) deadlines.set(path, [...(deadlines.get(path) ?? []), ms]);
+  const deadlines = new Map<string, Map<string, number>>();
+  for (const { caller, paths } of callersOf(graph, callee.name)) {
+    for (const [path, ms] of Object.entries(paths)) deadlines.set(path, (deadlines.get(path) ?? new Map()).set(caller.name, ms));
   }
-  return [...deadlines.keys()].sort().map((path) => {
+  return [...deadlines.keys()].sort().flatMap((path) => {
     const method = methods.get(path);
     if (!method) throw new Error(`call graph: ${path} (called on ${callee.name}) is not a method in descriptors/`);
-    return planRoute(path, deadlines.get(path)!, method);
+    const byCaller = deadlines.get(path)!;
+    const distinct = new Set(byCaller.values());
+    if (distinct.size === 1) return [planRoute(path, [...distinct][0]!, method)];
+    return [...byCaller.keys()].sort().map((caller) => ({ ...planRoute(path, byCaller.get(caller)!, method), caller }));
   });
 }
 
@@ -66,8 +74,8 @@ function virtualService(graph: CallGraph, service: MeshService, plans: RoutePlan
         ]
       : [{ destination: { host, port: { number: service.port } } }];
   const http: { name: string; match: { uri: Record<string, string> }[]; [key: string]: unknown }[] = plans.map((plan) => ({
-    name: routeName(plan.path),
-    match: [{ uri: { exact: `/${plan.path}` } }],
+    name: plan.caller ? `${routeName(plan.path)}-from-${plan.caller}` : routeName(plan.path),
+    match: [{ uri: { exact: `/${plan.path}` }, ...(plan.caller ? { sourceLabels: { 'app.kubernetes.io/name': plan.caller } } : {}) }],
     route: destination,
     timeout: seconds(plan.timeoutMs),
     retries:

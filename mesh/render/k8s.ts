@@ -73,7 +73,7 @@ export function deployment(service: MeshService, options: { name?: string; versi
     volumes.unshift({ name: 'data', emptyDir: {} });
   } else {
     volumeMounts.push({ name: 'keys', mountPath: GATEWAY_KEYS_MOUNT, readOnly: true });
-    volumes.push({ name: 'keys', secret: { secretName: 'nepse-gateway-keys', defaultMode: 0o440 } });
+    volumes.push({ name: 'keys', secret: { secretName: 'nepse-gateway-keys', defaultMode: 0o440, optional: false } });
   }
   return {
     apiVersion: 'apps/v1',

@@ -35,7 +35,9 @@ export type WorkerMessage =
  */
 export function trainInWorker(request: TrainRequest, onProgress: (message: Exclude<WorkerMessage, { kind: 'done' } | { kind: 'error' }>) => void): Promise<TrainResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./train-worker.ts', import.meta.url), { workerData: request });
+    // Beside this module: the TypeScript source when run through tsx, the bundled worker in an image.
+    const file = import.meta.url.endsWith('.ts') ? './train-worker.ts' : './train-worker.js';
+    const worker = new Worker(new URL(file, import.meta.url), { workerData: request });
     let settled = false;
     worker.on('message', (message: WorkerMessage) => {
       if (message.kind === 'done') {
