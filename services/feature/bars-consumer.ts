@@ -19,9 +19,14 @@ export function barsOf(event: BarsIngested): DailyBar[] {
   return bars;
 }
 
-/** Subscribes the engine to BarsIngested; events of different symbols are handled side by side. */
-export function consumeBars(events: EventBus, engine: FeatureEngine, concurrency: number): Promise<EventSubscription> {
-  return events.consume(MeshEvents.barsIngested, { durable: BARS_DURABLE, concurrency, ackWaitMs: 60_000 }, async (event) => {
-    await engine.apply(event.symbol, barsOf(event), event.batchId);
+/**
+ * Subscribes the engine to BarsIngested in batches of up to `maxBatch` events (what has arrived
+ * while the previous batch was handled): a day's close for every listed company arrives as one
+ * event per symbol, and their histories, bars and vectors are then read and written once per
+ * batch instead of once per symbol. One batch at a time, so a symbol's events apply in order.
+ */
+export function consumeBars(events: EventBus, engine: FeatureEngine, maxBatch: number): Promise<EventSubscription> {
+  return events.consumeBatches(MeshEvents.barsIngested, { durable: BARS_DURABLE, maxBatch, ackWaitMs: 60_000 }, async (items) => {
+    await engine.applyBatch(items.map(({ message }) => ({ symbol: message.symbol, bars: barsOf(message), batchId: message.batchId })));
   });
 }

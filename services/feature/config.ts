@@ -6,8 +6,8 @@ const schema = z.object({
   FEATURE_PORT: port().default(DEFAULT_PORTS.feature),
   /** Metrics/health port; default gRPC port + 1000. */
   FEATURE_METRICS_PORT: port().optional(),
-  /** BarsIngested events handled at once (different symbols; one symbol is never handled twice at once). */
-  FEATURE_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** BarsIngested events handled together at most: their bars and vectors are written in one insert each. */
+  FEATURE_CONSUMER_BATCH: z.coerce.number().int().min(1).max(4096).default(512),
 });
 
 /** The feature service's configuration. */

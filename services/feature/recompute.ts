@@ -8,7 +8,7 @@ import { toProtoDate } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import { InvalidHistoryError, type DailyBar, type FeatureRow, type FeatureSetDefinition } from './feature-sets/index.js';
 import type { OnlineStore } from './online-store.js';
-import type { FeatureStore } from './store.js';
+import type { FeatureStore, VectorWrite } from './store.js';
 import { toFeatureVector } from './vectors.js';
 
 /** What recomputing needs. */
@@ -22,85 +22,159 @@ export interface RecomputeDeps {
 
 /** What one recomputation did, per feature set. */
 export interface RecomputeOutcome {
+  symbol: string;
   set: string;
   firstDate: string;
   lastDate: string;
   vectors: number;
 }
 
+/** Bars of one symbol from one BarsIngested event. */
+export interface IncomingBars {
+  symbol: string;
+  bars: readonly DailyBar[];
+  batchId: string;
+}
+
+/** FeaturesComputed events published at the same time. */
+const PUBLISH_CONCURRENCY = 32;
+
+/** One symbol's recomputation, done in memory before anything is stored. */
+interface Computed {
+  symbol: string;
+  batchId: string;
+  incoming: DailyBar[];
+  merged: DailyBar[];
+  perSet: { set: FeatureSetDefinition; rows: FeatureRow[]; state: unknown; latest: FeatureRow | undefined }[];
+}
+
 /**
  * Keeps each symbol's history and recomputes its vectors when bars arrive. Incoming bars are
  * merged into the history (a bar of an existing day replaces it); every vector from the earliest
  * incoming day on is recomputed and rewritten, since each depends on all earlier bars (EMAs,
- * Wilder smoothing) and on nothing later. Earlier vectors are left as they are. Applying the same
- * bars again rewrites identical vectors, so a redelivered event is harmless.
+ * Wilder smoothing) and on nothing later. Earlier vectors are left as they are. Bars appended
+ * after the last known day resume from the state the previous computation left, so a new day
+ * costs that day (and the bars its windows reach), not the symbol's whole history; a corrected
+ * past day recomputes the symbol from its first bar. Applying the same bars again rewrites
+ * identical vectors, so a redelivered event is harmless.
+ *
+ * Bars arrive in batches of events (many symbols at once): histories not yet in memory are read
+ * in one query, and the bars and vectors of the whole batch are written in one insert each.
  */
 export class FeatureEngine {
   private readonly histories = new Map<string, DailyBar[]>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per symbol, per feature set (by position in `sets`): the state to resume an append from. */
+  private readonly states = new Map<string, unknown[]>();
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: RecomputeDeps) {}
 
-  /** Applies bars of one symbol, one call per symbol at a time, in call order. */
+  /** Applies bars of one symbol; see {@link applyBatch}. */
   apply(symbol: string, bars: readonly DailyBar[], batchId: string): Promise<RecomputeOutcome[]> {
-    const previous = this.queues.get(symbol) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => this.applyNow(symbol, bars, batchId));
-    this.queues.set(symbol, next);
-    void next.finally(() => {
-      if (this.queues.get(symbol) === next) this.queues.delete(symbol);
-    });
-    return next;
+    return this.applyBatch([{ symbol, bars, batchId }]);
   }
 
-  private async applyNow(symbol: string, incoming: readonly DailyBar[], batchId: string): Promise<RecomputeOutcome[]> {
-    if (incoming.length === 0) return [];
-    const history = await this.historyOf(symbol);
-    const merged = mergeBars(history, incoming);
-    const from = incoming.reduce((min, b) => (b.date < min ? b.date : min), incoming[0].date);
-    // Everything is computed before anything is stored: bars the feature sets refuse (they throw
-    // InvalidHistoryError) leave no trace, and retrying cannot help, so the event is rejected.
-    let computed: { set: FeatureSetDefinition; rows: FeatureRow[] }[];
-    try {
-      computed = this.deps.sets.map((set) => ({ set, rows: set.compute(merged) }));
-    } catch (error) {
-      if (error instanceof InvalidHistoryError) throw new EventRejectedError(`bars of ${symbol} refused: ${error.message}`, { cause: error });
-      throw error;
+  /**
+   * Applies the bars of several events, in order; calls run one after another. Throws
+   * EventRejectedError when the only symbol's bars cannot be computed from (retrying cannot help);
+   * with several symbols, a plain error, so that each event is retried alone and only the bad one
+   * is refused. Nothing is stored in either case.
+   */
+  applyBatch(items: readonly IncomingBars[]): Promise<RecomputeOutcome[]> {
+    const run = this.tail.catch(() => {}).then(() => this.applyNow(items));
+    this.tail = run;
+    return run;
+  }
+
+  private async applyNow(items: readonly IncomingBars[]): Promise<RecomputeOutcome[]> {
+    const bySymbol = new Map<string, { incoming: DailyBar[]; batchId: string }>();
+    for (const item of items) {
+      if (item.bars.length === 0) continue;
+      const entry = bySymbol.get(item.symbol);
+      if (entry) {
+        entry.incoming.push(...item.bars);
+        entry.batchId = item.batchId;
+      } else bySymbol.set(item.symbol, { incoming: [...item.bars], batchId: item.batchId });
     }
-    await this.deps.store.upsertBars(symbol, incoming);
-    this.histories.set(symbol, merged);
+    if (bySymbol.size === 0) return [];
+    const missing = [...bySymbol.keys()].filter((s) => !this.histories.has(s));
+    if (missing.length > 0) for (const [symbol, history] of await this.deps.store.histories(missing)) this.histories.set(symbol, history);
+
+    // Everything is computed before anything is stored: bars the feature sets refuse (they throw
+    // InvalidHistoryError) leave no trace.
+    const computed: Computed[] = [];
+    for (const [symbol, { incoming, batchId }] of bySymbol) {
+      try {
+        computed.push(this.compute(symbol, incoming, batchId));
+      } catch (error) {
+        if (!(error instanceof InvalidHistoryError)) throw error;
+        const message = `bars of ${symbol} refused: ${error.message}`;
+        if (bySymbol.size === 1) throw new EventRejectedError(message, { cause: error });
+        throw new Error(`${message}; the batch's events are retried one by one`, { cause: error });
+      }
+    }
 
     const computedAt = new Date();
+    const vectors: VectorWrite[] = [];
+    for (const c of computed) for (const p of c.perSet) if (p.rows.length > 0) vectors.push({ set: p.set, symbol: c.symbol, rows: p.rows });
+    await this.deps.store.upsertBarsOf(computed.map((c) => ({ symbol: c.symbol, bars: c.incoming })), computedAt);
+    await this.deps.store.writeVectorsOf(vectors, computedAt);
+
     const outcomes: RecomputeOutcome[] = [];
-    for (const { set, rows } of computed) {
-      const changed = rows.slice(lowerBound(rows, from));
-      if (changed.length === 0) continue;
-      await this.deps.store.writeVectors(set, symbol, changed, computedAt);
-      const latest = toFeatureVector(set, symbol, rows[rows.length - 1], computedAt);
-      this.deps.online.put(set, latest);
-      const outcome = { set: `${set.name}_v${set.version}`, firstDate: changed[0].date, lastDate: changed[changed.length - 1].date, vectors: changed.length };
-      outcomes.push(outcome);
-      const event = create(FeaturesComputedSchema, {
-        symbol,
-        featureSet: { name: set.name, version: set.version },
-        firstDate: toProtoDate(outcome.firstDate),
-        lastDate: toProtoDate(outcome.lastDate),
-        vectorCount: BigInt(outcome.vectors),
-        latest,
-        batchId,
-        occurredAt: timestampFromDate(computedAt),
-      });
-      const digest = createHash('sha256').update(`${batchId}|${outcome.firstDate}|${outcome.lastDate}|${outcome.vectors}`).digest('base64url').slice(0, 16);
-      await this.deps.events.publish(MeshEvents.featuresComputed, symbol, event, { msgId: `features.computed:${outcome.set}:${symbol}:${digest}` });
+    const events: { symbol: string; msgId: string; event: ReturnType<typeof create<typeof FeaturesComputedSchema>> }[] = [];
+    for (const c of computed) {
+      this.histories.set(c.symbol, c.merged);
+      this.states.set(c.symbol, c.perSet.map((p) => p.state));
+      for (const { set, rows, latest } of c.perSet) {
+        if (rows.length === 0 || latest === undefined) continue;
+        const vector = toFeatureVector(set, c.symbol, latest, computedAt);
+        this.deps.online.put(set, vector);
+        const outcome = { symbol: c.symbol, set: `${set.name}_v${set.version}`, firstDate: rows[0].date, lastDate: rows[rows.length - 1].date, vectors: rows.length };
+        outcomes.push(outcome);
+        const event = create(FeaturesComputedSchema, {
+          symbol: c.symbol,
+          featureSet: { name: set.name, version: set.version },
+          firstDate: toProtoDate(outcome.firstDate),
+          lastDate: toProtoDate(outcome.lastDate),
+          vectorCount: BigInt(outcome.vectors),
+          latest: vector,
+          batchId: c.batchId,
+          occurredAt: timestampFromDate(computedAt),
+        });
+        const digest = createHash('sha256').update(`${c.batchId}|${outcome.firstDate}|${outcome.lastDate}|${outcome.vectors}`).digest('base64url').slice(0, 16);
+        events.push({ symbol: c.symbol, msgId: `features.computed:${outcome.set}:${c.symbol}:${digest}`, event });
+      }
     }
+    await this.publish(events);
     return outcomes;
   }
 
-  private async historyOf(symbol: string): Promise<DailyBar[]> {
-    const cached = this.histories.get(symbol);
-    if (cached) return cached;
-    const loaded = await this.deps.store.history(symbol);
-    this.histories.set(symbol, loaded);
-    return loaded;
+  /** One symbol's new history and the vectors from its earliest incoming day on, per set. */
+  private compute(symbol: string, incoming: DailyBar[], batchId: string): Computed {
+    const history = this.histories.get(symbol) ?? [];
+    const merged = mergeBars(history, incoming);
+    const earliest = incoming.reduce((min, b) => (b.date < min ? b.date : min), incoming[0].date);
+    // Only an append after the last known day can resume; anything else starts from the first bar.
+    const appended = history.length > 0 && earliest > history[history.length - 1].date;
+    const from = appended ? history.length : lowerBound(merged, earliest);
+    const states = appended ? this.states.get(symbol) : undefined;
+    const perSet = this.deps.sets.map((set, i) => {
+      const { rows, state } = set.computeFrom(merged, from, states?.[i]);
+      return { set, rows, state, latest: rows.length > 0 ? rows[rows.length - 1] : undefined };
+    });
+    return { symbol, batchId, incoming, merged, perSet };
+  }
+
+  /** Publishes events side by side: a PubAck round trip each would otherwise add up over a batch. */
+  private async publish(events: readonly { symbol: string; msgId: string; event: ReturnType<typeof create<typeof FeaturesComputedSchema>> }[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < events.length) {
+        const { symbol, msgId, event } = events[next++];
+        await this.deps.events.publish(MeshEvents.featuresComputed, symbol, event, { msgId });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUBLISH_CONCURRENCY, events.length) }, worker));
   }
 }
 

@@ -57,7 +57,7 @@ export async function startFeature(config: FeatureConfig, logger: Logger = creat
   const events = await connectEvents({ servers: config.NATS_URL, name: 'feature', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
   const engine = new FeatureEngine({ store: features, online, events, logger, sets: FEATURE_SETS });
-  const consumer = await consumeBars(events, engine, config.FEATURE_CONSUMER_CONCURRENCY);
+  const consumer = await consumeBars(events, engine, config.FEATURE_CONSUMER_BATCH);
   const host = await hostServices({
     services: [featureHandlers({ online, store: features })],
     port: config.FEATURE_PORT,

@@ -1,4 +1,4 @@
-import { parseDateTime, type Migration, type Store } from '../../lib/store/index.js';
+import { parseDateTime, type EncodedRows, type Migration, type Store } from '../../lib/store/index.js';
 import type { DailyBar, FeatureRow } from './feature-sets/index.js';
 
 /** The feature service's own tables: its copy of the bars it needs, and the offline feature store. */
@@ -54,34 +54,91 @@ export interface LabelledRow extends FeatureRow {
 }
 
 
+/** Vectors of one symbol and set to write. */
+export interface VectorWrite {
+  set: { name: string; version: number };
+  symbol: string;
+  rows: readonly FeatureRow[];
+}
+
+const BAR_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'turnover', 'updated_at'];
+const FEATURE_COLUMNS = ['set_name', 'set_version', 'symbol', 'date', 'close', 'values', 'computed_at'];
+
+/**
+ * TabSeparated lines gathered into pieces of at most 16,384 rows (one string for a whole batch
+ * could pass V8's string limit). Callers write only validated symbols, set names, ISO days and
+ * numbers, none of which needs escaping.
+ */
+class TsvRows {
+  private readonly chunks: Buffer[] = [];
+  private payload = '';
+  private inChunk = 0;
+  private count = 0;
+
+  add(line: string): void {
+    this.payload += line;
+    this.count++;
+    if (++this.inChunk === 16_384) {
+      this.chunks.push(Buffer.from(this.payload));
+      this.payload = '';
+      this.inChunk = 0;
+    }
+  }
+
+  encoded(columns: string[]): EncodedRows {
+    if (this.inChunk > 0) this.chunks.push(Buffer.from(this.payload));
+    this.payload = '';
+    this.inChunk = 0;
+    return { format: 'TabSeparated', columns, chunks: this.chunks, rows: this.count };
+  }
+}
+
 /** The feature service's SQL, in one place. */
 export class FeatureStore {
   constructor(private readonly store: Store) {}
 
-  /** Writes (or replaces) bars of the service's own history. */
-  async upsertBars(symbol: string, bars: readonly DailyBar[], at = new Date()): Promise<void> {
-    await this.store.insert(
-      'bars',
-      bars.map((b) => ({ symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover ?? null, updated_at: at })),
+  /** Writes (or replaces) bars of the service's own history, of several symbols in one insert. */
+  async upsertBarsOf(items: readonly { symbol: string; bars: readonly DailyBar[] }[], at = new Date()): Promise<void> {
+    const stamp = at.toISOString();
+    const rows = new TsvRows();
+    for (const { symbol, bars } of items) {
+      for (const b of bars) rows.add(`${symbol}\t${b.date}\t${b.open}\t${b.high}\t${b.low}\t${b.close}\t${b.volume}\t${b.turnover ?? '\\N'}\t${stamp}\n`);
+    }
+    await this.store.insertEncoded('bars', rows.encoded(BAR_COLUMNS));
+  }
+
+  /** The stored histories of these symbols, each in date order; a symbol with no bars has an empty one. */
+  async histories(symbols: readonly string[]): Promise<Map<string, DailyBar[]>> {
+    const out = new Map<string, DailyBar[]>(symbols.map((s) => [s, []]));
+    const rows = await this.store.query<{ symbol: string; day: string; open: number; high: number; low: number; close: number; volume: number; turnover: number | null }>(
+      `SELECT symbol, toString(date) AS day, open, high, low, close, volume, turnover FROM bars FINAL
+       WHERE symbol IN {symbols:Array(String)} ORDER BY symbol, date`,
+      { symbols },
     );
+    for (const r of rows) {
+      out.get(r.symbol)?.push({ date: r.day, open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, turnover: r.turnover ?? undefined });
+    }
+    return out;
   }
 
   /** A symbol's whole stored history, in date order. */
   async history(symbol: string): Promise<DailyBar[]> {
-    const rows = await this.store.query<{ day: string; open: number; high: number; low: number; close: number; volume: number; turnover: number | null }>(
-      `SELECT toString(date) AS day, open, high, low, close, volume, turnover FROM bars FINAL
-       WHERE symbol = {symbol:String} ORDER BY date`,
-      { symbol },
-    );
-    return rows.map((r) => ({ date: r.day, open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, turnover: r.turnover ?? undefined }));
+    return (await this.histories([symbol])).get(symbol) ?? [];
   }
 
-  /** Writes vectors of one symbol and set; vectors of the same days are replaced. */
-  async writeVectors(set: { name: string; version: number }, symbol: string, rows: readonly FeatureRow[], at: Date): Promise<void> {
-    await this.store.insert(
-      'features',
-      rows.map((r) => ({ set_name: set.name, set_version: set.version, symbol, date: r.date, close: r.close, values: r.values, computed_at: at })),
-    );
+  /**
+   * Writes vectors of several symbols and sets in one insert; vectors of the same days are
+   * replaced. TabSeparated built straight from the rows: an object and a JSON array per vector cost
+   * more than the engine's insert.
+   */
+  async writeVectorsOf(writes: readonly VectorWrite[], at: Date): Promise<void> {
+    const stamp = at.toISOString();
+    const rows = new TsvRows();
+    for (const { set, symbol, rows: vectors } of writes) {
+      const prefix = `${set.name}\t${set.version}\t${symbol}\t`;
+      for (const r of vectors) rows.add(`${prefix}${r.date}\t${r.close}\t[${r.values.join(',')}]\t${stamp}\n`);
+    }
+    await this.store.insertEncoded('features', rows.encoded(FEATURE_COLUMNS));
   }
 
   /** The vector of one symbol on one day, if computed. */
