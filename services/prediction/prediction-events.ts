@@ -13,7 +13,8 @@
  * publishers do it: plain publishes whose reply subject is an inbox of ours, and the PubAcks (JSON
  * on that inbox) are counted as they come back. Each event still carries `Nats-Msg-Id`, so
  * JetStream deduplicates a re-send, and the kit's `nepse_events_published_total` counts the
- * acknowledged ones like any other event.
+ * acknowledged ones like any other event. The payload is written by predictions-made-wire.ts,
+ * not the reflective encoder, for the same reason.
  *
  * Why drop instead of wait: the events feed monitoring, they are not the product. Making an RPC
  * wait for JetStream would turn a NATS outage into a prediction outage, and buffering without
@@ -23,17 +24,15 @@
  * (queue_full; publish_failed for a negative or missing PubAck; shutdown) so the gap monitoring
  * sees is explained and alertable. Nothing is retried: by then newer predictions are waiting.
  */
-import { create, toBinary } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { context, trace, type Context } from '@opentelemetry/api';
 import { createInbox, headers, type Msg, type Subscription } from 'nats';
-import { PredictionsMadeSchema, type PredictionMade } from '../../gen/nepse/events/v1/events_pb.js';
 import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { EventHeaders, eventSubject, injectTraceContext, PROTOBUF_CONTENT_TYPE, type EventBus } from '../../lib/events/index.js';
 import { detached } from '../../lib/grpc/index.js';
 import { eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import type { PredictionMetrics } from './metrics.js';
+import { encodePredictionsMade } from './predictions-made-wire.js';
 
 /** Predictions one PredictionsMade carries at most (events.proto). */
 export const PREDICTIONS_PER_EVENT = 1000;
@@ -194,29 +193,13 @@ export class PredictionEvents {
   /** Publishes one PredictionsMade and waits (bounded) for its PubAck on the inbox. */
   private publish(group: Queued[]): void {
     const { bus, instanceId, ackTimeoutMs = 5_000 } = this.options;
-    const predictions: PredictionMade[] = group.map(({ prediction: p, latencyMs, features }) => ({
-      $typeName: 'nepse.events.v1.PredictionMade',
-      predictionId: p.predictionId,
-      modelName: p.modelName,
-      modelVersion: p.modelVersion,
-      symbol: p.symbol,
-      featureDate: p.featureDate,
-      predictedReturn: p.predictedReturn,
-      predictedClose: p.predictedClose,
-      baseClose: p.baseClose,
-      latencyMs,
-      degraded: p.degraded,
-      instanceId,
-      occurredAt: p.predictedAt ?? timestampFromMs(Date.now()),
-      features: features as number[],
-    }));
     const h = headers();
     h.set(EventHeaders.msgId, `predictions.made:${group[0].prediction.predictionId}`);
     h.set(EventHeaders.contentType, PROTOBUF_CONTENT_TYPE);
     h.set(EventHeaders.event, MeshEvents.predictionsMade.name);
     if (group[0].trace) injectTraceContext(h, group[0].trace);
     const id = ++this.eventId;
-    bus.nc.publish(this.subject, toBinary(PredictionsMadeSchema, create(PredictionsMadeSchema, { predictions })), { reply: `${this.inbox}.${id}`, headers: h });
+    bus.nc.publish(this.subject, encodePredictionsMade(group, instanceId), { reply: `${this.inbox}.${id}`, headers: h });
     const event: Pending = { predictions: group.length, timer: setTimeout(() => this.settle(id, event, 'publish_failed'), ackTimeoutMs) };
     event.timer.unref();
     this.pending.set(id, event);
