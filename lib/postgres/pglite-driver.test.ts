@@ -53,6 +53,14 @@ describe('pglite data folder', () => {
     await reopened.close();
   });
 
+  it('takes over a lock naming its own pid that it did not take: a restarted container is PID 1 again', async () => {
+    const dataDir = join(dir, 'restarted');
+    await (await openDatabase({ dataDir })).close();
+    await writeFile(`${dataDir}.lock`, String(process.pid));
+    const reopened = await openDatabase({ dataDir });
+    await reopened.close();
+  });
+
   it('refuses an invalid schema name before touching anything', async () => {
     await assert.rejects(openDatabase({ schema: 'Robert; DROP' }), /invalid schema name/);
   });

@@ -17,6 +17,9 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Lock files this process holds. */
+const heldLocks = new Set<string>();
+
 /**
  * Claims a data folder for this process with a lock file beside it. PGlite takes no lock of its
  * own, and two engines writing one folder corrupt it; a lock left by a dead process is taken over.
@@ -29,12 +32,18 @@ function lockDataDir(dataDir: string): () => void {
       const fd = openSync(path, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(path, { force: true });
+      heldLocks.add(path);
+      return () => {
+        heldLocks.delete(path);
+        rmSync(path, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw toDatabaseError(error);
       const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      if (owner === process.pid) throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is already open in this process`);
-      if (Number.isInteger(owner) && owner > 0 && alive(owner)) throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is in use by process ${owner}`);
+      // In a container every process is PID 1: a lock naming this PID that this process did not
+      // take was left by the previous container on the same volume, and is stale.
+      if (owner === process.pid && heldLocks.has(path)) throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is already open in this process`);
+      if (owner !== process.pid && Number.isInteger(owner) && owner > 0 && alive(owner)) throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is in use by process ${owner}`);
       rmSync(path, { force: true });
     }
   }
