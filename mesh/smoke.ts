@@ -42,7 +42,7 @@ function renderPlay(): { objects: K8sObject[]; services: string[] } {
     log(`skipping ${o.metadata.name}: image ${image} not built`);
     return false;
   });
-  const objects = [...rendered.filter((o) => ['ConfigMap', 'Secret', 'PersistentVolumeClaim'].includes(o.kind)), ...workloads];
+  const objects = [...rendered.filter((o) => ['ConfigMap', 'PersistentVolumeClaim'].includes(o.kind)), ...workloads];
   return { objects, services: workloads.map((o) => o.metadata.name).filter((name) => graph.services.some((s) => s.name === name)) };
 }
 
