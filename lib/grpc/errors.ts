@@ -9,6 +9,7 @@ import {
   ResourceInfoSchema,
   RetryInfoSchema,
 } from '../../gen/google/rpc/error_details_pb.js';
+import { dependencyOutage } from './dependency-outage.js';
 import { grpc, type GrpcJs } from './grpc-js.js';
 
 /** One invalid field of a request: the field's path (e.g. `bars[3].close`) and what is wrong. */
@@ -19,7 +20,8 @@ export interface FieldViolation {
 
 /**
  * Base of every error a handler may throw on purpose. The gRPC layer turns it into a status
- * with `google.rpc.Status` details; anything else becomes INTERNAL with no detail leaked.
+ * with `google.rpc.Status` details; a dependency outage becomes UNAVAILABLE ({@link asDomainError});
+ * anything else becomes INTERNAL with no detail leaked.
  */
 export abstract class DomainError extends Error {
   abstract readonly code: GrpcJs.status;
@@ -126,12 +128,28 @@ export const ERROR_DOMAIN = 'nepse.mesh';
 
 const DETAILS_KEY = 'grpc-status-details-bin';
 
+/** How long a client is told to wait before retrying a call that met a dependency outage, in ms. */
+const OUTAGE_RETRY_AFTER_MS = 1_000;
+
+/**
+ * The error a handler's failure stands for: a DomainError as it is; a store, database or bus that
+ * cannot be reached (ClickHouse, chdb, PostgreSQL, PGlite, NATS, a refused or reset socket) as
+ * UNAVAILABLE naming the dependency, so every service answers an outage the same retryable way;
+ * anything else unchanged (it becomes INTERNAL).
+ */
+export function asDomainError(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  const outage = dependencyOutage(error);
+  return outage ? new UnavailableError(`${outage.dependency} is unavailable: ${outage.reason}`, OUTAGE_RETRY_AFTER_MS) : error;
+}
+
 /**
  * The google.rpc.Status of an error: a DomainError's code, message and details (ErrorInfo plus
- * BadRequest, ResourceInfo or RetryInfo), or INTERNAL with no detail leaked for anything else.
- * Batch RPCs put it in per-item results; {@link toServiceError} sends it as a call's status.
+ * BadRequest, ResourceInfo or RetryInfo), UNAVAILABLE for a dependency outage, or INTERNAL with no
+ * detail leaked for anything else. Batch RPCs put it in per-item results; {@link toServiceError} sends it as a call's status.
  */
-export function toStatus(error: unknown): Status {
+export function toStatus(thrown: unknown): Status {
+  const error = asDomainError(thrown);
   if (!(error instanceof DomainError)) return create(StatusSchema, { code: grpc.status.INTERNAL, message: 'internal error' });
   const details: Any[] = [
     anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN })),
@@ -156,8 +174,9 @@ export function toStatus(error: unknown): Status {
 }
 
 /** Turns anything a handler threw into the error object grpc-js sends as the call's status. */
-export function toServiceError(error: unknown): Partial<GrpcJs.ServiceError> {
-  if (isServiceError(error)) return error;
+export function toServiceError(thrown: unknown): Partial<GrpcJs.ServiceError> {
+  if (isServiceError(thrown)) return thrown;
+  const error = asDomainError(thrown);
   if (!(error instanceof DomainError)) return { code: grpc.status.INTERNAL, details: 'internal error' };
   const status = toStatus(error);
   const metadata = new grpc.Metadata();

@@ -20,9 +20,11 @@ export {
   statusDetails,
   detailsOf,
   toStatus,
+  asDomainError,
   isServiceError,
   type FieldViolation,
   type PreconditionViolation,
   type StatusDetails,
 } from './errors.js';
+export { dependencyOutage, type DependencyOutage } from './dependency-outage.js';
 export { methodPath, encodeOnce, useRequestDecoder, type Encoded } from './definition.js';

@@ -50,7 +50,8 @@ function labelsOf(record: CallRecord) {
 /**
  * Observer of served calls: `grpc_server_handled_total` and `grpc_server_handling_seconds`
  * (the names of the go-grpc-prometheus family, so existing dashboards work), one debug log line
- * per call and an error line per failure that is the server's fault.
+ * per call, an error line per failure that is the server's fault and a warning per call a dependency
+ * outage made UNAVAILABLE.
  */
 export function grpcServerObserver(logger: Logger): CallObserver {
   const handled = metric('grpc_server_handled_total', () => new Counter({ name: 'grpc_server_handled_total', help: 'RPCs completed on the server, by method and status code.', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'] }));
@@ -70,6 +71,9 @@ export function grpcServerObserver(logger: Logger): CallObserver {
     child.seconds.observe(record.durationSeconds);
     if (SERVER_FAULTS.has(child.code)) {
       logger.error({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error }, 'rpc failed');
+    } else if (child.code === 'UNAVAILABLE') {
+      // A dependency is down: the status names it without details; the cause (host, driver text) is for the operator.
+      logger.warn({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error }, 'rpc unavailable');
     } else if (logger.isLevelEnabled('debug')) {
       logger.debug({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000 }, 'rpc');
     }
