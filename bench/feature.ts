@@ -1,6 +1,7 @@
 /**
  * Feature service: full recompute throughput for 200 symbols x 2,000 days fed as BarsIngested
- * events, then GetFeatures ("latest", served from memory) latency and throughput at concurrency
+ * events; appending one day to 300 symbols of 2,000 days each (one event per symbol, as ingestion
+ * sends a day's closes), timed until every symbol's FeaturesComputed for that day; then GetFeatures ("latest", served from memory) latency and throughput at concurrency
  * 1/16/64 over gRPC, beside a raw @grpc/grpc-js echo measured in the same run.
  * Run: `make bench ONLY=feature` or `npm run bench -- feature`.
  */
@@ -22,24 +23,41 @@ import { runLoad } from './load.js';
 
 const SYMBOLS = 200;
 const DAYS = 2000;
+/** Symbols the appended day covers: the first SYMBOLS plus more of the same history length. */
+const APPEND_SYMBOLS = 300;
 const CONCURRENCIES = [1, 16, 64];
 
 /**
  * 200 symbols x 2,000 days, one BarsIngested per symbol as the ingestion service sends them. Built
  * and dropped symbol by symbol, so the load phase later runs without 400k bars on this heap.
  */
-async function publishHistories(bus: EventBus, symbols: readonly string[]): Promise<void> {
-  for (const [s, symbol] of symbols.entries()) {
-    let close = 100 + s;
-    const bars = Array.from({ length: DAYS }, (_, d) => {
-      const open = close;
-      close = Math.max(1, close * (1 + Math.sin(s * 17 + d * 0.7) * 0.02));
-      const date = new Date(Date.UTC(2015, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);
-      return { symbol, date: toProtoDate(date), open, high: Math.max(open, close) * 1.01, low: Math.min(open, close) * 0.99, close, volume: 1000 + ((d * 37) % 500), turnover: (1000 + d) * close };
-    });
+async function publishHistories(bus: EventBus, symbols: readonly string[], firstIndex = 0): Promise<void> {
+  for (const [i, symbol] of symbols.entries()) {
+    const bars = Array.from({ length: DAYS }, (_, d) => barOf(firstIndex + i, symbol, d));
     const event = create(BarsIngestedSchema, { symbol, bars, barsNew: BigInt(DAYS), batchId: 'bench', part: 1, partCount: 1 });
     await bus.publish(MeshEvents.barsIngested, symbol, event, { msgId: `bench-${symbol}` });
   }
+}
+
+/** Bar `d` of symbol number `s`: a deterministic walk, so the appended day follows its history. */
+function barOf(s: number, symbol: string, d: number) {
+  const close = (k: number) => Math.max(1, 100 + s + 10 * Math.sin(s * 17 + k * 0.7) + k * 0.01);
+  const open = close(d - 1);
+  const date = new Date(Date.UTC(2015, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);
+  return { symbol, date: toProtoDate(date), open, high: Math.max(open, close(d)) * 1.01, low: Math.min(open, close(d)) * 0.99, close: close(d), volume: 1000 + ((d * 37) % 500), turnover: (1000 + d) * close(d) };
+}
+
+/** Publishes day `DAYS` of every symbol, one event each, and waits until each has its vector of that day. */
+async function appendOneDay(bus: EventBus, symbols: readonly string[], computedOn: (date: string) => Promise<void>): Promise<number> {
+  const date = new Date(Date.UTC(2015, 0, 1) + DAYS * 86_400_000).toISOString().slice(0, 10);
+  const done = computedOn(date);
+  const start = performance.now();
+  for (const [s, symbol] of symbols.entries()) {
+    const event = create(BarsIngestedSchema, { symbol, bars: [barOf(s, symbol, DAYS)], barsNew: 1n, batchId: 'bench-append', part: 1, partCount: 1 });
+    await bus.publish(MeshEvents.barsIngested, symbol, event, { msgId: `bench-append-${symbol}` });
+  }
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('the appended day was not computed within 60 s')), 60_000))]);
+  return secondsSince(start);
 }
 
 export async function benchFeature(): Promise<void> {
@@ -51,20 +69,34 @@ export async function benchFeature(): Promise<void> {
   const service = await startServiceProcess('feature', { env: { NATS_URL: nats.url, DATA_DIR: dataDir } });
   const client = createGrpcClient(FeatureService, `127.0.0.1:${service.port}`);
   try {
-    const symbols = Array.from({ length: SYMBOLS }, (_, s) => `SYM${String(s).padStart(3, '0')}`);
-    const computed = new Set<string>();
-    const done = new Promise<void>((resolve) => {
-      void bus
-        .consume(MeshEvents.featuresComputed, { durable: 'bench-features' }, async (event) => {
-          computed.add(event.symbol);
-          if (computed.size === SYMBOLS) resolve();
-        })
-        .then((subscription) => done.then(() => subscription.stop()));
+    const allSymbols = Array.from({ length: APPEND_SYMBOLS }, (_, s) => `SYM${String(s).padStart(3, '0')}`);
+    const symbols = allSymbols.slice(0, SYMBOLS);
+    // Per last day of the FeaturesComputed events: the symbols heard of, and who waits for how many.
+    const heard = new Map<string, Set<string>>();
+    const waiting: { date: string; count: number; resolve: () => void }[] = [];
+    const subscription = await bus.consume(MeshEvents.featuresComputed, { durable: 'bench-features' }, async (event) => {
+      const date = `${event.lastDate!.year}-${String(event.lastDate!.month).padStart(2, '0')}-${String(event.lastDate!.day).padStart(2, '0')}`;
+      let set = heard.get(date);
+      if (!set) heard.set(date, (set = new Set()));
+      set.add(event.symbol);
+      for (const w of waiting) if (w.date === date && set.size >= w.count) w.resolve();
     });
+    const computedOn = (date: string, count: number) => new Promise<void>((resolve) => waiting.push({ date, count, resolve }));
+    const lastHistoryDay = new Date(Date.UTC(2015, 0, 1) + (DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
+
+    const done = computedOn(lastHistoryDay, SYMBOLS);
     const start = performance.now();
     await publishHistories(bus, symbols);
     await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('recompute did not finish within 120 s')), 120_000))]);
     const recompute = secondsSince(start);
+
+    // 100 more symbols of the same length, then one new day for all 300.
+    const more = computedOn(lastHistoryDay, APPEND_SYMBOLS);
+    await publishHistories(bus, allSymbols.slice(SYMBOLS), SYMBOLS);
+    await Promise.race([more, new Promise((_, reject) => setTimeout(() => reject(new Error('recompute did not finish within 120 s')), 120_000))]);
+    await waitForIdle(service.child.pid!);
+    const append = await appendOneDay(bus, allSymbols, (date) => computedOn(date, APPEND_SYMBOLS));
+    await subscription.stop();
     // ClickHouse merges the freshly written parts in the background; latency is measured after.
     const settled = await waitForIdle(service.child.pid!);
 
@@ -87,6 +119,7 @@ export async function benchFeature(): Promise<void> {
     printTable('feature: full recompute through the BarsIngested consumer', [
       ['symbols x days', 'bars', 'seconds', 'bars/s', 'aim'],
       [`${SYMBOLS} x ${DAYS}`, rate(SYMBOLS * DAYS), recompute.toFixed(2), rate((SYMBOLS * DAYS) / recompute), recompute < 10 ? 'under 10 s: met' : 'under 10 s: NOT met'],
+      [`append 1 day to ${APPEND_SYMBOLS} x ${DAYS}`, rate(APPEND_SYMBOLS), append.toFixed(2), rate(APPEND_SYMBOLS / append), append < 1 ? 'under 1 s: met' : 'under 1 s: NOT met'],
     ]);
     const c16 = loads.find((l) => l.concurrency === 16)!;
     const e16 = echo.unary.find((u) => u.concurrency === 16)!;

@@ -9,8 +9,8 @@ export interface EncodedRows {
    * objects. `JSONEachRow` otherwise, so an omitted key still means the column's
    * DEFAULT rather than NULL.
    */
-  format: 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated';
-  /** Column list for the INSERT; undefined for JSONEachRow (keys name the columns). TabSeparated needs it. */
+  format: 'JSONCompactEachRow' | 'JSONEachRow';
+  /** Column list for the INSERT; undefined for JSONEachRow (keys name the columns). */
   columns: string[] | undefined;
   /**
    * Newline-delimited payload in pieces of at most {@link CHUNK_ROWS} rows: one

@@ -50,8 +50,8 @@ export interface Store {
   insert(table: string, rows: readonly Row[]): Promise<void>;
   /**
    * Inserts a payload the caller has already encoded (see {@link EncodedRows}) as one INSERT, with
-   * the same all-or-nothing contract as {@link Store.insert}: for hot write paths that build
-   * TabSeparated text straight from their own columns instead of going through row objects.
+   * the same all-or-nothing contract as {@link Store.insert}: for hot write paths that print
+   * their rows straight from their own records instead of going through row objects.
    * An empty payload (`rows` 0) is a no-op.
    */
   insertEncoded(table: string, encoded: EncodedRows): Promise<void>;

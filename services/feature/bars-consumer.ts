@@ -23,10 +23,11 @@ export function barsOf(event: BarsIngested): DailyBar[] {
  * Subscribes the engine to BarsIngested in batches of up to `maxBatch` events (what has arrived
  * while the previous batch was handled): a day's close for every listed company arrives as one
  * event per symbol, and their histories, bars and vectors are then read and written once per
- * batch instead of once per symbol. One batch at a time, so a symbol's events apply in order.
+ * batch instead of once per symbol. Batches compute in stream order, so a symbol's events apply in order.
  */
 export function consumeBars(events: EventBus, engine: FeatureEngine, maxBatch: number): Promise<EventSubscription> {
-  return events.consumeBatches(MeshEvents.barsIngested, { durable: BARS_DURABLE, maxBatch, ackWaitMs: 60_000 }, async (items) => {
+  // Two batches in hand: the engine computes them in order, and one's writes overlap the other's computation.
+  return events.consumeBatches(MeshEvents.barsIngested, { durable: BARS_DURABLE, maxBatch, concurrency: 2, ackWaitMs: 60_000 }, async (items) => {
     await engine.applyBatch(items.map(({ message }) => ({ symbol: message.symbol, bars: barsOf(message), batchId: message.batchId })));
   });
 }

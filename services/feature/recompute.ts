@@ -66,6 +66,8 @@ export class FeatureEngine {
   /** Per symbol, per feature set (by position in `sets`): the state to resume an append from. */
   private readonly states = new Map<string, unknown[]>();
   private tail: Promise<unknown> = Promise.resolve();
+  /** computed_at of the last batch, ms since the epoch. */
+  private lastStamp = 0;
 
   constructor(private readonly deps: RecomputeDeps) {}
 
@@ -81,12 +83,16 @@ export class FeatureEngine {
    * is refused. Nothing is stored in either case.
    */
   applyBatch(items: readonly IncomingBars[]): Promise<RecomputeOutcome[]> {
-    const run = this.tail.catch(() => {}).then(() => this.applyNow(items));
-    this.tail = run;
-    return run;
+    // Batches compute one after another, in call order; a batch's writes and events overlap the
+    // next batch's computation (the engine's inserts run on its own threads), and its caller
+    // learns the outcome once they are done.
+    const computed = this.tail.catch(() => {}).then(() => this.computeBatch(items));
+    this.tail = computed;
+    return computed.then((batch) => (batch ? this.store(batch) : []));
   }
 
-  private async applyNow(items: readonly IncomingBars[]): Promise<RecomputeOutcome[]> {
+  /** Phase one: histories, vectors and the new in-memory state of a batch; undefined when it has no bars. */
+  private async computeBatch(items: readonly IncomingBars[]): Promise<{ computed: Computed[]; computedAt: Date } | undefined> {
     const bySymbol = new Map<string, { incoming: DailyBar[]; batchId: string }>();
     for (const item of items) {
       if (item.bars.length === 0) continue;
@@ -96,7 +102,7 @@ export class FeatureEngine {
         entry.batchId = item.batchId;
       } else bySymbol.set(item.symbol, { incoming: [...item.bars], batchId: item.batchId });
     }
-    if (bySymbol.size === 0) return [];
+    if (bySymbol.size === 0) return undefined;
     const missing = [...bySymbol.keys()].filter((s) => !this.histories.has(s));
     if (missing.length > 0) for (const [symbol, history] of await this.deps.store.histories(missing)) this.histories.set(symbol, history);
 
@@ -114,17 +120,31 @@ export class FeatureEngine {
       }
     }
 
-    const computedAt = new Date();
+    // The next batch computes on top of this one. Should this batch's writes fail, its events come
+    // back and recompute the same vectors from the same history, so nothing is lost.
+    for (const c of computed) {
+      this.histories.set(c.symbol, c.merged);
+      this.states.set(c.symbol, c.perSet.map((p) => p.state));
+    }
+    // Vectors of a later batch must replace those of an earlier one even when their writes finish
+    // out of order: ReplacingMergeTree keeps the greatest computed_at, so stamps strictly increase.
+    const now = Date.now();
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1;
+    return { computed, computedAt: new Date(this.lastStamp) };
+  }
+
+  /** Phase two: writes a computed batch in one insert per table, then announces it. */
+  private async store({ computed, computedAt }: { computed: Computed[]; computedAt: Date }): Promise<RecomputeOutcome[]> {
     const vectors: VectorWrite[] = [];
     for (const c of computed) for (const p of c.perSet) if (p.rows.length > 0) vectors.push({ set: p.set, symbol: c.symbol, rows: p.rows });
-    await this.deps.store.upsertBarsOf(computed.map((c) => ({ symbol: c.symbol, bars: c.incoming })), computedAt);
-    await this.deps.store.writeVectorsOf(vectors, computedAt);
+    await Promise.all([
+      this.deps.store.upsertBarsOf(computed.map((c) => ({ symbol: c.symbol, bars: c.incoming })), computedAt),
+      this.deps.store.writeVectorsOf(vectors, computedAt),
+    ]);
 
     const outcomes: RecomputeOutcome[] = [];
     const events: { symbol: string; msgId: string; event: ReturnType<typeof create<typeof FeaturesComputedSchema>> }[] = [];
     for (const c of computed) {
-      this.histories.set(c.symbol, c.merged);
-      this.states.set(c.symbol, c.perSet.map((p) => p.state));
       for (const { set, rows, latest } of c.perSet) {
         if (rows.length === 0 || latest === undefined) continue;
         const vector = toFeatureVector(set, c.symbol, latest, computedAt);

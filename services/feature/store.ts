@@ -65,18 +65,18 @@ const BAR_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume',
 const FEATURE_COLUMNS = ['set_name', 'set_version', 'symbol', 'date', 'close', 'values', 'computed_at'];
 
 /**
- * TabSeparated lines gathered into pieces of at most 16,384 rows (one string for a whole batch
- * could pass V8's string limit). Callers write only validated symbols, set names, ISO days and
- * numbers, none of which needs escaping.
+ * JSONCompactEachRow lines gathered into pieces of at most 16,384 rows (one string for a whole
+ * batch could pass V8's string limit).
  */
-class TsvRows {
+class JsonRows {
   private readonly chunks: Buffer[] = [];
   private payload = '';
   private inChunk = 0;
   private count = 0;
 
-  add(line: string): void {
-    this.payload += line;
+  /** Adds one row: a JSON array of the columns' values. */
+  add(row: string): void {
+    this.payload += row + '\n';
     this.count++;
     if (++this.inChunk === 16_384) {
       this.chunks.push(Buffer.from(this.payload));
@@ -89,7 +89,7 @@ class TsvRows {
     if (this.inChunk > 0) this.chunks.push(Buffer.from(this.payload));
     this.payload = '';
     this.inChunk = 0;
-    return { format: 'TabSeparated', columns, chunks: this.chunks, rows: this.count };
+    return { format: 'JSONCompactEachRow', columns, chunks: this.chunks, rows: this.count };
   }
 }
 
@@ -100,9 +100,9 @@ export class FeatureStore {
   /** Writes (or replaces) bars of the service's own history, of several symbols in one insert. */
   async upsertBarsOf(items: readonly { symbol: string; bars: readonly DailyBar[] }[], at = new Date()): Promise<void> {
     const stamp = at.toISOString();
-    const rows = new TsvRows();
+    const rows = new JsonRows();
     for (const { symbol, bars } of items) {
-      for (const b of bars) rows.add(`${symbol}\t${b.date}\t${b.open}\t${b.high}\t${b.low}\t${b.close}\t${b.volume}\t${b.turnover ?? '\\N'}\t${stamp}\n`);
+      for (const b of bars) rows.add(JSON.stringify([symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? null, stamp]));
     }
     await this.store.insertEncoded('bars', rows.encoded(BAR_COLUMNS));
   }
@@ -128,15 +128,14 @@ export class FeatureStore {
 
   /**
    * Writes vectors of several symbols and sets in one insert; vectors of the same days are
-   * replaced. TabSeparated built straight from the rows: an object and a JSON array per vector cost
-   * more than the engine's insert.
+   * replaced. One array literal per vector through JSON.stringify (which prints numbers several
+   * times faster than joining or template strings), without row objects in between.
    */
   async writeVectorsOf(writes: readonly VectorWrite[], at: Date): Promise<void> {
     const stamp = at.toISOString();
-    const rows = new TsvRows();
+    const rows = new JsonRows();
     for (const { set, symbol, rows: vectors } of writes) {
-      const prefix = `${set.name}\t${set.version}\t${symbol}\t`;
-      for (const r of vectors) rows.add(`${prefix}${r.date}\t${r.close}\t[${r.values.join(',')}]\t${stamp}\n`);
+      for (const r of vectors) rows.add(JSON.stringify([set.name, set.version, symbol, r.date, r.close, r.values, stamp]));
     }
     await this.store.insertEncoded('features', rows.encoded(FEATURE_COLUMNS));
   }

@@ -1,26 +1,25 @@
 import type { EncodedRows } from '../../lib/store/index.js';
 import type { BarRecord } from './bar.js';
 
-/** Columns of the bars table in the order {@link barsTsv} writes them. */
+/** Columns of the bars table in the order {@link barsJson} writes them. */
 export const BAR_INSERT_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'turnover', 'trades', 'ingested_at'];
 
 /** Rows per payload piece: keeps each string well below V8's string limit on huge batches. */
 const CHUNK_ROWS = 16_384;
 
 /**
- * Bars as one TabSeparated INSERT payload, written straight from the records. Row objects and
- * JSON arrays per bar cost more than the engine's whole insert (measured: bench/ingestion.ts), and
- * the engine parses TabSeparated faster than JSON. Nothing needs escaping: symbols are validated
- * to capitals, digits, "_" and "-", dates to YYYY-MM-DD, and numbers print without tabs; a missing
- * turnover or trades is `\N` (NULL).
+ * Bars as one JSONCompactEachRow INSERT payload, written straight from the records: one array
+ * literal per bar through JSON.stringify, which prints numbers several times faster than template
+ * strings do, and no row objects in between (they cost more than the engine's whole insert,
+ * measured with bench/ingestion.ts). A missing turnover or trades is null (NULL).
  */
-export function barsTsv(bars: readonly BarRecord[], ingestedAt: Date): EncodedRows {
+export function barsJson(bars: readonly BarRecord[], ingestedAt: Date): EncodedRows {
   const at = ingestedAt.toISOString();
   const chunks: Buffer[] = [];
   let payload = '';
   let inChunk = 0;
   for (const b of bars) {
-    payload += `${b.symbol}\t${b.date}\t${b.open}\t${b.high}\t${b.low}\t${b.close}\t${b.volume}\t${b.turnover ?? '\\N'}\t${b.trades ?? '\\N'}\t${at}\n`;
+    payload += JSON.stringify([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? null, b.trades ?? null, at]) + '\n';
     if (++inChunk === CHUNK_ROWS) {
       chunks.push(Buffer.from(payload));
       payload = '';
@@ -28,7 +27,7 @@ export function barsTsv(bars: readonly BarRecord[], ingestedAt: Date): EncodedRo
     }
   }
   if (inChunk > 0) chunks.push(Buffer.from(payload));
-  return { format: 'TabSeparated', columns: BAR_INSERT_COLUMNS, chunks, rows: bars.length };
+  return { format: 'JSONCompactEachRow', columns: BAR_INSERT_COLUMNS, chunks, rows: bars.length };
 }
 
 /**

@@ -171,10 +171,17 @@ function inDateOrder(change: { bars: BarRecord[]; replaces: boolean[] }): { bars
 function contentHash(bars: readonly BarRecord[]): string {
   const numbers = new Float64Array(bars.length * 7);
   let dates = '';
-  bars.forEach((b, i) => {
-    numbers.set([b.open, b.high, b.low, b.close, b.volume, b.turnover ?? Number.NaN, b.trades ?? Number.NaN], i * 7);
+  for (let i = 0, at = 0; i < bars.length; i++) {
+    const b = bars[i];
+    numbers[at++] = b.open;
+    numbers[at++] = b.high;
+    numbers[at++] = b.low;
+    numbers[at++] = b.close;
+    numbers[at++] = b.volume;
+    numbers[at++] = b.turnover ?? Number.NaN;
+    numbers[at++] = b.trades ?? Number.NaN;
     dates += b.date;
-  });
+  }
   return createHash('sha256').update(dates).update(numbers).digest('base64url').slice(0, 22);
 }
 

@@ -1,5 +1,5 @@
 import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
-import { isoDate, normaliseSymbol } from '../../lib/market/index.js';
+import { isoDate, isValidSymbol, normaliseSymbol } from '../../lib/market/index.js';
 import type { BarRecord } from './bar.js';
 
 /**
@@ -40,5 +40,48 @@ export function fromProtoBar(bar: Bar): BarRecord {
     volume: bar.volume,
     turnover: bar.turnover,
     trades: bar.trades === undefined ? undefined : Number(bar.trades),
+  };
+}
+
+/**
+ * {@link fromProtoBar} for the bars of one stream, remembering each distinct symbol and day it has
+ * converted: a stream holds a few symbols and days thousands of times over, and normalising a
+ * symbol or formatting a day per bar was a measurable share of IngestBars. `validSymbol` tells
+ * whether the bar's (normalised) symbol passed isValidSymbol.
+ */
+export function streamBarConverter(): (bar: Bar) => { record: BarRecord; validSymbol: boolean } {
+  const symbols = new Map<string, { symbol: string; valid: boolean }>();
+  const days = new Map<number, string>();
+  return (bar) => {
+    let known = symbols.get(bar.symbol);
+    if (!known) {
+      const symbol = normaliseSymbol(bar.symbol);
+      symbols.set(bar.symbol, (known = { symbol, valid: isValidSymbol(symbol) }));
+    }
+    let date = '';
+    const d = bar.date;
+    if (d) {
+      // Outside these bounds the key could collide; such days are rare and simply not remembered.
+      const key = d.year >= 0 && d.year < 100_000 && d.month >= 0 && d.month < 100 && d.day >= 0 && d.day < 100 ? d.year * 10_000 + d.month * 100 + d.day : -1;
+      const cached = key >= 0 ? days.get(key) : undefined;
+      if (cached !== undefined) date = cached;
+      else {
+        date = isoDate(d.year, d.month, d.day) ?? '';
+        if (key >= 0) days.set(key, date);
+      }
+    }
+    const record: BarRecord = {
+      wire: known.symbol === bar.symbol ? bar : undefined,
+      symbol: known.symbol,
+      date,
+      open: bar.open,
+      high: bar.high,
+      low: bar.low,
+      close: bar.close,
+      volume: bar.volume,
+      turnover: bar.turnover,
+      trades: bar.trades === undefined ? undefined : Number(bar.trades),
+    };
+    return { record, validSymbol: known.valid };
   };
 }

@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../../lib/grpc/index.js';
 import { todayInNepal } from '../../lib/market/index.js';
 import { type BarRecord, barProblem } from './bar.js';
 import { commitBatch, type BatchOutcome, type CommitDeps } from './commit-batch.js';
-import { fromProtoBar } from './convert.js';
+import { streamBarConverter } from './convert.js';
 import { MAX_REJECTED_REPORTED } from './import-csv.js';
 
 /** Bars in one stream message at most (ingestion.proto). */
@@ -29,6 +29,7 @@ export async function ingestBars(deps: CommitDeps, requests: AsyncIterable<Inges
   let received = 0;
   let source = 'bars';
   let pending: BarRecord[] = [];
+  const convert = streamBarConverter();
 
   // One commit runs while the next batch is received and validated; commits stay in order.
   let committing: Promise<void> = Promise.resolve();
@@ -53,8 +54,8 @@ export async function ingestBars(deps: CommitDeps, requests: AsyncIterable<Inges
     if (request.source) source = request.source.slice(0, 100);
     for (const wire of request.bars) {
       const index = received++;
-      const bar = fromProtoBar(wire);
-      const problem = bar.date === '' ? { field: 'date' as const, reason: 'date is missing or not a real calendar day' } : barProblem(bar, today);
+      const { record: bar, validSymbol } = convert(wire);
+      const problem = bar.date === '' ? { field: 'date' as const, reason: 'date is missing or not a real calendar day' } : barProblem(bar, today, validSymbol);
       if (problem) {
         rejectedCount++;
         if (rejected.length < MAX_REJECTED_REPORTED) {

@@ -1,6 +1,6 @@
 import { parseDateTime, type Migration, type Store } from '../../lib/store/index.js';
 import type { BarRecord } from './bar.js';
-import { barsTsv, type StoredBars } from './bar-rows.js';
+import { barsJson, type StoredBars } from './bar-rows.js';
 
 /** The ingestion service's own tables: bars, and the outbox of events not yet acknowledged by NATS. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -149,7 +149,7 @@ export class BarStore {
 
   /** Writes bars in one INSERT; a bar of an existing (symbol, date) replaces the old one. */
   async insert(bars: readonly BarRecord[], ingestedAt = new Date()): Promise<void> {
-    await this.store.insertEncoded('bars', barsTsv(bars, ingestedAt));
+    await this.store.insertEncoded('bars', barsJson(bars, ingestedAt));
     for (const bar of bars) {
       const latest = this.#latest.get(bar.symbol);
       if (latest !== undefined && bar.date > latest) this.#latest.set(bar.symbol, bar.date);
