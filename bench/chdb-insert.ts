@@ -10,21 +10,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import chdb, { type Session } from 'chdb';
 import { chdbSession, openChdbStore } from '../lib/store/chdb-driver.js';
+import type { SymbolBar } from '../lib/market/index.js';
 import type { Row, Store } from '../lib/store/types.js';
 
-/** One bar as the ingestion service stores it. */
-export interface BenchBar {
-  symbol: string;
-  date: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  turnover: number;
-  trades: number;
-  version: number;
-}
+/** One bar as the ingestion service stores it: the kit's bar, every field given, and its row version. */
+export type BenchBar = Required<SymbolBar> & { version: number };
 
 const COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'turnover', 'trades', 'version'] as const;
 const TABLE = 'bench_bars';

@@ -7,7 +7,7 @@
  *   node --import tsx scripts/sample-market.ts [days] > prices.csv
  */
 import { pathToFileURL } from 'node:url';
-import { tradingDays } from '../lib/market/index.js';
+import { tradingDays, type SymbolBar } from '../lib/market/index.js';
 import { createRandom } from '../lib/random/index.js';
 
 /** A listed company: symbol, sector and a starting price in NPR. */
@@ -36,18 +36,8 @@ export const UNIVERSE: readonly Listing[] = [
   { symbol: 'NIFRA', sector: 'finance', price: 250 }, { symbol: 'HIDCL', sector: 'finance', price: 200 },
 ];
 
-/** One generated session of one symbol. */
-export interface SampleBar {
-  symbol: string;
-  date: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  turnover: number;
-  trades: number;
-}
+/** One generated session of one symbol: the kit's bar with turnover and trades always given. */
+export type SampleBar = SymbolBar & Required<Pick<SymbolBar, 'turnover' | 'trades'>>;
 
 const round = (x: number) => Math.round(x * 10) / 10;
 

@@ -2,15 +2,18 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { ListScoredPredictionsResponseSchema, type ListScoredPredictionsRequest, type ListScoredPredictionsResponse } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
-import { decodePageToken, encodePageToken, pageSize, rangeBounds, requireSymbol, toProtoDate } from '../../lib/market/index.js';
+import { decodePageToken, encodePageToken, MODEL_NAME_CHARS, pageSize, rangeBounds, requireSymbol, toProtoDate } from '../../lib/market/index.js';
 import { modelNameField, modelVersionField } from './request-fields.js';
 import type { MonitoringStore, PredictionFilter, ScoredPredictionRow } from './store.js';
 
 /** The key after which the next page starts: the last prediction's feature day, model and version. */
+/** A page cursor: `<feature day>|<model name>|<version>`. */
+const CURSOR = new RegExp(`^(\\d{4}-\\d{2}-\\d{2})\\|(${MODEL_NAME_CHARS})\\|(\\d{1,9})$`);
+
 function decodeCursor(token: string): PredictionFilter['after'] {
   const cursor = decodePageToken(token);
   if (cursor === '') return undefined;
-  const match = /^(\d{4}-\d{2}-\d{2})\|([a-z][a-z0-9_-]{0,62})\|(\d{1,9})$/.exec(cursor);
+  const match = CURSOR.exec(cursor);
   if (!match) throw new InvalidArgumentError({ field: 'page_token', description: 'not a page token returned by this service' });
   return { featureDate: match[1], modelName: match[2], modelVersion: Number(match[3]) };
 }

@@ -4,10 +4,8 @@
  * the field.
  */
 import { InvalidArgumentError, NotFoundError } from '../../lib/grpc/index.js';
+import { isModelName, MODEL_NAME_PATTERN } from '../../lib/market/index.js';
 import type { ModelsSeen } from './models-seen.js';
-
-/** What a registered model name looks like (the registry's rule). */
-const MODEL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 /** The trimmed model name of `field`; '' when empty and not `required`. */
 export function modelNameField(raw: string, required: boolean, field = 'model_name'): string {
@@ -16,7 +14,7 @@ export function modelNameField(raw: string, required: boolean, field = 'model_na
     if (required) throw new InvalidArgumentError({ field, description: `${field} is required` });
     return '';
   }
-  if (!MODEL_NAME.test(name)) throw new InvalidArgumentError({ field, description: `${JSON.stringify(name.slice(0, 70))} is not a model name (^[a-z][a-z0-9_-]{0,62}$)` });
+  if (!isModelName(name)) throw new InvalidArgumentError({ field, description: `${JSON.stringify(name.slice(0, 70))} is not a model name (${MODEL_NAME_PATTERN.source})` });
   return name;
 }
 

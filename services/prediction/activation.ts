@@ -25,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { ActivationResult, ModelActivationSchema, type ModelPromoted, type ModelRolledBack, type ModelWithdrawn } from '../../gen/nepse/events/v1/events_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { EventRejectedError, NO_KEY, type Delivery, type EventBus, type EventSubscription } from '../../lib/events/index.js';
+import { isModelName } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import { retireModel } from './inference-session.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
@@ -90,7 +91,7 @@ export function activationDurables(instanceId: string): { promotions: string; ro
 }
 
 function requireEvent(name: string, version: number, what: string): void {
-  if (!/^[a-z][a-z0-9_-]{0,62}$/.test(name) || !Number.isInteger(version) || version < 1) {
+  if (!isModelName(name) || !Number.isInteger(version) || version < 1) {
     throw new EventRejectedError(`${what} names no valid model version: ${JSON.stringify(name)}/${version}`);
   }
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+import { MODEL_NAME_PATTERN } from '../../lib/market/index.js';
 
 const schema = z.object({
   ...commonEnv,
@@ -21,7 +22,7 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, "_" or "-", at most 40')
     .default(`${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(-40)),
   /** Model used when a request names none; unset: the Production model (the only one, or the first by name). */
-  PREDICTION_DEFAULT_MODEL: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/).optional(),
+  PREDICTION_DEFAULT_MODEL: z.string().regex(MODEL_NAME_PATTERN).optional(),
   /** Largest number of rows one micro-batched inference run takes (Triton's max_batch_size). 1 switches batching off. */
   PREDICTION_MAX_BATCH: z.coerce.number().int().min(1).max(4096).default(64),
   /**

@@ -18,7 +18,7 @@ import {
   type PredictResponse,
 } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { DomainError, FailedPreconditionError, InvalidArgumentError, NotFoundError, toStatus, UnavailableError, type CallContext } from '../../lib/grpc/index.js';
-import { fromProtoDate, requireSymbol } from '../../lib/market/index.js';
+import { fromProtoDate, isModelName, MODEL_NAME_PATTERN, requireSymbol } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import type { Batcher } from './batcher.js';
 import type { Degradation, FeatureSource, SourcedVector } from './feature-source.js';
@@ -41,9 +41,6 @@ export interface PredictionDeps {
 
 /** Symbols one PredictBatch may ask for (prediction.proto). */
 export const MAX_BATCH_SYMBOLS = 1000;
-
-/** Model names as the registry allows them (registry.proto). */
-const MODEL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 /** The request fields every prediction is made from (Predict, StreamPredictions, WatchPredictions). */
 export interface PredictionInput {
@@ -84,8 +81,8 @@ export function defaultModelName(deps: Pick<PredictionDeps, 'models' | 'defaultM
  * @throws UnavailableError while the models of the start are still loading.
  */
 export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel'>, requestedName: string, version = 0): LoadedModel {
-  if (requestedName !== '' && !MODEL_NAME.test(requestedName)) {
-    throw new InvalidArgumentError({ field: 'model_name', description: `model name ${JSON.stringify(requestedName.slice(0, 70))} must match ${MODEL_NAME.source}` });
+  if (requestedName !== '' && !isModelName(requestedName)) {
+    throw new InvalidArgumentError({ field: 'model_name', description: `model name ${JSON.stringify(requestedName.slice(0, 70))} must match ${MODEL_NAME_PATTERN.source}` });
   }
   if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError({ field: 'model_version', description: `must be 0 (Production) or a version ≥ 1, got ${version}` });
   const target = requestedName || defaultModelName(deps);

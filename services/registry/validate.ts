@@ -1,7 +1,5 @@
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
-
-/** Model names and aliases: lower case, digits, `_` and `-`, starting with a letter (registry.proto). */
-const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+import { isModelName, MODEL_NAME_PATTERN } from '../../lib/market/index.js';
 
 /** The alias GetModel understands as "the latest version", never stored. */
 export const LATEST_ALIAS = 'latest';
@@ -16,8 +14,8 @@ const quoted = (value: string) => JSON.stringify(value.length > 70 ? `${value.sl
 /** A model name; INVALID_ARGUMENT naming `field` when missing or malformed. */
 export function requireModelName(value: string, field = 'name'): string {
   if (value === '') throw new InvalidArgumentError({ field, description: 'model name is required' });
-  if (!NAME.test(value)) {
-    throw new InvalidArgumentError({ field, description: `model name ${quoted(value)} must match ^[a-z][a-z0-9_-]{0,62}$` });
+  if (!isModelName(value)) {
+    throw new InvalidArgumentError({ field, description: `model name ${quoted(value)} must match ${MODEL_NAME_PATTERN.source}` });
   }
   return value;
 }
@@ -30,7 +28,7 @@ export function optionalModelName(value: string, field = 'name'): string | undef
 /** An alias to set or read; `latest` is reserved unless `allowLatest`. */
 export function requireAlias(value: string, field = 'alias', allowLatest = false): string {
   if (value === '') throw new InvalidArgumentError({ field, description: 'alias is required' });
-  if (!NAME.test(value)) throw new InvalidArgumentError({ field, description: `alias ${quoted(value)} must match ^[a-z][a-z0-9_-]{0,62}$` });
+  if (!isModelName(value)) throw new InvalidArgumentError({ field, description: `alias ${quoted(value)} must match ${MODEL_NAME_PATTERN.source}` });
   if (value === LATEST_ALIAS && !allowLatest) throw new InvalidArgumentError({ field, description: `"${LATEST_ALIAS}" is reserved: it always means the latest version` });
   return value;
 }

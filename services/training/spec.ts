@@ -1,6 +1,6 @@
 import { Algorithm, type TrainingSpec } from '../../gen/nepse/training/v1/training_pb.js';
 import { InvalidArgumentError, type FieldViolation } from '../../lib/grpc/index.js';
-import { rangeBounds, requireSymbol } from '../../lib/market/index.js';
+import { isModelName, rangeBounds, requireSymbol } from '../../lib/market/index.js';
 
 /** A training spec with every default applied, checked field by field. */
 export interface ResolvedSpec {
@@ -17,8 +17,6 @@ export interface ResolvedSpec {
   promotionMargin: number;
 }
 
-const MODEL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
-
 /** Checks a spec and applies its defaults; INVALID_ARGUMENT lists every offending field. */
 export function resolveSpec(spec: TrainingSpec | undefined, field = 'spec'): ResolvedSpec {
   if (!spec) throw new InvalidArgumentError({ field, description: 'a training spec is required' });
@@ -26,7 +24,7 @@ export function resolveSpec(spec: TrainingSpec | undefined, field = 'spec'): Res
   const check = (ok: boolean, name: string, description: string) => {
     if (!ok) problems.push({ field: `${field}.${name}`, description });
   };
-  check(MODEL_NAME.test(spec.modelName), 'model_name', 'lower-case letters, digits, "_" or "-", starting with a letter, at most 63');
+  check(isModelName(spec.modelName), 'model_name', 'lower-case letters, digits, "_" or "-", starting with a letter, at most 63');
   check(spec.algorithm === Algorithm.RIDGE || spec.algorithm === Algorithm.GRADIENT_BOOSTED_TREES, 'algorithm', 'RIDGE or GRADIENT_BOOSTED_TREES is required');
   const params = spec.hyperparameters;
   if (params.case === 'ridge') check(spec.algorithm === Algorithm.RIDGE, 'ridge', 'ridge parameters need algorithm RIDGE');

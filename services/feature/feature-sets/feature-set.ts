@@ -4,23 +4,10 @@
  * been trained on it; a different definition is a new version.
  */
 
-/** One daily bar of a symbol, as the feature service keeps it. `date` is ISO YYYY-MM-DD. */
-export interface DailyBar {
-  /** Trading day, ISO `YYYY-MM-DD`. */
-  date: string;
-  /** Opening price, currency units per share (NPR for NEPSE). */
-  open: number;
-  /** Highest price of the session, currency units per share. */
-  high: number;
-  /** Lowest price of the session, currency units per share. */
-  low: number;
-  /** Closing price, currency units per share. */
-  close: number;
-  /** Shares traded. */
-  volume: number;
-  /** Value traded, currency units; undefined when the source does not give it. */
-  turnover?: number;
-}
+import type { DailyBar } from '../../../lib/market/index.js';
+
+/** One daily bar of a symbol, as the feature service keeps it (the kit's one bar shape). */
+export type { DailyBar };
 
 /** One feature of a set: the part of the definition that travels in ListFeatureSets. */
 export interface FeatureDefinition {
