@@ -101,12 +101,16 @@ export interface KeyStore {
   verify(key: string): Promise<ApiKeyEntry | KeyRefusal>;
   /** Every key by id (after a check of the file). */
   list(): Promise<ApiKeyEntry[]>;
+  /** Why the keys file last failed to load (the previous keys stay in force), or undefined while it loads. */
+  problem(): string | undefined;
 }
 
 /** Loads the keys (a bad file stops the start) and returns the store. */
 export async function createKeyStore(options: KeyStoreOptions): Promise<KeyStore> {
   const fixed = [...(options.inline ? parseKeys(options.inline, 'env') : []), ...(options.extra ?? [])];
   let byId = new Map<string, ApiKeyEntry>();
+  // Keys proven since the keys last changed: a repeated key is one map lookup, not a hash.
+  let proven = new Map<string, ApiKeyEntry>();
   let signature = '';
   let checkedAt = 0;
   const load = async () => {
@@ -122,31 +126,41 @@ export async function createKeyStore(options: KeyStoreOptions): Promise<KeyStore
     const merged = new Map<string, ApiKeyEntry>();
     for (const entry of [...fromFile, ...fixed]) if (!merged.has(entry.id)) merged.set(entry.id, entry);
     byId = merged;
+    proven = new Map();
   };
   await load();
+  let problem: string | undefined;
   const refresh = async () => {
     if (!options.file || Date.now() - checkedAt < options.reloadMs) return;
     checkedAt = Date.now();
     try {
       await load();
+      problem = undefined;
     } catch (error) {
-      options.onReloadError?.(error as Error);
+      if (problem === undefined) options.onReloadError?.(error as Error);
+      problem = (error as Error).message;
     }
   };
   return {
     async verify(key) {
       await refresh();
+      const known = proven.get(key);
+      if (known) return known;
       const match = KEY.exec(key);
       if (!match) return 'malformed';
       const entry = byId.get(match[1]);
       if (!entry) return 'unknown';
       const presented = createHash('sha256').update(key).digest();
       if (!timingSafeEqual(presented, entry.sha256)) return 'unknown';
-      return entry.revoked ? 'revoked' : entry;
+      if (entry.revoked) return 'revoked';
+      // One string per entry can match its hash, so this holds at most one key per entry.
+      proven.set(key, entry);
+      return entry;
     },
     async list() {
       await refresh();
       return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
     },
+    problem: () => problem,
   };
 }

@@ -6,7 +6,7 @@
  */
 import { Code, type Interceptor, type StreamResponse } from '@connectrpc/connect';
 import { AuthMethod } from '../../gen/nepse/gateway/v1/gateway_pb.js';
-import type { KeyStore } from './api-keys.js';
+import type { ApiKeyEntry, KeyStore } from './api-keys.js';
 import { exhausted, refusal } from './errors.js';
 import { IDENTITY, type Identity } from './identity.js';
 import type { JwtVerdict } from './jwt.js';
@@ -21,22 +21,25 @@ export interface AuthDeps {
   limiter: Limiter;
 }
 
-/** The credentials a request carries, if any. */
-export function credentialsOf(header: Headers): string | undefined {
-  const authorization = header.get('authorization');
+/** The credentials a request carries, if any; `header` reads one request header. */
+export function credentialsOf(header: Headers | ((name: string) => string | undefined)): string | undefined {
+  const get = typeof header === 'function' ? header : (name: string) => header.get(name) ?? undefined;
+  const authorization = get('authorization');
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return match ? match[1] : authorization.trim();
   }
-  return header.get('x-api-key')?.trim() || undefined;
+  return get('x-api-key')?.trim() || undefined;
 }
 
 const unauthenticated = (message: string) =>
   refusal(Code.Unauthenticated, 'UNAUTHENTICATED', `${message}; send an API key or a JWT as "authorization: Bearer <credentials>"`);
 
-/** Establishes who is calling, or throws UNAUTHENTICATED saying why. */
-export async function authenticate(header: Headers, deps: AuthDeps): Promise<Identity> {
-  const credentials = credentialsOf(header);
+/** One identity per key entry: the limiter and the upstream metadata cache by it. */
+const keyIdentities = new WeakMap<ApiKeyEntry, Identity>();
+
+/** Establishes who presents `credentials`, or throws UNAUTHENTICATED saying why. */
+export async function authenticate(credentials: string | undefined, deps: AuthDeps): Promise<Identity> {
   if (!credentials) throw unauthenticated('no credentials');
   if (credentials.split('.').length === 3) {
     if (!deps.jwt) throw unauthenticated('JWTs are not accepted by this gateway');
@@ -47,7 +50,35 @@ export async function authenticate(header: Headers, deps: AuthDeps): Promise<Ide
   const entry = await deps.keys.verify(credentials);
   if (entry === 'revoked') throw unauthenticated('the API key has been revoked');
   if (typeof entry === 'string') throw unauthenticated('the API key is not valid');
-  return { principal: entry.principal, keyId: entry.id, role: entry.role, method: AuthMethod.API_KEY, limits: entry.limits, limitKey: `key:${entry.id}` };
+  let identity = keyIdentities.get(entry);
+  if (!identity) {
+    identity = { principal: entry.principal, keyId: entry.id, role: entry.role, method: AuthMethod.API_KEY, limits: entry.limits, limitKey: `key:${entry.id}` };
+    keyIdentities.set(entry, identity);
+  }
+  return identity;
+}
+
+/**
+ * Admits one call of `path` (`<service type name>/<method>`, an exposed one): the caller's
+ * identity, the role the method needs and a token of the caller's rate limit; throws the refusal.
+ * Stream caps are the interceptor's, around the stream's life.
+ */
+export async function admit(path: string, credentials: string | undefined, deps: AuthDeps): Promise<Identity> {
+  const needed = METHOD_ROLES[path];
+  if (needed === undefined) throw refusal(Code.Unimplemented, 'NOT_EXPOSED', `${path} is not exposed by the gateway`);
+  const identity = await authenticate(credentials, deps);
+  if (!allows(identity.role, needed)) {
+    const method = path.slice(path.lastIndexOf('/') + 1);
+    throw refusal(Code.PermissionDenied, 'ROLE_REQUIRED', `${method} needs the ${roleName(needed)} role; ${identity.principal} has ${roleName(identity.role)}`, {
+      required_role: roleName(needed),
+      role: roleName(identity.role),
+    });
+  }
+  const admission = deps.limiter.take(identity);
+  if (!admission.ok) {
+    throw exhausted('RATE_LIMITED', `rate limit of ${admission.limits.ratePerSecond}/s (burst ${admission.limits.burst}) exceeded for ${identity.principal}; retry in ${Math.ceil(admission.retryAfterMs)} ms`, admission.retryAfterMs);
+  }
+  return identity;
 }
 
 /** Re-yields a stream's messages and calls `done` once when it ends, fails or is abandoned. */
@@ -64,20 +95,7 @@ export function authInterceptor(deps: AuthDeps): Interceptor {
   return (next) => async (req) => {
     const service = req.service.typeName;
     if (OPEN_SERVICES.has(service)) return next(req);
-    const path = `${service}/${req.method.name}`;
-    const needed = METHOD_ROLES[path];
-    if (needed === undefined) throw refusal(Code.Unimplemented, 'NOT_EXPOSED', `${path} is not exposed by the gateway`);
-    const identity = await authenticate(req.header, deps);
-    if (!allows(identity.role, needed)) {
-      throw refusal(Code.PermissionDenied, 'ROLE_REQUIRED', `${req.method.name} needs the ${roleName(needed)} role; ${identity.principal} has ${roleName(identity.role)}`, {
-        required_role: roleName(needed),
-        role: roleName(identity.role),
-      });
-    }
-    const admission = deps.limiter.take(identity);
-    if (!admission.ok) {
-      throw exhausted('RATE_LIMITED', `rate limit of ${admission.limits.ratePerSecond}/s (burst ${admission.limits.burst}) exceeded for ${identity.principal}; retry in ${Math.ceil(admission.retryAfterMs)} ms`, admission.retryAfterMs);
-    }
+    const identity = await admit(`${service}/${req.method.name}`, credentialsOf(req.header), deps);
     req.contextValues.set(IDENTITY, identity);
     if (!req.stream) return next(req);
     const close = deps.limiter.openStream(identity);

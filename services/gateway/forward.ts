@@ -9,12 +9,11 @@ import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import { context as otelContext, propagation, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import type { CallOptions, ServiceClient } from '../../lib/grpc/index.js';
+import { TRACE_HEADERS } from './call-span.js';
 import { toConnectError } from './errors.js';
 import { identityOf } from './identity.js';
+import { callSpanOf } from './observe.js';
 import { roleName } from './roles.js';
-
-/** Trace headers passed on (W3C trace context). */
-const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
 
 /** Time allowed for a client stream (an import) whose caller set no deadline, in ms. */
 const CLIENT_STREAM_TIMEOUT_MS = 600_000;
@@ -37,9 +36,13 @@ export function forwardOptions(ctx: HandlerContext, defaults: ForwardDefaults): 
     'x-nepse-role': roleName(identity.role),
     'x-nepse-key-id': identity.keyId,
   };
-  for (const name of TRACE_HEADERS) {
-    const value = ctx.requestHeader.get(name);
-    if (value) metadata[name] = value;
+  const span = callSpanOf(ctx);
+  if (span) Object.assign(metadata, span.headers);
+  else {
+    for (const name of TRACE_HEADERS) {
+      const value = ctx.requestHeader.get(name);
+      if (value) metadata[name] = value;
+    }
   }
   const kind = ctx.method.methodKind;
   const fallback = kind === 'unary' ? defaults.defaultTimeoutMs : kind === 'client_streaming' ? CLIENT_STREAM_TIMEOUT_MS : undefined;
@@ -47,11 +50,14 @@ export function forwardOptions(ctx: HandlerContext, defaults: ForwardDefaults): 
 }
 
 /**
- * The caller's trace context, so that the upstream call's span (gRPC instrumentation) is a child
- * of the caller's span rather than a new trace. Without tracing this is a no-op and the raw
- * headers in {@link forwardOptions} carry the context on.
+ * The context of the gateway's span of this call (observe.ts), so that the upstream call's span
+ * (gRPC instrumentation) is its child rather than a new trace; the caller's trace context when no
+ * span was made. Without tracing this is a no-op and the raw headers in {@link forwardOptions}
+ * carry the context on.
  */
 export function callerContext(ctx: HandlerContext): Context {
+  const span = callSpanOf(ctx);
+  if (span) return span.context;
   const carrier: Record<string, string> = {};
   for (const name of TRACE_HEADERS) {
     const value = ctx.requestHeader.get(name);

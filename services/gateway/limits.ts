@@ -73,7 +73,16 @@ const IDLE_MS = 10 * 60_000;
 /** Creates the limiter; `now` is injectable for tests of the arithmetic. */
 export function createLimiter(limits: Record<GrantedRole, RoleLimits>, now: () => number = Date.now): Limiter {
   const accounts = new Map<string, Account>();
-  const limitsOf = (identity: Identity): RoleLimits => ({ ...limits[identity.role], ...definedOnly(identity.limits) });
+  // Identities are made once per key (authenticate.ts), so their merged limits are too.
+  const merged = new WeakMap<Identity, RoleLimits>();
+  const limitsOf = (identity: Identity): RoleLimits => {
+    let l = merged.get(identity);
+    if (!l) {
+      l = { ...limits[identity.role], ...definedOnly(identity.limits) };
+      merged.set(identity, l);
+    }
+    return l;
+  };
   const accountOf = (identity: Identity, l: RoleLimits): Account => {
     let account = accounts.get(identity.limitKey);
     const t = now();

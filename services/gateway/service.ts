@@ -10,14 +10,16 @@ import { cors as connectCors, createConnectRouter, type ConnectRouter, type Hand
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { GatewayService, Role, type GetDashboardRequest, type GetSymbolOverviewRequest, type UploadCsvRequest } from '../../gen/nepse/gateway/v1/gateway_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { createReadiness } from '../../lib/runtime/index.js';
 import { ROOT } from '../../lib/runtime/service-process.js';
 import { collectProcessMetrics, createLogger, grpcServerObserver, startTelemetryServer, type Logger } from '../../lib/telemetry/index.js';
 import { listApiKeys, whoAmI } from './account.js';
 import { createKeyStore, hashKey, newKey, type ApiKeyEntry } from './api-keys.js';
-import { authInterceptor } from './authenticate.js';
+import { admit, authInterceptor } from './authenticate.js';
 import { UPSTREAMS, type GatewayConfig } from './config.js';
 import { getDashboard, getSymbolOverview } from './dashboard.js';
 import { forwardingService, type ForwardDefaults } from './forward.js';
+import { grpcPassthrough, passthroughRoutes } from './grpc-passthrough.js';
 import { addHealthAndReflection } from './health-reflection.js';
 import { createJwtVerifier } from './jwt.js';
 import { createLimiter, roleLimits } from './limits.js';
@@ -25,6 +27,7 @@ import { listen, type Handler } from './listener.js';
 import { createMeshStatus } from './mesh-status.js';
 import { observeInterceptor } from './observe.js';
 import { promotionOverrides } from './promotion.js';
+import { keysCheck, upstreamsCheck } from './readiness-checks.js';
 import { METHOD_ROLES } from './roles.js';
 import { staticFiles } from './static-files.js';
 import { UPSTREAM_SERVICES, createUpstreams } from './upstreams.js';
@@ -107,9 +110,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const upstreams = createUpstreams(config);
   let port = 0;
   const status = createMeshStatus(upstreams.addresses, config.GATEWAY_STATUS_TIMEOUT_MS, () => `${config.BIND_HOST}:${port}`);
-  let serving = false;
+  const readiness = createReadiness([keysCheck(keys), upstreamsCheck(upstreams.raw)], {
+    onChange(report) {
+      if (report.status === 'ready') logger.info({ checks: report.checks }, 'ready again');
+      else logger.warn({ reason: report.reason, checks: report.checks }, `not ready: ${report.reason}`);
+    },
+  });
+  const serving = () => readiness.current().status === 'ready';
   const shutdown = new AbortController();
 
+  const observer = grpcServerObserver(logger);
+  const auth = { keys, jwt, limiter };
+  const overridesOf = (name: (typeof UPSTREAMS)[number]) => (UPSTREAM_SERVICES[name] === RegistryService ? promotionOverrides(upstreams, defaults) : {});
   const publicServices = [GatewayService.typeName, ...UPSTREAMS.map((name) => UPSTREAM_SERVICES[name].typeName)].filter((name) => exposedMethods(name).size > 0);
   const routes = (router: ConnectRouter) => {
     router.service(GatewayService, {
@@ -124,36 +136,62 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
       const service = UPSTREAM_SERVICES[name];
       const methods = exposedMethods(service.typeName);
       if (methods.size === 0) continue;
-      const overrides = service === RegistryService ? promotionOverrides(upstreams, defaults) : {};
-      router.service(service, forwardingService(service, upstreams[name] as never, methods, defaults, overrides as never) as never);
+      router.service(service, forwardingService(service, upstreams[name] as never, methods, defaults, overridesOf(name) as never) as never);
     }
-    addHealthAndReflection(router, { services: publicServices, isServing: () => serving });
+    addHealthAndReflection(router, { services: publicServices, isServing: serving });
   };
   const webDir = isAbsolute(config.GATEWAY_WEB_DIR) ? config.GATEWAY_WEB_DIR : join(ROOT, config.GATEWAY_WEB_DIR);
   const rpc = connectNodeAdapter({
     routes,
     fallback: staticFiles(webDir) as never,
-    interceptors: [observeInterceptor(grpcServerObserver(logger)), authInterceptor({ keys, jwt, limiter })],
+    interceptors: [observeInterceptor(observer), authInterceptor(auth)],
     // UploadCsv carries a whole file; every other message is far smaller.
     readMaxBytes: config.GATEWAY_UPLOAD_MAX_BYTES + 64 * 1024,
     shutdownSignal: shutdown.signal,
   });
   const origins = new Set(config.GATEWAY_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean));
-  const listener = await listen(withCors(origins, rpc as Handler), config.GATEWAY_PORT, config.BIND_HOST);
+  // gRPC callers of the methods forwarded unchanged skip connect-node: their bytes go upstream as they are.
+  const passthrough = grpcPassthrough(
+    {
+      routes: passthroughRoutes(
+        UPSTREAMS.map((name) => ({
+          methods: UPSTREAM_SERVICES[name].methods,
+          exposed: exposedMethods(UPSTREAM_SERVICES[name].typeName),
+          overridden: new Set(Object.keys(overridesOf(name))),
+          client: upstreams.raw[name],
+        })),
+      ),
+      admit: (path, credentials) => admit(path, credentials, auth),
+      observer,
+      defaultTimeoutMs: config.GATEWAY_DEFAULT_TIMEOUT_MS,
+      maxBytes: config.GATEWAY_UPLOAD_MAX_BYTES + 64 * 1024,
+    },
+    rpc as Handler,
+  );
+  const listener = await listen(withCors(origins, passthrough), config.GATEWAY_PORT, config.BIND_HOST);
   port = listener.port;
   const telemetry = await startTelemetryServer({
     port: config.GATEWAY_METRICS_PORT ?? (config.GATEWAY_PORT === 0 ? 0 : port + 1000),
     host: config.BIND_HOST,
-    isReady: () => serving,
+    isReady: async () => {
+      const report = await readiness.evaluate();
+      return { ready: report.status === 'ready', body: report };
+    },
   });
-  serving = true;
+  readiness.setStarted(true);
+  await readiness.evaluate();
+  // The checks run about once a second, so grpc.health.v1 follows them between /readyz probes.
+  const timer = setInterval(() => void readiness.evaluate(), 1_000);
+  timer.unref();
   logger.info({ port, metricsPort: telemetry.port, web: webDir, upstreams: upstreams.addresses, devKey: dev ? config.GATEWAY_DEV_KEY_FILE : undefined }, 'gateway serving');
   return {
     port,
     metricsPort: telemetry.port,
     devKey: dev,
     async stop(graceMs = 5_000) {
-      serving = false;
+      clearInterval(timer);
+      readiness.setStarted(false);
+      await readiness.evaluate();
       // Streams end now (their callers see UNAVAILABLE); unary calls in flight may finish.
       shutdown.abort();
       await listener.close(graceMs);
