@@ -54,6 +54,10 @@ build: lint ## Type-check everything (services run from source through tsx)
 test: deps chromium web/dist/index.html lint ## Everything CI runs: contract checks, type check, unit and integration tests
 	node --import tsx --test --test-timeout=300000 $(TESTS)
 
+.PHONY: cluster-test
+cluster-test: deps ## The mesh on four hosts made of network namespaces (root): a NATS cluster and five faults, torn down after
+	$(TSX) --test --test-timeout=600000 --test-concurrency=1 'test/cluster/*.cluster.ts'
+
 dev: deps web/dist/index.html ## Run every service on its default port with a local nats-server and embedded stores
 	$(TSX) scripts/dev.ts $(ARGS)
 

@@ -1,0 +1,206 @@
+/**
+ * The mesh on four hosts of this machine (testing/cluster: network namespaces, a three-node NATS
+ * JetStream cluster with 3 replicas, a private PostgreSQL, prediction on two hosts), through
+ * faults one after another. After each, the ledger must hold: no bar lost, none stored or
+ * announced twice, every prediction announced is listed by monitoring once and scored once its
+ * next bar is in, and every promotion either completed on both prediction instances or was rolled
+ * back. Run with `make cluster-test` (root, iproute2, nftables, nats-server, PostgreSQL); not part
+ * of `make test`, as it takes minutes.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { waitFor } from '../../lib/events/testing.js';
+import { dayOf, nextTradingDay } from '../../lib/market/index.js';
+import { TestCluster } from '../../testing/cluster/cluster.js';
+import { cutLink, joinLink } from '../../testing/cluster/hosts.js';
+import { checkBars, checkSagas, checkScoredOnce, readStream } from '../../testing/cluster/ledger.js';
+import { DEFAULT_FEATURE_SET } from '../../testing/market.js';
+import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
+
+const SYMBOLS = Array.from({ length: 40 }, (_, i) => `CL${String.fromCharCode(65 + Math.floor(i / 26))}${String.fromCharCode(65 + (i % 26))}`);
+/** Sessions of the large import: past ohlcv_v1's warm-up. */
+const HISTORY = 120;
+const MODEL = 'bed-linear';
+const INSTANCES = ['bed-n2', 'bed-n3'];
+const WIDTH = DEFAULT_FEATURE_SET.features.length;
+
+const DAYS = ['2024-01-01'];
+while (DAYS.length < HISTORY + 20) DAYS.push(nextTradingDay(DAYS.at(-1)!));
+
+/** Bar of symbol number `s` on session `k`: a smooth walk, distinct per symbol. */
+function bar(s: number, k: number) {
+  const close = 100 + 7 * s + 10 * Math.sin(k / 6 + s);
+  const open = 100 + 7 * s + 10 * Math.sin((k - 1) / 6 + s);
+  return { date: DAYS[k]!, open, high: Math.max(open, close) * 1.01, low: Math.min(open, close) * 0.99, close, volume: 10_000 + 37 * ((k * 13 + s) % 29) };
+}
+
+const csvOf = (sessions: readonly number[]) =>
+  new TextEncoder().encode(
+    ['Symbol,Date,Open,High,Low,Close,Volume', ...sessions.flatMap((k) => SYMBOLS.map((symbol, s) => { const b = bar(s, k); return `${symbol},${b.date},${b.open.toFixed(2)},${b.high.toFixed(2)},${b.low.toFixed(2)},${b.close.toFixed(2)},${b.volume}`; }))].join('\n') + '\n',
+  );
+
+describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
+  let cluster: TestCluster;
+  /** Sessions stored so far. */
+  let sessions = 0;
+  let promoted = 0;
+
+  const expectedBars = () => new Map(SYMBOLS.map((symbol) => [symbol, DAYS.slice(0, sessions)]));
+  const latest = () => new Map(SYMBOLS.map((symbol) => [symbol, DAYS[sessions - 1]!]));
+
+  /** Imports `count` more sessions of every symbol as one CSV; answers the import's response. */
+  async function importSessions(count: number) {
+    const from = sessions;
+    step(`importing ${count} sessions from ${DAYS[from]}`);
+    const response = await cluster.client('ingestion').importCsv([{ options: { source: `bed-${from}` } }, { chunk: csvOf(Array.from({ length: count }, (_, i) => from + i)) }], { timeoutMs: 120_000 });
+    sessions += count;
+    return response;
+  }
+
+  /** Says on stderr how far a fault has come, seconds since the bed was up: where a slow run spends its time. */
+  let upAt = Date.now();
+  const step = (what: string) => process.stderr.write(`cluster-test +${((Date.now() - upAt) / 1000).toFixed(1)} s: ${what}\n`);
+
+  /** Every check of the file comment; fails listing every finding, with the services' recent output. */
+  async function assertLedger(): Promise<void> {
+    step('waiting for every consumer to drain');
+    await cluster.processAll();
+    step('reading the events stream');
+    const events = await readStream(cluster);
+    step('checking bars, scored predictions and sagas');
+    const findings = [...(await checkBars(cluster, expectedBars(), events)), ...(await checkScoredOnce(cluster, latest(), events)), ...checkSagas(events, INSTANCES)];
+    assert.deepEqual(findings.slice(0, 20), [], `${findings.length} findings\n${cluster.tails(8)}`);
+  }
+
+  /** Registers a model (weights scaled by `scale`) and moves it to Production; answers its version. */
+  async function promote(scale: number): Promise<number> {
+    const weights = Array.from({ length: WIDTH }, (_, i) => scale * 0.001 * (i + 1));
+    const registry = cluster.client('registry');
+    const { modelVersion } = await registry.registerModel(registerRequests(registrationFor(MODEL, WIDTH), linearModel({ width: WIDTH, weights })), { timeoutMs: 60_000 });
+    await registry.transitionStage({ name: MODEL, version: modelVersion!.version, targetStage: Stage.PRODUCTION, actor: 'cluster-test', reason: 'bed' }, { timeoutMs: 30_000 });
+    return modelVersion!.version;
+  }
+
+  /** Waits until both prediction instances answer with `version`. */
+  const servedBy = (version: number) =>
+    waitFor(
+      async () => {
+        for (const host of ['n2', 'n3']) {
+          const { prediction } = await cluster.client('prediction', host).predict({ symbol: SYMBOLS[0]!, modelName: MODEL }, { timeoutMs: 5_000 });
+          if (prediction?.modelVersion !== version) return false;
+        }
+        return true;
+      },
+      `both prediction instances to serve v${version}`,
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+
+  /** One Predict of every symbol on `host`; answers what came back and how long each took, in ms. */
+  async function predictAll(host: string, deadlineMs: number) {
+    return Promise.all(
+      SYMBOLS.map(async (symbol) => {
+        const started = Date.now();
+        try {
+          const { prediction } = await cluster.client('prediction', host).predict({ symbol, modelName: MODEL }, { timeoutMs: deadlineMs });
+          return { symbol, ms: Date.now() - started, prediction };
+        } catch (error) {
+          return { symbol, ms: Date.now() - started, error: error as Error & { code?: number } };
+        }
+      }),
+    );
+  }
+
+  before(async () => {
+    cluster = await TestCluster.create({ PREDICTION_BREAKER_HALF_OPEN_MS: '1000', FEATURE_CONSUMER_CONCURRENCY: '4' });
+    upAt = Date.now();
+    step('bed up');
+  });
+
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it('stores and announces every bar once through a NATS node killed (-9) during a large import', async () => {
+    const leader = (await cluster.bus.jsm.streams.info('NEPSE_EVENTS')).cluster?.leader;
+    const victim = cluster.nats.nodes.find((n) => n.host.name === leader) ?? cluster.nats.nodes[1]!;
+    const importing = importSessions(HISTORY);
+    // The import's store and outbox work runs for seconds; the stream's leader dies during it.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    step(`killing nats-server on ${victim.host.name}`);
+    await victim.kill();
+    const response = await importing;
+    step('import answered; restarting the node');
+    assert.equal(Number(response.barsNew), SYMBOLS.length * HISTORY);
+    await victim.start();
+    await assertLedger();
+  });
+
+  it('completes the first promotion on both prediction hosts and scores predictions once', async () => {
+    promoted = await promote(1);
+    await servedBy(promoted);
+    const answers = await predictAll('n2', 5_000);
+    assert.deepEqual(answers.filter((a) => a.error).map((a) => `${a.symbol}: ${a.error!.message}`), []);
+    await importSessions(1);
+    await assertLedger();
+  });
+
+  it('answers degraded within the deadline while the prediction host is cut off from the feature host, and recovers', async () => {
+    const [, n2, , n4] = cluster.hosts;
+    const deadlineMs = 3_000;
+    await cutLink(n2!, n4!);
+    let during: Awaited<ReturnType<typeof predictAll>> = [];
+    try {
+      // A new session makes the vectors prediction holds stale, so answering needs the feature service.
+      await importSessions(1);
+      for (let round = 0; round < 4; round++) during = [...during, ...(await predictAll('n2', deadlineMs))];
+    } finally {
+      await joinLink(n2!);
+    }
+    assert.deepEqual(during.filter((a) => a.error).map((a) => `${a.symbol}: ${a.error!.code} ${a.error!.message}`), [], 'every Predict answered');
+    assert.deepEqual(during.filter((a) => a.ms > deadlineMs).map((a) => `${a.symbol} ${a.ms} ms`), [], 'inside the deadline');
+    assert.ok(during.some((a) => a.prediction?.degraded), 'some answers flagged degraded while the feature host was unreachable');
+    const newest = DAYS[sessions - 1]!;
+    await waitFor(
+      async () => (await predictAll('n2', 5_000)).every((a) => a.prediction && !a.prediction.degraded && dayOf(a.prediction.featureDate) === newest),
+      'prediction on n2 to answer undegraded from the newest session',
+      { timeoutMs: 60_000, intervalMs: 1_000 },
+    );
+    await importSessions(1);
+    await assertLedger();
+  });
+
+  it('recomputes every feature after the feature service is killed (-9) mid-recompute and restarted', async () => {
+    const feature = cluster.service('feature');
+    await importSessions(3);
+    await feature.kill();
+    await feature.start();
+    await assertLedger();
+    const newest = DAYS[sessions - 1]!;
+    for (const symbol of SYMBOLS) {
+      const { vector } = await cluster.client('feature').getFeatures({ symbol }, { timeoutMs: 10_000 });
+      assert.equal(dayOf(vector?.date), newest, `${symbol}'s latest vector`);
+    }
+  });
+
+  it('finishes a promotion the registry was killed (-9) in the middle of, after it restarts', async () => {
+    const registry = cluster.service('registry');
+    const version = await promote(-1);
+    await registry.kill();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await registry.start();
+    const { modelVersion } = await waitFor(
+      async () => {
+        const answer = await cluster.client('registry').getModel({ name: MODEL, selector: { case: 'version', value: version } }, { timeoutMs: 5_000 });
+        return answer.modelVersion?.stage === Stage.PRODUCTION || answer.modelVersion?.stage === Stage.ARCHIVED ? answer : undefined;
+      },
+      `v${version} to settle`,
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    if (modelVersion!.stage === Stage.PRODUCTION) await servedBy(version);
+    else await servedBy(promoted);
+    await predictAll('n3', 5_000);
+    await importSessions(1);
+    await assertLedger();
+  });
+});
