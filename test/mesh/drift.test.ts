@@ -126,7 +126,7 @@ describe('mesh manifests against the contracts and the code', () => {
         const code = await readServiceCode(service.name);
         for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
           assert.equal(probe?.grpc?.port, config[`${prefix}_PORT`], `${deployment}: probe port`);
-          assert.ok(code.serves.has(probe.grpc.service!), `${deployment}: probe asks for ${probe.grpc.service}, which the process does not register`);
+          assert.ok(code.serves.has(probe?.grpc?.service ?? ''), `${deployment}: probe asks for ${probe?.grpc?.service}, which the process does not register`);
         }
       }
     });
