@@ -98,7 +98,7 @@ export async function configReader(service: string): Promise<((env: NodeJS.Proce
   return reader?.[1] as ((env: NodeJS.ProcessEnv) => Record<string, unknown>) | undefined;
 }
 
-/** Environment variables the kit reads itself (`process.env.X` in lib/), outside any config schema. */
+/** Environment variables the kit reads itself (`process.env.X` or `env.X` in lib/), outside any config schema. */
 export function kitEnv(): Set<string> {
   const names = new Set<string>();
   const walk = (folder: string) => {
@@ -106,7 +106,7 @@ export function kitEnv(): Set<string> {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (entry.name.endsWith('.ts') && !/test|testing/.test(entry.name)) {
-        for (const match of readFileSync(path, 'utf8').matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(match[1]!);
+        for (const match of readFileSync(path, 'utf8').matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(match[1]!);
       }
     }
   };
