@@ -1,5 +1,3 @@
-import type { EncodedRows } from './rows.js';
-
 /**
  * Values bound to `{name:Type}` placeholders, keyed by placeholder name.
  *
@@ -8,6 +6,27 @@ import type { EncodedRows } from './rows.js';
  * arrays of these (for `Array(T)`).
  */
 export type QueryParams = Readonly<Record<string, unknown>>;
+
+/** Rows serialised for one INSERT, in a format both drivers hand to the engine as-is. */
+export interface EncodedRows {
+  /**
+   * `JSONCompactEachRow` (one JSON array per line, columns listed once) when every
+   * row has the first row's keys — the engine parses it about twice as fast as
+   * objects. `JSONEachRow` otherwise, so an omitted key still means the column's
+   * DEFAULT rather than NULL.
+   */
+  format: 'JSONCompactEachRow' | 'JSONEachRow';
+  /** Column list for the INSERT; undefined for JSONEachRow (keys name the columns). */
+  columns: string[] | undefined;
+  /**
+   * Newline-delimited payload in pieces of at most CHUNK_ROWS (rows.ts) rows: one
+   * string for a whole big batch would hit V8's ~512 MiB string limit (a few
+   * million bars), and the server driver can stream the pieces as they are.
+   */
+  chunks: Buffer[];
+  /** Number of rows in the payload. */
+  rows: number;
+}
 
 /** A row to insert: column name → value. */
 export type Row = Readonly<Record<string, unknown>>;
