@@ -5,4 +5,4 @@ export { watchConsumerLag, DEFAULT_LAG_TIMEOUT_MS, type LagSource } from './cons
 export { parseExposition, familyNameOf, ExpositionParseError, type Exposition, type MetricFamily, type MetricType, type Sample } from './exposition.js';
 export { maskCredentials } from './redact.js';
 export { startTelemetryServer, type TelemetryServer, type TelemetryServerOptions, type ReadyAnswer } from './http.js';
-export { startTracing, stopTracing, type TracingOptions } from './tracing.js';
+export { samplerOf, startTracing, stopTracing, tracingSettings, TracingSettingError, type TraceExporterName, type TracingOptions, type TracingSettings } from './tracing.js';
