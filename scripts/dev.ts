@@ -1,6 +1,6 @@
 /**
  * `make dev`: every service that exists (services/<name>/main.ts), each as its own process on its
- * default port (DESIGN.md, or `<SERVICE>_PORT`), with embedded stores under .data/ and a local
+ * default port (lib/config/ports.ts, or `<SERVICE>_PORT`), with embedded stores under .data/ and a local
  * nats-server on 4223, until Ctrl-C. Set NATS_URL to use a NATS server of your own instead.
  * Everything is supervised (lib/runtime/supervisor.ts): a service or the nats-server that exits
  * is reported and restarted with a growing pause, and given up on after too many restarts.
@@ -18,7 +18,7 @@ const dataDir = process.env.DATA_DIR ?? join(ROOT, '.data');
 /** Where the gateway writes the development key (operator role) it accepts. */
 const devKeyFile = process.env.GATEWAY_DEV_KEY_FILE ?? join(dataDir, 'gateway', 'dev-api-key');
 
-/** Every services/<name>/main.ts: those with a default port in DESIGN.md's order, then the rest by name. */
+/** Every services/<name>/main.ts: those with a default port in lib/config/ports.ts's order, then the rest by name. */
 function discoverServices(): string[] {
   const found = readdirSync(join(ROOT, 'services')).filter((name) => existsSync(join(ROOT, 'services', name, 'main.ts')));
   const known = Object.keys(DEFAULT_PORTS).filter((name) => found.includes(name));

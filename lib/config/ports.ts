@@ -1,4 +1,4 @@
-/** Default gRPC ports of the mesh (DESIGN.md); each metrics/health HTTP port is this + 1000. */
+/** Default gRPC ports of the mesh (docs/architecture.md); each metrics/health HTTP port is this + 1000. */
 export const DEFAULT_PORTS = {
   gateway: 8080,
   ingestion: 50051,

@@ -13,8 +13,9 @@ import {
 import { defineEvent } from './event-type.js';
 
 /**
- * Every event of the mesh (DESIGN.md), each tied to its protobuf payload. Subjects are
- * `nepse.v1.<name>.<SYMBOL or _>`; publishers and consumers name events only through these.
+ * Every event of the mesh, each tied to its protobuf payload (docs/architecture.md says who
+ * publishes and consumes each). Subjects are `nepse.v1.<name>.<SYMBOL or _>`; publishers and
+ * consumers name events only through these.
  */
 export const MeshEvents = {
   barsIngested: defineEvent({ name: 'bars.ingested', schema: BarsIngestedSchema }),

@@ -1,5 +1,5 @@
 /**
- * The prediction side of the promotion saga (DESIGN.md): on ModelPromoted, download, load,
+ * The prediction side of the promotion saga (docs/architecture.md): on ModelPromoted, download, load,
  * smoke-test and swap in the new version, then answer ModelActivation OK — or FAILED with the
  * reason while the previous version keeps serving; on ModelRolledBack, go back to the restored
  * version if the failed one is serving here; on ModelWithdrawn, stop serving the version an

@@ -1,5 +1,5 @@
 /**
- * The naive forecasts every model is judged against (DESIGN.md "Models"): a model that cannot
+ * The naive forecasts every model is judged against: a model that cannot
  * beat them on its holdout is never promoted automatically.
  */
 import type { TrainingExample } from './dataset.js';
