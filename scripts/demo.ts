@@ -7,7 +7,7 @@
  * the alerts it has firing. Leaves no process or file behind.
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FeatureService } from '../gen/nepse/feature/v1/feature_pb.js';
@@ -64,6 +64,11 @@ async function main(): Promise<void> {
   const trainingAddr = await start('training', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
   const predictionAddr = await start('prediction', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
   const monitoringAddr = await start('monitoring', { REGISTRY_ADDR: registryAddr, MONITORING_EVALUATE_INTERVAL_MS: '2000', MONITORING_EVALUATE_DEBOUNCE_MS: '200' });
+  // The dashboard, for as long as the demo runs, with a development key (operator) as `make dev` makes one.
+  const devKeyFile = join(dataDir, 'gateway', 'dev-api-key');
+  const upstreams = { INGESTION_ADDR: ingestionAddr, FEATURE_ADDR: featureAddr, TRAINING_ADDR: trainingAddr, REGISTRY_ADDR: registryAddr, PREDICTION_ADDR: predictionAddr, MONITORING_ADDR: monitoringAddr };
+  const gatewayAddr = await start('gateway', { ...upstreams, GATEWAY_DEV_KEY_FILE: devKeyFile });
+  say(`dashboard  http://${gatewayAddr}/ while the demo runs, key ${(await readFile(devKeyFile, 'utf8')).trim()}`);
 
   const ingestion = createGrpcClient(IngestionService, ingestionAddr, { defaultTimeoutMs: 120_000 });
   const features = createGrpcClient(FeatureService, featureAddr);
