@@ -120,6 +120,62 @@ describe('row validation', () => {
   });
 });
 
+describe('RFC 4180 quoting', () => {
+  const header = 'Symbol,Note,Date,Open,High,Low,Close,Volume';
+
+  it('keeps a quoted line break inside its cell and numbers later rows by their first line', () => {
+    const csv = [
+      header,
+      'NABIL,"split announced,',
+      'book closure next week",2024-01-02,500,510,495,505,1000',
+      'NABIL,"open above high',
+      'on purpose",2024-01-03,520,510,495,505,1000',
+      'NABIL,,2024-01-04,abc,510,495,505,1000',
+      'NABIL,plain,2024-01-05,500,510,495,505,1000',
+    ].join('\n');
+    const result = read(csv);
+    assert.deepEqual(result.bars.map((b) => [b.date, b.volume]), [['2024-01-02', 1000], ['2024-01-05', 1000]]);
+    assert.deepEqual(result.rejected.map((r) => [r.line, r.field]), [[4, 'open'], [6, 'open']]);
+    assert.equal(result.rowsRead, 4);
+  });
+
+  it('reads doubled quotes as one quote, and delimiters inside quotes as text', () => {
+    const csv = `${header}\nNABIL,"he said ""buy, buy"", twice",2024-01-02,"1,000.00",1010,990,"1,005",1000\n`;
+    const [bar] = read(csv).bars;
+    assert.deepEqual([bar.date, bar.open, bar.high, bar.close, bar.volume], ['2024-01-02', 1000, 1010, 1005, 1000]);
+  });
+
+  it('reads quoted separators in a semicolon file', () => {
+    const csv = 'Symbol;Note;Date;Open;High;Low;Close;Volume\nNABIL;"a;b";2024-01-02;500;510;495;505;1000\n';
+    assert.equal(read(csv).bars[0].close, 505);
+  });
+
+  it('reads CRLF line ends, inside quoted cells too', () => {
+    const csv = `${header}\r\nNABIL,"two\r\nlines",2024-01-02,500,510,495,505,1000\r\nNABIL,,2024-01-03,500,510,495,505,2000\r\n`;
+    const result = read(csv);
+    assert.deepEqual(result.bars.map((b) => b.volume), [1000, 2000]);
+    assert.deepEqual(result.rejected, []);
+  });
+
+  it('ignores a UTF-8 byte order mark before the header', () => {
+    const result = read(`\uFEFF${header}\nNABIL,,2024-01-02,500,510,495,505,1000\n`);
+    assert.equal(result.headers[0], 'Symbol');
+    assert.equal(result.bars.length, 1);
+  });
+
+  it('refuses a quoted cell that is never closed, naming the line it opened on', () => {
+    assert.throws(
+      () => read(`${header}\nNABIL,,2024-01-02,500,510,495,505,1000\nNABIL,"unclosed,2024-01-03,500,510,495,505,1000\nNABIL,,2024-01-04,500,510,495,505,1000\n`),
+      (error: unknown) => error instanceof MalformedCsvError && /line 3 is never closed/.test(error.message),
+    );
+  });
+
+  it('refuses an unclosed quote that runs past the line limit, naming its first line', () => {
+    const csv = `${header}\nNABIL,"unclosed\n${'NABIL,,2024-01-03,500,510,495,505,1000\n'.repeat(2000)}`;
+    assert.throws(() => read(csv), (error: unknown) => error instanceof MalformedCsvError && /line 2 is longer than 65536 bytes \(a quoted cell/.test(error.message));
+  });
+});
+
 describe('malformed files', () => {
   const refuse = (bytes: Uint8Array | string, pattern: RegExp) =>
     assert.throws(() => {
@@ -137,7 +193,7 @@ describe('malformed files', () => {
 });
 
 describe('helpers', () => {
-  it('splits quoted cells', () => assert.deepEqual(splitCsvLine('a,"b,c","d ""e""",', ','), ['a', 'b,c', 'd "e"', '']));
+  it('splits quoted cells', () => assert.deepEqual(splitCsvLine('a,"b,c","d ""e""","f\ng"', ','), ['a', 'b,c', 'd "e"', 'f\ng']));
   it('parses exported numbers', () => {
     assert.equal(parseNumber('"1,234.50"'), 1234.5);
     assert.equal(parseNumber('Rs. 12'), 12);

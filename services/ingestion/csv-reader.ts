@@ -5,7 +5,7 @@ import { type DayMonthOrder, parseTradingDate } from './trading-date.js';
 
 /** Limits of one import; beyond them the file is refused as malformed. */
 export const CSV_LIMITS = {
-  /** Longest line accepted, in bytes. */
+  /** Longest line accepted, in bytes; a record whose quoted cells span lines counts as one line. */
   maxLineBytes: 64 * 1024,
   /** Largest file accepted, in bytes. */
   maxFileBytes: 512 * 1024 * 1024,
@@ -23,7 +23,7 @@ export class MalformedCsvError extends Error {
   }
 }
 
-/** A data row that was refused, with its 1-based line number in the file. */
+/** A data row that was refused, with its 1-based line number in the file (its first line when quoted cells span lines). */
 export interface RejectedLine {
   line: number;
   field: string;
@@ -52,7 +52,10 @@ export interface CsvResult {
   headers: string[];
 }
 
-/** Splits one CSV line into cells; quotes may wrap cells that contain the delimiter. */
+/**
+ * Splits one CSV record into cells (RFC 4180): quotes may wrap cells that contain the delimiter,
+ * line breaks or quotes, a quote inside a quoted cell is written twice.
+ */
 export function splitCsvLine(line: string, delimiter: string): string[] {
   if (!line.includes('"')) return line.split(delimiter);
   const cells: string[] = [];
@@ -103,8 +106,14 @@ const AMBIGUOUS_NAMED = 5;
 export class CsvReader {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly today = todayInNepal();
+  /** The record read so far: a partial line, or whole lines kept open by a quoted cell. */
   private carry = '';
+  /** Whether `carry` ends inside a quoted cell (an odd number of quotes so far). */
+  private quoted = false;
+  /** Lines ended so far. */
   private lineNumber = 0;
+  /** The line on which the record in `carry` began. */
+  private recordLine = 1;
   private bytes = 0;
   private preamble = 0;
   private layout: Layout | undefined;
@@ -144,47 +153,63 @@ export class CsvReader {
       throw new MalformedCsvError('chunk', 'file ends inside a UTF-8 character');
     }
     this.consume(tail);
-    if (this.carry !== '') this.line(this.carry);
+    if (this.quoted) throw new MalformedCsvError('chunk', `quoted cell opened in the record on line ${this.recordLine} is never closed`);
+    if (this.carry !== '') this.record(this.carry, this.recordLine);
     this.carry = '';
     if (!this.layout) {
-      throw new MalformedCsvError('chunk', this.lineNumber === 0 ? 'file is empty' : 'no recognisable header row (expected columns such as Symbol, Date, Open, High, Low, Close, Volume)');
+      throw new MalformedCsvError('chunk', this.bytes === 0 ? 'file is empty' : 'no recognisable header row (expected columns such as Symbol, Date, Open, High, Low, Close, Volume)');
     }
     return { bars: this.resolveDates(), rejected: this.rejected, rowsRead: this.rowsRead, layout: this.layout, headers: this.headers };
   }
 
+  /**
+   * Cuts text into records at line breaks outside quotes. Quote parity is kept per appended piece,
+   * so a line is scanned for quotes once and never again however many chunks a record spans.
+   */
   private consume(text: string): void {
     let start = 0;
     for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-      const line = this.carry + text.slice(start, end);
-      this.carry = '';
+      this.append(text.slice(start, end));
       start = end + 1;
-      this.line(line);
+      this.lineNumber++;
+      if (this.quoted) {
+        this.carry += '\n';
+        continue;
+      }
+      const record = this.carry;
+      const line = this.recordLine;
+      this.carry = '';
+      this.recordLine = this.lineNumber + 1;
+      this.record(record, line);
     }
-    this.carry += text.slice(start);
+    this.append(text.slice(start));
+  }
+
+  private append(piece: string): void {
+    this.carry += piece;
+    for (let at = piece.indexOf('"'); at >= 0; at = piece.indexOf('"', at + 1)) this.quoted = !this.quoted;
     if (this.carry.length > CSV_LIMITS.maxLineBytes) {
-      throw new MalformedCsvError('chunk', `line ${this.lineNumber + 1} is longer than ${CSV_LIMITS.maxLineBytes} bytes`);
+      const hint = this.quoted ? ' (a quoted cell opened there may be unclosed)' : '';
+      throw new MalformedCsvError('chunk', `line ${this.recordLine} is longer than ${CSV_LIMITS.maxLineBytes} bytes${hint}`);
     }
   }
 
-  private line(raw: string): void {
-    this.lineNumber++;
-    if (raw.length > CSV_LIMITS.maxLineBytes) {
-      throw new MalformedCsvError('chunk', `line ${this.lineNumber} is longer than ${CSV_LIMITS.maxLineBytes} bytes`);
-    }
+  private record(raw: string, lineNumber: number): void {
+    // CRLF files: the CR before the record's final line break is not part of its last cell.
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
-    if (!this.layout) return this.header(line);
-    this.row(line);
+    if (!this.layout) return this.header(line, lineNumber);
+    this.row(line, lineNumber);
   }
 
-  private header(line: string): void {
+  private header(line: string, lineNumber: number): void {
     for (const delimiter of [',', ';', '\t', '|']) {
       const cells = splitCsvLine(line, delimiter);
       const layout = detectLayout(cells);
       if (!layout) continue;
       const missing = missingColumns(layout, { symbol: this.defaults.symbol !== undefined, date: this.defaults.date !== undefined });
       if (missing.length > 0) {
-        throw new MalformedCsvError(missing[0] === 'symbol' || missing[0] === 'date' ? missing[0] : 'chunk', `header on line ${this.lineNumber} lacks column(s) ${missing.join(', ')}${missing.includes('symbol') ? ' (or give the symbol with the import)' : ''}${missing.includes('date') ? ' (or give the trading date with the import)' : ''}`);
+        throw new MalformedCsvError(missing[0] === 'symbol' || missing[0] === 'date' ? missing[0] : 'chunk', `header on line ${lineNumber} lacks column(s) ${missing.join(', ')}${missing.includes('symbol') ? ' (or give the symbol with the import)' : ''}${missing.includes('date') ? ' (or give the trading date with the import)' : ''}`);
       }
       this.layout = layout;
       this.delimiter = delimiter;
@@ -196,14 +221,17 @@ export class CsvReader {
     }
   }
 
-  private row(line: string): void {
+  private row(line: string, lineNumber: number): void {
     this.rowsRead++;
     const cells = splitCsvLine(line, this.delimiter);
     const layout = this.layout as Layout;
     const cell = (column: Column) => (layout[column] === undefined ? undefined : cells[layout[column] as number]);
     const reject = (field: string, reason: string): void => {
-      this.rejected.push({ line: this.lineNumber, field, reason });
+      this.rejected.push({ line: lineNumber, field, reason });
     };
+    // A row too short to reach every column it needs is unusable as a whole (RejectedRow.field empty).
+    const needed = Math.max(...(Object.values(layout) as number[])) + 1;
+    if (cells.length < needed) return reject('', `has ${cells.length} columns, the header maps ${needed}`);
 
     const dateCell = cell('date');
     let date = this.defaults.date ?? '';
@@ -234,7 +262,7 @@ export class CsvReader {
     // The future-date check waits until ambiguous dates are settled.
     const problem = barProblem(bar, alternativeDate ? '9999-12-31' : this.today);
     if (problem) return reject(problem.field, problem.reason);
-    this.rows.push({ line: this.lineNumber, bar, alternativeDate, dateText: alternativeDate ? dateCell?.trim().replace(/^"|"$/g, '') : undefined });
+    this.rows.push({ line: lineNumber, bar, alternativeDate, dateText: alternativeDate ? dateCell?.trim().replace(/^"|"$/g, '') : undefined });
   }
 
   /** An unambiguous slash date tells the order of every other slash date in the file. */
