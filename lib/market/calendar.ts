@@ -2,26 +2,45 @@
  * NEPSE's session calendar: sessions run Sunday to Thursday, closed on the main public holidays,
  * in Asia/Kathmandu (UTC+05:45 all year; Nepal has no daylight saving).
  */
+import { NEPSE_HOLIDAYS } from './holiday-table.js';
 
 /** Nepal's offset from UTC, in milliseconds. */
 export const NEPAL_OFFSET_MS = (5 * 60 + 45) * 60_000;
 const DAY_MS = 86_400_000;
 
 /**
- * Main public holidays on which NEPSE is closed, 2023–2026 (approximate Gregorian dates of the
- * festivals, which follow the lunar and Bikram Sambat calendars). Years beyond the table have
- * weekends only.
+ * Closed days come from nepse-holidays.json, which speaks for days up to its `coversThrough`. A
+ * day after that is read as a trading day whenever it is a weekday (Sunday to Thursday): a
+ * forecast keeps going rather than failing, at the cost of counting an unlisted holiday as a
+ * session. The first such day is reported once to the listeners (services log it and raise
+ * `nepse_calendar_past_holiday_table`), so the table gets refreshed.
  */
-const HOLIDAYS = new Set([
-  '2023-01-15', '2023-02-18', '2023-03-07', '2023-04-14', '2023-05-01', '2023-05-05', '2023-09-19', '2023-10-22', '2023-10-23', '2023-10-24', '2023-11-12', '2023-11-13', '2023-11-14', '2023-11-19',
-  '2024-01-15', '2024-03-08', '2024-03-24', '2024-04-14', '2024-05-01', '2024-05-23', '2024-09-06', '2024-10-10', '2024-10-11', '2024-10-13', '2024-10-31', '2024-11-01', '2024-11-03', '2024-11-07',
-  '2025-01-14', '2025-02-26', '2025-03-13', '2025-04-14', '2025-05-01', '2025-05-12', '2025-08-26', '2025-09-30', '2025-10-01', '2025-10-02', '2025-10-20', '2025-10-21', '2025-10-22', '2025-10-27',
-  '2026-01-14', '2026-02-15', '2026-03-02', '2026-04-14', '2026-05-01', '2026-05-01', '2026-09-14', '2026-10-19', '2026-10-20', '2026-10-21', '2026-11-08', '2026-11-09', '2026-11-10',
-]);
+const PAST_END_LISTENERS = new Set<(day: string, coversThrough: string) => void>();
+let firstDayPastTable: string | undefined;
 
 /** Whether NEPSE holds a session on an ISO day: Sunday to Thursday, not a known public holiday. */
 export function isTradingDay(day: string): boolean {
-  return new Date(`${day}T00:00:00Z`).getUTCDay() <= 4 && !HOLIDAYS.has(day);
+  if (day > NEPSE_HOLIDAYS.coversThrough && firstDayPastTable === undefined) {
+    firstDayPastTable = day;
+    for (const listener of PAST_END_LISTENERS) listener(day, NEPSE_HOLIDAYS.coversThrough);
+  }
+  return new Date(`${day}T00:00:00Z`).getUTCDay() <= 4 && !NEPSE_HOLIDAYS.days.has(day);
+}
+
+/**
+ * Calls `listener` once, the first time a day past the holiday table's end is asked about (at
+ * once if that already happened).
+ * @returns a function that removes the listener
+ */
+export function onPastHolidayTable(listener: (day: string, coversThrough: string) => void): () => void {
+  if (firstDayPastTable !== undefined) listener(firstDayPastTable, NEPSE_HOLIDAYS.coversThrough);
+  else PAST_END_LISTENERS.add(listener);
+  return () => PAST_END_LISTENERS.delete(listener);
+}
+
+/** The holiday table's last covered day (ISO), and the first later day asked about, if any. */
+export function holidayTableCoverage(): { coversThrough: string; firstDayPastTable?: string } {
+  return { coversThrough: NEPSE_HOLIDAYS.coversThrough, firstDayPastTable };
 }
 
 const shift = (day: string, days: number) => new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);

@@ -1,5 +1,5 @@
 import { createGrpcServer, type ServiceImplementation } from '../grpc/index.js';
-import { collectProcessMetrics, grpcServerObserver, startTelemetryServer, stopTracing, type Logger } from '../telemetry/index.js';
+import { collectProcessMetrics, grpcServerObserver, startTelemetryServer, stopTracing, watchHolidayTable, type Logger } from '../telemetry/index.js';
 import { createReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 
 /** Options of {@link hostServices}. */
@@ -44,6 +44,7 @@ export interface Host {
  */
 export async function hostServices(options: HostOptions): Promise<Host> {
   collectProcessMetrics();
+  watchHolidayTable(options.logger);
   const server = createGrpcServer({ services: options.services, observer: grpcServerObserver(options.logger) });
   const port = await server.listen(options.port, options.host);
   const readiness = createReadiness(options.checks, {
