@@ -36,8 +36,10 @@ export interface IncomingBars {
   batchId: string;
 }
 
-/** FeaturesComputed events published at the same time. */
-const PUBLISH_CONCURRENCY = 32;
+/** FeaturesComputed events published at the same time (small events: a few in flight hide the PubAck round trips). */
+const PUBLISH_CONCURRENCY = 8;
+/** Attempts per FeaturesComputed before the batch fails and its events come back. */
+const PUBLISH_ATTEMPTS = 3;
 
 /** One symbol's recomputation, done in memory before anything is stored. */
 interface Computed {
@@ -191,7 +193,17 @@ export class FeatureEngine {
     const worker = async () => {
       while (next < events.length) {
         const { symbol, msgId, event } = events[next++];
-        await this.deps.events.publish(MeshEvents.featuresComputed, symbol, event, { msgId });
+        // A lost PubAck is retried here (the msgId makes a second copy a no-op): failing would
+        // send the whole batch back to be recomputed and rewritten one event at a time.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.deps.events.publish(MeshEvents.featuresComputed, symbol, event, { msgId });
+            break;
+          } catch (error) {
+            if (attempt === PUBLISH_ATTEMPTS) throw error;
+            this.deps.logger.warn({ err: error, symbol, attempt }, 'FeaturesComputed not acknowledged; publishing again');
+          }
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(PUBLISH_CONCURRENCY, events.length) }, worker));
