@@ -84,7 +84,7 @@ export async function benchIngestion(): Promise<void> {
       ['raw chdb insert, prebuilt payload (engine only)', rate(rawRate), '', '1.00'],
     ]);
     console.log(`  BarsIngested events published: ${info.state.messages} for the new bars, ${infoAfter.state.messages - info.state.messages} for the repeat`);
-    console.log(`  aim: >= 100,000 bars/s end to end -> ${e2e >= 100_000 ? 'met' : 'NOT met'}`);
+    console.log(`  aims: new bars end to end >= 0.3x raw chdb of this run -> ${(e2e / rawRate).toFixed(2)}x, ${e2e / rawRate >= 0.3 ? 'met' : 'NOT met'}; >= 100,000 bars/s on a quiet machine -> ${e2e >= 100_000 ? 'met' : 'NOT met'}`);
   } finally {
     client.close();
     await bus.close();
