@@ -51,7 +51,7 @@ export async function benchGateway(): Promise<void> {
     const key = newKey('bench');
     // A key whose limits never bind: what is measured is the gateway, not its rate limiter.
     const keys = { keys: [{ id: 'bench', principal: 'bench', role: 'viewer', sha256: hashKey(key), ratePerSecond: 1e9, burst: 1e9, maxStreams: 1_000 }] };
-    const gateway = await rig.startService('gateway', { PREDICTION_ADDR: `127.0.0.1:${prediction.port}`, GATEWAY_API_KEYS: JSON.stringify(keys) });
+    const gateway = await rig.startService('gateway', { NEPSE_PREDICTION_ADDR: `127.0.0.1:${prediction.port}`, GATEWAY_API_KEYS: JSON.stringify(keys) });
     const auth = { authorization: `Bearer ${key}` };
     const symbols = rig.symbols;
     // Unmeasured load first: the gateway starts cold (JIT) and its channel to prediction connects lazily.

@@ -98,7 +98,7 @@ export async function benchLatency(): Promise<void> {
     const last = new Map(market.map((b) => [b.symbol, b]));
     const ingestionAddr = await start('ingestion');
     const featureAddr = await start('feature');
-    const registryAddr = await start('registry', { FEATURE_ADDR: featureAddr });
+    const registryAddr = await start('registry', { NEPSE_FEATURE_ADDR: featureAddr });
     const ingestion = createGrpcClient(IngestionService, ingestionAddr, { defaultTimeoutMs: 120_000 });
     const toWire = (b: (typeof market)[number]) => ({ symbol: b.symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover });
     await ingestion.ingestBars([create(IngestBarsRequestSchema, { bars: market.map(toWire), source: 'bench' })]);
@@ -109,7 +109,7 @@ export async function benchLatency(): Promise<void> {
     const registered = await registry.registerModel(registerRequests(registrationFor('bench-latency', WIDTH), model));
     await registry.transitionStage({ name: 'bench-latency', version: registered.modelVersion!.version, targetStage: Stage.PRODUCTION, reason: 'benchmark', actor: 'bench' });
     registry.close();
-    const predictionAddr = await start('prediction', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
+    const predictionAddr = await start('prediction', { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
 
     // Every symbol's history computed and announced before the clock starts.
     const prediction = createGrpcClient(PredictionService, predictionAddr, { defaultTimeoutMs: 60_000 });

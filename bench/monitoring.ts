@@ -114,7 +114,7 @@ export async function measureMonitoringDrain(): Promise<MonitoringDrain> {
   const nats = await startNatsServer();
   const dataDir = await mkdtemp(join(tmpdir(), 'nepse-bench-monitoring-'));
   // Nothing listens on port 1: the registry's figures are not what is measured here.
-  const env = { NATS_URL: nats.url, DATA_DIR: dataDir, REGISTRY_ADDR: '127.0.0.1:1', LOG_LEVEL: 'error' };
+  const env = { NATS_URL: nats.url, DATA_DIR: dataDir, NEPSE_REGISTRY_ADDR: '127.0.0.1:1', LOG_LEVEL: 'error' };
   const bus = await connectEvents({ servers: nats.url, name: 'bench' });
   let monitoring: ServiceProcess | undefined;
   try {

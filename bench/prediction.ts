@@ -63,7 +63,7 @@ export function benchModel(): Uint8Array {
 /** What a prediction service needs around it, running: nats-server, feature and registry processes, bars of 30 symbols, `model` in Production. */
 export interface PredictionRig {
   readonly natsUrl: string;
-  /** NATS_URL, DATA_DIR, FEATURE_ADDR and REGISTRY_ADDR for services started beside it. */
+  /** NATS_URL, DATA_DIR, NEPSE_FEATURE_ADDR and NEPSE_REGISTRY_ADDR for services started beside it. */
   readonly env: Record<string, string>;
   readonly feature: ServiceProcess;
   readonly symbols: readonly string[];
@@ -93,7 +93,7 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
     processes.push(feature);
     const featureAddr = `127.0.0.1:${feature.port}`;
     // PGlite's first start is slow on a busy machine: allow it more than the default 90 s.
-    const registryProcess = await startServiceProcess('registry', { env: { ...env, FEATURE_ADDR: featureAddr }, readyTimeoutMs: 180_000 });
+    const registryProcess = await startServiceProcess('registry', { env: { ...env, NEPSE_FEATURE_ADDR: featureAddr }, readyTimeoutMs: 180_000 });
     processes.push(registryProcess);
     const registryAddr = `127.0.0.1:${registryProcess.port}`;
 
@@ -109,7 +109,7 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
     const registered = await registry.registerModel(registerRequests(registrationFor('bench-ridge', FEATURES), model));
     await registry.transitionStage({ name: 'bench-ridge', version: registered.modelVersion!.version, targetStage: Stage.PRODUCTION, reason: 'benchmark', actor: 'bench' });
     registry.close();
-    Object.assign(env, { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
+    Object.assign(env, { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
     const startService = async (name: string, extra: Record<string, string> = {}) => {
       const service = await startServiceProcess(name, { env: { ...env, ...extra } });
       processes.push(service);

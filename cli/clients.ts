@@ -7,7 +7,7 @@ import { MonitoringService } from '../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { PredictionService } from '../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService } from '../gen/nepse/registry/v1/registry_pb.js';
 import { TrainingService } from '../gen/nepse/training/v1/training_pb.js';
-import { DEFAULT_PORTS } from '../lib/config/index.js';
+import { addressVariable as meshAddressVariable, DEFAULT_PORTS } from '../lib/config/index.js';
 import { MAX_PAGE_SIZE } from '../lib/market/index.js';
 import { createGrpcClient, type ServiceClient } from '../lib/grpc/index.js';
 
@@ -28,9 +28,9 @@ export type CliService = keyof typeof SERVICES;
  */
 const TIMEOUT_MS: Record<CliService, number> = { ingestion: 600_000, training: 30_000, registry: 30_000, prediction: 30_000, monitoring: 30_000 };
 
-/** The environment variable naming a service's address, e.g. `NEPSE_PREDICTION_ADDR`. */
+/** The environment variable naming a service's address, e.g. `NEPSE_PREDICTION_ADDR`: the services' own name for it. */
 export function addressVariable(service: CliService): string {
-  return `NEPSE_${service.toUpperCase()}_ADDR`;
+  return meshAddressVariable(service);
 }
 
 /**

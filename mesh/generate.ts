@@ -37,7 +37,7 @@ export function generatedFiles(): Map<string, string> {
   const loopback = graph.services.flatMap((service) => {
     const data: Record<string, string> = {};
     if (usesNats(service)) data.NATS_URL = `nats://127.0.0.1:${PODMAN_NATS_PORT}`;
-    for (const callee of Object.keys(service.calls)) data[`${callee.toUpperCase()}_ADDR`] = `127.0.0.1:${graph.services.find((s) => s.name === callee)!.port}`;
+    for (const callee of Object.keys(service.calls)) data[`NEPSE_${callee.toUpperCase()}_ADDR`] = `127.0.0.1:${graph.services.find((s) => s.name === callee)!.port}`;
     return Object.keys(data).length > 0 ? [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${service.name}-env` }, data }] : [];
   });
   files.set('mesh/k8s/overlays/podman/loopback.yaml', yamlStream(loopback));

@@ -60,13 +60,13 @@ async function main(): Promise<void> {
   };
   const ingestionAddr = await start('ingestion');
   const featureAddr = await start('feature');
-  const registryAddr = await start('registry', { FEATURE_ADDR: featureAddr });
-  const trainingAddr = await start('training', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
-  const predictionAddr = await start('prediction', { FEATURE_ADDR: featureAddr, REGISTRY_ADDR: registryAddr });
-  const monitoringAddr = await start('monitoring', { REGISTRY_ADDR: registryAddr, MONITORING_EVALUATE_INTERVAL_MS: '2000', MONITORING_EVALUATE_DEBOUNCE_MS: '200' });
+  const registryAddr = await start('registry', { NEPSE_FEATURE_ADDR: featureAddr });
+  const trainingAddr = await start('training', { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
+  const predictionAddr = await start('prediction', { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
+  const monitoringAddr = await start('monitoring', { NEPSE_REGISTRY_ADDR: registryAddr, MONITORING_EVALUATE_INTERVAL_MS: '2000', MONITORING_EVALUATE_DEBOUNCE_MS: '200' });
   // The dashboard, for as long as the demo runs, with a development key (operator) as `make dev` makes one.
   const devKeyFile = join(dataDir, 'gateway', 'dev-api-key');
-  const upstreams = { INGESTION_ADDR: ingestionAddr, FEATURE_ADDR: featureAddr, TRAINING_ADDR: trainingAddr, REGISTRY_ADDR: registryAddr, PREDICTION_ADDR: predictionAddr, MONITORING_ADDR: monitoringAddr };
+  const upstreams = { NEPSE_INGESTION_ADDR: ingestionAddr, NEPSE_FEATURE_ADDR: featureAddr, NEPSE_TRAINING_ADDR: trainingAddr, NEPSE_REGISTRY_ADDR: registryAddr, NEPSE_PREDICTION_ADDR: predictionAddr, NEPSE_MONITORING_ADDR: monitoringAddr };
   const gatewayAddr = await start('gateway', { ...upstreams, GATEWAY_DEV_KEY_FILE: devKeyFile });
   say(`dashboard  http://${gatewayAddr}/ while the demo runs, key ${(await readFile(devKeyFile, 'utf8')).trim()}`);
 

@@ -100,7 +100,7 @@ export class TestNetwork implements AsyncDisposable {
     for (const name of SERVICE_NAMES) {
       const port = ports.get(name);
       // Port 1: a service calling one that is not in the network fails fast, as when it is down.
-      addresses[`${name.toUpperCase()}_ADDR`] = port ? `127.0.0.1:${port}` : (params.addresses?.[name] ?? '127.0.0.1:1');
+      addresses[`NEPSE_${name.toUpperCase()}_ADDR`] = port ? `127.0.0.1:${port}` : (params.addresses?.[name] ?? '127.0.0.1:1');
     }
     const env = { NATS_URL: this.nats.url, DATA_DIR: this.dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...addresses };
     for (const name of wanted) {

@@ -43,7 +43,7 @@ export function baseEnv(graph: CallGraph, service: MeshService): Record<string, 
   }
   for (const callee of Object.keys(service.calls).sort()) {
     const target = graph.services.find((s) => s.name === callee)!;
-    env[`${callee.toUpperCase()}_ADDR`] = `${callee}:${target.port}`;
+    env[`NEPSE_${callee.toUpperCase()}_ADDR`] = `${callee}:${target.port}`;
   }
   if (service.name === 'gateway') {
     env.GATEWAY_CORS_ORIGINS = 'https://nepse.example';

@@ -1,13 +1,11 @@
 import { z } from 'zod';
-import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+import { addressEnv, addressVariable, commonEnv, DEFAULT_PORTS, port, readConfig, withAddressFallbacks } from '../../lib/config/index.js';
 
-/** The mesh services the gateway calls, each found at `<NAME>_ADDR` (the scheme FEATURE_ADDR and REGISTRY_ADDR started). */
+/** The mesh services the gateway calls, each found at `NEPSE_<NAME>_ADDR` (lib/config/addresses.ts). */
 export const UPSTREAMS = ['ingestion', 'feature', 'training', 'registry', 'prediction', 'monitoring'] as const;
 
 /** One of {@link UPSTREAMS}. */
 export type Upstream = (typeof UPSTREAMS)[number];
-
-const address = (name: Upstream) => z.string().default(`127.0.0.1:${DEFAULT_PORTS[name]}`);
 
 const schema = z.object({
   ...commonEnv,
@@ -15,12 +13,7 @@ const schema = z.object({
   GATEWAY_PORT: port().default(DEFAULT_PORTS.gateway),
   /** Metrics/health port; default public port + 1000. */
   GATEWAY_METRICS_PORT: port().optional(),
-  INGESTION_ADDR: address('ingestion'),
-  FEATURE_ADDR: address('feature'),
-  TRAINING_ADDR: address('training'),
-  REGISTRY_ADDR: address('registry'),
-  PREDICTION_ADDR: address('prediction'),
-  MONITORING_ADDR: address('monitoring'),
+  ...addressEnv(...UPSTREAMS),
   /** Folder of the built dashboard, served at `/` when it exists. */
   GATEWAY_WEB_DIR: z.string().default('web/dist'),
   /** Origins allowed to call the gateway from a browser page (CORS), comma separated; same-origin pages need none. */
@@ -60,10 +53,10 @@ export type GatewayConfig = z.infer<typeof schema>;
 
 /** Reads the gateway's configuration from the environment. */
 export function gatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  return readConfig(schema, env);
+  return readConfig(schema, withAddressFallbacks(env, UPSTREAMS));
 }
 
-/** Where an upstream service answers, from its `<NAME>_ADDR`. */
+/** Where an upstream service answers, from its `NEPSE_<NAME>_ADDR`. */
 export function upstreamAddress(config: GatewayConfig, name: Upstream): string {
-  return config[`${name.toUpperCase()}_ADDR` as `${Uppercase<Upstream>}_ADDR`];
+  return config[addressVariable(name)];
 }

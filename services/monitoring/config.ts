@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+import { addressSchema, commonEnv, DEFAULT_PORTS, port, readConfig, withAddressFallbacks } from '../../lib/config/index.js';
 
 const schema = z.object({
   ...commonEnv,
@@ -7,7 +7,7 @@ const schema = z.object({
   /** Metrics/health port; default gRPC port + 1000. */
   MONITORING_METRICS_PORT: port().optional(),
   /** Where the registry answers (GetModel: backtest figures and training distributions). */
-  REGISTRY_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.registry}`),
+  NEPSE_REGISTRY_ADDR: addressSchema('registry'),
   /** Time allowed for one registry lookup, retries included, in milliseconds; after it reports go out without backtest figures. */
   MONITORING_REGISTRY_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
   /** YAML file of alert rules (see rules.ts); unset: the built-in defaults. */
@@ -31,5 +31,5 @@ export type MonitoringConfig = z.infer<typeof schema>;
 
 /** Reads the monitoring service's configuration from the environment. */
 export function monitoringConfig(env: NodeJS.ProcessEnv = process.env): MonitoringConfig {
-  return readConfig(schema, env);
+  return readConfig(schema, withAddressFallbacks(env, ['registry']));
 }

@@ -65,7 +65,7 @@ export async function startMonitoring(config: MonitoringConfig, options: Monitor
   const { store: raw, applied } = await openServiceStore(config, 'monitoring', MIGRATIONS);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const store = new MonitoringStore(raw);
-  const registry = createGrpcClient(RegistryService, config.REGISTRY_ADDR, {
+  const registry = createGrpcClient(RegistryService, config.NEPSE_REGISTRY_ADDR, {
     observer: grpcClientObserver(),
     channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 },
   });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+import { addressSchema, commonEnv, DEFAULT_PORTS, port, readConfig, withAddressFallbacks } from '../../lib/config/index.js';
 import { MODEL_NAME_PATTERN } from '../../lib/market/index.js';
 
 const schema = z.object({
@@ -9,9 +9,9 @@ const schema = z.object({
   /** Metrics/health port; default gRPC port + 1000. */
   PREDICTION_METRICS_PORT: port().optional(),
   /** Where the feature service answers (GetFeatures, BatchGetFeatures). */
-  FEATURE_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.feature}`),
+  NEPSE_FEATURE_ADDR: addressSchema('feature'),
   /** Where the registry answers (GetModel, ListModels, DownloadArtifact, WatchModels). */
-  REGISTRY_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.registry}`),
+  NEPSE_REGISTRY_ADDR: addressSchema('registry'),
   /**
    * Identifier of this instance in ModelActivation and PredictionsMade, and part of its durable
    * FeaturesComputed consumer: give each replica a stable one (its pod name) so a restart resumes
@@ -55,5 +55,5 @@ export type PredictionConfig = z.infer<typeof schema>;
 
 /** Reads the prediction service's configuration from the environment. */
 export function predictionConfig(env: NodeJS.ProcessEnv = process.env): PredictionConfig {
-  return readConfig(schema, env);
+  return readConfig(schema, withAddressFallbacks(env, ['feature', 'registry']));
 }

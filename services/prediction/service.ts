@@ -59,10 +59,10 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   const events = await connectEvents({ servers: config.NATS_URL, name: 'prediction', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
   const observer = grpcClientObserver();
-  const registry = createGrpcClient(RegistryService, config.REGISTRY_ADDR, { observer, defaultTimeoutMs: 60_000 });
+  const registry = createGrpcClient(RegistryService, config.NEPSE_REGISTRY_ADDR, { observer, defaultTimeoutMs: 60_000 });
   // A feature service that comes back should be found within a second or two, not after grpc-js's
   // default reconnect backoff of up to two minutes: the degraded answers last until then.
-  const featureClient = createGrpcClient(FeatureService, config.FEATURE_ADDR, {
+  const featureClient = createGrpcClient(FeatureService, config.NEPSE_FEATURE_ADDR, {
     observer,
     channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
   });

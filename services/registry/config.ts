@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+import { addressSchema, commonEnv, DEFAULT_PORTS, port, readConfig, withAddressFallbacks } from '../../lib/config/index.js';
 import { ARTIFACT_BUCKET } from './artifacts.js';
 
 const schema = z.object({
@@ -10,7 +10,7 @@ const schema = z.object({
   /** PostgreSQL server for the metadata; unset: embedded PGlite under DATA_DIR/registry/pglite. */
   DATABASE_URL: z.string().optional(),
   /** Where the feature service answers (ListFeatureSets, asked at RegisterModel time only). */
-  FEATURE_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.feature}`),
+  NEPSE_FEATURE_ADDR: addressSchema('feature'),
   /** Time allowed to look up a feature set, retries included, in milliseconds. */
   REGISTRY_FEATURE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   /** JetStream Object Store bucket of the artifacts. */
@@ -28,5 +28,5 @@ export type RegistryConfig = z.infer<typeof schema>;
 
 /** Reads the registry's configuration from the environment. */
 export function registryConfig(env: NodeJS.ProcessEnv = process.env): RegistryConfig {
-  return readConfig(schema, env);
+  return readConfig(schema, withAddressFallbacks(env, ['feature']));
 }

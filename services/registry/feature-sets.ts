@@ -13,7 +13,7 @@ export interface FeatureSetInfo {
 
 /** Options of {@link createFeatureSets}. */
 export interface FeatureSetsOptions {
-  /** host:port of the feature service (FEATURE_ADDR). */
+  /** host:port of the feature service (NEPSE_FEATURE_ADDR). */
   address: string;
   mode: ResilienceMode;
   /** Time for one lookup, retries included, in milliseconds. */

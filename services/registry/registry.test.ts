@@ -224,7 +224,7 @@ for (const backend of backends) {
 
     it('answers UNAVAILABLE when the feature service cannot confirm the feature set', { skip: backend.label === 'postgres' ? 'the PGlite run covers it' : false }, async () => {
       const lonely = await startRegistry(
-        registryConfig({ NATS_URL: bed.nats.url, DATA_DIR: `${bed.dataDir}/lonely`, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent', REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', FEATURE_ADDR: '127.0.0.1:1', REGISTRY_FEATURE_TIMEOUT_MS: '2000', REGISTRY_ARTIFACT_BUCKET: 'lonely' }),
+        registryConfig({ NATS_URL: bed.nats.url, DATA_DIR: `${bed.dataDir}/lonely`, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent', REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', NEPSE_FEATURE_ADDR: '127.0.0.1:1', REGISTRY_FEATURE_TIMEOUT_MS: '2000', REGISTRY_ARTIFACT_BUCKET: 'lonely' }),
       );
       const client = createGrpcClient(RegistryService, `127.0.0.1:${lonely.port}`);
       try {

@@ -63,7 +63,7 @@ export async function startRegistry(config: RegistryConfig, logger: Logger = cre
   const events = await connectEvents({ servers: config.NATS_URL, name: 'registry', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
   const artifacts = await ArtifactStore.open(events.js, { bucket: config.REGISTRY_ARTIFACT_BUCKET, replicas: config.NATS_STREAM_REPLICAS });
-  const featureSets = createFeatureSets({ address: config.FEATURE_ADDR, mode: config.RESILIENCE_MODE, timeoutMs: config.REGISTRY_FEATURE_TIMEOUT_MS });
+  const featureSets = createFeatureSets({ address: config.NEPSE_FEATURE_ADDR, mode: config.RESILIENCE_MODE, timeoutMs: config.REGISTRY_FEATURE_TIMEOUT_MS });
   const outbox = new EventOutbox(db, events, logger);
   outbox.start(config.REGISTRY_OUTBOX_INTERVAL_MS);
   const changes = new ModelChanges();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
+import { addressSchema, commonEnv, DEFAULT_PORTS, port, readConfig, withAddressFallbacks } from '../../lib/config/index.js';
 
 const schema = z.object({
   ...commonEnv,
@@ -7,9 +7,9 @@ const schema = z.object({
   /** Metrics/health port; default gRPC port + 1000. */
   TRAINING_METRICS_PORT: port().optional(),
   /** Where the feature service answers (GetTrainingSet). */
-  FEATURE_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.feature}`),
+  NEPSE_FEATURE_ADDR: addressSchema('feature'),
   /** Where the registry answers (RegisterModel, TransitionStage). */
-  REGISTRY_ADDR: z.string().default(`127.0.0.1:${DEFAULT_PORTS.registry}`),
+  NEPSE_REGISTRY_ADDR: addressSchema('registry'),
   /** Cron expression (5 fields, UTC) of scheduled training; unset: no schedule. */
   TRAINING_SCHEDULE: z.string().optional(),
   /**
@@ -30,5 +30,5 @@ export type TrainingConfig = z.infer<typeof schema>;
 
 /** Reads the training service's configuration from the environment. */
 export function trainingConfig(env: NodeJS.ProcessEnv = process.env): TrainingConfig {
-  return readConfig(schema, env);
+  return readConfig(schema, withAddressFallbacks(env, ['feature', 'registry']));
 }

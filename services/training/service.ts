@@ -31,8 +31,8 @@ export async function startTrainingService(config: TrainingConfig, logger: Logge
   const events = await connectEvents({ servers: config.NATS_URL, name: 'training', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
   const observer = grpcClientObserver();
-  const features = createGrpcClient(FeatureService, config.FEATURE_ADDR, { observer });
-  const registry = createGrpcClient(RegistryService, config.REGISTRY_ADDR, { observer, defaultTimeoutMs: 60_000 });
+  const features = createGrpcClient(FeatureService, config.NEPSE_FEATURE_ADDR, { observer });
+  const registry = createGrpcClient(RegistryService, config.NEPSE_REGISTRY_ADDR, { observer, defaultTimeoutMs: 60_000 });
   const featurePolicy = createCallPolicy({ mode: config.RESILIENCE_MODE, timeoutMs: config.TRAINING_LOAD_TIMEOUT_MS, retries: 2, bulkheadLimit: 4 });
   const registryPolicy = createCallPolicy({ mode: config.RESILIENCE_MODE, timeoutMs: 120_000, retries: 2, bulkheadLimit: 4 });
   const queue = new JobQueue({ jobs, features, registry, featurePolicy, registryPolicy, events, logger, codeRevision: config.CODE_REVISION, loadTimeoutMs: config.TRAINING_LOAD_TIMEOUT_MS });

@@ -107,8 +107,8 @@ export async function startDashboardBed(options: DashboardBedOptions): Promise<D
     const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()]))) as Record<(typeof names)[number], number>;
     const addr = (n: (typeof names)[number]) => `127.0.0.1:${ports[n]}`;
     const mesh = {
-      INGESTION_ADDR: addr('ingestion'), FEATURE_ADDR: addr('feature'), REGISTRY_ADDR: addr('registry'),
-      TRAINING_ADDR: addr('training'), PREDICTION_ADDR: addr('prediction'), MONITORING_ADDR: addr('monitoring'),
+      NEPSE_INGESTION_ADDR: addr('ingestion'), NEPSE_FEATURE_ADDR: addr('feature'), NEPSE_REGISTRY_ADDR: addr('registry'),
+      NEPSE_TRAINING_ADDR: addr('training'), NEPSE_PREDICTION_ADDR: addr('prediction'), NEPSE_MONITORING_ADDR: addr('monitoring'),
     };
     const env = { NATS_URL: nats.url, DATA_DIR: dataDir, LOG_LEVEL: 'error', BIND_HOST: '127.0.0.1', ...mesh };
     const extra: Record<string, Record<string, string>> = {
@@ -136,10 +136,10 @@ export async function startDashboardBed(options: DashboardBedOptions): Promise<D
     await Promise.all((['ingestion', 'feature', 'registry'] as const).map(start));
     await Promise.all((['training', 'prediction', 'monitoring'] as const).map(start));
 
-    const ingestion = createGrpcClient(IngestionService, mesh.INGESTION_ADDR, { defaultTimeoutMs: 60_000 });
-    const features = createGrpcClient(FeatureService, mesh.FEATURE_ADDR);
-    const registry = createGrpcClient(RegistryService, mesh.REGISTRY_ADDR);
-    const prediction = createGrpcClient(PredictionService, mesh.PREDICTION_ADDR);
+    const ingestion = createGrpcClient(IngestionService, mesh.NEPSE_INGESTION_ADDR, { defaultTimeoutMs: 60_000 });
+    const features = createGrpcClient(FeatureService, mesh.NEPSE_FEATURE_ADDR);
+    const registry = createGrpcClient(RegistryService, mesh.NEPSE_REGISTRY_ADDR);
+    const prediction = createGrpcClient(PredictionService, mesh.NEPSE_PREDICTION_ADDR);
     cleanup.push(() => [ingestion, features, registry, prediction].forEach((c) => c.close()));
 
     const ingest = async (added: readonly SampleBar[]) => {

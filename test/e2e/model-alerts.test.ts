@@ -122,7 +122,7 @@ describe('an injected degradation, through real models', () => {
     monitoring = await startMonitoring(
       monitoringConfig({
         NATS_URL: bed.nats.url, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent', MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0',
-        REGISTRY_ADDR: `127.0.0.1:${bed.registryPort}`, MONITORING_RULES_FILE: rulesFile,
+        NEPSE_REGISTRY_ADDR: `127.0.0.1:${bed.registryPort}`, MONITORING_RULES_FILE: rulesFile,
         MONITORING_EVALUATE_INTERVAL_MS: '250', MONITORING_EVALUATE_DEBOUNCE_MS: '50',
       }),
     );

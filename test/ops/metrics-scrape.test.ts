@@ -62,10 +62,10 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
     const addr = (name: ServiceName) => `127.0.0.1:${running.get(name)!.port}`;
     // Two at a time: the machine may have two cores, and the embedded engines are heavy to start.
     await Promise.all([start('ingestion'), start('feature')]);
-    await start('registry', { FEATURE_ADDR: addr('feature') });
-    const dependent = { FEATURE_ADDR: addr('feature'), REGISTRY_ADDR: addr('registry') };
+    await start('registry', { NEPSE_FEATURE_ADDR: addr('feature') });
+    const dependent = { NEPSE_FEATURE_ADDR: addr('feature'), NEPSE_REGISTRY_ADDR: addr('registry') };
     await Promise.all([start('training', dependent), start('prediction', dependent)]);
-    await start('monitoring', { ...dependent, PREDICTION_ADDR: addr('prediction') });
+    await start('monitoring', { ...dependent, NEPSE_PREDICTION_ADDR: addr('prediction') });
 
     for (const [name, service] of running) {
       await ONE_CALL[name as ServiceName]?.(`127.0.0.1:${service.port}`);

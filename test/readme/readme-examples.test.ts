@@ -245,10 +245,10 @@ describe('README buf curl examples', () => {
 
     const ingestion = await startIngestion(ingestionConfig({ ...env, INGESTION_PORT: '0', INGESTION_METRICS_PORT: '0' }));
     stops.push(() => ingestion.stop());
-    const monitoring = await startMonitoring(monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', REGISTRY_ADDR: registryAddr }));
+    const monitoring = await startMonitoring(monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', NEPSE_REGISTRY_ADDR: registryAddr }));
     stops.push(() => monitoring.stop());
     const training = await startTrainingService(
-      trainingConfig({ ...env, TRAINING_PORT: '0', TRAINING_METRICS_PORT: '0', FEATURE_ADDR: `127.0.0.1:${bed.featurePort}`, REGISTRY_ADDR: registryAddr }),
+      trainingConfig({ ...env, TRAINING_PORT: '0', TRAINING_METRICS_PORT: '0', NEPSE_FEATURE_ADDR: `127.0.0.1:${bed.featurePort}`, NEPSE_REGISTRY_ADDR: registryAddr }),
     );
     stops.push(() => training.stop());
     for (const [name, port] of [

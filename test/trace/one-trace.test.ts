@@ -43,7 +43,7 @@ describe('tracing across the mesh', () => {
     stops.push(() => ingestionService.stop());
     ingestion = createGrpcClient(IngestionService, `127.0.0.1:${ingestionService.port}`);
     stops.push(async () => ingestion.close());
-    const monitoring = await startMonitoring(monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', REGISTRY_ADDR: '127.0.0.1:9' }));
+    const monitoring = await startMonitoring(monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', NEPSE_REGISTRY_ADDR: '127.0.0.1:9' }));
     stops.push(() => monitoring.stop());
   });
 

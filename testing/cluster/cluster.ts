@@ -3,7 +3,7 @@
  * three-node NATS JetStream cluster carrying the mesh's streams with 3 replicas, a private
  * PostgreSQL for the registry, and the services as processes spread over the hosts, each started
  * the way an operator would (`node --import tsx services/<name>/main.ts`) with its host's address
- * as BIND_HOST, the others' addresses in `<NAME>_ADDR`, and every NATS node in NATS_URL.
+ * as BIND_HOST, the others' addresses in `NEPSE_<NAME>_ADDR`, and every NATS node in NATS_URL.
  *
  * It is the multi-host sibling of {@link TestNetwork}: the same drain (processAll) and clients,
  * but hosts, a NATS cluster and several instances of one service (prediction runs twice), which
@@ -168,7 +168,7 @@ export class TestCluster implements AsyncDisposable {
     this.bus = await connectEvents({ servers: this.nats.url.split(','), name: 'test-cluster' });
     await ensureStreams(this.bus, { replicas: 3 });
     const addresses: Record<string, string> = {};
-    for (const [name, n] of PLACEMENT) addresses[`${name.toUpperCase()}_ADDR`] ??= `${this.hosts[n - 1]!.address}:${PORTS[name]}`;
+    for (const [name, n] of PLACEMENT) addresses[`NEPSE_${name.toUpperCase()}_ADDR`] ??= `${this.hosts[n - 1]!.address}:${PORTS[name]}`;
     const common = {
       ...addresses,
       NATS_URL: this.nats.url,
