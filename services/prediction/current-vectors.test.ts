@@ -10,12 +10,12 @@ import { startPredictionBed, type PredictionBed } from '../../testing/prediction
 const SYMBOLS = ['NABIL', 'NICA', 'SCB'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Predicts `symbol` until `accept` holds, for at most 20 s. */
+/** Predicts `symbol` until `accept` holds, for at most 60 s. */
 async function predictUntil(bed: PredictionBed, symbol: string, accept: (p: Prediction) => boolean, what: string): Promise<Prediction> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   let last: Prediction | undefined;
   while (Date.now() < deadline) {
-    last = (await bed.client.predict({ symbol }, { timeoutMs: 2_000 })).prediction!;
+    last = (await bed.client.predict({ symbol }, { timeoutMs: 10_000 })).prediction!;
     if (accept(last)) return last;
     await sleep(50);
   }
@@ -41,7 +41,7 @@ describe('prediction service: Predict from the vectors FeaturesComputed announce
     await bed.stopFeature();
     await sleep(300);
     for (const symbol of SYMBOLS) {
-      const { prediction } = await bed.client.predict({ symbol }, { timeoutMs: 2_000 });
+      const { prediction } = await bed.client.predict({ symbol }, { timeoutMs: 10_000 });
       assert.equal(prediction!.degraded, false, `${symbol}: served from its announced vector, no feature call needed`);
       assert.equal(dayOf(prediction!.featureDate), latest(symbol));
     }
@@ -58,7 +58,7 @@ describe('prediction service: Predict from the vectors FeaturesComputed announce
     const stale = await predictUntil(bed, 'NABIL', (p) => p.degraded, 'NABIL degraded once its newer bar is seen');
     assert.equal(dayOf(stale.featureDate), last.date, 'the answer says the date of the vector it used');
     assert.notEqual(stale.degradedReason, DegradedReason.UNSPECIFIED);
-    const other = (await bed.client.predict({ symbol: 'NICA' }, { timeoutMs: 2_000 })).prediction!;
+    const other = (await bed.client.predict({ symbol: 'NICA' }, { timeoutMs: 10_000 })).prediction!;
     assert.equal(other.degraded, false, 'other symbols stay live');
 
     await bed.startFeature();
