@@ -3,6 +3,7 @@ import {
   BarsIngestedSchema,
   FeaturesComputedSchema,
   ModelActivationSchema,
+  ModelAliasSetSchema,
   ModelPromotedSchema,
   ModelRegisteredSchema,
   ModelRolledBackSchema,
@@ -26,6 +27,7 @@ export const MeshEvents = {
   modelActivation: defineEvent({ name: 'models.activation', schema: ModelActivationSchema }),
   modelRolledBack: defineEvent({ name: 'models.rolled_back', schema: ModelRolledBackSchema }),
   modelWithdrawn: defineEvent({ name: 'models.withdrawn', schema: ModelWithdrawnSchema }),
+  modelAliasSet: defineEvent({ name: 'models.alias_set', schema: ModelAliasSetSchema }),
   predictionsMade: defineEvent({ name: 'predictions.made', schema: PredictionsMadeSchema }),
   alertRaised: defineEvent({ name: 'alerts.raised', schema: AlertRaisedSchema }),
 } as const;

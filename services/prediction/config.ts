@@ -48,6 +48,8 @@ const schema = z.object({
   PREDICTION_EVENT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   /** PredictionsMade events (up to 1,000 predictions each) published and awaiting their PubAck at most. */
   PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(64),
+  /** Shadow predictions (the `challenger` alias) waiting to be made; beyond it new ones are dropped and counted. */
+  PREDICTION_SHADOW_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
 });
 
 /** The prediction service's configuration. */

@@ -24,8 +24,10 @@ import type { Batcher } from './batcher.js';
 import type { Degradation, FeatureSource, SourcedVector } from './feature-source.js';
 import { predictionSeries, type PredictionMetrics } from './metrics.js';
 import { acquireModel } from './inference-session.js';
+import { ALIAS_PATTERN, type ModelAliases } from './model-aliases.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 import type { PredictionEvents } from './prediction-events.js';
+import type { ShadowScorer } from './shadow.js';
 
 /** What the prediction RPCs need. */
 export interface PredictionDeps {
@@ -37,6 +39,10 @@ export interface PredictionDeps {
   defaultModel: string | undefined;
   metrics: PredictionMetrics;
   logger: Logger;
+  /** The aliases served here (model_alias); none when unset. */
+  aliases?: ModelAliases;
+  /** Shadow scoring of the served predictions; off when unset. */
+  shadow?: ShadowScorer;
 }
 
 /** Symbols one PredictBatch may ask for (prediction.proto). */
@@ -48,6 +54,8 @@ export interface PredictionInput {
   asOf?: TradingDate;
   modelName: string;
   modelVersion: number;
+  /** Alias of the model (prediction.proto, model_alias); empty or absent means none. */
+  modelAlias?: string;
 }
 
 /** What a request that names no model is told to do instead. */
@@ -80,11 +88,12 @@ export function defaultModelName(deps: Pick<PredictionDeps, 'models' | 'defaultM
  * @throws FailedPreconditionError when the version asked for is not loaded, or there is no default to use.
  * @throws UnavailableError while the models of the start are still loading.
  */
-export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel'>, requestedName: string, version = 0): LoadedModel {
+export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel' | 'aliases'>, requestedName: string, version = 0, alias = ''): LoadedModel {
   if (requestedName !== '' && !isModelName(requestedName)) {
     throw new InvalidArgumentError({ field: 'model_name', description: `model name ${JSON.stringify(requestedName.slice(0, 70))} must match ${MODEL_NAME_PATTERN.source}` });
   }
   if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError({ field: 'model_version', description: `must be 0 (Production) or a version ≥ 1, got ${version}` });
+  if (alias !== '') return resolveAlias(deps, requestedName, version, alias);
   const target = requestedName || defaultModelName(deps);
   const production = deps.models.current(target);
   if (production && (version === 0 || version === production.version)) return production;
@@ -103,6 +112,21 @@ export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel
   }
   if (version === 0) throw new FailedPreconditionError(`model ${target} has no version in Production`, 'NO_MODEL_LOADED');
   throw new FailedPreconditionError(`model ${target} version ${version} is not loaded (Production is version ${production?.version ?? 'none'})`, 'MODEL_VERSION_NOT_LOADED');
+}
+
+/**
+ * The loaded target of an alias of the requested (or default) name.
+ * @throws InvalidArgumentError naming model_alias for a malformed alias or one sent with a version.
+ * @throws FailedPreconditionError (ALIAS_NOT_SERVED) when this instance serves no such alias.
+ */
+function resolveAlias(deps: Pick<PredictionDeps, 'models' | 'defaultModel' | 'aliases'>, requestedName: string, version: number, alias: string): LoadedModel {
+  if (!ALIAS_PATTERN.test(alias)) throw new InvalidArgumentError({ field: 'model_alias', description: `alias ${JSON.stringify(alias.slice(0, 70))} must match ${ALIAS_PATTERN.source}` });
+  if (version !== 0) throw new InvalidArgumentError({ field: 'model_alias', description: `name a version or an alias, not both (model_version ${version})` });
+  const target = requestedName || defaultModelName(deps);
+  const model = deps.aliases?.get(target, alias);
+  if (model) return model;
+  if (!deps.models.ready) throw new UnavailableError('the models in Production are still being loaded', 1_000);
+  throw new FailedPreconditionError(`model ${target} has no alias ${alias} served here`, 'ALIAS_NOT_SERVED');
 }
 
 /**
@@ -155,8 +179,9 @@ export function toPrediction(model: LoadedModel, vector: FeatureVector, predicte
 }
 
 /** Publishes and counts a prediction served from `features`; `started` is the performance.now() of the request. */
-export function served(deps: Pick<PredictionDeps, 'events' | 'metrics'>, prediction: Prediction, started: number, features: readonly number[]): Prediction {
+export function served(deps: Pick<PredictionDeps, 'events' | 'metrics' | 'shadow'>, prediction: Prediction, started: number, features: readonly number[]): Prediction {
   deps.events.made(prediction, performance.now() - started, features);
+  deps.shadow?.offer(prediction, features);
   predictionSeries(deps.metrics).served(prediction.modelName, prediction.degraded);
   return prediction;
 }
@@ -189,8 +214,11 @@ export async function predictOne(deps: PredictionDeps, input: PredictionInput, d
   const started = performance.now();
   const symbol = requireSymbol(input.symbol);
   const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
-  const model = resolveModel(deps, input.modelName, input.modelVersion);
-  return withModel(model, async () => predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started, input.modelName === ''));
+  const alias = input.modelAlias ?? '';
+  const model = resolveModel(deps, input.modelName, input.modelVersion, alias);
+  const prediction = await withModel(model, async () => predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started, input.modelName === ''));
+  prediction.modelAlias = alias;
+  return prediction;
 }
 
 /** Predict. */
@@ -265,6 +293,8 @@ export interface BatchInput {
   asOf?: TradingDate;
   modelName: string;
   modelVersion: number;
+  /** Alias of the model, as in {@link PredictionInput}. */
+  modelAlias?: string;
 }
 
 /**
@@ -277,8 +307,10 @@ export async function predictSymbols(deps: PredictionDeps, input: BatchInput, de
     throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${input.symbols.length}` });
   }
   const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
-  const model = resolveModel(deps, input.modelName, input.modelVersion);
+  const alias = input.modelAlias ?? '';
+  const model = resolveModel(deps, input.modelName, input.modelVersion, alias);
   const outcomes = await withModel(model, () => predictMany(deps, model, input.symbols, asOf, deadline, input.modelName === ''));
+  for (const { prediction } of outcomes) if (prediction) prediction.modelAlias = alias;
   return outcomes.map(({ symbol, prediction, error }) => ({
     $typeName: 'nepse.prediction.v1.PredictBatchResult',
     symbol,

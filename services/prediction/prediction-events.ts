@@ -66,6 +66,8 @@ interface Queued {
   prediction: Prediction;
   latencyMs: number;
   features: readonly number[];
+  /** Made in the background by a shadow model, never answered (PredictionMade.shadow). */
+  shadow: boolean;
   /** The trace the prediction was made in, when one is being recorded. */
   trace: Context | undefined;
   traceKey: string;
@@ -106,14 +108,14 @@ export class PredictionEvents {
 
   /**
    * Queues `prediction`, served in `latencyMs` from `features`; returns at once, never throws.
-   * The active trace, if any, travels with it.
+   * The active trace, if any, travels with it. `shadow` marks a shadow model's prediction.
    */
-  made(prediction: Prediction, latencyMs: number, features: readonly number[]): void {
+  made(prediction: Prediction, latencyMs: number, features: readonly number[], shadow = false): void {
     if (this.stopped) return this.drop('shutdown');
     if (this.queue.length - this.head >= this.options.queueLimit) return this.drop('queue_full');
     const span = trace.getSpanContext(context.active());
     const traced = span !== undefined && trace.isSpanContextValid(span);
-    this.queue.push({ prediction, latencyMs, features, trace: traced ? context.active() : undefined, traceKey: traced ? `${span.traceId}-${span.spanId}` : '' });
+    this.queue.push({ prediction, latencyMs, features, shadow, trace: traced ? context.active() : undefined, traceKey: traced ? `${span.traceId}-${span.spanId}` : '' });
     this.schedule();
   }
 

@@ -18,6 +18,8 @@ export interface MadeEntry {
   latencyMs: number;
   /** The feature vector the model was given. */
   features: readonly number[];
+  /** A shadow model's prediction, never answered (field 14). */
+  shadow?: boolean;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface MadeEntry {
  */
 export function encodePredictionsMade(entries: readonly MadeEntry[], instanceId: string, now = Date.now()): Uint8Array {
   const w = new BinaryWriter();
-  for (const { prediction: p, latencyMs, features } of entries) {
+  for (const { prediction: p, latencyMs, features, shadow } of entries) {
     w.tag(1, WireType.LengthDelimited).fork();
     if (p.predictionId !== '') w.tag(1, WireType.LengthDelimited).string(p.predictionId);
     if (p.modelName !== '') w.tag(2, WireType.LengthDelimited).string(p.modelName);
@@ -52,6 +54,7 @@ export function encodePredictionsMade(entries: readonly MadeEntry[], instanceId:
       for (let i = 0; i < features.length; i++) w.double(features[i]);
       w.join();
     }
+    if (shadow) w.tag(14, WireType.Varint).bool(true);
     w.join();
   }
   return w.finish();

@@ -7,16 +7,19 @@ import { createCallPolicy } from '../../lib/resilience/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
 import { createLogger, eventMetrics, grpcClientObserver, type Logger } from '../../lib/telemetry/index.js';
 import { startModelActivation, type RunningActivation } from './activation.js';
+import { registryAliases, startAliasActivation, type RunningAliasActivation } from './alias-activation.js';
 import { Batcher } from './batcher.js';
 import type { PredictionConfig } from './config.js';
 import { FeatureCache } from './feature-cache.js';
 import { FeatureSource } from './feature-source.js';
 import { inferenceHandlers } from './inference-protocol.js';
 import { predictionMetrics, predictionSeries } from './metrics.js';
+import { ModelAliases } from './model-aliases.js';
 import { infer, ModelCache, type LoadedModel } from './model-cache.js';
 import { createModelLoader } from './model-loader.js';
 import { predict, predictBatch, type PredictionDeps } from './predict.js';
 import { PredictionEvents } from './prediction-events.js';
+import { ShadowScorer } from './shadow.js';
 import { streamPredictions } from './stream-predictions.js';
 import { PredictionWatchHub } from './watch-predictions.js';
 
@@ -40,6 +43,10 @@ export interface RunningPrediction {
   readonly batcher: Batcher<LoadedModel>;
   /** The PredictionsMade publisher (tests read its counts). */
   readonly predictionEvents: PredictionEvents;
+  /** The aliases served (tests watch moves through it). */
+  readonly aliases: ModelAliases;
+  /** Shadow scoring (tests read its counts). */
+  readonly shadow: ShadowScorer;
   stop(): Promise<void>;
 }
 
@@ -95,7 +102,9 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     logger,
     metrics,
   });
-  const deps: PredictionDeps = { models, features, batcher, events: predictionEvents, defaultModel: config.PREDICTION_DEFAULT_MODEL, metrics, logger };
+  const aliases = new ModelAliases(logger);
+  const shadow = new ShadowScorer({ aliases, events: predictionEvents, queueLimit: config.PREDICTION_SHADOW_QUEUE, maxBatch: config.PREDICTION_MAX_BATCH, logger });
+  const deps: PredictionDeps = { models, features, batcher, events: predictionEvents, defaultModel: config.PREDICTION_DEFAULT_MODEL, metrics, logger, aliases, shadow };
   const watches = new PredictionWatchHub(deps, config.PREDICTION_HEARTBEAT_MS);
   watches.start();
   // Both start at the latest stored event of each symbol (the warm-up) and then take every new
@@ -112,8 +121,13 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   });
   const loader = createModelLoader({ registry, logger, mode: config.RESILIENCE_MODE });
   let activation: RunningActivation;
+  let aliasActivation: RunningAliasActivation;
   try {
     activation = await startModelActivation({ cache: models, loader, events, instanceId: config.PREDICTION_INSTANCE_ID, logger });
+    aliasActivation = await startAliasActivation({ aliases, loader, directory: registryAliases(registry), events, instanceId: config.PREDICTION_INSTANCE_ID, logger }).catch(async (error) => {
+      await activation.stop();
+      throw error;
+    });
   } catch (error) {
     // The registry never answered (or the consumers could not start): undo everything started so far.
     watches.close();
@@ -123,6 +137,7 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     await predictionEvents.stop(0);
     await events.close();
     await models.close();
+    await aliases.close();
     registry.close();
     featureClient.close();
     throw error;
@@ -144,17 +159,22 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     models,
     batcher,
     predictionEvents,
+    aliases,
+    shadow,
     async stop() {
       // Watch streams end first (clients reconnect elsewhere) so they do not hold up the drain.
       watches.close();
       await host.stop();
       await activation.stop();
+      await aliasActivation.stop();
       await featureConsumer.stop();
       await barsConsumer.stop();
       await batcher.drain();
+      await shadow.drain();
       await predictionEvents.stop();
       await events.close();
       await models.close();
+      await aliases.close();
       registry.close();
       featureClient.close();
     },

@@ -18,6 +18,8 @@ import { MAX_BATCH_SYMBOLS, predictFromVector, predictMany, resolveModel, withMo
 interface Watcher {
   /** The model name watched: the one asked for, or the default resolved when the watch started. */
   modelName: string;
+  /** The alias watched (its target of the moment predicts); empty: the Production version. */
+  modelAlias: string;
   /** Whether the request named no model (its predictions say default_model_used). */
   defaultModelUsed: boolean;
   /** Predictions not yet sent, newest per symbol. */
@@ -58,12 +60,13 @@ export class PredictionWatchHub {
     const symbols = [...new Set(request.symbols.map((raw, i) => requireSymbol(raw, `symbols[${i}]`)))];
     // Fail now for a model that is not there at all; later events use whatever version of that name
     // is in Production then. The default is resolved once: a watch never changes model name.
-    const model = resolveModel(this.deps, request.modelName);
+    const model = resolveModel(this.deps, request.modelName, 0, request.modelAlias);
     const defaultModelUsed = request.modelName === '';
 
     let wakeUp: (() => void) | undefined;
     const watcher: Watcher = {
       modelName: model.name,
+      modelAlias: request.modelAlias,
       defaultModelUsed,
       unsent: new Map(),
       wake: () => {
@@ -84,7 +87,7 @@ export class PredictionWatchHub {
       if (request.includeCurrent) {
         // Symbols without a vector yet simply have no current prediction; their first one comes with their first features.
         for (const { prediction } of await withModel(model, () => predictMany(this.deps, model, symbols, undefined, undefined, defaultModelUsed))) {
-          if (prediction && !watcher.unsent.has(prediction.symbol)) watcher.unsent.set(prediction.symbol, prediction);
+          if (prediction && !watcher.unsent.has(prediction.symbol)) watcher.unsent.set(prediction.symbol, { ...prediction, modelAlias: request.modelAlias });
         }
       }
       let lastSent = Date.now();
@@ -124,20 +127,24 @@ export class PredictionWatchHub {
   private async onVector(vector: FeatureVector): Promise<void> {
     const watchers = this.bySymbol.get(vector.symbol);
     if (!watchers?.size) return;
+    // One prediction per name and alias watched (an alias's target of the moment predicts for it).
     const byModel = new Map<string, Watcher[]>();
     for (const watcher of watchers) {
-      const list = byModel.get(watcher.modelName);
+      const k = `${watcher.modelName}@${watcher.modelAlias}`;
+      const list = byModel.get(k);
       if (list) list.push(watcher);
-      else byModel.set(watcher.modelName, [watcher]);
+      else byModel.set(k, [watcher]);
     }
     await Promise.all(
-      [...byModel].map(async ([modelName, audience]) => {
+      [...byModel].map(async ([, audience]) => {
+        const { modelName, modelAlias } = audience[0];
         try {
-          const model = resolveModel(this.deps, modelName);
+          const model = resolveModel(this.deps, modelName, 0, modelAlias);
           // A vector of another feature set (say ohlcv_v2 while the model reads v1) is not this model's news.
           if (vector.featureSet?.name !== model.featureSet.name || vector.featureSet.version !== model.featureSet.version) return;
           const prediction = await withModel(model, () => predictFromVector(this.deps, model, { vector }));
           // One prediction per name; a watcher that asked for the default gets it marked as such.
+          if (modelAlias !== '') prediction.modelAlias = modelAlias;
           const asDefault: Prediction = { ...prediction, defaultModelUsed: true };
           for (const watcher of audience) {
             watcher.unsent.set(prediction.symbol, watcher.defaultModelUsed ? asDefault : prediction);

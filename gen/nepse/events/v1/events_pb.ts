@@ -35,7 +35,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nepse/events/v1/events.proto.
  */
 export const file_nepse_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxuZXBzZS9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9uZXBzZS5ldmVudHMudjEitAIKDEJhcnNJbmdlc3RlZBIOCgZzeW1ib2wYASABKAkSKQoKZmlyc3RfZGF0ZRgCIAEoCzIVLm5lcHNlLm1hcmtldC52MS5EYXRlEigKCWxhc3RfZGF0ZRgDIAEoCzIVLm5lcHNlLm1hcmtldC52MS5EYXRlEhAKCGJhcnNfbmV3GAQgASgDEhQKDGJhcnNfY2hhbmdlZBgFIAEoAxIiCgRiYXJzGAYgAygLMhQubmVwc2UubWFya2V0LnYxLkJhchIMCgRwYXJ0GAcgASgFEhIKCnBhcnRfY291bnQYCCABKAUSEAoIYmF0Y2hfaWQYCSABKAkSDgoGc291cmNlGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AgoQRmVhdHVyZXNDb21wdXRlZBIOCgZzeW1ib2wYASABKAkSMwoLZmVhdHVyZV9zZXQYAiABKAsyHi5uZXBzZS5tYXJrZXQudjEuRmVhdHVyZVNldFJlZhIpCgpmaXJzdF9kYXRlGAMgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSKAoJbGFzdF9kYXRlGAQgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSFAoMdmVjdG9yX2NvdW50GAUgASgDEi8KBmxhdGVzdBgGIAEoCzIfLm5lcHNlLmZlYXR1cmUudjEuRmVhdHVyZVZlY3RvchIQCghiYXRjaF9pZBgHIAEoCRIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAIKEFRyYWluaW5nRmluaXNoZWQSDgoGam9iX2lkGAEgASgJEhIKCm1vZGVsX25hbWUYAiABKAkSKgoFc3RhdGUYAyABKA4yGy5uZXBzZS50cmFpbmluZy52MS5Kb2JTdGF0ZRIVCg1tb2RlbF92ZXJzaW9uGAQgASgFEiwKB2hvbGRvdXQYBSABKAsyGy5uZXBzZS5tYXJrZXQudjEuRXZhbHVhdGlvbhI+ChFwcm9tb3Rpb25fb3V0Y29tZRgGIAEoDjIjLm5lcHNlLnRyYWluaW5nLnYxLlByb21vdGlvbk91dGNvbWUSDgoGcmVhc29uGAcgASgJEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLXAQoPTW9kZWxSZWdpc3RlcmVkEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBRIzCgtmZWF0dXJlX3NldBgDIAEoCzIeLm5lcHNlLm1hcmtldC52MS5GZWF0dXJlU2V0UmVmEhcKD2FydGlmYWN0X3NoYTI1NhgEIAEoCRIXCg90cmFpbmluZ19qb2JfaWQYBSABKAkSDQoFYWN0b3IYBiABKAkSLwoLb2NjdXJyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocCCg1Nb2RlbFByb21vdGVkEhQKDHByb21vdGlvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAUSIwobcHJldmlvdXNfcHJvZHVjdGlvbl92ZXJzaW9uGAQgASgFEjMKC2ZlYXR1cmVfc2V0GAUgASgLMh4ubmVwc2UubWFya2V0LnYxLkZlYXR1cmVTZXRSZWYSFwoPYXJ0aWZhY3Rfc2hhMjU2GAYgASgJEg0KBWFjdG9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCRIvCgtvY2N1cnJlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi5AEKD01vZGVsQWN0aXZhdGlvbhIUCgxwcm9tb3Rpb25faWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgFEhMKC2luc3RhbmNlX2lkGAQgASgJEjEKBnJlc3VsdBgFIAEoDjIhLm5lcHNlLmV2ZW50cy52MS5BY3RpdmF0aW9uUmVzdWx0Eg4KBnJlYXNvbhgGIAEoCRITCgtkdXJhdGlvbl9tcxgHIAEoARIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAivQEKD01vZGVsUm9sbGVkQmFjaxIUCgxwcm9tb3Rpb25faWQYASABKAkSDAoEbmFtZRgCIAEoCRIWCg5mYWlsZWRfdmVyc2lvbhgDIAEoBRIYChByZXN0b3JlZF92ZXJzaW9uGAQgASgFEhMKC2luc3RhbmNlX2lkGAUgASgJEg4KBnJlYXNvbhgGIAEoCRIvCgtvY2N1cnJlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuwEKDk1vZGVsV2l0aGRyYXduEhEKCWNoYW5nZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAUSJwoFc3RhZ2UYBCABKA4yGC5uZXBzZS5yZWdpc3RyeS52MS5TdGFnZRINCgVhY3RvchgFIAEoCRIOCgZyZWFzb24YBiABKAkSLwoLb2NjdXJyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItQCCg5QcmVkaWN0aW9uTWFkZRIVCg1wcmVkaWN0aW9uX2lkGAEgASgJEhIKCm1vZGVsX25hbWUYAiABKAkSFQoNbW9kZWxfdmVyc2lvbhgDIAEoBRIOCgZzeW1ib2wYBCABKAkSKwoMZmVhdHVyZV9kYXRlGAUgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSGAoQcHJlZGljdGVkX3JldHVybhgGIAEoARIXCg9wcmVkaWN0ZWRfY2xvc2UYByABKAESEgoKYmFzZV9jbG9zZRgIIAEoARISCgpsYXRlbmN5X21zGAkgASgBEhAKCGRlZ3JhZGVkGAogASgIEhMKC2luc3RhbmNlX2lkGAsgASgJEi8KC29jY3VycmVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghmZWF0dXJlcxgNIAMoASJHCg9QcmVkaWN0aW9uc01hZGUSNAoLcHJlZGljdGlvbnMYASADKAsyHy5uZXBzZS5ldmVudHMudjEuUHJlZGljdGlvbk1hZGUiaQoLQWxlcnRSYWlzZWQSKQoFYWxlcnQYASABKAsyGi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0Ei8KC29jY3VycmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCptChBBY3RpdmF0aW9uUmVzdWx0EiEKHUFDVElWQVRJT05fUkVTVUxUX1VOU1BFQ0lGSUVEEAASGAoUQUNUSVZBVElPTl9SRVNVTFRfT0sQARIcChhBQ1RJVkFUSU9OX1JFU1VMVF9GQUlMRUQQAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_nepse_feature_v1_feature, file_nepse_market_v1_market, file_nepse_monitoring_v1_monitoring, file_nepse_registry_v1_registry, file_nepse_training_v1_training]);
+  fileDesc("ChxuZXBzZS9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9uZXBzZS5ldmVudHMudjEitAIKDEJhcnNJbmdlc3RlZBIOCgZzeW1ib2wYASABKAkSKQoKZmlyc3RfZGF0ZRgCIAEoCzIVLm5lcHNlLm1hcmtldC52MS5EYXRlEigKCWxhc3RfZGF0ZRgDIAEoCzIVLm5lcHNlLm1hcmtldC52MS5EYXRlEhAKCGJhcnNfbmV3GAQgASgDEhQKDGJhcnNfY2hhbmdlZBgFIAEoAxIiCgRiYXJzGAYgAygLMhQubmVwc2UubWFya2V0LnYxLkJhchIMCgRwYXJ0GAcgASgFEhIKCnBhcnRfY291bnQYCCABKAUSEAoIYmF0Y2hfaWQYCSABKAkSDgoGc291cmNlGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AgoQRmVhdHVyZXNDb21wdXRlZBIOCgZzeW1ib2wYASABKAkSMwoLZmVhdHVyZV9zZXQYAiABKAsyHi5uZXBzZS5tYXJrZXQudjEuRmVhdHVyZVNldFJlZhIpCgpmaXJzdF9kYXRlGAMgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSKAoJbGFzdF9kYXRlGAQgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSFAoMdmVjdG9yX2NvdW50GAUgASgDEi8KBmxhdGVzdBgGIAEoCzIfLm5lcHNlLmZlYXR1cmUudjEuRmVhdHVyZVZlY3RvchIQCghiYXRjaF9pZBgHIAEoCRIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAIKEFRyYWluaW5nRmluaXNoZWQSDgoGam9iX2lkGAEgASgJEhIKCm1vZGVsX25hbWUYAiABKAkSKgoFc3RhdGUYAyABKA4yGy5uZXBzZS50cmFpbmluZy52MS5Kb2JTdGF0ZRIVCg1tb2RlbF92ZXJzaW9uGAQgASgFEiwKB2hvbGRvdXQYBSABKAsyGy5uZXBzZS5tYXJrZXQudjEuRXZhbHVhdGlvbhI+ChFwcm9tb3Rpb25fb3V0Y29tZRgGIAEoDjIjLm5lcHNlLnRyYWluaW5nLnYxLlByb21vdGlvbk91dGNvbWUSDgoGcmVhc29uGAcgASgJEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLXAQoPTW9kZWxSZWdpc3RlcmVkEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBRIzCgtmZWF0dXJlX3NldBgDIAEoCzIeLm5lcHNlLm1hcmtldC52MS5GZWF0dXJlU2V0UmVmEhcKD2FydGlmYWN0X3NoYTI1NhgEIAEoCRIXCg90cmFpbmluZ19qb2JfaWQYBSABKAkSDQoFYWN0b3IYBiABKAkSLwoLb2NjdXJyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocCCg1Nb2RlbFByb21vdGVkEhQKDHByb21vdGlvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAUSIwobcHJldmlvdXNfcHJvZHVjdGlvbl92ZXJzaW9uGAQgASgFEjMKC2ZlYXR1cmVfc2V0GAUgASgLMh4ubmVwc2UubWFya2V0LnYxLkZlYXR1cmVTZXRSZWYSFwoPYXJ0aWZhY3Rfc2hhMjU2GAYgASgJEg0KBWFjdG9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCRIvCgtvY2N1cnJlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi5AEKD01vZGVsQWN0aXZhdGlvbhIUCgxwcm9tb3Rpb25faWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgFEhMKC2luc3RhbmNlX2lkGAQgASgJEjEKBnJlc3VsdBgFIAEoDjIhLm5lcHNlLmV2ZW50cy52MS5BY3RpdmF0aW9uUmVzdWx0Eg4KBnJlYXNvbhgGIAEoCRITCgtkdXJhdGlvbl9tcxgHIAEoARIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAivQEKD01vZGVsUm9sbGVkQmFjaxIUCgxwcm9tb3Rpb25faWQYASABKAkSDAoEbmFtZRgCIAEoCRIWCg5mYWlsZWRfdmVyc2lvbhgDIAEoBRIYChByZXN0b3JlZF92ZXJzaW9uGAQgASgFEhMKC2luc3RhbmNlX2lkGAUgASgJEg4KBnJlYXNvbhgGIAEoCRIvCgtvY2N1cnJlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuwEKDk1vZGVsV2l0aGRyYXduEhEKCWNoYW5nZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAUSJwoFc3RhZ2UYBCABKA4yGC5uZXBzZS5yZWdpc3RyeS52MS5TdGFnZRINCgVhY3RvchgFIAEoCRIOCgZyZWFzb24YBiABKAkSLwoLb2NjdXJyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsMBCg1Nb2RlbEFsaWFzU2V0EhEKCWNoYW5nZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBWFsaWFzGAMgASgJEg8KB3ZlcnNpb24YBCABKAUSGAoQcHJldmlvdXNfdmVyc2lvbhgFIAEoBRIXCg9hcnRpZmFjdF9zaGEyNTYYBiABKAkSDQoFYWN0b3IYByABKAkSLwoLb2NjdXJyZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuQCCg5QcmVkaWN0aW9uTWFkZRIVCg1wcmVkaWN0aW9uX2lkGAEgASgJEhIKCm1vZGVsX25hbWUYAiABKAkSFQoNbW9kZWxfdmVyc2lvbhgDIAEoBRIOCgZzeW1ib2wYBCABKAkSKwoMZmVhdHVyZV9kYXRlGAUgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSGAoQcHJlZGljdGVkX3JldHVybhgGIAEoARIXCg9wcmVkaWN0ZWRfY2xvc2UYByABKAESEgoKYmFzZV9jbG9zZRgIIAEoARISCgpsYXRlbmN5X21zGAkgASgBEhAKCGRlZ3JhZGVkGAogASgIEhMKC2luc3RhbmNlX2lkGAsgASgJEi8KC29jY3VycmVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghmZWF0dXJlcxgNIAMoARIOCgZzaGFkb3cYDiABKAgiRwoPUHJlZGljdGlvbnNNYWRlEjQKC3ByZWRpY3Rpb25zGAEgAygLMh8ubmVwc2UuZXZlbnRzLnYxLlByZWRpY3Rpb25NYWRlImkKC0FsZXJ0UmFpc2VkEikKBWFsZXJ0GAEgASgLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydBIvCgtvY2N1cnJlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqbQoQQWN0aXZhdGlvblJlc3VsdBIhCh1BQ1RJVkFUSU9OX1JFU1VMVF9VTlNQRUNJRklFRBAAEhgKFEFDVElWQVRJT05fUkVTVUxUX09LEAESHAoYQUNUSVZBVElPTl9SRVNVTFRfRkFJTEVEEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_nepse_feature_v1_feature, file_nepse_market_v1_market, file_nepse_monitoring_v1_monitoring, file_nepse_registry_v1_registry, file_nepse_training_v1_training]);
 
 /**
  * New or changed bars of one symbol were stored.
@@ -646,6 +646,82 @@ export const ModelWithdrawnSchema: GenMessage<ModelWithdrawn> = /*@__PURE__*/
   messageDesc(file_nepse_events_v1_events, 7);
 
 /**
+ * An alias of a model was pointed at a version, moved, or removed
+ * (SetAlias). Prediction instances load the new target, smoke-test it and
+ * swap it in, as for a promotion; the old target keeps serving the alias
+ * until then.
+ *
+ * Subject: nepse.v1.models.alias_set._. Published by the registry.
+ * Nats-Msg-Id: "models.alias_set:<change_id>".
+ *
+ * @generated from message nepse.events.v1.ModelAliasSet
+ */
+export type ModelAliasSet = Message<"nepse.events.v1.ModelAliasSet"> & {
+  /**
+   * Identifier of this change (the registry's history entry id).
+   *
+   * @generated from field: string change_id = 1;
+   */
+  changeId: string;
+
+  /**
+   * Model name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The alias, for example "champion" or "challenger".
+   *
+   * @generated from field: string alias = 3;
+   */
+  alias: string;
+
+  /**
+   * The version it points at now; 0 when the alias was removed.
+   *
+   * @generated from field: int32 version = 4;
+   */
+  version: number;
+
+  /**
+   * Where it pointed before; 0 when it was new.
+   *
+   * @generated from field: int32 previous_version = 5;
+   */
+  previousVersion: number;
+
+  /**
+   * SHA-256 of the new version's artifact, hex; empty when removed.
+   *
+   * @generated from field: string artifact_sha256 = 6;
+   */
+  artifactSha256: string;
+
+  /**
+   * Who set it.
+   *
+   * @generated from field: string actor = 7;
+   */
+  actor: string;
+
+  /**
+   * When the change was recorded.
+   *
+   * @generated from field: google.protobuf.Timestamp occurred_at = 8;
+   */
+  occurredAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message nepse.events.v1.ModelAliasSet.
+ * Use `create(ModelAliasSetSchema)` to create a new message.
+ */
+export const ModelAliasSetSchema: GenMessage<ModelAliasSet> = /*@__PURE__*/
+  messageDesc(file_nepse_events_v1_events, 8);
+
+/**
  * One served prediction: an element of PredictionsMade.
  *
  * @generated from message nepse.events.v1.PredictionMade
@@ -744,6 +820,16 @@ export type PredictionMade = Message<"nepse.events.v1.PredictionMade"> & {
    * @generated from field: repeated double features = 13;
    */
   features: number[];
+
+  /**
+   * True for a shadow prediction: made in the background by the version a
+   * served version's shadow alias ("challenger") points at, from the same
+   * feature vector, and never answered to the caller. Monitoring scores it
+   * beside the served version's on the same bars.
+   *
+   * @generated from field: bool shadow = 14;
+   */
+  shadow: boolean;
 };
 
 /**
@@ -751,7 +837,7 @@ export type PredictionMade = Message<"nepse.events.v1.PredictionMade"> & {
  * Use `create(PredictionMadeSchema)` to create a new message.
  */
 export const PredictionMadeSchema: GenMessage<PredictionMade> = /*@__PURE__*/
-  messageDesc(file_nepse_events_v1_events, 8);
+  messageDesc(file_nepse_events_v1_events, 9);
 
 /**
  * Predictions served, published together.
@@ -781,7 +867,7 @@ export type PredictionsMade = Message<"nepse.events.v1.PredictionsMade"> & {
  * Use `create(PredictionsMadeSchema)` to create a new message.
  */
 export const PredictionsMadeSchema: GenMessage<PredictionsMade> = /*@__PURE__*/
-  messageDesc(file_nepse_events_v1_events, 9);
+  messageDesc(file_nepse_events_v1_events, 10);
 
 /**
  * An alert started firing or resolved.
@@ -814,7 +900,7 @@ export type AlertRaised = Message<"nepse.events.v1.AlertRaised"> & {
  * Use `create(AlertRaisedSchema)` to create a new message.
  */
 export const AlertRaisedSchema: GenMessage<AlertRaised> = /*@__PURE__*/
-  messageDesc(file_nepse_events_v1_events, 10);
+  messageDesc(file_nepse_events_v1_events, 11);
 
 /**
  * Result of activating a model version in one prediction instance.

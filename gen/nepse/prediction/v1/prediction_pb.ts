@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nepse/prediction/v1/prediction.proto.
  */
 export const file_nepse_prediction_v1_prediction: GenFile = /*@__PURE__*/
-  fileDesc("CiRuZXBzZS9wcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb24ucHJvdG8SE25lcHNlLnByZWRpY3Rpb24udjEiiQMKClByZWRpY3Rpb24SFQoNcHJlZGljdGlvbl9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSKwoMZmVhdHVyZV9kYXRlGAMgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSGAoQcHJlZGljdGVkX3JldHVybhgEIAEoARIXCg9wcmVkaWN0ZWRfY2xvc2UYBSABKAESEgoKYmFzZV9jbG9zZRgGIAEoARISCgptb2RlbF9uYW1lGAcgASgJEhUKDW1vZGVsX3ZlcnNpb24YCCABKAUSEAoIZGVncmFkZWQYCSABKAgSPAoPZGVncmFkZWRfcmVhc29uGAogASgOMiMubmVwc2UucHJlZGljdGlvbi52MS5EZWdyYWRlZFJlYXNvbhIXCg9kZWdyYWRlZF9kZXRhaWwYCyABKAkSMAoMcHJlZGljdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJkZWZhdWx0X21vZGVsX3VzZWQYDSABKAgicQoOUHJlZGljdFJlcXVlc3QSDgoGc3ltYm9sGAEgASgJEiQKBWFzX29mGAIgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSEgoKbW9kZWxfbmFtZRgDIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAQgASgFIkYKD1ByZWRpY3RSZXNwb25zZRIzCgpwcmVkaWN0aW9uGAEgASgLMh8ubmVwc2UucHJlZGljdGlvbi52MS5QcmVkaWN0aW9uIncKE1ByZWRpY3RCYXRjaFJlcXVlc3QSDwoHc3ltYm9scxgBIAMoCRIkCgVhc19vZhgCIAEoCzIVLm5lcHNlLm1hcmtldC52MS5EYXRlEhIKCm1vZGVsX25hbWUYAyABKAkSFQoNbW9kZWxfdmVyc2lvbhgEIAEoBSKLAQoSUHJlZGljdEJhdGNoUmVzdWx0Eg4KBnN5bWJvbBgBIAEoCRI1CgpwcmVkaWN0aW9uGAIgASgLMh8ubmVwc2UucHJlZGljdGlvbi52MS5QcmVkaWN0aW9uSAASIwoFZXJyb3IYAyABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAQgkKB291dGNvbWUiUAoUUHJlZGljdEJhdGNoUmVzcG9uc2USOAoHcmVzdWx0cxgBIAMoCzInLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVzdWx0IqABChhTdHJlYW1QcmVkaWN0aW9uc1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSJAoFYXNfb2YYAyABKAsyFS5uZXBzZS5tYXJrZXQudjEuRGF0ZRISCgptb2RlbF9uYW1lGAQgASgJEhUKDW1vZGVsX3ZlcnNpb24YBSABKAUSDwoHc3ltYm9scxgGIAMoCSLQAQoZU3RyZWFtUHJlZGljdGlvbnNSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEjUKCnByZWRpY3Rpb24YAiABKAsyHy5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3Rpb25IABIjCgVlcnJvchgDIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSAASOAoHcmVzdWx0cxgEIAMoCzInLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVzdWx0QgkKB291dGNvbWUiVwoXV2F0Y2hQcmVkaWN0aW9uc1JlcXVlc3QSDwoHc3ltYm9scxgBIAMoCRISCgptb2RlbF9uYW1lGAIgASgJEhcKD2luY2x1ZGVfY3VycmVudBgDIAEoCCKKAQoYV2F0Y2hQcmVkaWN0aW9uc1Jlc3BvbnNlEjUKCnByZWRpY3Rpb24YASABKAsyHy5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3Rpb25IABIvCgloZWFydGJlYXQYAiABKAsyGi5uZXBzZS5tYXJrZXQudjEuSGVhcnRiZWF0SABCBgoEa2luZCqxAQoORGVncmFkZWRSZWFzb24SHwobREVHUkFERURfUkVBU09OX1VOU1BFQ0lGSUVEEAASLworREVHUkFERURfUkVBU09OX0ZFQVRVUkVfU0VSVklDRV9VTkFWQUlMQUJMRRABEisKJ0RFR1JBREVEX1JFQVNPTl9GRUFUVVJFX1NFUlZJQ0VfVElNRU9VVBACEiAKHERFR1JBREVEX1JFQVNPTl9DSVJDVUlUX09QRU4QAzLIAwoRUHJlZGljdGlvblNlcnZpY2USWQoHUHJlZGljdBIjLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdFJlcXVlc3QaJC5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3RSZXNwb25zZSIDkAIBEmgKDFByZWRpY3RCYXRjaBIoLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVxdWVzdBopLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVzcG9uc2UiA5ACARJ2ChFTdHJlYW1QcmVkaWN0aW9ucxItLm5lcHNlLnByZWRpY3Rpb24udjEuU3RyZWFtUHJlZGljdGlvbnNSZXF1ZXN0Gi4ubmVwc2UucHJlZGljdGlvbi52MS5TdHJlYW1QcmVkaWN0aW9uc1Jlc3BvbnNlKAEwARJ2ChBXYXRjaFByZWRpY3Rpb25zEiwubmVwc2UucHJlZGljdGlvbi52MS5XYXRjaFByZWRpY3Rpb25zUmVxdWVzdBotLm5lcHNlLnByZWRpY3Rpb24udjEuV2F0Y2hQcmVkaWN0aW9uc1Jlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_google_rpc_status, file_nepse_market_v1_market]);
+  fileDesc("CiRuZXBzZS9wcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb24ucHJvdG8SE25lcHNlLnByZWRpY3Rpb24udjEingMKClByZWRpY3Rpb24SFQoNcHJlZGljdGlvbl9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSKwoMZmVhdHVyZV9kYXRlGAMgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSGAoQcHJlZGljdGVkX3JldHVybhgEIAEoARIXCg9wcmVkaWN0ZWRfY2xvc2UYBSABKAESEgoKYmFzZV9jbG9zZRgGIAEoARISCgptb2RlbF9uYW1lGAcgASgJEhUKDW1vZGVsX3ZlcnNpb24YCCABKAUSEAoIZGVncmFkZWQYCSABKAgSPAoPZGVncmFkZWRfcmVhc29uGAogASgOMiMubmVwc2UucHJlZGljdGlvbi52MS5EZWdyYWRlZFJlYXNvbhIXCg9kZWdyYWRlZF9kZXRhaWwYCyABKAkSMAoMcHJlZGljdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJkZWZhdWx0X21vZGVsX3VzZWQYDSABKAgSEwoLbW9kZWxfYWxpYXMYDiABKAkihgEKDlByZWRpY3RSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRIkCgVhc19vZhgCIAEoCzIVLm5lcHNlLm1hcmtldC52MS5EYXRlEhIKCm1vZGVsX25hbWUYAyABKAkSFQoNbW9kZWxfdmVyc2lvbhgEIAEoBRITCgttb2RlbF9hbGlhcxgFIAEoCSJGCg9QcmVkaWN0UmVzcG9uc2USMwoKcHJlZGljdGlvbhgBIAEoCzIfLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdGlvbiKMAQoTUHJlZGljdEJhdGNoUmVxdWVzdBIPCgdzeW1ib2xzGAEgAygJEiQKBWFzX29mGAIgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSEgoKbW9kZWxfbmFtZRgDIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAQgASgFEhMKC21vZGVsX2FsaWFzGAUgASgJIosBChJQcmVkaWN0QmF0Y2hSZXN1bHQSDgoGc3ltYm9sGAEgASgJEjUKCnByZWRpY3Rpb24YAiABKAsyHy5uZXBzZS5wcmVkaWN0aW9uLnYxLlByZWRpY3Rpb25IABIjCgVlcnJvchgDIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCQoHb3V0Y29tZSJQChRQcmVkaWN0QmF0Y2hSZXNwb25zZRI4CgdyZXN1bHRzGAEgAygLMicubmVwc2UucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXN1bHQitQEKGFN0cmVhbVByZWRpY3Rpb25zUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIkCgVhc19vZhgDIAEoCzIVLm5lcHNlLm1hcmtldC52MS5EYXRlEhIKCm1vZGVsX25hbWUYBCABKAkSFQoNbW9kZWxfdmVyc2lvbhgFIAEoBRIPCgdzeW1ib2xzGAYgAygJEhMKC21vZGVsX2FsaWFzGAcgASgJItABChlTdHJlYW1QcmVkaWN0aW9uc1Jlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSNQoKcHJlZGljdGlvbhgCIAEoCzIfLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdGlvbkgAEiMKBWVycm9yGAMgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIABI4CgdyZXN1bHRzGAQgAygLMicubmVwc2UucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXN1bHRCCQoHb3V0Y29tZSJsChdXYXRjaFByZWRpY3Rpb25zUmVxdWVzdBIPCgdzeW1ib2xzGAEgAygJEhIKCm1vZGVsX25hbWUYAiABKAkSFwoPaW5jbHVkZV9jdXJyZW50GAMgASgIEhMKC21vZGVsX2FsaWFzGAQgASgJIooBChhXYXRjaFByZWRpY3Rpb25zUmVzcG9uc2USNQoKcHJlZGljdGlvbhgBIAEoCzIfLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdGlvbkgAEi8KCWhlYXJ0YmVhdBgCIAEoCzIaLm5lcHNlLm1hcmtldC52MS5IZWFydGJlYXRIAEIGCgRraW5kKrEBCg5EZWdyYWRlZFJlYXNvbhIfChtERUdSQURFRF9SRUFTT05fVU5TUEVDSUZJRUQQABIvCitERUdSQURFRF9SRUFTT05fRkVBVFVSRV9TRVJWSUNFX1VOQVZBSUxBQkxFEAESKwonREVHUkFERURfUkVBU09OX0ZFQVRVUkVfU0VSVklDRV9USU1FT1VUEAISIAocREVHUkFERURfUkVBU09OX0NJUkNVSVRfT1BFThADMsgDChFQcmVkaWN0aW9uU2VydmljZRJZCgdQcmVkaWN0EiMubmVwc2UucHJlZGljdGlvbi52MS5QcmVkaWN0UmVxdWVzdBokLm5lcHNlLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlIgOQAgESaAoMUHJlZGljdEJhdGNoEigubmVwc2UucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXF1ZXN0GikubmVwc2UucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXNwb25zZSIDkAIBEnYKEVN0cmVhbVByZWRpY3Rpb25zEi0ubmVwc2UucHJlZGljdGlvbi52MS5TdHJlYW1QcmVkaWN0aW9uc1JlcXVlc3QaLi5uZXBzZS5wcmVkaWN0aW9uLnYxLlN0cmVhbVByZWRpY3Rpb25zUmVzcG9uc2UoATABEnYKEFdhdGNoUHJlZGljdGlvbnMSLC5uZXBzZS5wcmVkaWN0aW9uLnYxLldhdGNoUHJlZGljdGlvbnNSZXF1ZXN0Gi0ubmVwc2UucHJlZGljdGlvbi52MS5XYXRjaFByZWRpY3Rpb25zUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_rpc_status, file_nepse_market_v1_market]);
 
 /**
  * A next-day prediction for one symbol.
@@ -119,6 +119,14 @@ export type Prediction = Message<"nepse.prediction.v1.Prediction"> & {
    * @generated from field: bool default_model_used = 13;
    */
   defaultModelUsed: boolean;
+
+  /**
+   * The alias the request named, when it named one; model_version says
+   * which version it pointed at.
+   *
+   * @generated from field: string model_alias = 14;
+   */
+  modelAlias: string;
 };
 
 /**
@@ -164,6 +172,14 @@ export type PredictRequest = Message<"nepse.prediction.v1.PredictRequest"> & {
    * @generated from field: int32 model_version = 4;
    */
   modelVersion: number;
+
+  /**
+   * Alias of the model, ^[a-z][a-z0-9_-]{0,62}$, for example "champion":
+   * the version it points at serves the request. Leave model_version 0.
+   *
+   * @generated from field: string model_alias = 5;
+   */
+  modelAlias: string;
 };
 
 /**
@@ -227,6 +243,13 @@ export type PredictBatchRequest = Message<"nepse.prediction.v1.PredictBatchReque
    * @generated from field: int32 model_version = 4;
    */
   modelVersion: number;
+
+  /**
+   * Model alias, as in PredictRequest.model_alias.
+   *
+   * @generated from field: string model_alias = 5;
+   */
+  modelAlias: string;
 };
 
 /**
@@ -353,6 +376,13 @@ export type StreamPredictionsRequest = Message<"nepse.prediction.v1.StreamPredic
    * @generated from field: repeated string symbols = 6;
    */
   symbols: string[];
+
+  /**
+   * Model alias, as in PredictRequest.model_alias.
+   *
+   * @generated from field: string model_alias = 7;
+   */
+  modelAlias: string;
 };
 
 /**
@@ -445,6 +475,14 @@ export type WatchPredictionsRequest = Message<"nepse.prediction.v1.WatchPredicti
    * @generated from field: bool include_current = 3;
    */
   includeCurrent: boolean;
+
+  /**
+   * Model alias, as in PredictRequest.model_alias: predictions come from
+   * the version the alias points at of the moment, following its moves.
+   *
+   * @generated from field: string model_alias = 4;
+   */
+  modelAlias: string;
 };
 
 /**
@@ -549,6 +587,15 @@ export const DegradedReasonSchema: GenEnum<DegradedReason> = /*@__PURE__*/
  * that would change when another name is promoted; with a configured default
  * that has no Production version, FAILED_PRECONDITION (NO_MODEL_LOADED).
  * Every prediction carries model_name, model_version and default_model_used.
+ *
+ * Aliases: a request may name a registry alias of the model (model_alias,
+ * for example "champion") instead of a version; it is served by the version
+ * the alias points at on this instance, which follows SetAlias live
+ * (ModelAliasSet). An alias this instance does not serve is
+ * FAILED_PRECONDITION (ALIAS_NOT_SERVED); model_alias together with
+ * model_version is INVALID_ARGUMENT. The alias "challenger" is the shadow of
+ * the name's served version: it is given the same requests in the background
+ * and its predictions are published marked shadow, never answered.
  *
  * @generated from service nepse.prediction.v1.PredictionService
  */
