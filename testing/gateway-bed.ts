@@ -8,8 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashKey, newKey } from '../services/gateway/api-keys.js';
-import { startPredictionBed, type PredictionBed } from './prediction-bed.js';
-import type { RunningOf } from './services/index.js';
+import { startPredictionBed, type PredictionBed, type PredictionBedOptions } from './prediction-bed.js';
+import type { RunningOf, ServiceName } from './services/index.js';
 
 /** HS256 secret the bed's gateway accepts JWTs signed with. */
 export const JWT_SECRET = 'gateway-test-bed-secret-of-at-least-32-chars';
@@ -31,12 +31,16 @@ export interface GatewayBed extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** Starts the bed; `env` adds gateway settings. */
-export async function startGatewayBed(options: { symbols: readonly string[]; env?: Record<string, string> }): Promise<GatewayBed> {
+/** Starts the bed; `env` adds gateway settings; `extra` names more services started before the gateway (ingestion, training, monitoring). */
+export async function startGatewayBed(options: {
+  symbols: readonly string[];
+  env?: Record<string, string>;
+  extra?: Omit<NonNullable<PredictionBedOptions['extra']>, 'gateway'>;
+}): Promise<GatewayBed> {
   const dir = await mkdtemp(join(tmpdir(), 'nepse-gateway-'));
   const keysFile = join(dir, 'keys.yaml');
   const gatewayEnv = { GATEWAY_API_KEYS_FILE: keysFile, GATEWAY_JWT_SECRET: JWT_SECRET, GATEWAY_WEB_DIR: join(dir, 'web'), ...options.env };
-  const mesh = await startPredictionBed({ symbols: options.symbols, extra: { gateway: { env: gatewayEnv } } }).catch(async (error: unknown) => {
+  const mesh = await startPredictionBed({ symbols: options.symbols, extra: { ...options.extra, gateway: { env: gatewayEnv } } }).catch(async (error: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
@@ -58,6 +62,7 @@ export async function startGatewayBed(options: { symbols: readonly string[]; env
         }),
       );
     await write(new Set());
+    await Promise.all(Object.keys(options.extra ?? {}).map((name) => mesh.network.service(name as ServiceName).start()));
     const service = mesh.network.service('gateway');
     await service.start();
     const gateway = service.running!;

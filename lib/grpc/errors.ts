@@ -144,9 +144,22 @@ export function asDomainError(error: unknown): unknown {
 }
 
 /**
+ * Longest text of a status, in UTF-16 units: the message travels as the grpc-message header and
+ * the details as grpc-status-details-bin, so a message echoing a megabyte of the request would
+ * pass HTTP/2's header limit and break the client's connection instead of answering it.
+ */
+export const MAX_STATUS_TEXT = 1024;
+
+/** `text` cut to {@link MAX_STATUS_TEXT} characters, marked as cut. */
+function clip(text: string, max = MAX_STATUS_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
  * The google.rpc.Status of an error: a DomainError's code, message and details (ErrorInfo plus
  * BadRequest, ResourceInfo or RetryInfo), UNAVAILABLE for a dependency outage, or INTERNAL with no
  * detail leaked for anything else. Batch RPCs put it in per-item results; {@link toServiceError} sends it as a call's status.
+ * Texts are cut to {@link MAX_STATUS_TEXT} characters.
  */
 export function toStatus(thrown: unknown): Status {
   const error = asDomainError(thrown);
@@ -155,22 +168,22 @@ export function toStatus(thrown: unknown): Status {
     anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN })),
   ];
   if (error instanceof InvalidArgumentError) {
-    details.push(anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations: error.violations })));
+    details.push(anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations: error.violations.map((v) => ({ field: clip(v.field, 256), description: clip(v.description) })) })));
   } else if (error instanceof NotFoundError) {
     details.push(
       anyPack(
         ResourceInfoSchema,
-        create(ResourceInfoSchema, { resourceType: error.resourceType, resourceName: error.resourceName }),
+        create(ResourceInfoSchema, { resourceType: error.resourceType, resourceName: clip(error.resourceName, 256) }),
       ),
     );
   } else if (error instanceof FailedPreconditionError && error.violations.length > 0) {
-    details.push(anyPack(PreconditionFailureSchema, create(PreconditionFailureSchema, { violations: error.violations })));
+    details.push(anyPack(PreconditionFailureSchema, create(PreconditionFailureSchema, { violations: error.violations.map((v) => ({ type: v.type, subject: clip(v.subject, 256), description: clip(v.description) })) })));
   } else if (error instanceof UnavailableError && error.retryAfterMs !== undefined) {
     const seconds = Math.floor(error.retryAfterMs / 1000);
     const nanos = (error.retryAfterMs % 1000) * 1e6;
     details.push(anyPack(RetryInfoSchema, create(RetryInfoSchema, { retryDelay: { seconds: BigInt(seconds), nanos } })));
   }
-  return create(StatusSchema, { code: error.code, message: error.message, details });
+  return create(StatusSchema, { code: error.code, message: clip(error.message), details });
 }
 
 /** Turns anything a handler threw into the error object grpc-js sends as the call's status. */

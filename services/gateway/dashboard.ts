@@ -10,8 +10,8 @@ import { Section, type GetDashboardRequest, type GetDashboardResponseSchema, typ
 import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
 import { AlertState } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
-import { InvalidArgumentError, type CallOptions } from '../../lib/grpc/index.js';
-import { requireSymbol } from '../../lib/market/index.js';
+import { grpc, InvalidArgumentError, type CallOptions } from '../../lib/grpc/index.js';
+import { isModelName, rangeBounds, requireSymbol } from '../../lib/market/index.js';
 import { toConnectError } from './errors.js';
 import { forwardOptions, type ForwardDefaults } from './forward.js';
 import type { Upstreams } from './upstreams.js';
@@ -23,11 +23,16 @@ const DEFAULT_SESSIONS = 120;
 /** Most bars an overview returns (the latest ones). */
 const MAX_BARS = 5_000;
 
+/** The refusal of a model name no model can have (checked here: with no symbols listed, no service would see it). */
+const badModelName = (name: string) => new InvalidArgumentError({ field: 'model_name', description: `${JSON.stringify(name.slice(0, 70))} is not a model name` });
+
 /** The outcome of one section: its value, or undefined with the section marked unavailable. */
 async function section<T>(unavailable: Set<Section>, which: Section, run: () => Promise<T>): Promise<T | undefined> {
   try {
     return await run();
-  } catch {
+  } catch (error) {
+    // A refusal of what the caller sent (a page token, a model name) is the caller's answer, not an outage.
+    if ((error as { code?: number }).code === grpc.status.INVALID_ARGUMENT) throw toConnectError(error);
     unavailable.add(which);
     return undefined;
   }
@@ -43,6 +48,7 @@ export async function getDashboard(upstreams: Upstreams, request: GetDashboardRe
   if (request.pageSize < 0 || request.pageSize > 1000) {
     throw toConnectError(new InvalidArgumentError({ field: 'page_size', description: `must be 0-1000, got ${request.pageSize}` }));
   }
+  if (request.modelName !== '' && !isModelName(request.modelName)) throw toConnectError(badModelName(request.modelName));
   const call = options(ctx, defaults);
   const unavailable = new Set<Section>();
   const firstPage = request.pageToken === '';
@@ -71,6 +77,8 @@ export async function getSymbolOverview(upstreams: Upstreams, request: GetSymbol
   let symbol: string;
   try {
     symbol = requireSymbol(request.symbol);
+    if (request.range) rangeBounds(request.range, 'range');
+    if (request.modelName !== '' && !isModelName(request.modelName)) throw badModelName(request.modelName);
     if (request.windowDays < 0 || request.windowDays > 3650) throw new InvalidArgumentError({ field: 'window_days', description: `must be 0-3650, got ${request.windowDays}` });
   } catch (error) {
     throw toConnectError(error);

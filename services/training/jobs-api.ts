@@ -16,7 +16,7 @@ import {
   type WatchJobResponse,
 } from '../../gen/nepse/training/v1/training_pb.js';
 import { InvalidArgumentError, NotFoundError, type CallContext, type ServiceClient } from '../../lib/grpc/index.js';
-import { decodePageToken, encodePageToken, pageSize } from '../../lib/market/index.js';
+import { decodePageToken, encodePageToken, isModelName, pageSize } from '../../lib/market/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { JobQueue } from './job-queue.js';
 import type { JobStore } from './job-store.js';
@@ -54,8 +54,12 @@ export async function startTraining(deps: StartTrainingDeps, request: StartTrain
   return { $typeName: 'nepse.training.v1.StartTrainingResponse', job };
 }
 
+/** Longest job id accepted: ids are UUIDs, so anything longer names no job. */
+const MAX_JOB_ID_LENGTH = 100;
+
 function requireJob(jobs: JobStore, jobId: string): Job {
   if (!jobId) throw new InvalidArgumentError({ field: 'job_id', description: 'a job id is required' });
+  if (jobId.length > MAX_JOB_ID_LENGTH) throw new InvalidArgumentError({ field: 'job_id', description: `at most ${MAX_JOB_ID_LENGTH} characters, got ${jobId.length}` });
   const job = jobs.get(jobId);
   if (!job) throw new NotFoundError('training job', jobId);
   return job;
@@ -70,7 +74,13 @@ export function getJob(jobs: JobStore, request: GetJobRequest): GetJobResponse {
 export function listJobs(jobs: JobStore, request: ListJobsRequest): ListJobsResponse {
   const size = pageSize(request.pageSize);
   const after = decodePageToken(request.pageToken);
-  const all = jobs.list().filter((job) => request.state === JobState.UNSPECIFIED || job.state === request.state);
+  if (!(request.state in JobState)) throw new InvalidArgumentError({ field: 'state', description: `${request.state} is not a JobState` });
+  if (request.modelName !== '' && !isModelName(request.modelName)) {
+    throw new InvalidArgumentError({ field: 'model_name', description: 'lower-case letters, digits, "_" or "-", starting with a letter, at most 63' });
+  }
+  const all = jobs
+    .list()
+    .filter((job) => (request.state === JobState.UNSPECIFIED || job.state === request.state) && (request.modelName === '' || job.spec?.modelName === request.modelName));
   const start = after ? all.findIndex((job) => job.jobId === after) + 1 : 0;
   const page = all.slice(start, start + size);
   return create(ListJobsResponseSchema, { jobs: page, nextPageToken: start + size < all.length ? encodePageToken(page[page.length - 1].jobId) : '' });
