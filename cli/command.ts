@@ -4,6 +4,7 @@
  * any service is called.
  */
 import { userInfo } from 'node:os';
+import { toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import type { Date as TradingDate } from '../gen/nepse/market/v1/market_pb.js';
 import { isoDate, toProtoDate } from '../lib/market/index.js';
@@ -30,12 +31,52 @@ export interface CommandInput {
 export interface Command {
   /** Its line of the usage, without the leading `nepse `. */
   usage: string;
+  /** What it does, in a sentence or two, for `nepse <command> --help`. */
+  summary: string;
+  /** Per option (name without `--`): what it does, ending with an example such as `e.g. --limit 10`. */
+  optionHelp?: Record<string, string>;
   /** Options it accepts, in node:util parseArgs form; anything else is a usage error. */
   options?: ParseArgsOptionsConfig;
   /** Fewest and most positional arguments. */
   args: { min: number; max: number };
   /** Runs it; resolves to the exit code when that is not 0 (e.g. some symbols of a batch failed). */
   run(input: CommandInput): Promise<number | void>;
+}
+
+/** The `--json` option of listing commands, with its help line. */
+export const JSON_OPTION = { json: { type: 'boolean' } } as const;
+/** Help line of {@link JSON_OPTION} for a listing answered in one document. */
+export const JSON_HELP = 'print the listing as one JSON document (the messages in proto3 JSON), e.g. --json | jq length';
+/** Help line of {@link JSON_OPTION} for a followed stream. */
+export const JSON_LINES_HELP = 'print one JSON object a line (proto3 JSON) as messages arrive, e.g. --json | jq -c .';
+
+/** Prints messages as one JSON array (proto3 JSON mapping), for `--json`. */
+export function printJson<Desc extends DescMessage>(schema: Desc, messages: readonly MessageShape<Desc>[]): void {
+  console.log(JSON.stringify(messages.map((m) => toJson(schema, m)), null, 2));
+}
+
+/** Prints one message as a line of JSON, for `--json` on followed streams. */
+export function printJsonLine<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void {
+  console.log(JSON.stringify(toJson(schema, message)));
+}
+
+/** `nepse <command> --help`: usage, summary, and each option with what it does and an example. */
+export function helpText(name: string, command: Command): string {
+  const lines = [`usage: nepse ${command.usage}`, '', command.summary];
+  const options = Object.entries(command.options ?? {});
+  if (options.length > 0) {
+    const labels = options.map(([option, config]) => `--${option}${config.type === 'string' ? ` ${optionValueName(command.usage, option)}` : ''}`);
+    const width = Math.max(...labels.map((l) => l.length)) + 2;
+    lines.push('', 'options:');
+    options.forEach(([option], i) => lines.push(`  ${labels[i].padEnd(width)}${command.optionHelp?.[option] ?? ''}`));
+  }
+  lines.push('', `nepse help lists every command; nepse ${name} --help shows this.`);
+  return lines.join('\n');
+}
+
+/** The placeholder the usage line gives an option's value (`--limit N` → `N`), or `VALUE`. */
+function optionValueName(usage: string, option: string): string {
+  return new RegExp(`--${option} ([^\\]\\s]+)`).exec(usage)?.[1] ?? 'VALUE';
 }
 
 /** Who is asking, recorded by training and the registry beside what changed. */

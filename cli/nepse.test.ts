@@ -111,6 +111,49 @@ describe('nepse CLI against real services', () => {
     }
   });
 
+  it('--json prints listings as one JSON document a script can read', async () => {
+    const [models, history, predict] = await Promise.all([
+      nepse('models', '--json'),
+      nepse('history', bed.model.name, '--json'),
+      nepse('predict', 'NABIL', 'NICA', '--json'),
+    ]);
+    for (const run of [models, history, predict]) assert.equal(run.code, 0, run.stderr);
+    const versions = JSON.parse(models.stdout) as Array<{ name: string; version: number; stage: string }>;
+    assert.ok(versions.some((v) => v.name === bed.model.name && v.version === bed.model.version && v.stage === 'STAGE_PRODUCTION'), models.stdout);
+    const entries = JSON.parse(history.stdout) as Array<{ version: number; actor?: string }>;
+    assert.ok(entries.length >= 2 && entries.every((e) => e.version === bed.model.version), history.stdout);
+    const predictions = JSON.parse(predict.stdout) as Array<{ symbol: string; modelName: string; predictedClose: number }>;
+    assert.deepEqual(predictions.map((p) => p.symbol), SYMBOLS);
+    const { prediction } = await bed.client.predict({ symbol: 'NABIL' });
+    assert.equal(predictions[0].predictedClose, prediction!.predictedClose);
+  });
+
+  it('watch --json prints one JSON object a line', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/nepse.ts', 'watch', 'NICA', '--json'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    const line = new Promise<string>((resolve) => child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (stdout.includes('\n')) resolve(stdout.split('\n')[0]);
+    }));
+    const exited = once(child, 'exit');
+    try {
+      const first = await Promise.race([line, exited.then(() => assert.fail(`watch ended early: ${stdout}`))]);
+      assert.equal((JSON.parse(first) as { symbol: string }).symbol, 'NICA');
+      child.kill('SIGINT');
+      assert.equal((await exited)[0], 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('<command> --help describes each option with an example, without calling anything', async () => {
+    const run = await nepse('predict', '--help');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^usage: nepse predict <SYMBOL\.\.\.>/);
+    for (const option of ['model', 'version', 'as-of', 'json']) assert.match(run.stdout, new RegExp(`^  --${option}\\b.*e\\.g\\. .*--${option}`, 'm'), option);
+  });
+
   it('bad usage prints the usage and exits 2, before calling anything', async () => {
     const lines = [[], ['frobnicate'], ['predict'], ['predict', 'NABIL', '--version', 'two'], ['predict', 'NABIL', '--as-of', '2024-02-30'], ['promote', 'm', '1', '--stage', 'live'], ['models', '--bogus']];
     const runs = await Promise.all(lines.map((args) => nepse(...args)));

@@ -8,34 +8,16 @@
 import { parseArgs } from 'node:util';
 import { grpc, statusDetails } from '../lib/grpc/index.js';
 import { addressSource, createClients, type Clients } from './clients.js';
-import { UsageError, type Command, type CommandInput, type OptionValues } from './command.js';
-import { barsCommand, importCommand, symbolsCommand } from './commands/market.js';
-import { historyCommand, modelsCommand, promoteCommand } from './commands/models.js';
-import { alertsCommand, performanceCommand } from './commands/monitoring.js';
-import { predictCommand, watchCommand } from './commands/predictions.js';
-import { jobCommand, jobsCommand, trainCommand } from './commands/training.js';
+import { helpText, UsageError, type Command, type CommandInput, type OptionValues } from './command.js';
+import { COMMANDS } from './commands/index.js';
 import { failureLines } from './format.js';
-
-const COMMANDS: Record<string, Command> = {
-  import: importCommand,
-  symbols: symbolsCommand,
-  bars: barsCommand,
-  train: trainCommand,
-  jobs: jobsCommand,
-  job: jobCommand,
-  models: modelsCommand,
-  promote: promoteCommand,
-  history: historyCommand,
-  predict: predictCommand,
-  watch: watchCommand,
-  performance: performanceCommand,
-  alerts: alertsCommand,
-};
 
 const USAGE = `usage:
 ${Object.values(COMMANDS)
   .map((c) => `  nepse ${c.usage}`)
   .join('\n')}
+
+nepse <command> --help describes a command's options with examples; listings take --json.
 
 Services answer at NEPSE_<SERVICE>_ADDR (INGESTION, TRAINING, REGISTRY, PREDICTION, MONITORING),
 by default 127.0.0.1 on the ports of make dev; with NEPSE_GATEWAY=host:port every call goes through
@@ -81,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(`usage: nepse ${command.usage}`);
+    console.log(helpText(name, command));
     return 0;
   }
   const clients = createClients();

@@ -1,7 +1,7 @@
 /** Model registry commands: list versions, move one to another stage, read the history. */
-import { ChangeKind, ModelStatus, Stage, type HistoryEntry, type ModelVersion } from '../../gen/nepse/registry/v1/registry_pb.js';
+import { ChangeKind, HistoryEntrySchema, ModelStatus, ModelVersionSchema, Stage, type HistoryEntry, type ModelVersion } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { collectPages } from '../clients.js';
-import { choiceOption, operator, stringOption, versionArgument, type Command } from '../command.js';
+import { choiceOption, JSON_HELP, JSON_OPTION, operator, printJson, stringOption, versionArgument, type Command } from '../command.js';
 import { enumWord, noChange, table, versusNoChange, when } from '../format.js';
 
 const STAGES: Record<string, Stage> = { production: Stage.PRODUCTION, staging: Stage.STAGING, archived: Stage.ARCHIVED };
@@ -19,10 +19,14 @@ function backtestColumns(version: ModelVersion): string[] {
 
 /** `nepse models [NAME]`: every version (of one name), newest first per name. */
 export const modelsCommand: Command = {
-  usage: 'models [NAME]',
+  usage: 'models [NAME] [--json]',
+  summary: 'Lists registered model versions (of one name), newest first, with stage, status, backtest MAE beside "no change" and aliases.',
+  options: JSON_OPTION,
+  optionHelp: { json: JSON_HELP },
   args: { min: 0, max: 1 },
-  async run({ args: [name], clients }) {
+  async run({ args: [name], options, clients }) {
     const versions = await collectPages((pageSize, pageToken) => clients.registry.listModels({ pageSize, pageToken, name: name ?? '' }), (page) => page.modelVersions);
+    if (options.json) return printJson(ModelVersionSchema, versions);
     if (!versions.length) {
       console.log(name ? `no versions of ${name}` : 'no models registered');
       return;
@@ -39,6 +43,11 @@ export const modelsCommand: Command = {
 /** `nepse promote <NAME> <VERSION>`: TransitionStage, to Production unless --stage says otherwise. */
 export const promoteCommand: Command = {
   usage: 'promote <NAME> <VERSION> [--stage production|staging|archived] [--reason TEXT]',
+  summary: 'Moves a model version to a stage (Production unless --stage says otherwise); the prediction service follows a promotion live.',
+  optionHelp: {
+    stage: 'the stage to move to: production (default), staging or archived, e.g. --stage staging',
+    reason: 'why, kept in the history beside who did it, e.g. --reason "better holdout MAE"',
+  },
   options: { stage: { type: 'string' }, reason: { type: 'string' } },
   args: { min: 2, max: 2 },
   async run({ args: [name, rawVersion], options, clients }) {
@@ -79,12 +88,15 @@ function changeOf(e: HistoryEntry): string {
 
 /** `nepse history <NAME>`: every stage and alias change of a model, oldest first. */
 export const historyCommand: Command = {
-  usage: 'history <NAME> [--version N]',
-  options: { version: { type: 'string' } },
+  usage: 'history <NAME> [--version N] [--json]',
+  summary: "Lists a model's stage and alias changes, oldest first, with who made them and why.",
+  options: { version: { type: 'string' }, ...JSON_OPTION },
+  optionHelp: { version: 'only this version, e.g. --version 3', json: JSON_HELP },
   args: { min: 1, max: 1 },
   async run({ args: [name], options, clients }) {
     const version = versionArgument(stringOption(options, 'version'), '--version');
     const entries = await collectPages((pageSize, pageToken) => clients.registry.getModelHistory({ name, version, pageSize, pageToken }), (page) => page.entries);
+    if (options.json) return printJson(HistoryEntrySchema, entries);
     if (!entries.length) {
       console.log(`no history of ${name}${version ? ` v${version}` : ''}`);
       return;

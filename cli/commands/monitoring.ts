@@ -1,8 +1,9 @@
 /** Monitoring commands: a model's live figures beside the baseline, and the alerts. */
-import { AlertSeverity, AlertState, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import { toJson } from '@bufbuild/protobuf';
+import { AlertSchema, AlertSeverity, AlertState, GetModelPerformanceResponseSchema, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { dayOf, DRIFT_DEFAULTS } from '../../lib/market/index.js';
 import { collectPages } from '../clients.js';
-import { follow, integerOption, stringOption, versionArgument, type Command } from '../command.js';
+import { follow, integerOption, JSON_HELP, JSON_OPTION, printJson, printJsonLine, stringOption, versionArgument, type Command } from '../command.js';
 import { enumWord, evaluationTable, fixedRow, maeVersusNoChange, table, when } from '../format.js';
 
 /** Features listed by `performance`; the rest are summed up in one line. */
@@ -10,17 +11,25 @@ const DRIFT_SHOWN = 10;
 
 /** `nepse performance <MODEL>`: GetModelPerformance, live beside NO_CHANGE, backtest and drift when present. */
 export const performanceCommand: Command = {
-  usage: 'performance <MODEL> [--version N] [--symbol SYMBOL] [--window DAYS]',
-  options: { version: { type: 'string' }, symbol: { type: 'string' }, window: { type: 'string' } },
+  usage: 'performance <MODEL> [--version N] [--symbol SYMBOL] [--window DAYS] [--json]',
+  summary: "Shows a model's live accuracy (predictions scored against the next bar) beside \"no change\", its backtest, and feature drift.",
+  options: { version: { type: 'string' }, symbol: { type: 'string' }, window: { type: 'string' }, ...JSON_OPTION },
+  optionHelp: {
+    version: 'one version only (default every version), e.g. --version 2',
+    symbol: 'one symbol only (default every symbol), e.g. --symbol NABIL',
+    window: "days of scored predictions, 1 to 3650 (default the service's window), e.g. --window 30",
+    json: 'print the report as one JSON document (proto3 JSON), e.g. --json | jq .report.live',
+  },
   args: { min: 1, max: 1 },
   async run({ args: [modelName], options, clients }) {
-    const { report } = await clients.monitoring.getModelPerformance({
+    const response = await clients.monitoring.getModelPerformance({
       modelName,
       modelVersion: versionArgument(stringOption(options, 'version'), '--version'),
       symbol: stringOption(options, 'symbol') ?? '',
       windowDays: integerOption(stringOption(options, 'window'), '--window', { min: 1, max: 3650 }, 0),
     });
-    const r = report!;
+    if (options.json) return console.log(JSON.stringify(toJson(GetModelPerformanceResponseSchema, response), null, 2));
+    const r = response.report!;
     const scope = `${r.modelName} ${r.modelVersion ? `v${r.modelVersion}` : '(every version)'}, ${r.symbol || 'every symbol'}`;
     const window = r.window?.end ? `${dayOf(r.window.start)} .. ${dayOf(r.window.end)}` : 'nothing scored yet';
     const pending = r.pendingPredictions;
@@ -52,23 +61,33 @@ const alertCells = (a: Alert) => [when(a.startedAt), enumWord(AlertState, a.stat
 
 /** `nepse alerts`: ListAlerts newest first, or with --watch WatchAlerts until Ctrl-C. */
 export const alertsCommand: Command = {
-  usage: 'alerts [--firing] [--watch] [--limit N]',
-  options: { firing: { type: 'boolean' }, watch: { type: 'boolean' }, limit: { type: 'string' } },
+  usage: 'alerts [--firing] [--watch] [--limit N] [--json]',
+  summary: 'Lists alerts newest first, or with --watch follows them as they fire and resolve until Ctrl-C.',
+  options: { firing: { type: 'boolean' }, watch: { type: 'boolean' }, limit: { type: 'string' }, ...JSON_OPTION },
+  optionHelp: {
+    firing: 'only alerts firing now (with --watch: the firing ones first, then changes), e.g. --firing',
+    watch: 'follow alerts as they change until Ctrl-C, e.g. --watch --firing',
+    limit: 'at most this many alerts, 1 to 100000 (default 50), e.g. --limit 10',
+    json: `${JSON_HELP}; with --watch one JSON object a line`,
+  },
   args: { min: 0, max: 0 },
   async run({ options, clients, interrupted }) {
     if (options.watch) {
       const signal = interrupted();
       const row = (cells: string[]) => fixedRow([20, 8, 8, 20], cells);
       console.error(`watching alerts${options.firing ? ', the firing ones first' : ''}; Ctrl-C to stop`);
-      console.log(row(ALERT_HEADER));
+      if (!options.json) console.log(row(ALERT_HEADER));
       await follow(clients.monitoring.watchAlerts({ includeFiring: Boolean(options.firing) }, { signal }), signal, (message) => {
-        if (message.kind.case === 'alert') console.log(row(alertCells(message.kind.value)));
+        if (message.kind.case !== 'alert') return;
+        if (options.json) printJsonLine(AlertSchema, message.kind.value);
+        else console.log(row(alertCells(message.kind.value)));
       });
       return;
     }
     const limit = integerOption(stringOption(options, 'limit'), '--limit', { min: 1, max: 100_000 }, 50);
     const state = options.firing ? AlertState.FIRING : AlertState.UNSPECIFIED;
     const alerts = await collectPages((pageSize, pageToken) => clients.monitoring.listAlerts({ pageSize, pageToken, state }), (page) => page.alerts, limit);
+    if (options.json) return printJson(AlertSchema, alerts);
     if (!alerts.length) console.log(options.firing ? 'no alerts firing' : 'no alerts');
     else console.log(table(ALERT_HEADER, alerts.map(alertCells)));
   },

@@ -1,8 +1,8 @@
 /** Training commands: start a job (and follow it), list jobs, show one. */
-import { Algorithm, JobPhase, JobState, JobTrigger, PromotionOutcome, type Job } from '../../gen/nepse/training/v1/training_pb.js';
+import { Algorithm, JobPhase, JobSchema, JobState, JobTrigger, PromotionOutcome, type Job } from '../../gen/nepse/training/v1/training_pb.js';
 import { dayOf } from '../../lib/market/index.js';
 import { collectPages } from '../clients.js';
-import { choiceOption, dayOption, follow, fractionOption, integerOption, operator, stringOption, type Command } from '../command.js';
+import { choiceOption, dayOption, follow, fractionOption, integerOption, JSON_HELP, JSON_OPTION, operator, printJson, stringOption, type Command } from '../command.js';
 import { enumWord, evaluationTable, maeVersusNoChange, table, when } from '../format.js';
 
 const ALGORITHMS: Record<string, Algorithm> = { ridge: Algorithm.RIDGE, gbrt: Algorithm.GRADIENT_BOOSTED_TREES };
@@ -39,6 +39,17 @@ function describeJob(job: Job): string[] {
 /** `nepse train`: StartTraining, and with --wait WatchJob until the job ends. */
 export const trainCommand: Command = {
   usage: 'train [--model ridge|gbrt] [--name NAME] [--folds N] [--margin FRACTION] [--no-promote] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--wait]',
+  summary: 'Starts a training job: walk-forward backtest, registration, and promotion to Production when it beats "no change" on the holdout by the margin.',
+  optionHelp: {
+    model: 'the algorithm, ridge regression (default) or gradient-boosted trees, e.g. --model gbrt',
+    name: 'the registered model name (default nepse-<algorithm>), e.g. --name nepse-ridge-short',
+    folds: 'walk-forward folds, 2 to 20 (default 5), e.g. --folds 8',
+    margin: 'how much better than "no change" the holdout MAE must be to promote, a fraction (default 0.01), e.g. --margin 0.02',
+    'no-promote': 'register the version but leave Production alone, e.g. --no-promote',
+    from: 'first trading day of the training data, e.g. --from 2023-01-01',
+    to: 'last trading day of the training data, e.g. --to 2025-12-31',
+    wait: 'follow the job until it ends, printing its phases and figures, e.g. --wait',
+  },
   options: {
     model: { type: 'string' },
     name: { type: 'string' },
@@ -91,13 +102,20 @@ export const trainCommand: Command = {
 
 /** `nepse jobs`: the newest jobs first. */
 export const jobsCommand: Command = {
-  usage: 'jobs [--name NAME] [--limit N]',
-  options: { name: { type: 'string' }, limit: { type: 'string' } },
+  usage: 'jobs [--name NAME] [--limit N] [--json]',
+  summary: 'Lists training jobs, newest first, with their state, version made and promotion outcome.',
+  options: { name: { type: 'string' }, limit: { type: 'string' }, ...JSON_OPTION },
+  optionHelp: {
+    name: "only this model name's jobs, e.g. --name nepse-ridge",
+    limit: 'at most this many jobs, 1 to 10000 (default 20), e.g. --limit 5',
+    json: JSON_HELP,
+  },
   args: { min: 0, max: 0 },
   async run({ options, clients }) {
     const limit = integerOption(stringOption(options, 'limit'), '--limit', { min: 1, max: 10_000 }, 20);
     const modelName = stringOption(options, 'name') ?? '';
     const jobs = await collectPages((pageSize, pageToken) => clients.training.listJobs({ pageSize, pageToken, modelName }), (page) => page.jobs, limit);
+    if (options.json) return printJson(JobSchema, jobs);
     if (!jobs.length) {
       console.log('no training jobs');
       return;
@@ -116,6 +134,7 @@ export const jobsCommand: Command = {
 /** `nepse job <id>`: one job in full. */
 export const jobCommand: Command = {
   usage: 'job <JOB_ID>',
+  summary: 'Shows one training job in full: spec, state, folds, backtest figures and promotion.',
   args: { min: 1, max: 1 },
   async run({ args: [jobId], clients }) {
     const { job } = await clients.training.getJob({ jobId });
