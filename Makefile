@@ -5,7 +5,7 @@ TSX := node --import tsx
 TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts' 'cli/**/*.test.ts'
 
 .DEFAULT_GOAL := help
-.PHONY: help deps chromium setup generate contracts lint build web test dev demo bench clean mesh images mesh-smoke
+.PHONY: help deps chromium setup generate contracts lint build web test dev demo bench soak clean mesh images mesh-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ demo: deps web/dist/index.html ## The whole mesh end to end: sample data, featur
 
 bench: node_modules ## Benchmarks (all, or one: make bench ONLY=ingestion)
 	$(TSX) bench/run.ts $(ONLY)
+
+soak: node_modules ## Mixed traffic through real services for SOAK_MINUTES (10), a line a minute, then a verdict against the aims
+	$(TSX) bench/soak.ts
 
 clean: ## Remove local data (.data/)
 	rm -rf .data
