@@ -8,12 +8,16 @@
  * of `make test`, as it takes minutes.
  */
 import assert from 'node:assert/strict';
+import { cp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { waitFor } from '../../lib/events/testing.js';
 import { dayOf, nextTradingDay } from '../../lib/market/index.js';
+import { grpc } from '../../lib/grpc/index.js';
 import { TestCluster } from '../../testing/cluster/cluster.js';
-import { cutLink, joinLink } from '../../testing/cluster/hosts.js';
+import { cutLink, joinLink, sh } from '../../testing/cluster/hosts.js';
 import { checkBars, checkSagas, checkScoredOnce, readStream } from '../../testing/cluster/ledger.js';
 import { DEFAULT_FEATURE_SET } from '../../testing/market.js';
 import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
@@ -62,15 +66,24 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
   let upAt = Date.now();
   const step = (what: string) => process.stderr.write(`cluster-test +${((Date.now() - upAt) / 1000).toFixed(1)} s: ${what}\n`);
 
-  /** Every check of the file comment; fails listing every finding, with the services' recent output. */
+  /**
+   * Every check of the file comment, until they all hold (the outbox may still be re-sending what a
+   * fault held up) or 90 s have passed; fails listing every finding, with the services' recent output.
+   */
   async function assertLedger(): Promise<void> {
-    step('waiting for every consumer to drain');
-    await cluster.processAll();
-    step('reading the events stream');
-    const events = await readStream(cluster);
-    step('checking bars, scored predictions and sagas');
-    const findings = [...(await checkBars(cluster, expectedBars(), events)), ...(await checkScoredOnce(cluster, latest(), events)), ...checkSagas(events, INSTANCES)];
-    assert.deepEqual(findings.slice(0, 20), [], `${findings.length} findings\n${cluster.tails(8)}`);
+    const deadline = Date.now() + 90_000;
+    for (let round = 1; ; round++) {
+      step('waiting for every consumer to drain');
+      await cluster.processAll({ timeoutMs: 60_000 });
+      step('reading the events stream');
+      const events = await readStream(cluster);
+      step(`checking bars, scored predictions and sagas (round ${round})`);
+      const findings = [...(await checkBars(cluster, expectedBars(), events)), ...(await checkScoredOnce(cluster, latest(), events)), ...checkSagas(events, INSTANCES)];
+      if (findings.length === 0) return;
+      if (Date.now() > deadline) assert.deepEqual(findings.slice(0, 20), [], `${findings.length} findings\n${cluster.tails(8)}`);
+      step(`${findings.length} findings (first: ${findings[0]}); checking again`);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    }
   }
 
   /** Registers a model (weights scaled by `scale`) and moves it to Production; answers its version. */
@@ -118,7 +131,13 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
   });
 
   after(async () => {
+    step('tearing down');
+    // The services' logs outlive the bed (it removes its folder), for reading after a failed run.
+    for (const service of cluster?.services ?? []) await cp(service.logFile, join(tmpdir(), 'nepse-cluster-logs', `${service.name}-${service.host.name}.log`)).catch(() => undefined);
     await cluster?.close();
+    // What would keep this process from exiting once the bed is gone (stdio aside): said, so a hang has a name.
+    const left = process.getActiveResourcesInfo().filter((r) => !/TTYWrap|PipeWrap|FSReqCallback/.test(r));
+    step(`torn down; still active: ${left.join(', ') || 'nothing'}`);
   });
 
   it('stores and announces every bar once through a NATS node killed (-9) during a large import', async () => {
@@ -130,9 +149,10 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     step(`killing nats-server on ${victim.host.name}`);
     await victim.kill();
     const response = await importing;
-    step('import answered; restarting the node');
+    step(`import answered (${response.barsNew} new); restarting the node`);
     assert.equal(Number(response.barsNew), SYMBOLS.length * HISTORY);
     await victim.start();
+    step('node back');
     await assertLedger();
   });
 
@@ -177,10 +197,8 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     await feature.start();
     await assertLedger();
     const newest = DAYS[sessions - 1]!;
-    for (const symbol of SYMBOLS) {
-      const { vector } = await cluster.client('feature').getFeatures({ symbol }, { timeoutMs: 10_000 });
-      assert.equal(dayOf(vector?.date), newest, `${symbol}'s latest vector`);
-    }
+    const vectors = await Promise.all(SYMBOLS.map(async (symbol) => [symbol, (await cluster.client('feature').getFeatures({ symbol }, { timeoutMs: 10_000 })).vector] as const));
+    for (const [symbol, vector] of vectors) assert.equal(dayOf(vector?.date), newest, `${symbol}'s latest vector`);
   });
 
   it('finishes a promotion the registry was killed (-9) in the middle of, after it restarts', async () => {
@@ -201,6 +219,41 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     else await servedBy(promoted);
     await predictAll('n3', 5_000);
     await importSessions(1);
+    await assertLedger();
+  });
+
+  // Known to fail: on a full disk ingestion stores the bars, then fails writing their outbox rows
+  // (chdb NOT_ENOUGH_SPACE, code 243) and answers INTERNAL, leaving bars stored and never
+  // announced. Marked todo so the faults above guard the mesh meanwhile; its output still shows.
+  const FULL_DISK_TODO = 'ingestion leaves bars stored without outbox rows when its disk fills, and answers INTERNAL';
+  it('answers an import with an error and stores nothing of it while ingestion\'s disk is full, and takes it once there is room', { todo: FULL_DISK_TODO }, async () => {
+    const ingestion = cluster.service('ingestion');
+    // Its store on a disk of its own (a tmpfs) that can be filled without touching the machine's.
+    step('moving ingestion\'s store onto a 256 MiB tmpfs');
+    await ingestion.stop();
+    const dir = join(cluster.dataDir, ingestion.host.name, 'ingestion');
+    await cluster.moveToTmpfs(dir, 256);
+    await ingestion.start();
+    step('filling it');
+    await sh('dd', ['if=/dev/zero', `of=${join(dir, 'filler')}`, 'bs=1M'], 60_000).catch(() => undefined); // stops at ENOSPC
+    const failed = await importSessions(1).then(
+      (response) => ({ response, error: undefined }),
+      (error: Error & { code?: number }) => ({ response: undefined, error }),
+    );
+    sessions -= 1;
+    step(`import answered ${failed.error ? `${failed.error.code} ${failed.error.message.slice(0, 160)}` : 'ok'}; freeing the disk`);
+    await rm(join(dir, 'filler'), { force: true });
+    assert.ok(failed.error, `the import succeeded on a full disk: ${JSON.stringify(failed.response, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+    assert.ok(failed.error.code === grpc.status.UNAVAILABLE || failed.error.code === grpc.status.RESOURCE_EXHAUSTED || failed.error.code === grpc.status.INTERNAL, `a clear error: ${failed.error.code} ${failed.error.message}`);
+    if (!ingestion.running) {
+      step('ingestion exited on the full disk; starting it again');
+      await ingestion.kill();
+      await ingestion.start();
+    }
+    // Nothing of the failed import is stored or announced: the ledger still holds the earlier sessions exactly.
+    await assertLedger();
+    const response = await importSessions(1);
+    assert.equal(Number(response.barsNew), SYMBOLS.length);
     await assertLedger();
   });
 });

@@ -29,7 +29,7 @@ import { connectEvents, ensureStreams, type EventBus } from '../../lib/events/in
 import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
 import { startServiceProcess, type ServiceProcess } from '../../lib/runtime/service-process.js';
 import { drainConsumers, type DrainOptions } from '../drain.js';
-import { createHosts, removeHosts, type Host } from './hosts.js';
+import { createHosts, removeHosts, sh, type Host } from './hosts.js';
 import { startNatsCluster, type NatsCluster } from './nats-cluster.js';
 import { startPostgres, type BedPostgres } from './postgres.js';
 
@@ -89,6 +89,12 @@ export class ClusterService {
     return this.child?.child.pid;
   }
 
+  /** Whether its process was started and has not exited. */
+  get running(): boolean {
+    const child = this.child?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
   /** Starts it in its host; resolves once its /readyz answers 200 (bounded by `readyTimeoutMs`). */
   async start(readyTimeoutMs = 180_000): Promise<void> {
     if (this.child) return;
@@ -136,6 +142,8 @@ export class ClusterService {
 export class TestCluster implements AsyncDisposable {
   private readonly clients = new Map<string, { close(): void }>();
   private closing: Promise<void> | undefined;
+  /** Folders with a tmpfs mounted on them, unmounted by close() before the folder goes. */
+  private readonly mounts: string[] = [];
   /** Every service process, in start order. */
   readonly services: ClusterService[] = [];
   nats!: NatsCluster;
@@ -205,6 +213,20 @@ export class TestCluster implements AsyncDisposable {
     return client as ServiceClient<(typeof DEFINITIONS)[N]>;
   }
 
+  /**
+   * Puts `dir` (a service's folder, its service stopped) on a tmpfs of `sizeMb` MiB, keeping what
+   * it held: a disk of its own that a test can fill. Unmounted by close().
+   */
+  async moveToTmpfs(dir: string, sizeMb: number): Promise<void> {
+    const moved = `${dir}.moved`;
+    await sh('mv', [dir, moved]);
+    await mkdir(dir, { recursive: true });
+    await sh('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'nepse-cl-store', dir]);
+    this.mounts.push(dir);
+    await sh('cp', ['-a', `${moved}/.`, dir], 60_000);
+    await rm(moved, { recursive: true, force: true });
+  }
+
   /** The recent output of every service, for a failing test's message. */
   tails(lines?: number): string {
     return this.services.map((s) => s.tail(lines)).filter(Boolean).join('\n');
@@ -224,6 +246,7 @@ export class TestCluster implements AsyncDisposable {
       await this.nats?.stop().catch(() => undefined);
       await this.postgres?.stop().catch(() => undefined);
       await removeHosts();
+      for (const dir of this.mounts) await sh('umount', ['-l', dir]).catch(() => undefined);
       await rm(this.dataDir, { recursive: true, force: true });
     })();
     return this.closing;
