@@ -1,7 +1,8 @@
 /**
  * `make demo`: the whole mesh on this machine with no configuration. Starts a private nats-server
  * and every service as its own process (embedded stores in a temporary folder), imports two years
- * of NEPSE-like bars as a CSV (or the CSV given in DEMO_CSV), waits for the features, trains and
+ * of NEPSE-like bars as a CSV (or the CSV given in DEMO_CSV, read by a scratch ingestion service so
+ * its last sessions can be held back the same way), waits for the features, trains and
  * registers a model and promotes it through the saga, then replays the last sessions bar by bar
  * while predictions stream in, and ends with a summary that includes what monitoring scored live and
  * the alerts it has firing. Leaves no process or file behind.
@@ -19,9 +20,9 @@ import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js'
 import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../gen/nepse/training/v1/training_pb.js';
 import { startNatsServer, type NatsTestServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
-import { dayOf, DRIFT_DEFAULTS, toProtoDate, tradingDays } from '../lib/market/index.js';
+import { dayOf, DRIFT_DEFAULTS, toProtoDate, tradingDays, type SymbolBar } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
-import { generateMarket, toCsv, type SampleBar } from './sample-market.js';
+import { generateMarket, toCsv } from './sample-market.js';
 
 const SYMBOLS = 30;
 const HISTORY_DAYS = 500;
@@ -77,23 +78,31 @@ async function main(): Promise<void> {
   const prediction = createGrpcClient(PredictionService, predictionAddr);
   const monitoring = createGrpcClient(MonitoringService, monitoringAddr);
 
-  // 1. Data: a NEPSE-like market, the last sessions held back for the replay.
-  const days = tradingDays(HISTORY_DAYS + REPLAY_DAYS, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
-  const market = generateMarket(days, { symbols: SYMBOLS });
+  // 1. Data: a NEPSE-like market (or the user's file), the last sessions held back for the replay.
+  const user = userCsv ? await readUserCsv(userCsv) : undefined;
+  const market: SymbolBar[] = user?.bars ?? generateMarket(tradingDays(HISTORY_DAYS + REPLAY_DAYS, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)), { symbols: SYMBOLS });
+  const days = [...new Set(market.map((b) => b.date))].sort();
+  if (days.length <= REPLAY_DAYS) throw new Error(`${userCsv} holds ${days.length} sessions, too few to hold ${REPLAY_DAYS} back for the replay`);
   const replayFrom = days[days.length - REPLAY_DAYS];
   const history = market.filter((b) => b.date < replayFrom);
-  const csvPath = userCsv ?? join(dataDir, 'nepse-sample.csv');
-  if (!userCsv) await writeFile(csvPath, toCsv(history));
+  const csvPath = join(dataDir, userCsv ? (userCsv.split('/').pop() ?? 'prices.csv') : 'nepse-sample.csv');
+  await writeFile(csvPath, toCsv(history));
   const imported = await ingestion.importCsv(
     (async function* () {
       yield { options: { source: 'demo', fileName: csvPath.split('/').pop() ?? 'sample.csv' } };
       for await (const chunk of createReadStream(csvPath, { highWaterMark: 256 * 1024 })) yield { chunk: chunk as Buffer };
     })(),
   );
+  if (user) say(`${userCsv}: ${user.bars.length} bars read, ${user.rejected} rows rejected; the last ${REPLAY_DAYS} sessions (from ${replayFrom}) held back for the replay`);
   say(`imported ${imported.rowsAccepted} bars of ${imported.symbols.length} symbols from ${csvPath.split('/').pop()} (${imported.rowsRejected} rejected)`);
   const { symbols: listed } = await ingestion.listSymbols({ pageSize: 1000 });
   const lastDay = listed.reduce((last, s) => (dayOf(s.lastDate) > last ? dayOf(s.lastDate) : last), '');
-  const watchedSymbols = userCsv ? imported.symbols.slice(0, 3) : ['NABIL', 'UPPER', 'NLIC'];
+  const replay = days.slice(-REPLAY_DAYS);
+  // Symbols traded on every replayed session with a long history, so each replayed day brings their predictions.
+  const tradedEveryDay = (symbol: string) => replay.every((day) => market.some((b) => b.symbol === symbol && b.date === day));
+  const longest = listed.filter((s) => s.barCount >= 250n && tradedEveryDay(s.symbol)).sort((a, b) => Number(b.barCount - a.barCount));
+  const watchedSymbols = userCsv ? longest.slice(0, 3).map((s) => s.symbol) : ['NABIL', 'UPPER', 'NLIC'];
+  if (watchedSymbols.length === 0) throw new Error(`${userCsv} has no symbol with 250 sessions of history traded on each of its last ${REPLAY_DAYS} sessions`);
 
   // 2. Features, computed from the BarsIngested events (symbols with too short a history have none).
   const lastDays = new Map(listed.map((s) => [s.symbol, dayOf(s.lastDate)]));
@@ -128,12 +137,11 @@ async function main(): Promise<void> {
   const model = await registry.getModel({ name: 'nepse-ridge', selector: { case: 'stage', value: Stage.PRODUCTION } });
   say(`prediction service activated v${model.modelVersion?.version} (stage ${Stage[model.modelVersion?.stage ?? 0]})`);
 
-  // 4. Replay the held-back sessions while predictions stream in (a user's CSV has none held back).
+  // 4. Replay the held-back sessions while predictions stream in.
   const watched: Prediction[] = [];
-  const replay = userCsv ? [] : days.slice(-REPLAY_DAYS);
   const watcher = new AbortController();
   const watching = (async () => {
-    for await (const message of prediction.watchPredictions({ symbols: watchedSymbols, includeCurrent: Boolean(userCsv) }, { signal: watcher.signal })) {
+    for await (const message of prediction.watchPredictions({ symbols: watchedSymbols, includeCurrent: false }, { signal: watcher.signal })) {
       if (message.kind.case === 'prediction') watched.push(message.kind.value);
     }
   })().catch(() => {});
@@ -146,10 +154,6 @@ async function main(): Promise<void> {
     for (const p of watched.slice(seen).filter((p) => dayOf(p.featureDate) === day)) {
       say(`${day} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
     }
-  }
-  if (userCsv) {
-    await until('current predictions', 10_000, async () => watched.length >= watchedSymbols.length);
-    for (const p of watched) say(`${dayOf(p.featureDate)} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
   }
   watcher.abort();
   await watching;
@@ -189,9 +193,11 @@ async function main(): Promise<void> {
   const holdout = done.backtest?.folds.at(-1)?.evaluation;
   // NO_CHANGE predicts a return of 0, so it never calls a direction: its accuracy would only count flat sessions.
   const row = (name: string, m?: ForecastMetrics, callsDirection = true) =>
-    `  ${name.padEnd(14)} MAE ${(m?.maeReturn ?? 0).toFixed(5)}  RMSE ${(m?.rmseReturn ?? 0).toFixed(5)}  MAE close ${(m?.maeClose ?? 0).toFixed(2).padStart(6)}  direction ${callsDirection ? `${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %` : 'n/a'}`;
+    !m?.count
+      ? `  ${name.padEnd(14)} none scored`
+      : `  ${name.padEnd(14)} MAE ${(m?.maeReturn ?? 0).toFixed(5)}  RMSE ${(m?.rmseReturn ?? 0).toFixed(5)}  MAE close ${(m?.maeClose ?? 0).toFixed(2).padStart(6)}  direction ${callsDirection ? `${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %` : 'n/a'}`;
   console.log('\nSummary');
-  console.log(`  data           ${imported.rowsAccepted} bars, ${symbols.length} symbols, up to ${replay.at(-1) ?? lastDay}${replay.length ? ` (last ${replay.length} sessions replayed live)` : ''}`);
+  console.log(`  data           ${imported.rowsAccepted} bars${userCsv ? ` from ${userCsv}` : ''}, ${symbols.length} symbols, up to ${replay.at(-1) ?? lastDay}${replay.length ? ` (last ${replay.length} sessions replayed live)` : ''}`);
   console.log(`  model          nepse-ridge v${done.modelVersion}, ${done.trainingRows} training rows, ${done.foldCount}-fold walk-forward; holdout (last fold):`);
   console.log(row('model', holdout?.model));
   console.log(row('no change', holdout?.baselines.find((b) => b.baseline === Baseline.NO_CHANGE)?.metrics, false));
@@ -202,9 +208,13 @@ async function main(): Promise<void> {
   if (live) {
     const m = live.live?.model;
     const b = live.live?.baselines.find((x) => x.baseline === Baseline.NO_CHANGE)?.metrics;
-    console.log(`  monitoring     live, ${m?.count ?? 0n} predictions scored against the next session's bar (${live.pendingPredictions} waiting), ${dayOf(live.window?.start)} to ${dayOf(live.window?.end)}:`);
-    console.log(row('model (live)', m));
-    console.log(row('no change', b, false));
+    if (!m?.count) {
+      console.log(`  monitoring     none of the predictions were scored yet (${live.pendingPredictions} waiting for the next session's bar)`);
+    } else {
+      console.log(`  monitoring     live, ${m.count} predictions scored against the next session's bar (${live.pendingPredictions} waiting), ${dayOf(live.window?.start)} to ${dayOf(live.window?.end)}:`);
+      console.log(row('model (live)', m));
+      console.log(row('no change', b, false));
+    }
     // The calendar features drift by design over a few weeks of live data; the drift rule skips them too.
     const { ignoredFeatures: ignored, minSamples } = DRIFT_DEFAULTS;
     const drifted = live.featureDrift.filter((d) => !ignored.includes(d.feature)).sort((x, y) => y.psi - x.psi).slice(0, 3);
@@ -223,8 +233,43 @@ async function main(): Promise<void> {
   for (const client of [ingestion, features, training, registry, prediction, monitoring]) client.close();
 }
 
-function wireBar(b: SampleBar) {
-  return { symbol: b.symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover, trades: BigInt(b.trades) };
+function wireBar(b: SymbolBar) {
+  return { symbol: b.symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover, trades: b.trades === undefined ? undefined : BigInt(b.trades) };
+}
+
+/**
+ * Reads the user's CSV with a scratch ingestion service (its own nats-server and store, stopped
+ * after), so the demo understands any layout the mesh does and can hold the last sessions back.
+ */
+async function readUserCsv(path: string): Promise<{ bars: SymbolBar[]; rejected: number }> {
+  const scratchNats = await startNatsServer();
+  const scratchDir = await mkdtemp(join(tmpdir(), 'nepse-demo-csv-'));
+  let scratch: ServiceProcess | undefined;
+  try {
+    scratch = await startServiceProcess('ingestion', { env: { NATS_URL: scratchNats.url, DATA_DIR: scratchDir, LOG_LEVEL: 'warn' }, output: 'ignore' });
+    const client = createGrpcClient(IngestionService, `127.0.0.1:${scratch.port}`, { defaultTimeoutMs: 120_000 });
+    try {
+      const result = await client.importCsv(
+        (async function* () {
+          yield { options: { source: 'demo', fileName: path.split('/').pop() ?? 'prices.csv' } };
+          for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) yield { chunk: chunk as Buffer };
+        })(),
+      );
+      const bars: SymbolBar[] = [];
+      for (const symbol of result.symbols) {
+        for await (const page of client.getBars({ symbol })) {
+          for (const b of page.bars) bars.push({ symbol, date: dayOf(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover, trades: b.trades === undefined ? undefined : Number(b.trades) });
+        }
+      }
+      return { bars, rejected: Number(result.rowsRejected) };
+    } finally {
+      client.close();
+    }
+  } finally {
+    await scratch?.stop();
+    await scratchNats.stop();
+    await rm(scratchDir, { recursive: true, force: true });
+  }
 }
 
 let exitCode = 0;

@@ -71,9 +71,10 @@ export function generateMarket(days: readonly string[], options: { symbols?: num
 }
 
 /** The bars as a NEPSE-style CSV export. */
-export function toCsv(bars: readonly SampleBar[]): string {
+export function toCsv(bars: readonly SymbolBar[]): string {
   const lines = ['Symbol,Business Date,Open Price,High Price,Low Price,Close Price,Total Traded Quantity,Total Traded Amount,Total Trades'];
-  for (const b of bars) lines.push([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover, b.trades].join(','));
+  // Turnover and trades are optional: a blank cell reads as unknown.
+  for (const b of bars) lines.push([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? '', b.trades ?? ''].join(','));
   return `${lines.join('\n')}\n`;
 }
 
