@@ -33,7 +33,7 @@ export function isHostPort(value: string): boolean {
 export function addressSchema(service: MeshService) {
   return z
     .string()
-    .refine(isHostPort, 'expected host:port, e.g. 127.0.0.1:50052')
+    .refine(isHostPort, `expected host:port, e.g. 127.0.0.1:${DEFAULT_PORTS[service]}`)
     .default(`127.0.0.1:${DEFAULT_PORTS[service]}`);
 }
 
