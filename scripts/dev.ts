@@ -70,7 +70,9 @@ try {
   // Where each service finds the others (NEPSE_FEATURE_ADDR, NEPSE_REGISTRY_ADDR, …), on the ports chosen here;
   // an address already set (or set under its deprecated <NAME>_ADDR) is kept.
   const variable = (name: string) => `NEPSE_${name.toUpperCase()}_ADDR`;
-  const addresses = Object.fromEntries(services.map((name) => [variable(name), process.env[variable(name)] ?? process.env[`${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${portOf(name)}`]));
+  const addresses = Object.fromEntries(
+    services.map((name) => [variable(name), process.env[variable(name)] ?? process.env[`${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${portOf(name)}`]),
+  );
   const env = { ...addresses, NATS_URL: natsUrl, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', BIND_HOST: process.env.BIND_HOST ?? '127.0.0.1', GATEWAY_DEV_KEY_FILE: devKeyFile };
   // One after another: the embedded engines are heavy to start, and logs stay readable.
   for (const name of services) {

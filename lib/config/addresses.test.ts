@@ -5,7 +5,8 @@ import { addressEnv, ConfigError, readAddress, readConfig, resetAddressWarnings,
 
 /** A config as a service declares one: it dials the feature service and the registry. */
 const schema = z.object({ ...addressEnv('feature', 'registry'), OTHER: z.string().default('x') });
-const read = (env: NodeJS.ProcessEnv, warn: (message: string) => void) => readConfig(schema, withAddressFallbacks(env, ['feature', 'registry'], warn));
+const read = (env: NodeJS.ProcessEnv, warn: (message: string) => void) =>
+  readConfig(schema, withAddressFallbacks(env, ['feature', 'registry'], warn));
 
 describe('service addresses', () => {
   let warnings: string[];

@@ -38,7 +38,9 @@ export function addressSchema(service: MeshService) {
 }
 
 /** Config schema entries for the services a component dials, keyed `NEPSE_<SERVICE>_ADDR`. */
-export function addressEnv<const S extends MeshService>(...services: S[]): { [K in S as `NEPSE_${Uppercase<K>}_ADDR`]: ReturnType<typeof addressSchema> } {
+export function addressEnv<const S extends MeshService>(
+  ...services: S[]
+): { [K in S as `NEPSE_${Uppercase<K>}_ADDR`]: ReturnType<typeof addressSchema> } {
   return Object.fromEntries(services.map((service) => [addressVariable(service), addressSchema(service)])) as never;
 }
 
@@ -54,7 +56,11 @@ const processWarning: DeprecationSink = (message) => process.emitWarning(message
  * `NEPSE_<SERVICE>_ADDR` when the new name is not set (the new name wins when both are). Each old
  * name in use is reported once per process, so a config read again later does not repeat it.
  */
-export function withAddressFallbacks(env: NodeJS.ProcessEnv, services: readonly MeshService[], warn: DeprecationSink = processWarning): NodeJS.ProcessEnv {
+export function withAddressFallbacks(
+  env: NodeJS.ProcessEnv,
+  services: readonly MeshService[],
+  warn: DeprecationSink = processWarning,
+): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };
   for (const service of services) {
     const current = addressVariable(service);
@@ -76,7 +82,9 @@ export function withAddressFallbacks(env: NodeJS.ProcessEnv, services: readonly 
 export function readAddress(service: MeshService, env: NodeJS.ProcessEnv = process.env, warn?: DeprecationSink): string {
   const variable = addressVariable(service);
   const value = withAddressFallbacks(env, [service], warn)[variable] || `127.0.0.1:${DEFAULT_PORTS[service]}`;
-  if (!isHostPort(value)) throw new ConfigError([`${variable}: expected host:port, e.g. 127.0.0.1:${DEFAULT_PORTS[service]}, got "${value}"`]);
+  if (!isHostPort(value)) {
+    throw new ConfigError([`${variable}: expected host:port, e.g. 127.0.0.1:${DEFAULT_PORTS[service]}, got "${value}"`]);
+  }
   return value;
 }
 
