@@ -3,13 +3,13 @@
  * protocol: models opened straight from bytes (no registry), their expected answers, and ONNX
  * graphs that pass the registry's zero-vector check but must fail the prediction service's smoke test.
  */
-import onnxProto from 'onnx-proto';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { AttributeProto_AttributeType, ModelProtoSchema, type NodeProtoSchema, TensorProto_DataType, type TensorProtoSchema } from '../gen/onnx/onnx_pb.js';
 import { openModel, type ModelDescription } from '../services/prediction/inference-open.js';
 import type { LoadedModel } from '../services/prediction/inference-session.js';
-import { linearModel } from './models.js';
+import { floatTensorInfo, linearModel } from './models.js';
 
-const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const FLOAT = TensorProto_DataType.FLOAT;
 
 /** Width of the `ohlcv` v1 feature set the test feature service serves. */
 export const TEST_WIDTH = 25;
@@ -50,24 +50,24 @@ export function testRows(count: number, seed = 1, width = TEST_WIDTH): Float32Ar
   return rows;
 }
 
-function graphModel(name: string, nodes: onnxProto.onnx.INodeProto[], width: number, extraInitializers: onnxProto.onnx.ITensorProto[] = []): Uint8Array {
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
+function graphModel(name: string, nodes: MessageInitShape<typeof NodeProtoSchema>[], width: number, extraInitializers: MessageInitShape<typeof TensorProtoSchema>[] = []): Uint8Array {
+  const model = create(ModelProtoSchema, {
+    irVersion: 8n,
     producerName: 'nepse-prediction-testing',
-    opsetImport: [{ domain: '', version: 13 }],
+    opsetImport: [{ domain: '', version: 13n }],
     graph: {
       name,
       node: nodes,
       initializer: [
-        { name: 'weights', dataType: FLOAT, dims: [width, 1], floatData: testWeights(width) },
-        { name: 'bias', dataType: FLOAT, dims: [1], floatData: [0.01] },
+        { name: 'weights', dataType: FLOAT, dims: [BigInt(width), 1n], floatData: testWeights(width) },
+        { name: 'bias', dataType: FLOAT, dims: [1n], floatData: [0.01] },
         ...extraInitializers,
       ],
-      input: [{ name: 'features', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: width }] } } } }],
-      output: [{ name: 'log_return', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: 1 }] } } } }],
+      input: [floatTensorInfo('features', ['N', width])],
+      output: [floatTensorInfo('log_return', ['N', 1])],
     },
   });
-  return onnx.ModelProto.encode(model).finish();
+  return toBinary(ModelProtoSchema, model);
 }
 
 /**
@@ -92,14 +92,14 @@ export function nanOnNonZeroModel(width = TEST_WIDTH): Uint8Array {
  * which micro-batching cannot allow (and which a zero-vector check does not see).
  */
 export function batchDependentModel(width = TEST_WIDTH): Uint8Array {
-  const INTS = onnx.AttributeProto.AttributeType.INTS;
-  const INT = onnx.AttributeProto.AttributeType.INT;
+  const INTS = AttributeProto_AttributeType.INTS;
+  const INT = AttributeProto_AttributeType.INT;
   return graphModel(
     'batch-dependent',
     [
       { opType: 'MatMul', input: ['features', 'weights'], output: ['xw'], name: 'matmul' },
       { opType: 'Add', input: ['xw', 'bias'], output: ['y'], name: 'add' },
-      { opType: 'ReduceMean', input: ['y'], output: ['mean'], name: 'mean', attribute: [{ name: 'axes', type: INTS, ints: [0] }, { name: 'keepdims', type: INT, i: 1 }] },
+      { opType: 'ReduceMean', input: ['y'], output: ['mean'], name: 'mean', attribute: [{ name: 'axes', type: INTS, ints: [0n] }, { name: 'keepdims', type: INT, i: 1n }] },
       { opType: 'Sub', input: ['y', 'mean'], output: ['log_return'], name: 'sub' },
     ],
     width,

@@ -1,10 +1,9 @@
 /**
- * Models for tests of anything that registers or serves them: tiny ONNX models built with
- * `onnx-proto`, and the message stream of a RegisterModel call.
+ * Models for tests of anything that registers or serves them: tiny ONNX models built with the
+ * ONNX IR messages of proto/onnx (protobuf-es), and the message stream of a RegisterModel call.
  */
 import { createHash } from 'node:crypto';
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import onnxProto from 'onnx-proto';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import {
   ArtifactFormat,
   TargetKind,
@@ -12,8 +11,16 @@ import {
   type ModelRegistrationSchema,
   type RegisterModelRequestSchema,
 } from '../gen/nepse/registry/v1/registry_pb.js';
+import { ModelProtoSchema, TensorProto_DataType, type ValueInfoProtoSchema } from '../gen/onnx/onnx_pb.js';
 
-const { onnx } = onnxProto;
+/**
+ * A float32 tensor's value info for an ONNX graph: a number is a fixed dimension, a string a
+ * symbolic one (the batch).
+ */
+export function floatTensorInfo(name: string, dims: ReadonlyArray<number | string>): MessageInitShape<typeof ValueInfoProtoSchema> {
+  const dim = dims.map((d) => ({ value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d } }));
+  return { name, type: { value: { case: 'tensorType', value: { elemType: TensorProto_DataType.FLOAT, shape: { dim } } } } };
+}
 
 /** Options of {@link linearModel}. */
 export interface LinearModelOptions {
@@ -44,13 +51,12 @@ export function linearModel(options: LinearModelOptions): Uint8Array {
   const inputName = options.inputName ?? 'features';
   const outputName = options.outputName ?? 'log_return';
   const batch = options.batch ?? 'N';
-  const batchDim = typeof batch === 'number' ? { dimValue: batch } : { dimParam: batch };
-  const FLOAT = onnx.TensorProto.DataType.FLOAT;
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
+  const FLOAT = TensorProto_DataType.FLOAT;
+  const model = create(ModelProtoSchema, {
+    irVersion: 8n,
     producerName: 'nepse-registry-testing',
     docString: options.padding ? 'x'.repeat(options.padding) : undefined,
-    opsetImport: [{ domain: '', version: 13 }],
+    opsetImport: [{ domain: '', version: 13n }],
     graph: {
       name: 'linear',
       node: [
@@ -58,14 +64,14 @@ export function linearModel(options: LinearModelOptions): Uint8Array {
         { opType: 'Add', input: ['xw', 'bias'], output: [outputName], name: 'add' },
       ],
       initializer: [
-        { name: 'weights', dataType: FLOAT, dims: [width, 1], floatData: [...weights] },
-        { name: 'bias', dataType: FLOAT, dims: [1], floatData: [options.bias ?? 0] },
+        { name: 'weights', dataType: FLOAT, dims: [BigInt(width), 1n], floatData: [...weights] },
+        { name: 'bias', dataType: FLOAT, dims: [1n], floatData: [options.bias ?? 0] },
       ],
-      input: [{ name: inputName, type: { tensorType: { elemType: FLOAT, shape: { dim: [batchDim, { dimValue: width }] } } } }],
-      output: [{ name: outputName, type: { tensorType: { elemType: FLOAT, shape: { dim: [batchDim, { dimValue: 1 }] } } } }],
+      input: [floatTensorInfo(inputName, [batch, width])],
+      output: [floatTensorInfo(outputName, [batch, 1])],
     },
   });
-  return onnx.ModelProto.encode(model).finish();
+  return toBinary(ModelProtoSchema, model);
 }
 
 /** Hex sha256 of bytes, as the registry addresses artifacts. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import onnxProto from 'onnx-proto';
+import { fromBinary } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
+import { ModelProtoSchema } from '../../../gen/onnx/onnx_pb.js';
 import { toMatrix, type TrainingExample } from './dataset.js';
 import { trainGbrt, type GbrtModel } from './gbrt.js';
 import { exportOnnx, INPUT_NAME, ONNX_IR_VERSION, ONNX_ML_OPSET, ONNX_OPSET, OUTPUT_NAME } from './onnx-export.js';
@@ -99,7 +100,7 @@ describe('exportOnnx', () => {
       featureNames: dataset.featureNames,
       metadata: { feature_set: 'ohlcv', feature_set_version: '1' },
     });
-    const model = onnxProto.onnx.ModelProto.decode(bytes);
+    const model = fromBinary(ModelProtoSchema, bytes);
     assert.equal(Number(model.irVersion), ONNX_IR_VERSION);
     assert.deepEqual(
       model.opsetImport.map((o) => [o.domain, Number(o.version)]),

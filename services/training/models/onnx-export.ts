@@ -1,17 +1,25 @@
 /**
- * ONNX export of the trained models, built with `onnx-proto` so the prediction service serves
+ * ONNX export of the trained models, built with the ONNX IR messages generated from
+ * proto/onnx/onnx.proto (protobuf-es, the mesh's one protobuf runtime), so the prediction service serves
  * them like any other ONNX model. Contract of every exported graph: one input `features`
  * (float32, [N, F], N symbolic) and one output `log_return` (float32, [N, 1]).
  *
  * Versions: IR 8 with ai.onnx opset 17 and ai.onnx.ml opset 3, the set ONNX 1.12/1.13 writes;
  * onnxruntime-node 1.30 loads it (checked by onnx-export.test.ts).
  */
-import onnxProto from 'onnx-proto';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import {
+  AttributeProto_AttributeType,
+  type GraphProtoSchema,
+  ModelProtoSchema,
+  type TensorProtoSchema,
+  TensorProto_DataType,
+  type TensorShapeProto_DimensionSchema,
+  type ValueInfoProtoSchema,
+} from '../../../gen/onnx/onnx_pb.js';
 import { InvalidTrainingDataError } from './dataset.js';
 import type { GbrtModel } from './gbrt.js';
 import type { RidgeModel } from './ridge.js';
-
-const { onnx } = onnxProto;
 
 /** ONNX IR version written into every model. */
 export const ONNX_IR_VERSION = 8;
@@ -58,25 +66,31 @@ export function exportOnnx(model: RidgeModel | GbrtModel, options: OnnxExportOpt
   const graph = model.kind === 'ridge' ? ridgeGraph(model) : treeGraph(model);
   const props: Record<string, string> = { model_kind: model.kind, target: TARGET_DEFINITION, ...metadata };
   if (featureNames) props.feature_names = JSON.stringify(featureNames);
-  const message: onnxProto.onnx.IModelProto = {
-    irVersion: ONNX_IR_VERSION,
+  const message = create(ModelProtoSchema, {
+    irVersion: BigInt(ONNX_IR_VERSION),
     opsetImport: [
-      { domain: '', version: ONNX_OPSET },
-      ...(model.kind === 'gbrt' ? [{ domain: 'ai.onnx.ml', version: ONNX_ML_OPSET }] : []),
+      { domain: '', version: BigInt(ONNX_OPSET) },
+      ...(model.kind === 'gbrt' ? [{ domain: 'ai.onnx.ml', version: BigInt(ONNX_ML_OPSET) }] : []),
     ],
     producerName: producer,
     docString,
     graph: {
       ...graph,
-      input: [tensorInfo(INPUT_NAME, [{ dimParam: 'N' }, { dimValue: featureCount }])],
-      output: [tensorInfo(OUTPUT_NAME, [{ dimParam: 'N' }, { dimValue: 1 }])],
+      input: [tensorInfo(INPUT_NAME, [symbolic('N'), sized(featureCount)])],
+      output: [tensorInfo(OUTPUT_NAME, [symbolic('N'), sized(1)])],
     },
     metadataProps: Object.entries(props).map(([key, value]) => ({ key, value })),
-  };
-  return onnx.ModelProto.encode(message).finish();
+  });
+  return toBinary(ModelProtoSchema, message);
 }
 
-type GraphBody = Pick<onnxProto.onnx.IGraphProto, 'name' | 'node' | 'initializer'>;
+type GraphBody = Pick<MessageInitShape<typeof GraphProtoSchema>, 'name' | 'node' | 'initializer'>;
+type Dimension = MessageInitShape<typeof TensorShapeProto_DimensionSchema>;
+
+/** A dimension of a fixed size. */
+const sized = (size: number): Dimension => ({ value: { case: 'dimValue', value: BigInt(size) } });
+/** A dimension named, not sized: the batch size, fixed per call. */
+const symbolic = (name: string): Dimension => ({ value: { case: 'dimParam', value: name } });
 
 /** features·W + b with W = w/σ and b = intercept − Σ w·μ/σ, folded in float64 and stored as float32. */
 function ridgeGraph(model: RidgeModel): GraphBody {
@@ -137,8 +151,10 @@ function treeGraph(model: GbrtModel): GraphBody {
     targets.ids.push(0);
     targets.weights.push(0);
   }
-  const { INTS, FLOATS, STRINGS, INT, STRING } = onnx.AttributeProto.AttributeType;
+  const { INTS, FLOATS, STRINGS, INT, STRING } = AttributeProto_AttributeType;
   const text = (s: string) => new TextEncoder().encode(s);
+  // int64 attributes are bigint in protobuf-es.
+  const ints = (values: number[]) => values.map(BigInt);
   return {
     name: 'gbrt',
     node: [
@@ -149,18 +165,18 @@ function treeGraph(model: GbrtModel): GraphBody {
         input: [INPUT_NAME],
         output: [OUTPUT_NAME],
         attribute: [
-          { name: 'nodes_treeids', type: INTS, ints: nodes.treeIds },
-          { name: 'nodes_nodeids', type: INTS, ints: nodes.nodeIds },
-          { name: 'nodes_featureids', type: INTS, ints: nodes.featureIds },
+          { name: 'nodes_treeids', type: INTS, ints: ints(nodes.treeIds) },
+          { name: 'nodes_nodeids', type: INTS, ints: ints(nodes.nodeIds) },
+          { name: 'nodes_featureids', type: INTS, ints: ints(nodes.featureIds) },
           { name: 'nodes_modes', type: STRINGS, strings: nodes.modes },
           { name: 'nodes_values', type: FLOATS, floats: nodes.values },
-          { name: 'nodes_truenodeids', type: INTS, ints: nodes.trueIds },
-          { name: 'nodes_falsenodeids', type: INTS, ints: nodes.falseIds },
-          { name: 'target_treeids', type: INTS, ints: targets.treeIds },
-          { name: 'target_nodeids', type: INTS, ints: targets.nodeIds },
-          { name: 'target_ids', type: INTS, ints: targets.ids },
+          { name: 'nodes_truenodeids', type: INTS, ints: ints(nodes.trueIds) },
+          { name: 'nodes_falsenodeids', type: INTS, ints: ints(nodes.falseIds) },
+          { name: 'target_treeids', type: INTS, ints: ints(targets.treeIds) },
+          { name: 'target_nodeids', type: INTS, ints: ints(targets.nodeIds) },
+          { name: 'target_ids', type: INTS, ints: ints(targets.ids) },
           { name: 'target_weights', type: FLOATS, floats: targets.weights },
-          { name: 'n_targets', type: INT, i: 1 },
+          { name: 'n_targets', type: INT, i: 1n },
           { name: 'base_values', type: FLOATS, floats: [model.base] },
           { name: 'aggregate_function', type: STRING, s: text('SUM') },
           { name: 'post_transform', type: STRING, s: text('NONE') },
@@ -171,14 +187,14 @@ function treeGraph(model: GbrtModel): GraphBody {
 }
 
 /** A float32 tensor value-info with the given dims (a dimParam makes the dimension symbolic). */
-function tensorInfo(name: string, dims: onnxProto.onnx.TensorShapeProto.IDimension[]): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims } } } };
+function tensorInfo(name: string, dims: Dimension[]): MessageInitShape<typeof ValueInfoProtoSchema> {
+  return { name, type: { value: { case: 'tensorType', value: { elemType: TensorProto_DataType.FLOAT, shape: { dim: dims } } } } };
 }
 
 /** A float32 initializer; raw_data is little-endian by the ONNX spec, whatever the host. */
-function floatTensor(name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {
+function floatTensor(name: string, dims: number[], values: Float32Array): MessageInitShape<typeof TensorProtoSchema> {
   const raw = new Uint8Array(values.length * 4);
   const view = new DataView(raw.buffer);
   values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
+  return { name, dims: dims.map(BigInt), dataType: TensorProto_DataType.FLOAT, rawData: raw };
 }
