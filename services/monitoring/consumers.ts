@@ -122,7 +122,7 @@ export class PredictionIntake {
         predictedClose: p.predictedClose, baseClose: p.baseClose,
         // A vector with a non-finite value cannot be stored as numbers; without it, drift leaves it out.
         features: p.features.every(Number.isFinite) ? [...p.features] : [],
-        degraded: p.degraded, instanceId: p.instanceId, occurredAt,
+        degraded: p.degraded, instanceId: p.instanceId, occurredAt, shadow: p.shadow,
       };
       const key = scoreKey(row.modelName, row.modelVersion, symbol, featureDate);
       const before = latest.get(key);

@@ -7,6 +7,7 @@ import { requireSymbol, toProtoDate } from '../../lib/market/index.js';
 import type { ModelInfoSource } from './model-info.js';
 import type { ModelsSeen } from './models-seen.js';
 import { featureDrift, liveFigures } from './performance.js';
+import { shadowFigures, toShadowComparison } from './shadow-comparison.js';
 import { modelNameField, modelVersionField, requireSeen } from './request-fields.js';
 import type { Aggregate, MonitoringStore } from './store.js';
 
@@ -45,6 +46,8 @@ export async function getModelPerformance(deps: PerformanceDeps, request: GetMod
   const [live, lookup] = await Promise.all([liveFigures(deps.store, scope, windowDays), single ? deps.info.lookup(modelName, request.modelVersion) : undefined]);
   const info = lookup && 'found' in lookup ? lookup.found : undefined;
   const drifts = info ? await featureDrift(deps.store, scope, live.window, info.distributions) : [];
+  // Champion beside challenger: the version's shadow scored on the same bars in the same window.
+  const shadow = single && live.window ? await shadowFigures(deps.store, modelName, request.modelVersion, symbol, live.window.from, live.window.to) : undefined;
   return create(GetModelPerformanceResponseSchema, {
     report: {
       modelName,
@@ -57,6 +60,7 @@ export async function getModelPerformance(deps: PerformanceDeps, request: GetMod
       featureDrift: drifts.map((d) => ({ feature: d.feature, psi: d.psi, sampleCount: BigInt(d.samples) })),
       pendingPredictions: BigInt(live.pending),
       computedAt: timestampNow(),
+      shadow: shadow && toShadowComparison(shadow),
     },
   });
 }

@@ -101,6 +101,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY alert_id`,
     ],
   },
+  {
+    // Shadow predictions (PredictionMade.shadow): a challenger's, made beside the served version's.
+    id: '004_prediction_shadow',
+    statements: [`ALTER TABLE predictions ADD COLUMN IF NOT EXISTS shadow UInt8 DEFAULT 0`],
+  },
 ];
 
 /** A prediction as stored. */
@@ -117,6 +122,26 @@ export interface PredictionRow {
   degraded: boolean;
   instanceId: string;
   occurredAt: Date;
+  /** Made by a shadow model (the challenger), never served. */
+  shadow?: boolean;
+}
+
+/** Sums over the scores of one side of a head-to-head, on one target day. */
+export interface SideSums {
+  absReturn: number;
+  sqReturn: number;
+  absClose: number;
+  sqClose: number;
+  apeClose: number;
+  hits: number;
+}
+
+/** One target day of a champion-challenger comparison: pairs both scored, and each side's sums. */
+export interface HeadToHeadDay {
+  day: string;
+  count: number;
+  champion: SideSums;
+  challenger: SideSums;
 }
 
 /** A prediction paired with the bar of its target day, ready to score. */
@@ -256,7 +281,7 @@ export class MonitoringStore {
       rows.map((p) => ({
         model_name: p.modelName, model_version: p.modelVersion, symbol: p.symbol, feature_date: p.featureDate, prediction_id: p.predictionId,
         predicted_return: p.predictedReturn, predicted_close: p.predictedClose, base_close: p.baseClose, features: p.features,
-        degraded: p.degraded ? 1 : 0, instance_id: p.instanceId, occurred_at: p.occurredAt,
+        degraded: p.degraded ? 1 : 0, instance_id: p.instanceId, occurred_at: p.occurredAt, shadow: p.shadow ? 1 : 0,
       })),
     );
   }
@@ -376,6 +401,38 @@ export class MonitoringStore {
       model: { count: n, maeReturn: row.mae_r, rmseReturn: row.rmse_r, maeClose: row.mae_c, rmseClose: row.rmse_c, mapeClose: row.mape, directionalAccuracy: row.da },
       noChange: { count: n, maeReturn: row.b_mae_r, rmseReturn: row.b_rmse_r, maeClose: row.b_mae_c, rmseClose: row.b_rmse_c, mapeClose: row.b_mape, directionalAccuracy: row.b_da },
     };
+  }
+
+  /** The latest version of `name` heard as a shadow, other than `version`; undefined when none. */
+  async shadowVersion(name: string, version: number): Promise<number | undefined> {
+    const [row] = await this.store.query<{ v: number }>(
+      `SELECT model_version AS v FROM predictions WHERE model_name = {model:String} AND shadow = 1 AND model_version != {version:UInt32} ORDER BY occurred_at DESC LIMIT 1`,
+      { model: name, version },
+    );
+    return row?.v;
+  }
+
+  /**
+   * Per target day in [from, to], the scores of `champion` and `challenger` of one name on the
+   * (symbol, feature day) pairs both have: the two scored on the same bars.
+   */
+  async headToHead(name: string, champion: number, challenger: number, symbol: string, from: string, to: string): Promise<HeadToHeadDay[]> {
+    const side = (version: string) =>
+      `SELECT symbol, feature_date, target_date, abs_err_return, sq_err_return, abs_err_close, sq_err_close, ape_close, hit FROM scores FINAL
+       WHERE model_name = {model:String} AND model_version = {${version}:UInt32} AND ({symbol:String} = '' OR symbol = {symbol:String})
+         AND target_date BETWEEN {from:Date} AND {to:Date}`;
+    const sums = (t: string) =>
+      `sum(${t}.abs_err_return) AS ${t}_ar, sum(${t}.sq_err_return) AS ${t}_sr, sum(${t}.abs_err_close) AS ${t}_ac, sum(${t}.sq_err_close) AS ${t}_sc, sum(${t}.ape_close) AS ${t}_ape, sum(${t}.hit) AS ${t}_hit`;
+    const rows = await this.store.query<Record<string, number> & { day: string }>(
+      `SELECT toString(c.target_date) AS day, count() AS n, ${sums('c')}, ${sums('s')}
+       FROM (${side('champion')}) AS c INNER JOIN (${side('challenger')}) AS s ON c.symbol = s.symbol AND c.feature_date = s.feature_date
+       GROUP BY day ORDER BY day`,
+      { model: name, champion, challenger, symbol, from, to },
+    );
+    const of = (r: Record<string, number>, t: string): SideSums => ({
+      absReturn: Number(r[`${t}_ar`]), sqReturn: Number(r[`${t}_sr`]), absClose: Number(r[`${t}_ac`]), sqClose: Number(r[`${t}_sc`]), apeClose: Number(r[`${t}_ape`]), hits: Number(r[`${t}_hit`]),
+    });
+    return rows.map((r) => ({ day: r.day, count: Number(r.n), champion: of(r, 'c'), challenger: of(r, 's') }));
   }
 
   /** Predictions in scope with feature days from `from` on that have no score yet. */

@@ -29,7 +29,8 @@ describe('aliases served and followed live', () => {
   const setAlias = (alias: string, version: number) => bed.registry.setAlias({ name: bed.model.name, alias, version, actor: 'test', reason: 'alias test' });
 
   before(async () => {
-    bed = await startPredictionBed({ symbols: SYMBOLS });
+    bed = await startPredictionBed({ symbols: SYMBOLS, extra: { monitoring: {} } });
+    await bed.network.service('monitoring').start();
   });
 
   after(async () => {
@@ -117,6 +118,24 @@ describe('aliases served and followed live', () => {
         assert.notEqual(shadow.predictedReturn, p.predictedReturn);
       }
       assert.equal(bed.prediction.shadow.counts.dropped, 0);
+
+      // The next bar of every symbol scores both, and GetModelPerformance shows them side by side.
+      for (const symbol of SYMBOLS) await bed.addBar(symbol);
+      const monitoring = bed.network.client('monitoring');
+      const report = await waitFor(async () => {
+        const { report: r } = await monitoring.getModelPerformance({ modelName: bed.model.name, modelVersion: bed.model.version });
+        return r?.shadow && Number(r.live?.model?.count) >= SYMBOLS.length && Number(r.shadow.champion?.count) >= SYMBOLS.length && Number(r.shadow.challenger?.count) >= SYMBOLS.length ? r : undefined;
+      }, 'champion and challenger scored on the same bars');
+      const side = report.shadow!;
+      assert.equal(side.challengerVersion, v3);
+      assert.equal(side.sessions, 1, 'one session, the bar after the predictions');
+      assert.equal(side.champion!.count, side.challenger!.count, 'the same pairs on both sides');
+      // The champion's figures on the shared pairs are its own live figures (every pair is shared here).
+      assert.ok(Math.abs(side.champion!.maeReturn - report.live!.model!.maeReturn) < 1e-12, JSON.stringify([side.champion, report.live!.model], (_, v) => (typeof v === "bigint" ? Number(v) : v)));
+      const challengerAlone = (await monitoring.getModelPerformance({ modelName: bed.model.name, modelVersion: v3 })).report!;
+      assert.ok(Math.abs(side.challenger!.maeReturn - challengerAlone.live!.model!.maeReturn) < 1e-12, 'the challenger scored as a version of its own');
+      assert.notEqual(side.champion!.maeReturn, side.challenger!.maeReturn);
+      console.log(`# shadow v${v3} beside v${bed.model.version}: MAE(return) ${side.challenger!.maeReturn.toFixed(5)} vs ${side.champion!.maeReturn.toFixed(5)} over ${side.champion!.count} pairs`);
     } finally {
       subscription.unsubscribe();
     }

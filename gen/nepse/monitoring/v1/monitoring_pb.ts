@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Date, DateRange, Evaluation, Heartbeat } from "../../market/v1/market_pb.js";
+import type { Date, DateRange, Evaluation, ForecastMetrics, Heartbeat } from "../../market/v1/market_pb.js";
 import { file_nepse_market_v1_market } from "../../market/v1/market_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nepse/monitoring/v1/monitoring.proto.
  */
 export const file_nepse_monitoring_v1_monitoring: GenFile = /*@__PURE__*/
-  fileDesc("CiRuZXBzZS9tb25pdG9yaW5nL3YxL21vbml0b3JpbmcucHJvdG8SE25lcHNlLm1vbml0b3JpbmcudjEibAoaR2V0TW9kZWxQZXJmb3JtYW5jZVJlcXVlc3QSEgoKbW9kZWxfbmFtZRgBIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAIgASgFEg4KBnN5bWJvbBgDIAEoCRITCgt3aW5kb3dfZGF5cxgEIAEoBSJCCgxGZWF0dXJlRHJpZnQSDwoHZmVhdHVyZRgBIAEoCRILCgNwc2kYAiABKAESFAoMc2FtcGxlX2NvdW50GAMgASgDIvECChFQZXJmb3JtYW5jZVJlcG9ydBISCgptb2RlbF9uYW1lGAEgASgJEhUKDW1vZGVsX3ZlcnNpb24YAiABKAUSDgoGc3ltYm9sGAMgASgJEhMKC3dpbmRvd19kYXlzGAQgASgFEioKBndpbmRvdxgFIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USKQoEbGl2ZRgGIAEoCzIbLm5lcHNlLm1hcmtldC52MS5FdmFsdWF0aW9uEi0KCGJhY2t0ZXN0GAcgASgLMhsubmVwc2UubWFya2V0LnYxLkV2YWx1YXRpb24SOAoNZmVhdHVyZV9kcmlmdBgIIAMoCzIhLm5lcHNlLm1vbml0b3JpbmcudjEuRmVhdHVyZURyaWZ0EhsKE3BlbmRpbmdfcHJlZGljdGlvbnMYCSABKAMSLwoLY29tcHV0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKG0dldE1vZGVsUGVyZm9ybWFuY2VSZXNwb25zZRI2CgZyZXBvcnQYASABKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLlBlcmZvcm1hbmNlUmVwb3J0IrYDCgVBbGVydBIQCghhbGVydF9pZBgBIAEoCRIMCgRydWxlGAIgASgJEiwKBGtpbmQYAyABKA4yHi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0S2luZBI0CghzZXZlcml0eRgEIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIuCgVzdGF0ZRgFIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI2CgZsYWJlbHMYBiADKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXZhbHVlGAcgASgBEhEKCXRocmVzaG9sZBgIIAEoARIPCgdzdW1tYXJ5GAkgASgJEi4KCnN0YXJ0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jlc29sdmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItYBChFMaXN0QWxlcnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIuCgVzdGF0ZRgDIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI4CgxtaW5fc2V2ZXJpdHkYBCABKA4yIi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0U2V2ZXJpdHkSDAoEcnVsZRgFIAEoCRISCgptb2RlbF9uYW1lGAYgASgJEg4KBnN5bWJvbBgHIAEoCSJZChJMaXN0QWxlcnRzUmVzcG9uc2USKgoGYWxlcnRzGAEgAygLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZgoSV2F0Y2hBbGVydHNSZXF1ZXN0EjgKDG1pbl9zZXZlcml0eRgBIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIWCg5pbmNsdWRlX2ZpcmluZxgCIAEoCCJ7ChNXYXRjaEFsZXJ0c1Jlc3BvbnNlEisKBWFsZXJ0GAEgASgLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydEgAEi8KCWhlYXJ0YmVhdBgCIAEoCzIaLm5lcHNlLm1hcmtldC52MS5IZWFydGJlYXRIAEIGCgRraW5kIqsBChxMaXN0U2NvcmVkUHJlZGljdGlvbnNSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRISCgptb2RlbF9uYW1lGAIgASgJEhUKDW1vZGVsX3ZlcnNpb24YAyABKAUSKQoFcmFuZ2UYBCABKAsyGi5uZXBzZS5tYXJrZXQudjEuRGF0ZVJhbmdlEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIugDChBTY29yZWRQcmVkaWN0aW9uEhIKCm1vZGVsX25hbWUYASABKAkSFQoNbW9kZWxfdmVyc2lvbhgCIAEoBRIOCgZzeW1ib2wYAyABKAkSKwoMZmVhdHVyZV9kYXRlGAQgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSKgoLdGFyZ2V0X2RhdGUYBSABKAsyFS5uZXBzZS5tYXJrZXQudjEuRGF0ZRISCgpiYXNlX2Nsb3NlGAYgASgBEhgKEHByZWRpY3RlZF9yZXR1cm4YByABKAESFwoPcHJlZGljdGVkX2Nsb3NlGAggASgBEg4KBnNjb3JlZBgJIAEoCBIUCgxhY3R1YWxfY2xvc2UYCiABKAESFQoNYWN0dWFsX3JldHVybhgLIAEoARIXCg9hYnNfZXJyb3JfY2xvc2UYDCABKAESGAoQYWJzX2Vycm9yX3JldHVybhgNIAEoARIhChlub19jaGFuZ2VfYWJzX2Vycm9yX2Nsb3NlGA4gASgBEiIKGm5vX2NoYW5nZV9hYnNfZXJyb3JfcmV0dXJuGA8gASgBEhAKCGRlZ3JhZGVkGBAgASgIEjAKDHByZWRpY3RlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidAodTGlzdFNjb3JlZFByZWRpY3Rpb25zUmVzcG9uc2USOgoLcHJlZGljdGlvbnMYASADKAsyJS5uZXBzZS5tb25pdG9yaW5nLnYxLlNjb3JlZFByZWRpY3Rpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqcBChVHZXRFcnJvclNlcmllc1JlcXVlc3QSEgoKbW9kZWxfbmFtZRgBIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAIgASgFEg4KBnN5bWJvbBgDIAEoCRIpCgVyYW5nZRgEIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USFAoMcm9sbGluZ19kYXlzGAUgASgFEhIKCm1heF9wb2ludHMYBiABKAUiqQEKCkVycm9yUG9pbnQSKgoLdGFyZ2V0X2RhdGUYASABKAsyFS5uZXBzZS5tYXJrZXQudjEuRGF0ZRINCgVjb3VudBgCIAEoAxISCgptYWVfcmV0dXJuGAMgASgBEhEKCW1hZV9jbG9zZRgEIAEoARIcChRub19jaGFuZ2VfbWFlX3JldHVybhgFIAEoARIbChNub19jaGFuZ2VfbWFlX2Nsb3NlGAYgASgBIpoBChZHZXRFcnJvclNlcmllc1Jlc3BvbnNlEhIKCm1vZGVsX25hbWUYASABKAkSFQoNbW9kZWxfdmVyc2lvbhgCIAEoBRIOCgZzeW1ib2wYAyABKAkSFAoMcm9sbGluZ19kYXlzGAQgASgFEi8KBnBvaW50cxgFIAMoCzIfLm5lcHNlLm1vbml0b3JpbmcudjEuRXJyb3JQb2ludCqBAQoNQWxlcnRTZXZlcml0eRIeChpBTEVSVF9TRVZFUklUWV9VTlNQRUNJRklFRBAAEhcKE0FMRVJUX1NFVkVSSVRZX0lORk8QARIaChZBTEVSVF9TRVZFUklUWV9XQVJOSU5HEAISGwoXQUxFUlRfU0VWRVJJVFlfQ1JJVElDQUwQAypbCgpBbGVydFN0YXRlEhsKF0FMRVJUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSQUxFUlRfU1RBVEVfRklSSU5HEAESGAoUQUxFUlRfU1RBVEVfUkVTT0xWRUQQAirDAQoJQWxlcnRLaW5kEhoKFkFMRVJUX0tJTkRfVU5TUEVDSUZJRUQQABIZChVBTEVSVF9LSU5EX0xJVkVfRVJST1IQARIjCh9BTEVSVF9LSU5EX0RJUkVDVElPTkFMX0FDQ1VSQUNZEAISHAoYQUxFUlRfS0lORF9GRUFUVVJFX0RSSUZUEAMSGQoVQUxFUlRfS0lORF9TVEFMRV9CQVJTEAQSIQodQUxFUlRfS0lORF9QUkVESUNUSU9OX0xBVEVOQ1kQBTLVBAoRTW9uaXRvcmluZ1NlcnZpY2USfQoTR2V0TW9kZWxQZXJmb3JtYW5jZRIvLm5lcHNlLm1vbml0b3JpbmcudjEuR2V0TW9kZWxQZXJmb3JtYW5jZVJlcXVlc3QaMC5uZXBzZS5tb25pdG9yaW5nLnYxLkdldE1vZGVsUGVyZm9ybWFuY2VSZXNwb25zZSIDkAIBEmIKCkxpc3RBbGVydHMSJi5uZXBzZS5tb25pdG9yaW5nLnYxLkxpc3RBbGVydHNSZXF1ZXN0GicubmVwc2UubW9uaXRvcmluZy52MS5MaXN0QWxlcnRzUmVzcG9uc2UiA5ACARJnCgtXYXRjaEFsZXJ0cxInLm5lcHNlLm1vbml0b3JpbmcudjEuV2F0Y2hBbGVydHNSZXF1ZXN0GigubmVwc2UubW9uaXRvcmluZy52MS5XYXRjaEFsZXJ0c1Jlc3BvbnNlIgOQAgEwARKDAQoVTGlzdFNjb3JlZFByZWRpY3Rpb25zEjEubmVwc2UubW9uaXRvcmluZy52MS5MaXN0U2NvcmVkUHJlZGljdGlvbnNSZXF1ZXN0GjIubmVwc2UubW9uaXRvcmluZy52MS5MaXN0U2NvcmVkUHJlZGljdGlvbnNSZXNwb25zZSIDkAIBEm4KDkdldEVycm9yU2VyaWVzEioubmVwc2UubW9uaXRvcmluZy52MS5HZXRFcnJvclNlcmllc1JlcXVlc3QaKy5uZXBzZS5tb25pdG9yaW5nLnYxLkdldEVycm9yU2VyaWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_nepse_market_v1_market]);
+  fileDesc("CiRuZXBzZS9tb25pdG9yaW5nL3YxL21vbml0b3JpbmcucHJvdG8SE25lcHNlLm1vbml0b3JpbmcudjEibAoaR2V0TW9kZWxQZXJmb3JtYW5jZVJlcXVlc3QSEgoKbW9kZWxfbmFtZRgBIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAIgASgFEg4KBnN5bWJvbBgDIAEoCRITCgt3aW5kb3dfZGF5cxgEIAEoBSJCCgxGZWF0dXJlRHJpZnQSDwoHZmVhdHVyZRgBIAEoCRILCgNwc2kYAiABKAESFAoMc2FtcGxlX2NvdW50GAMgASgDIqgDChFQZXJmb3JtYW5jZVJlcG9ydBISCgptb2RlbF9uYW1lGAEgASgJEhUKDW1vZGVsX3ZlcnNpb24YAiABKAUSDgoGc3ltYm9sGAMgASgJEhMKC3dpbmRvd19kYXlzGAQgASgFEioKBndpbmRvdxgFIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USKQoEbGl2ZRgGIAEoCzIbLm5lcHNlLm1hcmtldC52MS5FdmFsdWF0aW9uEi0KCGJhY2t0ZXN0GAcgASgLMhsubmVwc2UubWFya2V0LnYxLkV2YWx1YXRpb24SOAoNZmVhdHVyZV9kcmlmdBgIIAMoCzIhLm5lcHNlLm1vbml0b3JpbmcudjEuRmVhdHVyZURyaWZ0EhsKE3BlbmRpbmdfcHJlZGljdGlvbnMYCSABKAMSLwoLY29tcHV0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKBnNoYWRvdxgLIAEoCzIlLm5lcHNlLm1vbml0b3JpbmcudjEuU2hhZG93Q29tcGFyaXNvbiLOAQoQU2hhZG93Q29tcGFyaXNvbhIaChJjaGFsbGVuZ2VyX3ZlcnNpb24YASABKAUSMgoIY2hhbXBpb24YAiABKAsyIC5uZXBzZS5tYXJrZXQudjEuRm9yZWNhc3RNZXRyaWNzEjQKCmNoYWxsZW5nZXIYAyABKAsyIC5uZXBzZS5tYXJrZXQudjEuRm9yZWNhc3RNZXRyaWNzEhAKCHNlc3Npb25zGAQgASgFEiIKGmNoYWxsZW5nZXJfYmV0dGVyX3Nlc3Npb25zGAUgASgFIlUKG0dldE1vZGVsUGVyZm9ybWFuY2VSZXNwb25zZRI2CgZyZXBvcnQYASABKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLlBlcmZvcm1hbmNlUmVwb3J0IrYDCgVBbGVydBIQCghhbGVydF9pZBgBIAEoCRIMCgRydWxlGAIgASgJEiwKBGtpbmQYAyABKA4yHi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0S2luZBI0CghzZXZlcml0eRgEIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIuCgVzdGF0ZRgFIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI2CgZsYWJlbHMYBiADKAsyJi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXZhbHVlGAcgASgBEhEKCXRocmVzaG9sZBgIIAEoARIPCgdzdW1tYXJ5GAkgASgJEi4KCnN0YXJ0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jlc29sdmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItYBChFMaXN0QWxlcnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIuCgVzdGF0ZRgDIAEoDjIfLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTdGF0ZRI4CgxtaW5fc2V2ZXJpdHkYBCABKA4yIi5uZXBzZS5tb25pdG9yaW5nLnYxLkFsZXJ0U2V2ZXJpdHkSDAoEcnVsZRgFIAEoCRISCgptb2RlbF9uYW1lGAYgASgJEg4KBnN5bWJvbBgHIAEoCSJZChJMaXN0QWxlcnRzUmVzcG9uc2USKgoGYWxlcnRzGAEgAygLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZgoSV2F0Y2hBbGVydHNSZXF1ZXN0EjgKDG1pbl9zZXZlcml0eRgBIAEoDjIiLm5lcHNlLm1vbml0b3JpbmcudjEuQWxlcnRTZXZlcml0eRIWCg5pbmNsdWRlX2ZpcmluZxgCIAEoCCJ7ChNXYXRjaEFsZXJ0c1Jlc3BvbnNlEisKBWFsZXJ0GAEgASgLMhoubmVwc2UubW9uaXRvcmluZy52MS5BbGVydEgAEi8KCWhlYXJ0YmVhdBgCIAEoCzIaLm5lcHNlLm1hcmtldC52MS5IZWFydGJlYXRIAEIGCgRraW5kIqsBChxMaXN0U2NvcmVkUHJlZGljdGlvbnNSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRISCgptb2RlbF9uYW1lGAIgASgJEhUKDW1vZGVsX3ZlcnNpb24YAyABKAUSKQoFcmFuZ2UYBCABKAsyGi5uZXBzZS5tYXJrZXQudjEuRGF0ZVJhbmdlEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIugDChBTY29yZWRQcmVkaWN0aW9uEhIKCm1vZGVsX25hbWUYASABKAkSFQoNbW9kZWxfdmVyc2lvbhgCIAEoBRIOCgZzeW1ib2wYAyABKAkSKwoMZmVhdHVyZV9kYXRlGAQgASgLMhUubmVwc2UubWFya2V0LnYxLkRhdGUSKgoLdGFyZ2V0X2RhdGUYBSABKAsyFS5uZXBzZS5tYXJrZXQudjEuRGF0ZRISCgpiYXNlX2Nsb3NlGAYgASgBEhgKEHByZWRpY3RlZF9yZXR1cm4YByABKAESFwoPcHJlZGljdGVkX2Nsb3NlGAggASgBEg4KBnNjb3JlZBgJIAEoCBIUCgxhY3R1YWxfY2xvc2UYCiABKAESFQoNYWN0dWFsX3JldHVybhgLIAEoARIXCg9hYnNfZXJyb3JfY2xvc2UYDCABKAESGAoQYWJzX2Vycm9yX3JldHVybhgNIAEoARIhChlub19jaGFuZ2VfYWJzX2Vycm9yX2Nsb3NlGA4gASgBEiIKGm5vX2NoYW5nZV9hYnNfZXJyb3JfcmV0dXJuGA8gASgBEhAKCGRlZ3JhZGVkGBAgASgIEjAKDHByZWRpY3RlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidAodTGlzdFNjb3JlZFByZWRpY3Rpb25zUmVzcG9uc2USOgoLcHJlZGljdGlvbnMYASADKAsyJS5uZXBzZS5tb25pdG9yaW5nLnYxLlNjb3JlZFByZWRpY3Rpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqcBChVHZXRFcnJvclNlcmllc1JlcXVlc3QSEgoKbW9kZWxfbmFtZRgBIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAIgASgFEg4KBnN5bWJvbBgDIAEoCRIpCgVyYW5nZRgEIAEoCzIaLm5lcHNlLm1hcmtldC52MS5EYXRlUmFuZ2USFAoMcm9sbGluZ19kYXlzGAUgASgFEhIKCm1heF9wb2ludHMYBiABKAUiqQEKCkVycm9yUG9pbnQSKgoLdGFyZ2V0X2RhdGUYASABKAsyFS5uZXBzZS5tYXJrZXQudjEuRGF0ZRINCgVjb3VudBgCIAEoAxISCgptYWVfcmV0dXJuGAMgASgBEhEKCW1hZV9jbG9zZRgEIAEoARIcChRub19jaGFuZ2VfbWFlX3JldHVybhgFIAEoARIbChNub19jaGFuZ2VfbWFlX2Nsb3NlGAYgASgBIpoBChZHZXRFcnJvclNlcmllc1Jlc3BvbnNlEhIKCm1vZGVsX25hbWUYASABKAkSFQoNbW9kZWxfdmVyc2lvbhgCIAEoBRIOCgZzeW1ib2wYAyABKAkSFAoMcm9sbGluZ19kYXlzGAQgASgFEi8KBnBvaW50cxgFIAMoCzIfLm5lcHNlLm1vbml0b3JpbmcudjEuRXJyb3JQb2ludCqBAQoNQWxlcnRTZXZlcml0eRIeChpBTEVSVF9TRVZFUklUWV9VTlNQRUNJRklFRBAAEhcKE0FMRVJUX1NFVkVSSVRZX0lORk8QARIaChZBTEVSVF9TRVZFUklUWV9XQVJOSU5HEAISGwoXQUxFUlRfU0VWRVJJVFlfQ1JJVElDQUwQAypbCgpBbGVydFN0YXRlEhsKF0FMRVJUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSQUxFUlRfU1RBVEVfRklSSU5HEAESGAoUQUxFUlRfU1RBVEVfUkVTT0xWRUQQAirDAQoJQWxlcnRLaW5kEhoKFkFMRVJUX0tJTkRfVU5TUEVDSUZJRUQQABIZChVBTEVSVF9LSU5EX0xJVkVfRVJST1IQARIjCh9BTEVSVF9LSU5EX0RJUkVDVElPTkFMX0FDQ1VSQUNZEAISHAoYQUxFUlRfS0lORF9GRUFUVVJFX0RSSUZUEAMSGQoVQUxFUlRfS0lORF9TVEFMRV9CQVJTEAQSIQodQUxFUlRfS0lORF9QUkVESUNUSU9OX0xBVEVOQ1kQBTLVBAoRTW9uaXRvcmluZ1NlcnZpY2USfQoTR2V0TW9kZWxQZXJmb3JtYW5jZRIvLm5lcHNlLm1vbml0b3JpbmcudjEuR2V0TW9kZWxQZXJmb3JtYW5jZVJlcXVlc3QaMC5uZXBzZS5tb25pdG9yaW5nLnYxLkdldE1vZGVsUGVyZm9ybWFuY2VSZXNwb25zZSIDkAIBEmIKCkxpc3RBbGVydHMSJi5uZXBzZS5tb25pdG9yaW5nLnYxLkxpc3RBbGVydHNSZXF1ZXN0GicubmVwc2UubW9uaXRvcmluZy52MS5MaXN0QWxlcnRzUmVzcG9uc2UiA5ACARJnCgtXYXRjaEFsZXJ0cxInLm5lcHNlLm1vbml0b3JpbmcudjEuV2F0Y2hBbGVydHNSZXF1ZXN0GigubmVwc2UubW9uaXRvcmluZy52MS5XYXRjaEFsZXJ0c1Jlc3BvbnNlIgOQAgEwARKDAQoVTGlzdFNjb3JlZFByZWRpY3Rpb25zEjEubmVwc2UubW9uaXRvcmluZy52MS5MaXN0U2NvcmVkUHJlZGljdGlvbnNSZXF1ZXN0GjIubmVwc2UubW9uaXRvcmluZy52MS5MaXN0U2NvcmVkUHJlZGljdGlvbnNSZXNwb25zZSIDkAIBEm4KDkdldEVycm9yU2VyaWVzEioubmVwc2UubW9uaXRvcmluZy52MS5HZXRFcnJvclNlcmllc1JlcXVlc3QaKy5uZXBzZS5tb25pdG9yaW5nLnYxLkdldEVycm9yU2VyaWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_nepse_market_v1_market]);
 
 /**
  * Which figures to compute.
@@ -175,6 +175,16 @@ export type PerformanceReport = Message<"nepse.monitoring.v1.PerformanceReport">
    * @generated from field: google.protobuf.Timestamp computed_at = 10;
    */
   computedAt?: Timestamp | undefined;
+
+  /**
+   * The version and its shadow side by side (the challenger, whose
+   * predictions the prediction service published marked shadow), over the
+   * (symbol, feature day) pairs both have scores for in the window. Unset
+   * when model_version is 0 or no shadow of the name was heard.
+   *
+   * @generated from field: nepse.monitoring.v1.ShadowComparison shadow = 11;
+   */
+  shadow?: ShadowComparison | undefined;
 };
 
 /**
@@ -183,6 +193,55 @@ export type PerformanceReport = Message<"nepse.monitoring.v1.PerformanceReport">
  */
 export const PerformanceReportSchema: GenMessage<PerformanceReport> = /*@__PURE__*/
   messageDesc(file_nepse_monitoring_v1_monitoring, 2);
+
+/**
+ * Champion and challenger scored on the same bars.
+ *
+ * @generated from message nepse.monitoring.v1.ShadowComparison
+ */
+export type ShadowComparison = Message<"nepse.monitoring.v1.ShadowComparison"> & {
+  /**
+   * The challenger's version (the latest shadow version of the name heard).
+   *
+   * @generated from field: int32 challenger_version = 1;
+   */
+  challengerVersion: number;
+
+  /**
+   * Figures of the report's version on the shared pairs.
+   *
+   * @generated from field: nepse.market.v1.ForecastMetrics champion = 2;
+   */
+  champion?: ForecastMetrics | undefined;
+
+  /**
+   * Figures of the challenger on the same pairs.
+   *
+   * @generated from field: nepse.market.v1.ForecastMetrics challenger = 3;
+   */
+  challenger?: ForecastMetrics | undefined;
+
+  /**
+   * Target days (sessions) with shared pairs.
+   *
+   * @generated from field: int32 sessions = 4;
+   */
+  sessions: number;
+
+  /**
+   * Sessions on which the challenger's mean absolute return error was lower.
+   *
+   * @generated from field: int32 challenger_better_sessions = 5;
+   */
+  challengerBetterSessions: number;
+};
+
+/**
+ * Describes the message nepse.monitoring.v1.ShadowComparison.
+ * Use `create(ShadowComparisonSchema)` to create a new message.
+ */
+export const ShadowComparisonSchema: GenMessage<ShadowComparison> = /*@__PURE__*/
+  messageDesc(file_nepse_monitoring_v1_monitoring, 3);
 
 /**
  * The figures.
@@ -203,7 +262,7 @@ export type GetModelPerformanceResponse = Message<"nepse.monitoring.v1.GetModelP
  * Use `create(GetModelPerformanceResponseSchema)` to create a new message.
  */
 export const GetModelPerformanceResponseSchema: GenMessage<GetModelPerformanceResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 3);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 4);
 
 /**
  * One firing episode of an alert rule for one set of labels. It is created
@@ -298,7 +357,7 @@ export type Alert = Message<"nepse.monitoring.v1.Alert"> & {
  * Use `create(AlertSchema)` to create a new message.
  */
 export const AlertSchema: GenMessage<Alert> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 4);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 5);
 
 /**
  * Filters and paging of an alert list.
@@ -361,7 +420,7 @@ export type ListAlertsRequest = Message<"nepse.monitoring.v1.ListAlertsRequest">
  * Use `create(ListAlertsRequestSchema)` to create a new message.
  */
 export const ListAlertsRequestSchema: GenMessage<ListAlertsRequest> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 5);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 6);
 
 /**
  * A page of alerts.
@@ -389,7 +448,7 @@ export type ListAlertsResponse = Message<"nepse.monitoring.v1.ListAlertsResponse
  * Use `create(ListAlertsResponseSchema)` to create a new message.
  */
 export const ListAlertsResponseSchema: GenMessage<ListAlertsResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 6);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 7);
 
 /**
  * What to watch.
@@ -417,7 +476,7 @@ export type WatchAlertsRequest = Message<"nepse.monitoring.v1.WatchAlertsRequest
  * Use `create(WatchAlertsRequestSchema)` to create a new message.
  */
 export const WatchAlertsRequestSchema: GenMessage<WatchAlertsRequest> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 7);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 8);
 
 /**
  * One message of an alert watch.
@@ -454,7 +513,7 @@ export type WatchAlertsResponse = Message<"nepse.monitoring.v1.WatchAlertsRespon
  * Use `create(WatchAlertsResponseSchema)` to create a new message.
  */
 export const WatchAlertsResponseSchema: GenMessage<WatchAlertsResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 8);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 9);
 
 /**
  * Which predictions to list.
@@ -512,7 +571,7 @@ export type ListScoredPredictionsRequest = Message<"nepse.monitoring.v1.ListScor
  * Use `create(ListScoredPredictionsRequestSchema)` to create a new message.
  */
 export const ListScoredPredictionsRequestSchema: GenMessage<ListScoredPredictionsRequest> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 9);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 10);
 
 /**
  * One prediction as monitoring heard it, with its score once its target
@@ -650,7 +709,7 @@ export type ScoredPrediction = Message<"nepse.monitoring.v1.ScoredPrediction"> &
  * Use `create(ScoredPredictionSchema)` to create a new message.
  */
 export const ScoredPredictionSchema: GenMessage<ScoredPrediction> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 10);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 11);
 
 /**
  * A page of predictions.
@@ -679,7 +738,7 @@ export type ListScoredPredictionsResponse = Message<"nepse.monitoring.v1.ListSco
  * Use `create(ListScoredPredictionsResponseSchema)` to create a new message.
  */
 export const ListScoredPredictionsResponseSchema: GenMessage<ListScoredPredictionsResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 11);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 12);
 
 /**
  * Which error series to compute.
@@ -736,7 +795,7 @@ export type GetErrorSeriesRequest = Message<"nepse.monitoring.v1.GetErrorSeriesR
  * Use `create(GetErrorSeriesRequestSchema)` to create a new message.
  */
 export const GetErrorSeriesRequestSchema: GenMessage<GetErrorSeriesRequest> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 12);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 13);
 
 /**
  * The live error of one target day (or of the rolling window ending on
@@ -793,7 +852,7 @@ export type ErrorPoint = Message<"nepse.monitoring.v1.ErrorPoint"> & {
  * Use `create(ErrorPointSchema)` to create a new message.
  */
 export const ErrorPointSchema: GenMessage<ErrorPoint> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 13);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 14);
 
 /**
  * The series.
@@ -842,7 +901,7 @@ export type GetErrorSeriesResponse = Message<"nepse.monitoring.v1.GetErrorSeries
  * Use `create(GetErrorSeriesResponseSchema)` to create a new message.
  */
 export const GetErrorSeriesResponseSchema: GenMessage<GetErrorSeriesResponse> = /*@__PURE__*/
-  messageDesc(file_nepse_monitoring_v1_monitoring, 14);
+  messageDesc(file_nepse_monitoring_v1_monitoring, 15);
 
 /**
  * How serious an alert is.
