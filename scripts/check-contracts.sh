@@ -8,7 +8,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-echo "==> buf lint: STANDARD + COMMENTS rules on proto/ (inference and google excluded)"
+echo "==> buf lint: STANDARD + COMMENTS rules on proto/ (inference, google and onnx excluded)"
 buf lint
 
 echo "==> buf format: .proto files are formatted (no diff)"
