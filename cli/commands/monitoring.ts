@@ -12,7 +12,7 @@ const DRIFT_SHOWN = 10;
 /** `nepse performance <MODEL>`: GetModelPerformance, live beside NO_CHANGE, backtest and drift when present. */
 export const performanceCommand: Command = {
   usage: 'performance <MODEL> [--version N] [--symbol SYMBOL] [--window DAYS] [--json]',
-  summary: "Shows a model's live accuracy (predictions scored against the next bar) beside \"no change\", its backtest, and feature drift.",
+  summary: "Shows a model's live accuracy (predictions scored against the next bar) beside \"no change\" and, for one version, beside its shadow challenger, its backtest, and feature drift.",
   options: { version: { type: 'string' }, symbol: { type: 'string' }, window: { type: 'string' }, ...JSON_OPTION },
   optionHelp: {
     version: 'one version only (default every version), e.g. --version 2',
@@ -39,6 +39,16 @@ export const performanceCommand: Command = {
       console.log(evaluationTable(r.live));
     } else {
       console.log('live       nothing scored yet: a prediction is scored once the bar of its next session arrives');
+    }
+    if (r.shadow) {
+      // Champion beside challenger on the same bars: the pairs both predicted and were scored on.
+      const sh = r.shadow;
+      const n = Number(sh.champion?.count ?? 0n);
+      console.log(`shadow     v${sh.challengerVersion} (challenger) beside v${r.modelVersion} on the same ${n} scored pair${n === 1 ? '' : 's'} over ${sh.sessions} session${sh.sessions === 1 ? '' : 's'}; the challenger did better in ${sh.challengerBetterSessions}`);
+      if (n > 0) {
+        const row = (who: string, m: typeof sh.champion) => [`  ${who}`, m!.maeReturn.toFixed(5), m!.rmseReturn.toFixed(5), m!.maeClose.toFixed(2), `${(100 * m!.directionalAccuracy).toFixed(1)} %`];
+        console.log(table(['  MODEL', 'MAE(RETURN)', 'RMSE(RETURN)', 'MAE(CLOSE)', 'DIRECTION'], [row(`v${r.modelVersion} champion`, sh.champion), row(`v${sh.challengerVersion} challenger`, sh.challenger)]));
+      }
     }
     if (r.backtest) {
       console.log(`backtest   walk-forward, every fold's test window: MAE ${maeVersusNoChange(r.backtest)}`);
