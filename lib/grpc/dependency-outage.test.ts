@@ -77,6 +77,15 @@ describe('dependency outages become UNAVAILABLE naming the dependency', () => {
     assert.equal(toStatus(closed).message, 'ClickHouse (embedded) is unavailable: engine closed');
   });
 
+  it('a store whose disk is full answers RESOURCE_EXHAUSTED naming it, from the code or the system error', () => {
+    const server = new StoreError('Code: 243. Cannot reserve 1.00 MiB, not enough space', { clickhouseCode: 243 });
+    assert.equal(toStatus(server).code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.equal(toStatus(server).message, 'ClickHouse is out of disk space; retry once there is room');
+    const embedded = new StoreError('write failed', { cause: Object.assign(new Error('Cannot write to file: No space left on device'), { code: 'CHDB_QUERY', clickhouseCode: 75 }) });
+    assert.equal(toStatus(embedded).message, 'ClickHouse (embedded) is out of disk space; retry once there is room');
+    assert.equal(toStatus(new Error('write', { cause: Object.assign(new Error('x'), { code: 'ENOSPC' }) })).code, grpc.status.INTERNAL, 'only a store write is named');
+  });
+
   it('leaves a refused statement or a bug INTERNAL, with nothing leaked', () => {
     for (const error of [new StoreError('Code: 62. Syntax error', { sql: 'SELEC 1' }), new TypeError('x is undefined'), 'a string']) {
       const status = toStatus(error);

@@ -8,7 +8,7 @@
 import { NatsError } from 'nats';
 import { EventBusClosedError } from '../events/errors.js';
 import { DatabaseUnavailableError } from '../postgres/errors.js';
-import { StoreUnavailableError } from '../store/errors.js';
+import { StoreError, StoreUnavailableError } from '../store/errors.js';
 
 /** A dependency that is down, as a status message tells it. */
 export interface DependencyOutage {
@@ -119,6 +119,28 @@ function natsReason(error: unknown): string | undefined {
   const code = codeOf(error);
   const isNats = error instanceof NatsError || (error instanceof Error && error.name === 'NatsError');
   return isNats && typeof code === 'string' ? NATS_REASONS[code] : undefined;
+}
+
+/** ClickHouse's NOT_ENOUGH_SPACE: a part could not be written for lack of disk space. */
+const CLICKHOUSE_NOT_ENOUGH_SPACE = 243;
+
+/**
+ * The store named, when `error` (or a cause) is a ClickHouse or chdb write that failed because its
+ * disk is full: ClickHouse's NOT_ENOUGH_SPACE, or the operating system's ENOSPC told in a code or
+ * in words. Undefined for anything else. errors.ts turns it into RESOURCE_EXHAUSTED.
+ */
+export function storeOutOfSpace(error: unknown): string | undefined {
+  for (const link of chain(error)) {
+    if (!(link instanceof StoreError)) continue;
+    const causes = [...chain(link)];
+    const full =
+      link.clickhouseCode === CLICKHOUSE_NOT_ENOUGH_SPACE ||
+      causes.some((c) => codeOf(c) === 'ENOSPC' || (c as { clickhouseCode?: unknown }).clickhouseCode === CLICKHOUSE_NOT_ENOUGH_SPACE || /no space left on device|not enough space/i.test(messageOf(c)));
+    if (!full) continue;
+    const embedded = link.message.startsWith('chdb:') || causes.some((c) => String(codeOf(c)).startsWith('CHDB_'));
+    return embedded ? 'ClickHouse (embedded)' : 'ClickHouse';
+  }
+  return undefined;
 }
 
 /**

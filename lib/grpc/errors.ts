@@ -9,7 +9,7 @@ import {
   ResourceInfoSchema,
   RetryInfoSchema,
 } from '../../gen/google/rpc/error_details_pb.js';
-import { dependencyOutage } from './dependency-outage.js';
+import { dependencyOutage, storeOutOfSpace } from './dependency-outage.js';
 import { grpc, type GrpcJs } from './grpc-js.js';
 
 /** One invalid field of a request: the field's path (e.g. `bars[3].close`) and what is wrong. */
@@ -135,10 +135,14 @@ const OUTAGE_RETRY_AFTER_MS = 1_000;
  * The error a handler's failure stands for: a DomainError as it is; a store, database or bus that
  * cannot be reached (ClickHouse, chdb, PostgreSQL, PGlite, NATS, a refused or reset socket) as
  * UNAVAILABLE naming the dependency, so every service answers an outage the same retryable way;
- * anything else unchanged (it becomes INTERNAL).
+ * a store whose disk is full as RESOURCE_EXHAUSTED naming it; anything else unchanged (it becomes INTERNAL).
  */
 export function asDomainError(error: unknown): unknown {
   if (error instanceof DomainError) return error;
+  // A full disk is not an outage a retry a second later gets past: RESOURCE_EXHAUSTED, as gRPC
+  // defines it ("the entire file system is out of space"), so the operator frees room first.
+  const full = storeOutOfSpace(error);
+  if (full !== undefined) return new ResourceExhaustedError(`${full} is out of disk space; retry once there is room`);
   const outage = dependencyOutage(error);
   return outage ? new UnavailableError(`${outage.dependency} is unavailable: ${outage.reason}`, OUTAGE_RETRY_AFTER_MS) : error;
 }

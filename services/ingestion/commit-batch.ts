@@ -37,7 +37,7 @@ export interface CommitDeps {
  * one BarsIngested per symbol (split above {@link BARS_PER_EVENT}). Bars identical to the stored
  * ones are neither written nor announced, so re-ingesting the same data changes nothing and sends
  * nothing. Each event is recorded in the outbox before the bars are written and marked sent on
- * JetStream's ack; the relay re-sends what NATS did not take. Its `Nats-Msg-Id` hashes the bars it
+ * JetStream's ack; the relay re-sends what NATS did not take, and only events whose bars were written. Its `Nats-Msg-Id` hashes the bars it
  * carries.
  *
  * From reading the stored bars to marking the events sent, the batch holds its symbols in the
@@ -134,8 +134,14 @@ async function commitHeld(
     }
   }
 
-  await deps.bars.enqueue(pending.map((p) => p.entry));
-  await deps.bars.insert(written);
+  // Outbox first, bars second, both stamped with one time: if the bars' insert fails (a full disk,
+  // an outage), the call fails with nothing visible, and the relay tells the entries it left from
+  // announced bars by that time (BarStore.barsWritten) and never sends them. The other order could
+  // leave bars stored that no event ever announces. A retry records the same entries again (their
+  // ids hash the bars) and announces them once.
+  const at = new Date();
+  await deps.bars.enqueue(pending.map((p) => p.entry), at);
+  await deps.bars.insert(written, at);
   await publishPending(deps, pending);
   return outcome;
 }
@@ -222,6 +228,12 @@ export async function publishPending(deps: CommitDeps, pending: readonly { entry
   if (failure !== undefined) {
     deps.logger.warn({ err: failure, pending: pending.length - sent.length }, 'events not acknowledged; the outbox relay will re-send them');
   }
-  await deps.bars.markSent(sent);
+  try {
+    await deps.bars.markSent(sent);
+  } catch (error) {
+    // The bars are stored and announced: the call succeeded. The relay re-sends these events under
+    // the same ids, which JetStream drops as duplicates.
+    deps.logger.warn({ err: error, events: sent.length }, 'events sent but not marked so in the outbox');
+  }
   return sent.length;
 }

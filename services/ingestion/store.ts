@@ -72,6 +72,8 @@ export interface OutboxEntry {
   partCount: number;
   batchId: string;
   source: string;
+  /** When the entry was recorded; its bars carry this time or a later one as `ingested_at`. */
+  createdAt?: Date;
 }
 
 interface BarRow {
@@ -110,6 +112,12 @@ const fromRow = (row: BarRow): BarRecord => ({
 export class BarStore {
   /** Latest stored day per symbol, `YYYY-MM-DD`; '' for a symbol with no bars. */
   readonly #latest = new Map<string, string>();
+  /**
+   * Outbox entries found without their bars (the bars' write failed after the entry's, e.g. on a
+   * full disk), by message id: left out of {@link unsent} so they never hold up the entries behind
+   * them, until a commit records the same event again.
+   */
+  readonly #orphans = new Set<string>();
 
   constructor(private readonly store: Store) {}
 
@@ -149,7 +157,13 @@ export class BarStore {
 
   /** Writes bars in one INSERT; a bar of an existing (symbol, date) replaces the old one. */
   async insert(bars: readonly BarRecord[], ingestedAt = new Date()): Promise<void> {
-    await this.store.insertEncoded('bars', barsJson(bars, ingestedAt));
+    try {
+      await this.store.insertEncoded('bars', barsJson(bars, ingestedAt));
+    } catch (error) {
+      // A failed insert may still have landed: read these symbols' latest days afresh next time.
+      for (const bar of bars) this.#latest.delete(bar.symbol);
+      throw error;
+    }
     for (const bar of bars) {
       const latest = this.#latest.get(bar.symbol);
       if (latest !== undefined && bar.date > latest) this.#latest.set(bar.symbol, bar.date);
@@ -205,9 +219,33 @@ export class BarStore {
     return Number(rows[0]?.n ?? 0) > 0;
   }
 
-  /** Records events in the outbox as unsent. */
-  async enqueue(entries: readonly OutboxEntry[]): Promise<void> {
-    await this.store.insert('event_outbox', entries.map((e) => outboxRow(e, 0)));
+  /**
+   * Records events in the outbox as unsent, at `createdAt`: the bars they announce must then be
+   * inserted with that time (or a later one) as `ingested_at`, see {@link barsWritten}.
+   */
+  async enqueue(entries: readonly OutboxEntry[], createdAt = new Date()): Promise<void> {
+    await this.store.insert('event_outbox', entries.map((e) => outboxRow(e, 0, createdAt)));
+    for (const e of entries) this.#orphans.delete(e.msgId);
+  }
+
+  /**
+   * Whether the bars an outbox entry announces were written: as many bars of its symbol and range
+   * stored at or after the entry's creation as it carries. False when the insert that should have
+   * followed the entry failed (nothing of it is stored, since one insert lands whole or not at all).
+   */
+  async barsWritten(entry: OutboxEntry): Promise<boolean> {
+    if (entry.createdAt === undefined) return true;
+    const rows = await this.store.query<{ n: number }>(
+      `SELECT count() AS n FROM bars FINAL
+       WHERE symbol = {symbol:String} AND date BETWEEN {from:Date} AND {to:Date} AND ingested_at >= {since:DateTime64(3, 'UTC')}`,
+      { symbol: entry.symbol, from: entry.firstDate, to: entry.lastDate, since: entry.createdAt },
+    );
+    return Number(rows[0]?.n ?? 0) >= entry.barsNew + entry.barsChanged;
+  }
+
+  /** Leaves an entry whose bars were never written out of {@link unsent} until it is recorded again. */
+  setAside(entry: OutboxEntry): void {
+    this.#orphans.add(entry.msgId);
   }
 
   /** Marks events as acknowledged by JetStream. */
@@ -219,10 +257,10 @@ export class BarStore {
   async unsent(limit: number, skipSymbols: readonly string[] = []): Promise<OutboxEntry[]> {
     const rows = await this.store.query<Record<string, string | number>>(
       `SELECT msg_id, symbol, toString(first_date) AS first, toString(last_date) AS last, bars_new, bars_changed,
-              part, part_count, batch_id, source
-       FROM event_outbox FINAL WHERE sent = 0 AND symbol NOT IN {skip:Array(String)}
+              part, part_count, batch_id, source, toString(created_at) AS created
+       FROM event_outbox FINAL WHERE sent = 0 AND symbol NOT IN {skip:Array(String)} AND msg_id NOT IN {orphans:Array(String)}
        ORDER BY created_at LIMIT {limit:UInt32}`,
-      { limit, skip: skipSymbols },
+      { limit, skip: skipSymbols, orphans: [...this.#orphans] },
     );
     return rows.map((r) => ({
       msgId: String(r.msg_id),
@@ -235,6 +273,7 @@ export class BarStore {
       partCount: Number(r.part_count),
       batchId: String(r.batch_id),
       source: String(r.source),
+      createdAt: parseDateTime(String(r.created)),
     }));
   }
 
@@ -248,7 +287,7 @@ export class BarStore {
   }
 }
 
-const outboxRow = (e: OutboxEntry, sent: 0 | 1) => ({
+const outboxRow = (e: OutboxEntry, sent: 0 | 1, createdAt = new Date()) => ({
   msg_id: e.msgId,
   symbol: e.symbol,
   first_date: e.firstDate,
@@ -260,5 +299,5 @@ const outboxRow = (e: OutboxEntry, sent: 0 | 1) => ({
   batch_id: e.batchId,
   source: e.source,
   sent,
-  created_at: new Date(),
+  created_at: createdAt,
 });
