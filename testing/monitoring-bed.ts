@@ -28,6 +28,8 @@ export interface TestPrediction {
   predictedClose?: number;
   latencyMs?: number;
   features?: number[];
+  /** A shadow (challenger) prediction, PredictionMade.shadow. */
+  shadow?: boolean;
 }
 
 /** A monitoring service on a test network, with a client and a publishing bus. */
@@ -112,6 +114,6 @@ function predictionMade(p: TestPrediction): MessageInitShape<typeof PredictionMa
   return {
     predictionId: randomUUID(), modelName: p.model, modelVersion: p.version, symbol: p.symbol, featureDate: toProtoDate(p.featureDate),
     predictedReturn: p.predictedReturn, predictedClose: p.predictedClose ?? p.baseClose * Math.exp(p.predictedReturn), baseClose: p.baseClose,
-    latencyMs: p.latencyMs ?? 1, instanceId: 'test', occurredAt: timestampFromMs(Date.now()), features: p.features ?? [],
+    latencyMs: p.latencyMs ?? 1, instanceId: 'test', occurredAt: timestampFromMs(Date.now()), features: p.features ?? [], shadow: p.shadow ?? false,
   };
 }

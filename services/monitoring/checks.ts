@@ -8,9 +8,10 @@ import type { Observation, RuleOutcome } from './alert-book.js';
 import type { ModelInfoSource } from './model-info.js';
 import type { ModelsSeen } from './models-seen.js';
 import { addDays, featureDrift, liveFigures, windowOf } from './performance.js';
-import type { DirectionalAccuracyRule, FeatureDriftRule, LiveErrorRule, PredictionLatencyRule, Rule, StaleBarsRule } from './rules.js';
+import type { ChallengerBeatsRule, DirectionalAccuracyRule, FeatureDriftRule, LiveErrorRule, PredictionLatencyRule, Rule, StaleBarsRule } from './rules.js';
 import type { MonitoringStore } from './store.js';
 import { hoursOverdue } from './bar-overdue.js';
+import { shadowFigures } from './shadow-comparison.js';
 
 /** What checking needs. */
 export interface CheckDeps {
@@ -150,6 +151,32 @@ async function latency(rule: PredictionLatencyRule, deps: CheckDeps): Promise<Ru
   return out.done();
 }
 
+/** A served version whose shadow beat it by more than the margin over the last N shared sessions. */
+async function challengerBeats(rule: ChallengerBeatsRule, deps: CheckDeps): Promise<RuleOutcome> {
+  const out = new Outcome(rule);
+  for (const { modelName, modelVersion } of deps.models.servedVersions()) {
+    const key = modelKey(modelName, modelVersion);
+    const window = await windowOf(deps.store, { modelName, modelVersion, symbol: '' }, rule.window_days);
+    const figures = window && (await shadowFigures(deps.store, modelName, modelVersion, '', window.from, window.to));
+    if (!figures) continue; // no shadow: the rule does not apply
+    const days = figures.days.slice(-rule.sessions);
+    if (days.length < rule.sessions) {
+      out.keep(key);
+      continue;
+    }
+    const sum = (side: 'champion' | 'challenger') => days.reduce((s, d) => s + d[side].absReturn, 0);
+    const count = days.reduce((n, d) => n + d.count, 0);
+    const champion = sum('champion') / count;
+    const challenger = sum('challenger') / count;
+    const gain = champion > 0 ? (champion - challenger) / champion : 0;
+    out.observe({
+      key, labels: { ...modelLabels(modelName, modelVersion), challenger_version: String(figures.challengerVersion) }, firing: gain > rule.margin, value: gain, threshold: rule.margin,
+      summary: `${modelName} v${figures.challengerVersion} (challenger) MAE ${fixed(challenger, 5)} vs v${modelVersion} ${fixed(champion, 5)}: ${fixed(100 * gain, 1)} % lower over the last ${days.length} sessions (${count} pairs; margin ${fixed(100 * rule.margin, 1)} %)`,
+    });
+  }
+  return out.done();
+}
+
 /** Evaluates one rule. */
 export function checkRule(rule: Rule, deps: CheckDeps): Promise<RuleOutcome> {
   switch (rule.kind) {
@@ -163,5 +190,7 @@ export function checkRule(rule: Rule, deps: CheckDeps): Promise<RuleOutcome> {
       return staleBars(rule, deps);
     case 'prediction_latency':
       return latency(rule, deps);
+    case 'challenger_beats':
+      return challengerBeats(rule, deps);
   }
 }

@@ -89,7 +89,7 @@ export class PredictionIntake {
       fresh.length ? this.deps.store.insertPredictions(fresh) : undefined,
       latencies.size ? this.deps.store.insertLatencies([...latencies.values()].map((g) => ({ ...g, at: new Date(g.at) }))) : undefined,
     ]);
-    for (const row of latest.values()) this.deps.models.observe(row.modelName, row.modelVersion, row.occurredAt.getTime());
+    for (const row of latest.values()) this.deps.models.observe(row.modelName, row.modelVersion, row.occurredAt.getTime(), row.shadow);
     if (fresh.length) {
       const symbols = [...new Set(fresh.map((r) => r.symbol))];
       const from = fresh.reduce((min, r) => (r.featureDate < min ? r.featureDate : min), fresh[0].featureDate);

@@ -16,15 +16,19 @@ export class ModelsSeen {
 
   /** Fills the view from the stored predictions (after a restart). */
   async load(store: MonitoringStore): Promise<void> {
-    for (const row of await store.modelVersions()) this.observe(row.modelName, row.modelVersion, row.lastAt);
+    for (const row of await store.modelVersions()) this.observe(row.modelName, row.modelVersion, row.lastAt, row.shadow);
   }
 
-  /** Records a prediction of `name` v`version` made at `at` (epoch ms). */
-  observe(name: string, version: number, at: number): void {
+  /**
+   * Records a prediction of `name` v`version` made at `at` (epoch ms). A shadow prediction (a
+   * challenger's) makes its version known but never the latest: it is not what is served.
+   */
+  observe(name: string, version: number, at: number, shadow = false): void {
     let set = this.versions.get(name);
     if (!set) this.versions.set(name, (set = new Set()));
     set.add(version);
     const current = this.latest.get(name);
+    if (shadow) return;
     if (!current || at > current.at || (at === current.at && version > current.version)) this.latest.set(name, { version, at });
   }
 

@@ -82,7 +82,21 @@ const predictionLatency = z.strictObject({
   min_samples: minCount.default(100),
 });
 
-const rule = z.discriminatedUnion('kind', [liveError, directionalAccuracy, featureDrift, staleBars, predictionLatency]);
+const challengerBeats = z.strictObject({
+  ...base,
+  kind: z.literal('challenger_beats'),
+  /**
+   * Fires when the shadow (challenger) of a served version has a mean absolute return error lower
+   * than the served version's by more than this fraction of it (0.1: 10 % lower), on the same bars.
+   */
+  margin: z.number().min(0).max(1).default(0.1),
+  /** The last this many sessions with pairs both scored are compared; fewer and the rule waits. */
+  sessions: z.number().int().min(1).max(3650).default(5),
+  /** Calendar days looked back for those sessions. */
+  window_days: windowDays.default(30),
+});
+
+const rule = z.discriminatedUnion('kind', [liveError, directionalAccuracy, featureDrift, staleBars, predictionLatency, challengerBeats]);
 
 const file = z.strictObject({
   webhook_url: z.string().url().optional(),
@@ -96,6 +110,7 @@ export type DirectionalAccuracyRule = z.infer<typeof directionalAccuracy>;
 export type FeatureDriftRule = z.infer<typeof featureDrift>;
 export type StaleBarsRule = z.infer<typeof staleBars>;
 export type PredictionLatencyRule = z.infer<typeof predictionLatency>;
+export type ChallengerBeatsRule = z.infer<typeof challengerBeats>;
 
 /** The rules and the webhook a rules file configures. */
 export interface RuleSet {
@@ -122,6 +137,7 @@ export const KIND_OF: Record<Rule['kind'], AlertKind> = {
   feature_drift: AlertKind.FEATURE_DRIFT,
   stale_bars: AlertKind.STALE_BARS,
   prediction_latency: AlertKind.PREDICTION_LATENCY,
+  challenger_beats: AlertKind.CHALLENGER_BEATS,
 };
 
 /** The proto severity of a rule. */

@@ -363,12 +363,12 @@ export class MonitoringStore {
     );
   }
 
-  /** Every (model, version) ever predicted, with its latest prediction instant (epoch ms). */
-  async modelVersions(): Promise<{ modelName: string; modelVersion: number; lastAt: number }[]> {
-    const rows = await this.store.query<{ model_name: string; model_version: number; last_at: string }>(
-      `SELECT model_name, model_version, toString(max(occurred_at)) AS last_at FROM predictions GROUP BY model_name, model_version`,
+  /** Every (model, version) ever predicted, with its latest prediction instant (epoch ms) and whether it was only ever a shadow. */
+  async modelVersions(): Promise<{ modelName: string; modelVersion: number; lastAt: number; shadow: boolean }[]> {
+    const rows = await this.store.query<{ model_name: string; model_version: number; last_at: string; shadow: number }>(
+      `SELECT model_name, model_version, toString(max(occurred_at)) AS last_at, min(shadow) AS shadow FROM predictions GROUP BY model_name, model_version`,
     );
-    return rows.map((r) => ({ modelName: r.model_name, modelVersion: r.model_version, lastAt: ms(r.last_at) }));
+    return rows.map((r) => ({ modelName: r.model_name, modelVersion: r.model_version, lastAt: ms(r.last_at), shadow: Number(r.shadow) === 1 }));
   }
 
   /** The latest target day with a scored prediction in scope, or undefined. */
