@@ -28,6 +28,13 @@ const entries: MadeEntry[] = [
     latencyMs: 0,
     features: [],
   },
+  {
+    // A shadow (challenger) prediction.
+    prediction: create(PredictionSchema, { predictionId: 'c', symbol: 'SCB', modelName: 'm', modelVersion: 2, predictedReturn: 0.001, baseClose: 100, featureDate: { year: 2025, month: 1, day: 2 } }),
+    latencyMs: 0,
+    features: [1, 2],
+    shadow: true,
+  },
 ];
 
 describe('PredictionsMade on the wire', () => {
@@ -35,7 +42,7 @@ describe('PredictionsMade on the wire', () => {
     const now = 1_741_000_555_250;
     const bytes = encodePredictionsMade(entries, 'pod-7', now);
     const expected = create(PredictionsMadeSchema, {
-      predictions: entries.map(({ prediction: p, latencyMs, features }) => ({
+      predictions: entries.map(({ prediction: p, latencyMs, features, shadow }) => ({
         predictionId: p.predictionId,
         modelName: p.modelName,
         modelVersion: p.modelVersion,
@@ -49,6 +56,7 @@ describe('PredictionsMade on the wire', () => {
         instanceId: 'pod-7',
         occurredAt: p.predictedAt ?? timestampFromMs(now),
         features: [...features],
+        shadow: shadow ?? false,
       })),
     });
     assert.deepEqual(fromBinary(PredictionsMadeSchema, bytes), expected);
