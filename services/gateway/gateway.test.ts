@@ -68,12 +68,18 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
   test('a server stream over Connect: WatchPredictions delivers the prediction of a bar ingested while it is open', async () => {
     const client = createClient(PredictionService, createConnectTransport({ baseUrl: bed.url, httpVersion: '1.1' }));
     const controller = new AbortController();
-    const stream = client.watchPredictions({ symbols: ['UPPER'] }, { headers: auth(bed.keys.viewer), signal: controller.signal, timeoutMs: 60_000 });
+    // includeCurrent: the current prediction arrives once the watch is registered upstream, so the
+    // bar added after it cannot slip in before the stream listens.
+    const stream = client.watchPredictions(
+      { symbols: ['UPPER'], includeCurrent: true },
+      { headers: auth(bed.keys.viewer), signal: controller.signal, timeoutMs: 60_000 },
+    );
     try {
       const iterator = stream[Symbol.asyncIterator]();
-      const first = iterator.next();
+      const current = await iterator.next();
+      assert.equal(current.done, false, 'the stream ended before the current prediction');
       const bar = await bed.mesh.addBar('UPPER');
-      for (let next = await first; !next.done; next = await iterator.next()) {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
         if (next.value.kind.case !== 'prediction') continue;
         const prediction = next.value.kind.value;
         assert.equal(prediction.symbol, 'UPPER');
