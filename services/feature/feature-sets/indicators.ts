@@ -157,6 +157,27 @@ export function rollingZScore(values: Column, n: number, ddof: 0 | 1, from = 0):
 }
 
 /**
+ * Where an EMA-like smoothing starts: the given resume point, or the simple mean of values
+ * from … from+n-1, written to `out` at from+n-1 as the first value. Undefined when there are
+ * fewer than n values from `from`.
+ */
+function seedSmoothing(
+  values: Column,
+  n: number,
+  from: number,
+  out: Float64Array,
+  resume?: Resume,
+): { value: number; start: number } | undefined {
+  if (resume) return { value: resume.value, start: resume.index };
+  const seedAt = from + n - 1;
+  if (seedAt >= values.length) return undefined;
+  let sum = 0;
+  for (let i = from; i <= seedAt; i++) sum += values[i];
+  out[seedAt] = sum / n;
+  return { value: sum / n, start: seedAt + 1 };
+}
+
+/**
  * Exponential moving average with α = 2/(n+1), same unit as the input. Seeded with the simple
  * mean of the first n values (indices from … from+n-1), which is its first value, at from+n-1;
  * then EMA_t = α·x_t + (1−α)·EMA_{t−1}.
@@ -164,20 +185,10 @@ export function rollingZScore(values: Column, n: number, ddof: 0 | 1, from = 0):
 export function ema(values: Column, n: number, from = 0, resume?: Resume): Float64Array {
   checkWindow(n, from);
   const out = unavailable(values.length);
-  let value: number;
-  let start: number;
-  if (resume) {
-    value = resume.value;
-    start = resume.index;
-  } else {
-    const seedAt = from + n - 1;
-    if (seedAt >= values.length) return out;
-    let sum = 0;
-    for (let i = from; i <= seedAt; i++) sum += values[i];
-    value = sum / n;
-    out[seedAt] = value;
-    start = seedAt + 1;
-  }
+  const seeded = seedSmoothing(values, n, from, out, resume);
+  if (!seeded) return out;
+  let { value } = seeded;
+  const { start } = seeded;
   const alpha = 2 / (n + 1);
   for (let t = start; t < values.length; t++) {
     // α·x + (1−α)·EMA rearranged: the same number, but a constant input stays exactly constant
@@ -196,20 +207,10 @@ export function ema(values: Column, n: number, from = 0, resume?: Resume): Float
 export function wilderSmooth(values: Column, n: number, from = 0, resume?: Resume): Float64Array {
   checkWindow(n, from);
   const out = unavailable(values.length);
-  let value: number;
-  let start: number;
-  if (resume) {
-    value = resume.value;
-    start = resume.index;
-  } else {
-    const seedAt = from + n - 1;
-    if (seedAt >= values.length) return out;
-    let sum = 0;
-    for (let i = from; i <= seedAt; i++) sum += values[i];
-    value = sum / n;
-    out[seedAt] = value;
-    start = seedAt + 1;
-  }
+  const seeded = seedSmoothing(values, n, from, out, resume);
+  if (!seeded) return out;
+  let { value } = seeded;
+  const { start } = seeded;
   for (let t = start; t < values.length; t++) {
     value = (value * (n - 1) + values[t]) / n;
     out[t] = value;
