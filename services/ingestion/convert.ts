@@ -28,7 +28,11 @@ export function toProtoBar(bar: BarRecord): Bar {
  */
 export function fromProtoBar(bar: Bar): BarRecord {
   const date = bar.date ? (isoDate(bar.date.year, bar.date.month, bar.date.day) ?? '') : '';
-  const symbol = normaliseSymbol(bar.symbol);
+  return barRecord(bar, normaliseSymbol(bar.symbol), date);
+}
+
+/** The record of a received bar, given its normalised symbol and ISO date ('' when impossible). */
+function barRecord(bar: Bar, symbol: string, date: string): BarRecord {
   return {
     wire: symbol === bar.symbol ? bar : undefined,
     symbol,
@@ -70,18 +74,6 @@ export function streamBarConverter(): (bar: Bar) => { record: BarRecord; validSy
         if (key >= 0) days.set(key, date);
       }
     }
-    const record: BarRecord = {
-      wire: known.symbol === bar.symbol ? bar : undefined,
-      symbol: known.symbol,
-      date,
-      open: bar.open,
-      high: bar.high,
-      low: bar.low,
-      close: bar.close,
-      volume: bar.volume,
-      turnover: bar.turnover,
-      trades: bar.trades === undefined ? undefined : Number(bar.trades),
-    };
-    return { record, validSymbol: known.valid };
+    return { record: barRecord(bar, known.symbol, date), validSymbol: known.valid };
   };
 }
