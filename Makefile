@@ -5,7 +5,7 @@ TSX := node --import tsx
 TESTS := 'lib/**/*.test.ts' 'services/**/*.test.ts' 'test/**/*.test.ts' 'cli/**/*.test.ts'
 
 .DEFAULT_GOAL := help
-.PHONY: help deps chromium setup generate contracts lint build web test dev demo bench soak clean mesh images mesh-smoke
+.PHONY: help deps chromium setup generate contracts lint format build web test dev demo bench soak clean mesh images mesh-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,9 +45,13 @@ mesh-smoke: images ## The dev overlay in podman on the default ports: all SERVIN
 contracts: node_modules ## Contract checks: buf lint, format, gen/ and descriptors/ up to date, breaking against the baseline
 	bash scripts/check-contracts.sh
 
-lint: contracts ## Contract checks and the TypeScript type check
+lint: contracts ## Contract checks, the formatting check and the TypeScript type check
+	prettier --check --log-level warn .
 	tsc --noEmit -p .
 	tsc --noEmit -p web
+
+format: deps ## Rewrite the TypeScript and JavaScript sources in the house style (.prettierrc.json)
+	prettier --write --log-level warn .
 
 build: lint ## Type-check everything (services run from source through tsx)
 

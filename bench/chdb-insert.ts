@@ -129,7 +129,13 @@ export interface InsertBenchOptions {
   filter?: string;
 }
 
-async function timeRuns(repeats: number, rows: number, reset: () => Promise<void>, run: () => Promise<void>, check: () => Promise<number>): Promise<number[]> {
+async function timeRuns(
+  repeats: number,
+  rows: number,
+  reset: () => Promise<void>,
+  run: () => Promise<void>,
+  check: () => Promise<number>,
+): Promise<number[]> {
   const runs: number[] = [];
   for (let i = 0; i < repeats; i++) {
     await reset();

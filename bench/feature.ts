@@ -44,18 +44,34 @@ function barOf(s: number, symbol: string, d: number) {
   const close = (k: number) => Math.max(1, 100 + s + 10 * Math.sin(s * 17 + k * 0.7) + k * 0.01);
   const open = close(d - 1);
   const date = new Date(Date.UTC(2015, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);
-  return { symbol, date: toProtoDate(date), open, high: Math.max(open, close(d)) * 1.01, low: Math.min(open, close(d)) * 0.99, close: close(d), volume: 1000 + ((d * 37) % 500), turnover: (1000 + d) * close(d) };
+  return {
+    symbol,
+    date: toProtoDate(date),
+    open,
+    high: Math.max(open, close(d)) * 1.01,
+    low: Math.min(open, close(d)) * 0.99,
+    close: close(d),
+    volume: 1000 + ((d * 37) % 500),
+    turnover: (1000 + d) * close(d),
+  };
 }
 
 /** Publishes day `DAYS` of every symbol, one event each, and waits until each has its vector of that day. */
 async function appendOneDay(bus: EventBus, symbols: readonly string[], computedOn: (date: string) => Promise<void>): Promise<number> {
   const date = new Date(Date.UTC(2015, 0, 1) + DAYS * 86_400_000).toISOString().slice(0, 10);
   const done = computedOn(date);
-  const events = symbols.map((symbol, s) => create(BarsIngestedSchema, { symbol, bars: [barOf(s, symbol, DAYS)], barsNew: 1n, batchId: 'bench-append', part: 1, partCount: 1 }));
+  const events = symbols.map((symbol, s) =>
+    create(BarsIngestedSchema, { symbol, bars: [barOf(s, symbol, DAYS)], barsNew: 1n, batchId: 'bench-append', part: 1, partCount: 1 }),
+  );
   const start = performance.now();
   // Side by side, as the ingestion service publishes a day's closes.
-  await Promise.all(events.map((event) => bus.publish(MeshEvents.barsIngested, event.symbol, event, { msgId: `bench-append-${event.symbol}` })));
-  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('the appended day was not computed within 60 s')), 60_000))]);
+  await Promise.all(
+    events.map((event) => bus.publish(MeshEvents.barsIngested, event.symbol, event, { msgId: `bench-append-${event.symbol}` })),
+  );
+  await Promise.race([
+    done,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('the appended day was not computed within 60 s')), 60_000)),
+  ]);
   return secondsSince(start);
 }
 
@@ -86,13 +102,19 @@ export async function benchFeature(): Promise<void> {
     const done = computedOn(lastHistoryDay, SYMBOLS);
     const start = performance.now();
     await publishHistories(bus, symbols);
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('recompute did not finish within 120 s')), 120_000))]);
+    await Promise.race([
+      done,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('recompute did not finish within 120 s')), 120_000)),
+    ]);
     const recompute = secondsSince(start);
 
     // 100 more symbols of the same length, then one new day for all 300.
     const more = computedOn(lastHistoryDay, APPEND_SYMBOLS);
     await publishHistories(bus, allSymbols.slice(SYMBOLS), SYMBOLS);
-    await Promise.race([more, new Promise((_, reject) => setTimeout(() => reject(new Error('recompute did not finish within 120 s')), 120_000))]);
+    await Promise.race([
+      more,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('recompute did not finish within 120 s')), 120_000)),
+    ]);
     await waitForIdle(service.child.pid!);
     const append = await appendOneDay(bus, allSymbols, (date) => computedOn(date, APPEND_SYMBOLS));
     await subscription.stop();
@@ -105,24 +127,68 @@ export async function benchFeature(): Promise<void> {
       let i = 0;
       loads.push({
         concurrency,
-        ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call: () => client.getFeatures(requests[i++ % SYMBOLS], { timeoutMs: 10_000 }) })),
+        ...(await runLoad({
+          concurrency,
+          durationMs: 3_000,
+          warmupMs: 500,
+          call: () => client.getFeatures(requests[i++ % SYMBOLS], { timeoutMs: 10_000 }),
+        })),
       });
     }
-    printTable(`feature: GetFeatures (latest, from memory) beside raw grpc-js echo, ${echo.payloadBytes}-byte echo payloads${settled ? '' : ' (service still busy after the load)'}`, [
-      ['in flight', 'GetFeatures/s', 'p50 ms', 'p99 ms', 'echo/s', 'echo p50 ms', 'echo p99 ms', 'throughput ratio', 'p99 ratio', 'errors'],
-      ...loads.map((l) => {
-        const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;
-        return [l.concurrency, rate(l.perSecond), l.p50Ms.toFixed(2), l.p99Ms.toFixed(2), rate(e.perSecond), e.p50Ms.toFixed(2), e.p99Ms.toFixed(2), (l.perSecond / e.perSecond).toFixed(2), (l.p99Ms / e.p99Ms).toFixed(2), l.errors];
-      }),
-    ]);
+    printTable(
+      `feature: GetFeatures (latest, from memory) beside raw grpc-js echo, ${echo.payloadBytes}-byte echo payloads${settled ? '' : ' (service still busy after the load)'}`,
+      [
+        [
+          'in flight',
+          'GetFeatures/s',
+          'p50 ms',
+          'p99 ms',
+          'echo/s',
+          'echo p50 ms',
+          'echo p99 ms',
+          'throughput ratio',
+          'p99 ratio',
+          'errors',
+        ],
+        ...loads.map((l) => {
+          const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;
+          return [
+            l.concurrency,
+            rate(l.perSecond),
+            l.p50Ms.toFixed(2),
+            l.p99Ms.toFixed(2),
+            rate(e.perSecond),
+            e.p50Ms.toFixed(2),
+            e.p99Ms.toFixed(2),
+            (l.perSecond / e.perSecond).toFixed(2),
+            (l.p99Ms / e.p99Ms).toFixed(2),
+            l.errors,
+          ];
+        }),
+      ],
+    );
     printTable('feature: full recompute through the BarsIngested consumer', [
       ['symbols x days', 'bars', 'seconds', 'bars/s', 'aim'],
-      [`${SYMBOLS} x ${DAYS}`, rate(SYMBOLS * DAYS), recompute.toFixed(2), rate((SYMBOLS * DAYS) / recompute), recompute < 10 ? 'under 10 s: met' : 'under 10 s: NOT met'],
-      [`append 1 day to ${APPEND_SYMBOLS} x ${DAYS}`, rate(APPEND_SYMBOLS), append.toFixed(2), rate(APPEND_SYMBOLS / append), append < 1 ? 'under 1 s: met' : 'under 1 s: NOT met'],
+      [
+        `${SYMBOLS} x ${DAYS}`,
+        rate(SYMBOLS * DAYS),
+        recompute.toFixed(2),
+        rate((SYMBOLS * DAYS) / recompute),
+        recompute < 10 ? 'under 10 s: met' : 'under 10 s: NOT met',
+      ],
+      [
+        `append 1 day to ${APPEND_SYMBOLS} x ${DAYS}`,
+        rate(APPEND_SYMBOLS),
+        append.toFixed(2),
+        rate(APPEND_SYMBOLS / append),
+        append < 1 ? 'under 1 s: met' : 'under 1 s: NOT met',
+      ],
     ]);
     const c16 = loads.find((l) => l.concurrency === 16)!;
     const e16 = echo.unary.find((u) => u.concurrency === 16)!;
-    console.log(`  aims at concurrency 16: throughput >= 0.6x echo -> ${(c16.perSecond / e16.perSecond).toFixed(2)}x; p99 <= 1.5x echo -> ${(c16.p99Ms / e16.p99Ms).toFixed(2)}x`);
+    console.log(
+      `  aims at concurrency 16: throughput >= 0.6x echo -> ${(c16.perSecond / e16.perSecond).toFixed(2)}x; p99 <= 1.5x echo -> ${(c16.p99Ms / e16.p99Ms).toFixed(2)}x`,
+    );
   } finally {
     client.close();
     await service.stop();

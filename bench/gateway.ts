@@ -22,7 +22,12 @@ const CONCURRENCIES = [1, 16, 64];
 const LOAD = { durationMs: 3_000, warmupMs: 500 };
 
 /** Predict over gRPC at `port` through the echo's raw client, with `metadata` (the gateway's key). */
-async function rawPredictLoad(port: number, symbols: readonly string[], concurrency: number, metadata?: Record<string, string>): Promise<LoadResult> {
+async function rawPredictLoad(
+  port: number,
+  symbols: readonly string[],
+  concurrency: number,
+  metadata?: Record<string, string>,
+): Promise<LoadResult> {
   const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
   const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
   const md = new grpc.Metadata();
@@ -34,7 +39,8 @@ async function rawPredictLoad(port: number, symbols: readonly string[], concurre
       ...LOAD,
       call: async () => {
         const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000, md);
-        if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol) throw new Error('a Predict response without a prediction');
+        if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol)
+          throw new Error('a Predict response without a prediction');
       },
     });
   } finally {
@@ -50,8 +56,13 @@ export async function benchGateway(): Promise<void> {
     const prediction = await rig.startPrediction();
     const key = newKey('bench');
     // A key whose limits never bind: what is measured is the gateway, not its rate limiter.
-    const keys = { keys: [{ id: 'bench', principal: 'bench', role: 'viewer', sha256: hashKey(key), ratePerSecond: 1e9, burst: 1e9, maxStreams: 1_000 }] };
-    const gateway = await rig.startService('gateway', { NEPSE_PREDICTION_ADDR: `127.0.0.1:${prediction.port}`, GATEWAY_API_KEYS: JSON.stringify(keys) });
+    const keys = {
+      keys: [{ id: 'bench', principal: 'bench', role: 'viewer', sha256: hashKey(key), ratePerSecond: 1e9, burst: 1e9, maxStreams: 1_000 }],
+    };
+    const gateway = await rig.startService('gateway', {
+      NEPSE_PREDICTION_ADDR: `127.0.0.1:${prediction.port}`,
+      GATEWAY_API_KEYS: JSON.stringify(keys),
+    });
     const auth = { authorization: `Bearer ${key}` };
     const symbols = rig.symbols;
     // Unmeasured load first: the gateway starts cold (JIT) and its channel to prediction connects lazily.
@@ -65,9 +76,16 @@ export async function benchGateway(): Promise<void> {
       through.push(await rawPredictLoad(gateway.port, symbols, concurrency, auth));
     }
     const connectLoad = async (httpVersion: '2' | '1.1', useBinaryFormat: boolean) => {
-      const client = createClient(PredictionService, createConnectTransport({ baseUrl: `http://127.0.0.1:${gateway.port}`, httpVersion, useBinaryFormat }));
+      const client = createClient(
+        PredictionService,
+        createConnectTransport({ baseUrl: `http://127.0.0.1:${gateway.port}`, httpVersion, useBinaryFormat }),
+      );
       let i = 0;
-      return runLoad({ concurrency: 16, ...LOAD, call: () => client.predict({ symbol: symbols[i++ % symbols.length] }, { headers: auth, timeoutMs: 10_000 }) });
+      return runLoad({
+        concurrency: 16,
+        ...LOAD,
+        call: () => client.predict({ symbol: symbols[i++ % symbols.length] }, { headers: auth, timeoutMs: 10_000 }),
+      });
     };
     const connectBinary = await connectLoad('2', true);
     const connectJson = await connectLoad('1.1', false);
@@ -78,17 +96,44 @@ export async function benchGateway(): Promise<void> {
         const d = direct[k];
         const g = through[k];
         const e = echo.unary.find((u) => u.concurrency === c)!;
-        return [c, rate(d.perSecond), d.p99Ms.toFixed(2), rate(g.perSecond), g.p50Ms.toFixed(2), g.p99Ms.toFixed(2), (g.perSecond / d.perSecond).toFixed(2), rate(e.perSecond), d.errors + g.errors];
+        return [
+          c,
+          rate(d.perSecond),
+          d.p99Ms.toFixed(2),
+          rate(g.perSecond),
+          g.p50Ms.toFixed(2),
+          g.p99Ms.toFixed(2),
+          (g.perSecond / d.perSecond).toFixed(2),
+          rate(e.perSecond),
+          d.errors + g.errors,
+        ];
       }),
     ]);
-    printTable('gateway: Predict over Connect at concurrency 16 (connect-node client: protobuf or JSON encoded and decoded in this process)', [
-      ['protocol', 'Predict/s', 'p50 ms', 'p99 ms', 'errors'],
-      ['Connect, protobuf, HTTP/2', rate(connectBinary.perSecond), connectBinary.p50Ms.toFixed(2), connectBinary.p99Ms.toFixed(2), connectBinary.errors],
-      ['Connect, JSON, HTTP/1.1', rate(connectJson.perSecond), connectJson.p50Ms.toFixed(2), connectJson.p99Ms.toFixed(2), connectJson.errors],
-    ]);
+    printTable(
+      'gateway: Predict over Connect at concurrency 16 (connect-node client: protobuf or JSON encoded and decoded in this process)',
+      [
+        ['protocol', 'Predict/s', 'p50 ms', 'p99 ms', 'errors'],
+        [
+          'Connect, protobuf, HTTP/2',
+          rate(connectBinary.perSecond),
+          connectBinary.p50Ms.toFixed(2),
+          connectBinary.p99Ms.toFixed(2),
+          connectBinary.errors,
+        ],
+        [
+          'Connect, JSON, HTTP/1.1',
+          rate(connectJson.perSecond),
+          connectJson.p50Ms.toFixed(2),
+          connectJson.p99Ms.toFixed(2),
+          connectJson.errors,
+        ],
+      ],
+    );
     const d16 = direct[1];
     const g16 = through[1];
-    console.log(`  aim: through the gateway over gRPC >= 0.6x direct at concurrency 16 -> ${(g16.perSecond / d16.perSecond).toFixed(2)}x (${rate(g16.perSecond)}/s vs ${rate(d16.perSecond)}/s)`);
+    console.log(
+      `  aim: through the gateway over gRPC >= 0.6x direct at concurrency 16 -> ${(g16.perSecond / d16.perSecond).toFixed(2)}x (${rate(g16.perSecond)}/s vs ${rate(d16.perSecond)}/s)`,
+    );
   } finally {
     await rig.stop();
   }

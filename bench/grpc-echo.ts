@@ -60,7 +60,10 @@ export async function startEchoProcess(readyTimeoutMs = 30_000): Promise<EchoPro
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       ready,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`the echo server was not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`the echo server was not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs)),
+      ),
     ]).finally(() => clearTimeout(timer));
     // Keep draining stdout so the child never blocks on a full pipe.
     child.stdout!.resume();
@@ -70,7 +73,6 @@ export async function startEchoProcess(readyTimeoutMs = 30_000): Promise<EchoPro
   }
   return { port, pid: child.pid!, cpuSeconds: () => processCpuSeconds(child.pid!), stop };
 }
-
 
 /** The raw echo client: one channel, so every call shares one HTTP/2 connection. */
 export type EchoClient = GrpcJs.Client & {
@@ -165,11 +167,18 @@ export async function measureRawEcho(options: RawEchoOptions = {}): Promise<RawE
           call,
         }),
       );
-      if (load.requests === 0) throw new Error(`raw unary echo: every call failed at concurrency ${concurrency}`, { cause: load.firstError });
+      if (load.requests === 0)
+        throw new Error(`raw unary echo: every call failed at concurrency ${concurrency}`, { cause: load.firstError });
       unary.push({ concurrency, ...load, serverCpuPercent });
     }
     const [stream, serverCpuPercent] = await withServerCpu(server, () =>
-      runStreamLoad({ open: () => client.bidi(), message: () => payload, messages: options.streamMessages ?? 200_000, window, timeoutMs: 30_000 }),
+      runStreamLoad({
+        open: () => client.bidi(),
+        message: () => payload,
+        messages: options.streamMessages ?? 200_000,
+        window,
+        timeoutMs: 30_000,
+      }),
     );
     return { payloadBytes, unary, bidi: { ...stream, window, serverCpuPercent } };
   } finally {
@@ -198,7 +207,18 @@ export async function benchRawEcho(): Promise<void> {
       percent(u.cpuPercent),
       percent(u.serverCpuPercent),
     ]),
-    ['bidi echo, one stream (messages)', figures.bidi.window, rate(figures.bidi.perSecond), '', '', '', '', 0, percent(figures.bidi.cpuPercent), percent(figures.bidi.serverCpuPercent)],
+    [
+      'bidi echo, one stream (messages)',
+      figures.bidi.window,
+      rate(figures.bidi.perSecond),
+      '',
+      '',
+      '',
+      '',
+      0,
+      percent(figures.bidi.cpuPercent),
+      percent(figures.bidi.serverCpuPercent),
+    ],
   ]);
   const failed = figures.unary.find((u) => u.errors > 0);
   if (failed) console.log(`  first error at concurrency ${failed.concurrency}: ${String(failed.firstError)}`);

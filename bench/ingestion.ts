@@ -76,15 +76,27 @@ export async function benchIngestion(): Promise<void> {
     const store = await benchInsert({ rows: 200_000, repeats: 3, filter: 'Store.insert' });
     const rawRate = raw.results[0].rowsPerSecond;
     const e2e = total / fresh;
-    printTable(`ingestion: ${rate(total)} bars (${SYMBOLS} symbols x ${DAYS} days), ${BARS_PER_MESSAGE} bars per stream message, chdb ${raw.engineVersion}`, [
-      ['path', 'bars/s', 'seconds', 'ratio to raw chdb'],
-      ['IngestBars end to end, new bars (+ events)', rate(e2e), fresh.toFixed(2), (e2e / rawRate).toFixed(2)],
-      ['IngestBars end to end, same bars again (no-op)', rate(total / repeat), repeat.toFixed(2), (total / repeat / rawRate).toFixed(2)],
-      ['Store.insert (JSONCompactEachRow), in process', rate(store.results[0].rowsPerSecond), '', (store.results[0].rowsPerSecond / rawRate).toFixed(2)],
-      ['raw chdb insert, prebuilt payload (engine only)', rate(rawRate), '', '1.00'],
-    ]);
-    console.log(`  BarsIngested events published: ${info.state.messages} for the new bars, ${infoAfter.state.messages - info.state.messages} for the repeat`);
-    console.log(`  aims: new bars end to end >= 0.3x raw chdb of this run -> ${(e2e / rawRate).toFixed(2)}x, ${e2e / rawRate >= 0.3 ? 'met' : 'NOT met'}; >= 100,000 bars/s on a quiet machine -> ${e2e >= 100_000 ? 'met' : 'NOT met'}`);
+    printTable(
+      `ingestion: ${rate(total)} bars (${SYMBOLS} symbols x ${DAYS} days), ${BARS_PER_MESSAGE} bars per stream message, chdb ${raw.engineVersion}`,
+      [
+        ['path', 'bars/s', 'seconds', 'ratio to raw chdb'],
+        ['IngestBars end to end, new bars (+ events)', rate(e2e), fresh.toFixed(2), (e2e / rawRate).toFixed(2)],
+        ['IngestBars end to end, same bars again (no-op)', rate(total / repeat), repeat.toFixed(2), (total / repeat / rawRate).toFixed(2)],
+        [
+          'Store.insert (JSONCompactEachRow), in process',
+          rate(store.results[0].rowsPerSecond),
+          '',
+          (store.results[0].rowsPerSecond / rawRate).toFixed(2),
+        ],
+        ['raw chdb insert, prebuilt payload (engine only)', rate(rawRate), '', '1.00'],
+      ],
+    );
+    console.log(
+      `  BarsIngested events published: ${info.state.messages} for the new bars, ${infoAfter.state.messages - info.state.messages} for the repeat`,
+    );
+    console.log(
+      `  aims: new bars end to end >= 0.3x raw chdb of this run -> ${(e2e / rawRate).toFixed(2)}x, ${e2e / rawRate >= 0.3 ? 'met' : 'NOT met'}; >= 100,000 bars/s on a quiet machine -> ${e2e >= 100_000 ? 'met' : 'NOT met'}`,
+    );
   } finally {
     client.close();
     await bus.close();

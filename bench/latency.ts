@@ -60,7 +60,15 @@ async function cacheMemory(): Promise<{ heapPerSymbol: number; rssPerSymbol: num
       FeaturesComputedSchema,
       create(FeaturesComputedSchema, {
         symbol: `S${s}`,
-        latest: { symbol: `S${s}`, date: { year: 2025, month: 3, day: 4 }, featureSet: { name: DEFAULT_FEATURE_SET.name, version: DEFAULT_FEATURE_SET.version }, names, values: names.map((_, i) => s / 7 + i / 3), close: 100 + s, computedAt: { seconds: 1n } },
+        latest: {
+          symbol: `S${s}`,
+          date: { year: 2025, month: 3, day: 4 },
+          featureSet: { name: DEFAULT_FEATURE_SET.name, version: DEFAULT_FEATURE_SET.version },
+          names,
+          values: names.map((_, i) => s / 7 + i / 3),
+          close: 100 + s,
+          computedAt: { seconds: 1n },
+        },
       }),
     ),
   );
@@ -100,14 +108,35 @@ export async function benchLatency(): Promise<void> {
     const featureAddr = await start('feature');
     const registryAddr = await start('registry', { NEPSE_FEATURE_ADDR: featureAddr });
     const ingestion = createGrpcClient(IngestionService, ingestionAddr, { defaultTimeoutMs: 120_000 });
-    const toWire = (b: (typeof market)[number]) => ({ symbol: b.symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover });
+    const toWire = (b: (typeof market)[number]) => ({
+      symbol: b.symbol,
+      date: toProtoDate(b.date),
+      open: b.open,
+      high: b.high,
+      low: b.low,
+      close: b.close,
+      volume: b.volume,
+      turnover: b.turnover,
+    });
     await ingestion.ingestBars([create(IngestBarsRequestSchema, { bars: market.map(toWire), source: 'bench' })]);
 
     const { dataset } = plantedSignalDataset({ symbols: 20, days: 300, features: WIDTH });
-    const model = exportOnnx(trainRidge(dataset.examples.map((e) => e.features), dataset.examples.map((e) => e.label)), { featureCount: WIDTH });
+    const model = exportOnnx(
+      trainRidge(
+        dataset.examples.map((e) => e.features),
+        dataset.examples.map((e) => e.label),
+      ),
+      { featureCount: WIDTH },
+    );
     const registry = createGrpcClient(RegistryService, registryAddr, { defaultTimeoutMs: 120_000 });
     const registered = await registry.registerModel(registerRequests(registrationFor('bench-latency', WIDTH), model));
-    await registry.transitionStage({ name: 'bench-latency', version: registered.modelVersion!.version, targetStage: Stage.PRODUCTION, reason: 'benchmark', actor: 'bench' });
+    await registry.transitionStage({
+      name: 'bench-latency',
+      version: registered.modelVersion!.version,
+      targetStage: Stage.PRODUCTION,
+      reason: 'benchmark',
+      actor: 'bench',
+    });
     registry.close();
     const predictionAddr = await start('prediction', { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
 
@@ -160,7 +189,14 @@ export async function benchLatency(): Promise<void> {
       const previous = last.get(symbol)!;
       const date = nextTradingDay(previous.date);
       const close = previous.close * (1 + 0.01 * Math.sin(i));
-      const bar = { ...previous, date, open: previous.close, high: Math.max(previous.close, close) * 1.005, low: Math.min(previous.close, close) * 0.995, close };
+      const bar = {
+        ...previous,
+        date,
+        open: previous.close,
+        high: Math.max(previous.close, close) * 1.005,
+        low: Math.min(previous.close, close) * 0.995,
+        close,
+      };
       last.set(symbol, bar);
       const key = `${symbol} ${date}`;
       const entry = note(key);
@@ -169,9 +205,16 @@ export async function benchLatency(): Promise<void> {
       await ingestion.ingestBars([create(IngestBarsRequestSchema, { bars: [toWire(bar)], source: 'bench' })]);
       const returned = performance.now();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([arrived, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no prediction pushed for ${key} within 30 s`)), 30_000)))]);
+      await Promise.race([
+        arrived,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no prediction pushed for ${key} within 30 s`)), 30_000))),
+      ]);
       clearTimeout(timer);
-      timings.push({ barsIngested: (entry.bars ?? sent) - returned, featuresComputed: (entry.features ?? returned) - returned, pushed: entry.pushed! - returned });
+      timings.push({
+        barsIngested: (entry.bars ?? sent) - returned,
+        featuresComputed: (entry.features ?? returned) - returned,
+        pushed: entry.pushed! - returned,
+      });
     }
     controller.abort();
     for (const tap of eventTaps) tap.unsubscribe();
@@ -183,18 +226,43 @@ export async function benchLatency(): Promise<void> {
       const sorted = Float64Array.from(values).sort();
       return [label, percentile(sorted, 50).toFixed(1), percentile(sorted, 99).toFixed(1), sorted[sorted.length - 1].toFixed(1)];
     };
-    printTable(`latency: one new bar through IngestBars → pushed WatchPredictions message, ${BARS} bars one at a time over ${SYMBOLS} symbols (ms after IngestBars returned)`, [
-      ['step', 'p50 ms', 'p99 ms', 'max ms'],
-      row('BarsIngested published (negative: before IngestBars returned)', timings.map((t) => t.barsIngested)),
-      row('FeaturesComputed published', timings.map((t) => t.featuresComputed)),
-      row('prediction pushed on WatchPredictions', timings.map((t) => t.pushed)),
-      row('  of which feature service (BarsIngested → FeaturesComputed)', timings.map((t) => t.featuresComputed - t.barsIngested)),
-      row('  of which prediction service (FeaturesComputed → pushed)', timings.map((t) => t.pushed - t.featuresComputed)),
-    ]);
-    printTable(`latency: the prediction service's feature cache with ${CACHED_SYMBOLS.toLocaleString('en-US')} symbols (latest ${WIDTH}-feature vector of each, and its latest bars)`, [
-      ['heap bytes per symbol', 'RSS bytes per symbol', `heap for ${CACHED_SYMBOLS.toLocaleString('en-US')} symbols`],
-      [Math.round(memory.heapPerSymbol), Math.round(memory.rssPerSymbol), `${((memory.heapPerSymbol * CACHED_SYMBOLS) / 1024 / 1024).toFixed(1)} MiB`],
-    ]);
+    printTable(
+      `latency: one new bar through IngestBars → pushed WatchPredictions message, ${BARS} bars one at a time over ${SYMBOLS} symbols (ms after IngestBars returned)`,
+      [
+        ['step', 'p50 ms', 'p99 ms', 'max ms'],
+        row(
+          'BarsIngested published (negative: before IngestBars returned)',
+          timings.map((t) => t.barsIngested),
+        ),
+        row(
+          'FeaturesComputed published',
+          timings.map((t) => t.featuresComputed),
+        ),
+        row(
+          'prediction pushed on WatchPredictions',
+          timings.map((t) => t.pushed),
+        ),
+        row(
+          '  of which feature service (BarsIngested → FeaturesComputed)',
+          timings.map((t) => t.featuresComputed - t.barsIngested),
+        ),
+        row(
+          '  of which prediction service (FeaturesComputed → pushed)',
+          timings.map((t) => t.pushed - t.featuresComputed),
+        ),
+      ],
+    );
+    printTable(
+      `latency: the prediction service's feature cache with ${CACHED_SYMBOLS.toLocaleString('en-US')} symbols (latest ${WIDTH}-feature vector of each, and its latest bars)`,
+      [
+        ['heap bytes per symbol', 'RSS bytes per symbol', `heap for ${CACHED_SYMBOLS.toLocaleString('en-US')} symbols`],
+        [
+          Math.round(memory.heapPerSymbol),
+          Math.round(memory.rssPerSymbol),
+          `${((memory.heapPerSymbol * CACHED_SYMBOLS) / 1024 / 1024).toFixed(1)} MiB`,
+        ],
+      ],
+    );
     const p99 = percentile(Float64Array.from(timings.map((t) => t.pushed)).sort(), 99);
     console.log(`  aim: bar → pushed prediction p99 < 50 ms -> ${p99.toFixed(1)} ms`);
   } finally {

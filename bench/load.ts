@@ -115,7 +115,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
   };
 
-  const limit = timeout(warmupMs + durationMs + (options.drainTimeoutMs ?? 10_000), 'runLoad: calls still in flight after the drain timeout');
+  const limit = timeout(
+    warmupMs + durationMs + (options.drainTimeoutMs ?? 10_000),
+    'runLoad: calls still in flight after the drain timeout',
+  );
   try {
     await Promise.race([Promise.all(Array.from({ length: concurrency }, worker)), limit.promise]);
   } finally {

@@ -39,20 +39,43 @@ const closeOf = (s: number, d: number) => 100 + s + 10 * Math.sin(s * 7 + d / 5)
 /** Publishes `count` messages with at most `window` PubAcks awaited at once. */
 async function publishAll(count: number, window: number, publish: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: window }, async () => {
-    while (next < count) await publish(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: window }, async () => {
+      while (next < count) await publish(next++);
+    }),
+  );
 }
 
 /** Bars of every symbol for every day, one BarsIngested per symbol. */
 async function publishBars(bus: EventBus, days: readonly string[]): Promise<void> {
   await publishAll(SYMBOLS, 16, (s) => {
     const symbol = symbolName(s);
-    const bars = days.map((date, d) => ({ symbol, date: toProtoDate(date), open: closeOf(s, d), high: closeOf(s, d), low: closeOf(s, d), close: closeOf(s, d), volume: 1000 }));
-    return bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, {
-      symbol, bars, firstDate: toProtoDate(days[0]), lastDate: toProtoDate(days.at(-1)!), barsNew: BigInt(days.length), part: 1, partCount: 1,
-      batchId: `bench-${symbol}`, source: 'bench', occurredAt: timestampFromMs(Date.now()),
-    }), { msgId: `bench-bars-${symbol}` });
+    const bars = days.map((date, d) => ({
+      symbol,
+      date: toProtoDate(date),
+      open: closeOf(s, d),
+      high: closeOf(s, d),
+      low: closeOf(s, d),
+      close: closeOf(s, d),
+      volume: 1000,
+    }));
+    return bus.publish(
+      MeshEvents.barsIngested,
+      symbol,
+      create(BarsIngestedSchema, {
+        symbol,
+        bars,
+        firstDate: toProtoDate(days[0]),
+        lastDate: toProtoDate(days.at(-1)!),
+        barsNew: BigInt(days.length),
+        part: 1,
+        partCount: 1,
+        batchId: `bench-${symbol}`,
+        source: 'bench',
+        occurredAt: timestampFromMs(Date.now()),
+      }),
+      { msgId: `bench-bars-${symbol}` },
+    );
   });
 }
 
@@ -65,11 +88,22 @@ async function publishPredictions(bus: EventBus, days: readonly string[]): Promi
     const baseClose = closeOf(s, d);
     const predictedReturn = Math.sin(i) * 0.01;
     const event = create(PredictionsMadeSchema, {
-      predictions: [{
-        predictionId: `bench-${i}`, modelName: 'bench', modelVersion: 1, symbol: symbolName(s), featureDate: toProtoDate(days[d]),
-        predictedReturn, predictedClose: baseClose * Math.exp(predictedReturn), baseClose, latencyMs: 1, instanceId: 'bench',
-        occurredAt: timestampFromMs(Date.now()), features,
-      }],
+      predictions: [
+        {
+          predictionId: `bench-${i}`,
+          modelName: 'bench',
+          modelVersion: 1,
+          symbol: symbolName(s),
+          featureDate: toProtoDate(days[d]),
+          predictedReturn,
+          predictedClose: baseClose * Math.exp(predictedReturn),
+          baseClose,
+          latencyMs: 1,
+          instanceId: 'bench',
+          occurredAt: timestampFromMs(Date.now()),
+          features,
+        },
+      ],
     });
     return bus.publish(MeshEvents.predictionsMade, NO_KEY, event, { msgId: `bench-prediction-${i}` });
   });
@@ -84,7 +118,10 @@ async function backlog(bus: EventBus, durable: string): Promise<number> {
 /** A counter from a service's /metrics, summed over its label sets. */
 async function counterSum(metricsPort: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
 /** Polls every 100 ms until `done()` or `timeoutMs`; returns whether it got there. */
@@ -123,7 +160,8 @@ export async function measureMonitoringDrain(): Promise<MonitoringDrain> {
     // The bars first, consumed while nothing is predicted yet; then the service stops.
     monitoring = await startServiceProcess('monitoring', { env });
     await publishBars(bus, days);
-    if (!(await until(async () => (await backlog(bus, 'monitoring-bars')) === 0, 120_000))) throw new Error('monitoring did not take the bars within 120 s');
+    if (!(await until(async () => (await backlog(bus, 'monitoring-bars')) === 0, 120_000)))
+      throw new Error('monitoring did not take the bars within 120 s');
     await monitoring.stop();
     monitoring = undefined;
     await publishPredictions(bus, days.slice(0, DAYS));
@@ -134,7 +172,8 @@ export async function measureMonitoringDrain(): Promise<MonitoringDrain> {
     const start = performance.now();
     const cpuBefore = processCpuSeconds(pid);
     const pendingAtStart = await backlog(bus, DURABLE);
-    if (!(await until(async () => (await backlog(bus, DURABLE)) === 0, 900_000))) throw new Error(`monitoring did not drain ${events} events within 900 s`);
+    if (!(await until(async () => (await backlog(bus, DURABLE)) === 0, 900_000)))
+      throw new Error(`monitoring did not drain ${events} events within 900 s`);
     const seconds = (performance.now() - start) / 1000;
     const cpuPercent = ((processCpuSeconds(pid) - cpuBefore) / seconds) * 100;
     const scored = await counterSum(monitoring.metricsPort, 'nepse_monitoring_predictions_scored_total');
@@ -176,17 +215,26 @@ async function measureLive(durationMs: number): Promise<{ predict: LoadResult; l
     const prediction = await rig.startPrediction();
     const predict = await measurePredict(prediction.port, rig.symbols, 64);
     await rig.startService('monitoring', { LOG_LEVEL: 'error' });
-    if (!(await until(async () => (await backlog(bus, DURABLE)) === 0, 60_000))) throw new Error('monitoring did not catch up with the first run within 60 s');
+    if (!(await until(async () => (await backlog(bus, DURABLE)) === 0, 60_000)))
+      throw new Error('monitoring did not catch up with the first run within 60 s');
     const before = await predictionsEvents(bus);
     const load = await measurePredict(prediction.port, rig.symbols, 64, durationMs);
     const stopped = performance.now();
     const behindAtEnd = await backlog(bus, DURABLE);
-    if (!(await until(async () => (await backlog(bus, DURABLE)) === 0, 300_000))) throw new Error('monitoring did not catch up within 300 s');
+    if (!(await until(async () => (await backlog(bus, DURABLE)) === 0, 300_000)))
+      throw new Error('monitoring did not catch up within 300 s');
     const catchUpSeconds = (performance.now() - stopped) / 1000;
     const events = (await predictionsEvents(bus)) - before;
     return {
       predict,
-      live: { predictPerSecond: load.perSecond, events, eventsPerSecond: events / load.seconds, predictionsPerEvent: events ? load.requests / events : 0, behindAtEnd, catchUpSeconds },
+      live: {
+        predictPerSecond: load.perSecond,
+        events,
+        eventsPerSecond: events / load.seconds,
+        predictionsPerEvent: events ? load.requests / events : 0,
+        behindAtEnd,
+        catchUpSeconds,
+      },
     };
   } finally {
     await bus.close();
@@ -197,13 +245,34 @@ async function measureLive(durationMs: number): Promise<{ predict: LoadResult; l
 export async function benchMonitoring(): Promise<void> {
   const { predict, live } = await measureLive(10_000);
   const drain = await measureMonitoringDrain();
-  printTable('monitoring: Predict at concurrency 64 for 10 s with monitoring consuming the PredictionsMade it publishes (all processes on this machine)', [
-    ['Predict/s', 'events/s published', 'predictions per event', 'monitoring behind at the end (events)', 'caught up after s'],
-    [rate(live.predictPerSecond), rate(live.eventsPerSecond), live.predictionsPerEvent.toFixed(1), rate(live.behindAtEnd), live.catchUpSeconds.toFixed(1)],
-  ]);
-  printTable(`monitoring: a backlog of ${rate(drain.events)} PredictionsMade (one new, scorable prediction each) worked off on embedded ClickHouse, beside Predict at concurrency 64 alone`, [
-    ['monitoring events/s', 'seconds', 'scored', 'monitoring CPU %', 'Predict/s c64', 'ratio'],
-    [rate(drain.perSecond), drain.seconds.toFixed(1), rate(drain.scored), drain.cpuPercent.toFixed(0), rate(predict.perSecond), (drain.perSecond / predict.perSecond).toFixed(2)],
-  ]);
-  console.log(`  aim: monitoring events/s >= Predict/s at c64 (one event per prediction, the worst case) -> ${(drain.perSecond / predict.perSecond).toFixed(2)}x; every prediction scored once -> ${drain.scored === drain.expected ? 'yes' : `no (${drain.scored} of ${drain.expected})`}`);
+  printTable(
+    'monitoring: Predict at concurrency 64 for 10 s with monitoring consuming the PredictionsMade it publishes (all processes on this machine)',
+    [
+      ['Predict/s', 'events/s published', 'predictions per event', 'monitoring behind at the end (events)', 'caught up after s'],
+      [
+        rate(live.predictPerSecond),
+        rate(live.eventsPerSecond),
+        live.predictionsPerEvent.toFixed(1),
+        rate(live.behindAtEnd),
+        live.catchUpSeconds.toFixed(1),
+      ],
+    ],
+  );
+  printTable(
+    `monitoring: a backlog of ${rate(drain.events)} PredictionsMade (one new, scorable prediction each) worked off on embedded ClickHouse, beside Predict at concurrency 64 alone`,
+    [
+      ['monitoring events/s', 'seconds', 'scored', 'monitoring CPU %', 'Predict/s c64', 'ratio'],
+      [
+        rate(drain.perSecond),
+        drain.seconds.toFixed(1),
+        rate(drain.scored),
+        drain.cpuPercent.toFixed(0),
+        rate(predict.perSecond),
+        (drain.perSecond / predict.perSecond).toFixed(2),
+      ],
+    ],
+  );
+  console.log(
+    `  aim: monitoring events/s >= Predict/s at c64 (one event per prediction, the worst case) -> ${(drain.perSecond / predict.perSecond).toFixed(2)}x; every prediction scored once -> ${drain.scored === drain.expected ? 'yes' : `no (${drain.scored} of ${drain.expected})`}`,
+  );
 }

@@ -33,7 +33,11 @@ export async function measureShadow(
   const client = createGrpcClient(PredictionService, `127.0.0.1:${service.port}`);
   try {
     const without = await measure(service.port, rig.symbols, concurrency);
-    const bytes = linearModel({ width: features, weights: Array.from({ length: features }, (_, i) => 0.0001 * ((i % 5) - 2)), bias: 0.0002 });
+    const bytes = linearModel({
+      width: features,
+      weights: Array.from({ length: features }, (_, i) => 0.0001 * ((i % 5) - 2)),
+      bias: 0.0002,
+    });
     const { modelVersion } = await registry.registerModel(registerRequests(registrationFor(model, features), bytes));
     await registry.setAlias({ name: model, alias: 'challenger', version: modelVersion!.version, actor: 'bench', reason: 'shadow latency' });
     const deadline = Date.now() + 60_000;

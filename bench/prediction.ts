@@ -12,7 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { BarsIngestedSchema } from '../gen/nepse/events/v1/events_pb.js';
-import { PredictionService, PredictRequestSchema, PredictResponseSchema, StreamPredictionsRequestSchema } from '../gen/nepse/prediction/v1/prediction_pb.js';
+import {
+  PredictionService,
+  PredictRequestSchema,
+  PredictResponseSchema,
+  StreamPredictionsRequestSchema,
+} from '../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js';
 import { MeshEvents } from '../lib/events/catalog.js';
 import { connectEvents, ensureStreams } from '../lib/events/index.js';
@@ -58,7 +63,13 @@ async function rawOnnx(model: Uint8Array): Promise<{ single: number; batched: nu
 /** A ridge model of {@link FEATURES} features as ONNX, trained on a planted signal. */
 export function benchModel(): Uint8Array {
   const { dataset } = plantedSignalDataset({ symbols: 20, days: 300, features: FEATURES });
-  return exportOnnx(trainRidge(dataset.examples.map((e) => e.features), dataset.examples.map((e) => e.label)), { featureCount: FEATURES });
+  return exportOnnx(
+    trainRidge(
+      dataset.examples.map((e) => e.features),
+      dataset.examples.map((e) => e.label),
+    ),
+    { featureCount: FEATURES },
+  );
 }
 
 /** What a prediction service needs around it, running: nats-server, feature and registry processes, bars of 30 symbols, `model` in Production. */
@@ -94,7 +105,10 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
     processes.push(feature);
     const featureAddr = `127.0.0.1:${feature.port}`;
     // PGlite's first start is slow on a busy machine: allow it more than the default 90 s.
-    const registryProcess = await startServiceProcess('registry', { env: { ...env, NEPSE_FEATURE_ADDR: featureAddr }, readyTimeoutMs: 180_000 });
+    const registryProcess = await startServiceProcess('registry', {
+      env: { ...env, NEPSE_FEATURE_ADDR: featureAddr },
+      readyTimeoutMs: 180_000,
+    });
     processes.push(registryProcess);
     const registryAddr = `127.0.0.1:${registryProcess.port}`;
 
@@ -103,12 +117,34 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
     const market = generateMarket(days, { symbols: 30 });
     const symbols = [...new Set(market.map((b) => b.symbol))];
     for (const symbol of symbols) {
-      const bars = market.filter((b) => b.symbol === symbol).map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover }));
-      await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars, batchId: 'bench', part: 1, partCount: 1 }), { msgId: `bench-${symbol}` });
+      const bars = market
+        .filter((b) => b.symbol === symbol)
+        .map((b) => ({
+          symbol,
+          date: toProtoDate(b.date),
+          open: b.open,
+          high: b.high,
+          low: b.low,
+          close: b.close,
+          volume: b.volume,
+          turnover: b.turnover,
+        }));
+      await bus.publish(
+        MeshEvents.barsIngested,
+        symbol,
+        create(BarsIngestedSchema, { symbol, bars, batchId: 'bench', part: 1, partCount: 1 }),
+        { msgId: `bench-${symbol}` },
+      );
     }
     const registry = createGrpcClient(RegistryService, registryAddr, { defaultTimeoutMs: 60_000 });
     const registered = await registry.registerModel(registerRequests(registrationFor('bench-ridge', FEATURES), model));
-    await registry.transitionStage({ name: 'bench-ridge', version: registered.modelVersion!.version, targetStage: Stage.PRODUCTION, reason: 'benchmark', actor: 'bench' });
+    await registry.transitionStage({
+      name: 'bench-ridge',
+      version: registered.modelVersion!.version,
+      targetStage: Stage.PRODUCTION,
+      reason: 'benchmark',
+      actor: 'bench',
+    });
     registry.close();
     Object.assign(env, { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
     const startService = async (name: string, extra: Record<string, string> = {}) => {
@@ -147,13 +183,19 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
  * Predict through the echo's raw client (requests encoded once, responses counted, every 100th
  * decoded and checked) at `concurrency` for `durationMs` after a 500 ms warm-up.
  */
-export async function measurePredict(port: number, symbols: readonly string[], concurrency: number, durationMs = 3_000): Promise<LoadResult> {
+export async function measurePredict(
+  port: number,
+  symbols: readonly string[],
+  concurrency: number,
+  durationMs = 3_000,
+): Promise<LoadResult> {
   const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
   const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
   let calls = 0;
   const rawPredict = async () => {
     const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000);
-    if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol) throw new Error('a Predict response without a prediction');
+    if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol)
+      throw new Error('a Predict response without a prediction');
   };
   try {
     return await runLoad({ concurrency, durationMs, warmupMs: 500, call: rawPredict });
@@ -180,10 +222,20 @@ export async function benchPrediction(): Promise<void> {
         loads.push({ concurrency, ...(await measurePredict(service.port, symbols, concurrency)) });
       }
       let i = 0;
-      const typed = label === 'batching on' ? await runLoad({ concurrency: 64, durationMs: 3_000, warmupMs: 500, call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }) }) : undefined;
+      const typed =
+        label === 'batching on'
+          ? await runLoad({
+              concurrency: 64,
+              durationMs: 3_000,
+              warmupMs: 500,
+              call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }),
+            })
+          : undefined;
       let n = 0;
       let failedInStream = 0;
-      const streamRequests = symbols.map((symbol, k) => Buffer.from(toBinary(StreamPredictionsRequestSchema, create(StreamPredictionsRequestSchema, { requestId: String(k), symbol }))));
+      const streamRequests = symbols.map((symbol, k) =>
+        Buffer.from(toBinary(StreamPredictionsRequestSchema, create(StreamPredictionsRequestSchema, { requestId: String(k), symbol }))),
+      );
       const openRaw = () => {
         const call = raw[PredictionService.method.streamPredictions.name]() as DuplexLike<Buffer>;
         // Field 2 is the prediction, 3 the error: told apart without decoding.
@@ -191,21 +243,44 @@ export async function benchPrediction(): Promise<void> {
         return call;
       };
       // Batched requests: field 4 is the results; a refused request carries only an error (3).
-      const batchOf = (k: number) => ({ requestId: String(k), symbols: Array.from({ length: STREAM_BATCH }, (_, i) => symbols[(k + i) % symbols.length]) });
-      const batchedRequests = symbols.map((_, k) => Buffer.from(toBinary(StreamPredictionsRequestSchema, create(StreamPredictionsRequestSchema, batchOf(k)))));
+      const batchOf = (k: number) => ({
+        requestId: String(k),
+        symbols: Array.from({ length: STREAM_BATCH }, (_, i) => symbols[(k + i) % symbols.length]),
+      });
+      const batchedRequests = symbols.map((_, k) =>
+        Buffer.from(toBinary(StreamPredictionsRequestSchema, create(StreamPredictionsRequestSchema, batchOf(k)))),
+      );
       const openRawBatched = () => {
         const call = raw[PredictionService.method.streamPredictions.name]() as DuplexLike<Buffer>;
         call.on('data', (bytes) => void (topLevelFields(bytes as Buffer).includes(4) || failedInStream++));
         return call;
       };
-      const open = duplexFromIterable<MessageInitShape<typeof StreamPredictionsRequestSchema>>((reqs, signal) => client.streamPredictions(reqs, { signal }));
+      const open = duplexFromIterable<MessageInitShape<typeof StreamPredictionsRequestSchema>>((reqs, signal) =>
+        client.streamPredictions(reqs, { signal }),
+      );
       const batched = { messages: 6_000, window: STREAM_BATCH_WINDOW, timeoutMs: 60_000 };
       const streams =
         label === 'batching on'
           ? {
-              single: await runStreamLoad({ open: openRaw, message: () => streamRequests[n++ % streamRequests.length], messages: 60_000, window: 256, timeoutMs: 60_000 }),
-              singleTyped: await runStreamLoad({ open, message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }), messages: 30_000, window: 256, timeoutMs: 60_000 }),
-              batched: await runStreamLoad({ open: openRawBatched, message: () => batchedRequests[n++ % batchedRequests.length], ...batched }),
+              single: await runStreamLoad({
+                open: openRaw,
+                message: () => streamRequests[n++ % streamRequests.length],
+                messages: 60_000,
+                window: 256,
+                timeoutMs: 60_000,
+              }),
+              singleTyped: await runStreamLoad({
+                open,
+                message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }),
+                messages: 30_000,
+                window: 256,
+                timeoutMs: 60_000,
+              }),
+              batched: await runStreamLoad({
+                open: openRawBatched,
+                message: () => batchedRequests[n++ % batchedRequests.length],
+                ...batched,
+              }),
               batchedTyped: await runStreamLoad({ open, message: () => batchOf(n++), ...batched }),
             }
           : undefined;
@@ -219,13 +294,26 @@ export async function benchPrediction(): Promise<void> {
     const off = await measureService('batching off', { PREDICTION_MAX_BATCH: '1' });
     const shadow = await measureShadow(rig, 'bench-ridge', FEATURES, measurePredict);
 
-    printTable(`prediction: Predict (features fetched from the feature service, one ONNX run per micro-batch) beside raw grpc-js echo, both driven by the same raw client`, [
-      ['in flight', 'Predict/s', 'p50 ms', 'p99 ms', 'echo/s', 'echo p99 ms', 'throughput ratio', 'p99 ratio', 'errors'],
-      ...on.loads.map((l) => {
-        const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;
-        return [l.concurrency, rate(l.perSecond), l.p50Ms.toFixed(2), l.p99Ms.toFixed(2), rate(e.perSecond), e.p99Ms.toFixed(2), (l.perSecond / e.perSecond).toFixed(2), (l.p99Ms / e.p99Ms).toFixed(2), l.errors];
-      }),
-    ]);
+    printTable(
+      `prediction: Predict (features fetched from the feature service, one ONNX run per micro-batch) beside raw grpc-js echo, both driven by the same raw client`,
+      [
+        ['in flight', 'Predict/s', 'p50 ms', 'p99 ms', 'echo/s', 'echo p99 ms', 'throughput ratio', 'p99 ratio', 'errors'],
+        ...on.loads.map((l) => {
+          const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;
+          return [
+            l.concurrency,
+            rate(l.perSecond),
+            l.p50Ms.toFixed(2),
+            l.p99Ms.toFixed(2),
+            rate(e.perSecond),
+            e.p99Ms.toFixed(2),
+            (l.perSecond / e.perSecond).toFixed(2),
+            (l.p99Ms / e.p99Ms).toFixed(2),
+            l.errors,
+          ];
+        }),
+      ],
+    );
     const c64on = on.loads.find((l) => l.concurrency === 64)!;
     const c64off = off.loads[0];
     const t = on.typed!;
@@ -240,14 +328,29 @@ export async function benchPrediction(): Promise<void> {
     ]);
     printTable('prediction: Predict at concurrency 16 without and with a shadow challenger (aim: within 10 %)', [
       ['shadow', 'Predict/s', 'p50 ms', 'p99 ms', 'errors'],
-      ...(['without', 'with'] as const).map((k) => [k === 'with' ? 'with (challenger alias set)' : 'without', rate(shadow[k].perSecond), shadow[k].p50Ms.toFixed(2), shadow[k].p99Ms.toFixed(2), shadow[k].errors]),
-      ['ratio with/without', (shadow.with.perSecond / shadow.without.perSecond).toFixed(2), (shadow.with.p50Ms / shadow.without.p50Ms).toFixed(2), (shadow.with.p99Ms / shadow.without.p99Ms).toFixed(2), ''],
+      ...(['without', 'with'] as const).map((k) => [
+        k === 'with' ? 'with (challenger alias set)' : 'without',
+        rate(shadow[k].perSecond),
+        shadow[k].p50Ms.toFixed(2),
+        shadow[k].p99Ms.toFixed(2),
+        shadow[k].errors,
+      ]),
+      [
+        'ratio with/without',
+        (shadow.with.perSecond / shadow.without.perSecond).toFixed(2),
+        (shadow.with.p50Ms / shadow.without.p50Ms).toFixed(2),
+        (shadow.with.p99Ms / shadow.without.p99Ms).toFixed(2),
+        '',
+      ],
     ]);
     printTable('prediction: streams and raw limits', [
       ['path', 'per second'],
       ['StreamPredictions, one symbol per request, 256 requests in flight (predictions)', rate(on.streams!.single.perSecond)],
       ['  the same through the typed client (lib/grpc)', rate(on.streams!.singleTyped.perSecond)],
-      [`StreamPredictions, ${STREAM_BATCH} symbols per request, ${STREAM_BATCH_WINDOW} requests in flight (predictions)`, rate(on.streams!.batched.perSecond * STREAM_BATCH)],
+      [
+        `StreamPredictions, ${STREAM_BATCH} symbols per request, ${STREAM_BATCH_WINDOW} requests in flight (predictions)`,
+        rate(on.streams!.batched.perSecond * STREAM_BATCH),
+      ],
       ['  the same through the typed client (lib/grpc)', rate(on.streams!.batchedTyped.perSecond * STREAM_BATCH)],
       ['raw grpc-js bidi echo (messages)', rate(echo.bidi.perSecond)],
       ['raw onnxruntime-node, one row per run (rows)', rate(onnx.single)],
@@ -256,7 +359,9 @@ export async function benchPrediction(): Promise<void> {
     const e16 = echo.unary.find((u) => u.concurrency === 16)!;
     const e64 = echo.unary.find((u) => u.concurrency === 64)!;
     const c16 = on.loads.find((l) => l.concurrency === 16)!;
-    console.log(`  aims: c64 throughput >= 0.5x echo -> ${(c64on.perSecond / e64.perSecond).toFixed(2)}x; c16 p99 <= 2x echo -> ${(c16.p99Ms / e16.p99Ms).toFixed(2)}x; stream >= 50,000/s -> ${rate(on.streams!.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams!.single.perSecond)} one per request); batching on/off at c64 -> ${(c64on.perSecond / c64off.perSecond).toFixed(2)}x`);
+    console.log(
+      `  aims: c64 throughput >= 0.5x echo -> ${(c64on.perSecond / e64.perSecond).toFixed(2)}x; c16 p99 <= 2x echo -> ${(c16.p99Ms / e16.p99Ms).toFixed(2)}x; stream >= 50,000/s -> ${rate(on.streams!.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams!.single.perSecond)} one per request); batching on/off at c64 -> ${(c64on.perSecond / c64off.perSecond).toFixed(2)}x`,
+    );
   } finally {
     await rig.stop();
   }

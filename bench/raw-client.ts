@@ -32,9 +32,20 @@ export function createRawClient(address: string, methods: readonly DescMethod[])
 }
 
 /** One unary call of `method` with a deadline (and `metadata`, e.g. credentials); resolves with the response bytes. */
-export function rawUnary(client: RawClient, method: DescMethod, request: Buffer, deadlineMs: number, metadata?: GrpcJs.Metadata): Promise<Buffer> {
+export function rawUnary(
+  client: RawClient,
+  method: DescMethod,
+  request: Buffer,
+  deadlineMs: number,
+  metadata?: GrpcJs.Metadata,
+): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    client[method.name](request, metadata ?? new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error: GrpcJs.ServiceError | null, response: Buffer) => (error ? reject(error) : resolve(response))),
+    client[method.name](
+      request,
+      metadata ?? new grpc.Metadata(),
+      { deadline: Date.now() + deadlineMs },
+      (error: GrpcJs.ServiceError | null, response: Buffer) => (error ? reject(error) : resolve(response)),
+    ),
   );
 }
 

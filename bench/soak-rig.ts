@@ -34,7 +34,8 @@ export class Tally {
 }
 
 const CSV_HEADER = 'Symbol,Date,Open,High,Low,Close,Volume,Turnover\n';
-const csvOf = (bars: readonly SampleBar[]) => CSV_HEADER + bars.map((b) => `${b.symbol},${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume},${b.turnover}`).join('\n') + '\n';
+const csvOf = (bars: readonly SampleBar[]) =>
+  CSV_HEADER + bars.map((b) => `${b.symbol},${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume},${b.turnover}`).join('\n') + '\n';
 /** ImportCsv requests for `text` in chunks of 256 KiB. */
 function* chunksOf(text: string) {
   const bytes = new TextEncoder().encode(text);
@@ -59,7 +60,11 @@ export async function startSoakRig(options: { symbolCount: number; historyDays: 
   const network = await TestNetwork.create({
     services: SOAK_SERVICES,
     readyTimeoutMs: 180_000,
-    ingestion: each, feature: each, registry: each, training: each, monitoring: each,
+    ingestion: each,
+    feature: each,
+    registry: each,
+    training: each,
+    monitoring: each,
     prediction: { ...each, deferred: true },
   });
   try {
@@ -73,8 +78,13 @@ export async function startSoakRig(options: { symbolCount: number; historyDays: 
     let bias = 0;
     const promote = async () => {
       const bytes = linearModel({ width: WIDTH, weights: new Array(WIDTH).fill(0.0001), bias: (bias += 0.0001) });
-      const { modelVersion } = await registry.registerModel(registerRequests(registrationFor(SOAK_MODEL, WIDTH), bytes), { timeoutMs: 60_000 });
-      await registry.transitionStage({ name: SOAK_MODEL, version: modelVersion!.version, targetStage: Stage.PRODUCTION, actor: 'soak', reason: 'soak promotion' }, { timeoutMs: 60_000 });
+      const { modelVersion } = await registry.registerModel(registerRequests(registrationFor(SOAK_MODEL, WIDTH), bytes), {
+        timeoutMs: 60_000,
+      });
+      await registry.transitionStage(
+        { name: SOAK_MODEL, version: modelVersion!.version, targetStage: Stage.PRODUCTION, actor: 'soak', reason: 'soak promotion' },
+        { timeoutMs: 60_000 },
+      );
       return modelVersion!.version;
     };
     await promote();
@@ -83,13 +93,14 @@ export async function startSoakRig(options: { symbolCount: number; historyDays: 
     return {
       network,
       symbols,
-      background: (tally, signal, plan) => Promise.all([
-        importLoop(network, market, later, tally, signal),
-        streamLoop(network, symbols, tally, signal),
-        watchLoop(network, symbols, tally, signal),
-        trainLoop(network, symbols, plan.trainEveryMinutes, tally, signal),
-        promoteLoop(network, symbols[0], plan.promoteAtMs, promote, tally, signal),
-      ]).then(() => undefined),
+      background: (tally, signal, plan) =>
+        Promise.all([
+          importLoop(network, market, later, tally, signal),
+          streamLoop(network, symbols, tally, signal),
+          watchLoop(network, symbols, tally, signal),
+          trainLoop(network, symbols, plan.trainEveryMinutes, tally, signal),
+          promoteLoop(network, symbols[0], plan.promoteAtMs, promote, tally, signal),
+        ]).then(() => undefined),
     };
   } catch (error) {
     await network.close();
@@ -97,13 +108,25 @@ export async function startSoakRig(options: { symbolCount: number; historyDays: 
   }
 }
 
-const pause = (ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }).then(() => true, () => false);
+const pause = (ms: number, signal: AbortSignal) =>
+  sleep(ms, undefined, { signal }).then(
+    () => true,
+    () => false,
+  );
 
 /** Imports the next session of every symbol every 10 s; once they run out, the last one again with new closes (changed bars). */
-async function importLoop(network: TestNetwork, market: readonly SampleBar[], days: readonly string[], tally: () => Tally, signal: AbortSignal) {
+async function importLoop(
+  network: TestNetwork,
+  market: readonly SampleBar[],
+  days: readonly string[],
+  tally: () => Tally,
+  signal: AbortSignal,
+) {
   for (let i = 0; await pause(10_000, signal); i++) {
     const day = days[Math.min(i, days.length - 1)];
-    const bars = market.filter((b) => b.date === day).map((b) => (i < days.length ? b : { ...b, close: b.low + ((b.high - b.low) * ((i % 10) + 1)) / 11 }));
+    const bars = market
+      .filter((b) => b.date === day)
+      .map((b) => (i < days.length ? b : { ...b, close: b.low + ((b.high - b.low) * ((i % 10) + 1)) / 11 }));
     try {
       await network.client('ingestion').importCsv(chunksOf(csvOf(bars)), { timeoutMs: 30_000 });
       tally().imports++;
@@ -147,9 +170,16 @@ async function trainLoop(network: TestNetwork, symbols: readonly string[], every
   const training = network.client('training');
   for (let n = 0; await pause(n === 0 ? 30_000 : everyMinutes * 60_000, signal); n++) {
     try {
-      const { job } = await training.startTraining({ spec: { modelName: 'soak-ridge', algorithm: Algorithm.RIDGE, symbols: symbols.slice(0, 10), foldCount: 3, autoPromote: false }, requestedBy: 'soak' }, { timeoutMs: 30_000 });
+      const { job } = await training.startTraining(
+        {
+          spec: { modelName: 'soak-ridge', algorithm: Algorithm.RIDGE, symbols: symbols.slice(0, 10), foldCount: 3, autoPromote: false },
+          requestedBy: 'soak',
+        },
+        { timeoutMs: 30_000 },
+      );
       let state = job!.state;
-      for await (const update of training.watchJob({ jobId: job!.jobId }, { signal, timeoutMs: 10 * 60_000 })) if (update.kind.case === 'job') state = update.kind.value.state;
+      for await (const update of training.watchJob({ jobId: job!.jobId }, { signal, timeoutMs: 10 * 60_000 }))
+        if (update.kind.case === 'job') state = update.kind.value.state;
       if (state !== JobState.SUCCEEDED) throw new Error(`job ${job!.jobId} ended ${JobState[state]}`);
       tally().jobs++;
     } catch (error) {
@@ -159,14 +189,28 @@ async function trainLoop(network: TestNetwork, symbols: readonly string[], every
 }
 
 /** A new version promoted through the saga at each of `atMs` (from the start), checked to be served within 60 s. */
-async function promoteLoop(network: TestNetwork, symbol: string, atMs: readonly number[], promote: () => Promise<number>, tally: () => Tally, signal: AbortSignal) {
+async function promoteLoop(
+  network: TestNetwork,
+  symbol: string,
+  atMs: readonly number[],
+  promote: () => Promise<number>,
+  tally: () => Tally,
+  signal: AbortSignal,
+) {
   const started = Date.now();
   for (const at of atMs) {
     if (!(await pause(Math.max(0, started + at - Date.now()), signal))) return;
     try {
       const version = await promote();
       const deadline = Date.now() + 60_000;
-      while ((await network.client('prediction').predict({ symbol, modelName: SOAK_MODEL }, { timeoutMs: 5_000 }).catch(() => undefined))?.prediction?.modelVersion !== version) {
+      while (
+        (
+          await network
+            .client('prediction')
+            .predict({ symbol, modelName: SOAK_MODEL }, { timeoutMs: 5_000 })
+            .catch(() => undefined)
+        )?.prediction?.modelVersion !== version
+      ) {
         if (Date.now() > deadline) throw new Error(`version ${version} not served 60 s after its promotion`);
         if (!(await pause(500, signal))) return;
       }

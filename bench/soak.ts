@@ -31,7 +31,10 @@ if (!(Number.isInteger(MINUTES) && MINUTES >= 1 && CONCURRENCY >= 1)) {
 /** A gauge or counter summed over all its label sets on a /metrics page. */
 async function metricSum(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
 /** One minute's figures. */
@@ -44,21 +47,43 @@ interface Minute {
   tally: Tally;
 }
 
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-console.log(`soak: ${MINUTES} min, Predict at concurrency ${CONCURRENCY}, load average ${load()} (the machine is shared; figures move with it)`);
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+console.log(
+  `soak: ${MINUTES} min, Predict at concurrency ${CONCURRENCY}, load average ${load()} (the machine is shared; figures move with it)`,
+);
 const rig = await startSoakRig({ symbolCount: 30, historyDays: 250, soakDays: MINUTES * 6 + 1 });
 const { network } = rig;
 const port = (name: (typeof SOAK_SERVICES)[number]) => network.service(name).metricsPort!;
-const lagOf = async () => (await metricSum(port('monitoring'), 'nepse_events_consumer_pending')) + (await metricSum(port('monitoring'), 'nepse_events_consumer_ack_pending'));
+const lagOf = async () =>
+  (await metricSum(port('monitoring'), 'nepse_events_consumer_pending')) +
+  (await metricSum(port('monitoring'), 'nepse_events_consumer_ack_pending'));
 let code = 1;
 try {
   let tally = new Tally();
   const stop = new AbortController();
-  const background = rig.background(() => tally, stop.signal, { trainEveryMinutes: 3, promoteAtMs: [Math.floor(MINUTES / 2) * 60_000 + 20_000] });
+  const background = rig.background(() => tally, stop.signal, {
+    trainEveryMinutes: 3,
+    promoteAtMs: [Math.floor(MINUTES / 2) * 60_000 + 20_000],
+  });
   const prediction = network.client('prediction');
   let n = 0;
   const minutes: Minute[] = [];
-  const columns = ['min', 'Predict/s', 'p99 ms', 'errors', 'imports', 'stream', 'watched', 'jobs', 'promoted', ...SOAK_SERVICES.map((s) => `${s} MB`), 'lag'];
+  const columns = [
+    'min',
+    'Predict/s',
+    'p99 ms',
+    'errors',
+    'imports',
+    'stream',
+    'watched',
+    'jobs',
+    'promoted',
+    ...SOAK_SERVICES.map((s) => `${s} MB`),
+    'lag',
+  ];
   console.log(columns.join('\t'));
   for (let m = 1; m <= MINUTES; m++) {
     const result = await runLoad({
@@ -69,10 +94,35 @@ try {
     const done = tally;
     tally = new Tally();
     if (result.firstError) done.failures.unshift(`Predict: ${(result.firstError as Error).message}`);
-    const rssMb = Object.fromEntries(await Promise.all(SOAK_SERVICES.map(async (s) => [s, (await metricValue(port(s), 'process_resident_memory_bytes')) / 2 ** 20] as const)));
-    const minute: Minute = { predicts: result.perSecond, p99Ms: result.p99Ms, errors: result.errors + done.errors, rssMb, lag: await lagOf(), tally: done };
+    const rssMb = Object.fromEntries(
+      await Promise.all(
+        SOAK_SERVICES.map(async (s) => [s, (await metricValue(port(s), 'process_resident_memory_bytes')) / 2 ** 20] as const),
+      ),
+    );
+    const minute: Minute = {
+      predicts: result.perSecond,
+      p99Ms: result.p99Ms,
+      errors: result.errors + done.errors,
+      rssMb,
+      lag: await lagOf(),
+      tally: done,
+    };
     minutes.push(minute);
-    console.log([m, rate(minute.predicts), minute.p99Ms.toFixed(1), minute.errors, done.imports, rate(done.streamAnswers), done.watched, done.jobs, done.promotions, ...SOAK_SERVICES.map((s) => rssMb[s].toFixed(0)), minute.lag].join('\t'));
+    console.log(
+      [
+        m,
+        rate(minute.predicts),
+        minute.p99Ms.toFixed(1),
+        minute.errors,
+        done.imports,
+        rate(done.streamAnswers),
+        done.watched,
+        done.jobs,
+        done.promotions,
+        ...SOAK_SERVICES.map((s) => rssMb[s].toFixed(0)),
+        minute.lag,
+      ].join('\t'),
+    );
     for (const failure of done.failures) console.log(`  ${failure}`);
   }
   stop.abort();
@@ -96,13 +146,22 @@ try {
     {
       aim: `RSS flat after warm-up (< ${MAX_RSS_GROWTH * 100} % from minute 2 to ${minutes.length})`,
       met: minutes.length >= 2 && growth.every(([, g]) => g < MAX_RSS_GROWTH),
-      figure: minutes.length >= 2 ? growth.map(([s, g]) => `${s} ${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)} %`).join(', ') : 'needs 2 minutes or more',
+      figure:
+        minutes.length >= 2
+          ? growth.map(([s, g]) => `${s} ${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)} %`).join(', ')
+          : 'needs 2 minutes or more',
     },
-    { aim: `lag bounded (< ${rate(MAX_LAG)} every minute, 0 within 60 s of the end)`, met: maxLag < MAX_LAG && lag === 0, figure: `peak ${rate(maxLag)}, ${lag} left after ${drainedS.toFixed(0)} s` },
+    {
+      aim: `lag bounded (< ${rate(MAX_LAG)} every minute, 0 within 60 s of the end)`,
+      met: maxLag < MAX_LAG && lag === 0,
+      figure: `peak ${rate(maxLag)}, ${lag} left after ${drainedS.toFixed(0)} s`,
+    },
   ];
   console.log(`\nverdict (load average ${load()}):`);
   for (const a of aims) console.log(`  ${a.met ? 'met   ' : 'MISSED'} ${a.aim}: ${a.figure}`);
-  console.log(`  Predict: ${rate(minutes.reduce((s, m) => s + m.predicts, 0) / minutes.length)}/s on average, p99 ${minutes.map((m) => m.p99Ms.toFixed(0)).join(' / ')} ms by minute`);
+  console.log(
+    `  Predict: ${rate(minutes.reduce((s, m) => s + m.predicts, 0) / minutes.length)}/s on average, p99 ${minutes.map((m) => m.p99Ms.toFixed(0)).join(' / ')} ms by minute`,
+  );
   code = aims.every((a) => a.met) ? 0 : 1;
 } finally {
   await network.close();

@@ -27,8 +27,22 @@ export async function benchTraining(): Promise<void> {
   const s = (ms: number) => (ms / 1000).toFixed(2);
   printTable(`training: ${rate(fit.rows)} rows x ${fit.features} features (${SYMBOLS} symbols x ${DAYS} days), one thread`, [
     ['model', 'one fit, s', '5-fold walk-forward, s', 'rows/s (fit)', 'holdout MAE vs no change'],
-    ['ridge (closed form, standardised)', s(fit.ridgeMs), ridge.seconds.toFixed(2), rate(fit.rows / (fit.ridgeMs / 1000)), (ridge.result.holdout.model.maeReturn / ridge.result.holdout.noChange.maeReturn).toFixed(3)],
-    ['gradient-boosted trees (100 x depth 3, 64 bins)', s(fit.gbrtMs), trees.seconds.toFixed(2), rate(fit.rows / (fit.gbrtMs / 1000)), (trees.result.holdout.model.maeReturn / trees.result.holdout.noChange.maeReturn).toFixed(3)],
+    [
+      'ridge (closed form, standardised)',
+      s(fit.ridgeMs),
+      ridge.seconds.toFixed(2),
+      rate(fit.rows / (fit.ridgeMs / 1000)),
+      (ridge.result.holdout.model.maeReturn / ridge.result.holdout.noChange.maeReturn).toFixed(3),
+    ],
+    [
+      'gradient-boosted trees (100 x depth 3, 64 bins)',
+      s(fit.gbrtMs),
+      trees.seconds.toFixed(2),
+      rate(fit.rows / (fit.gbrtMs / 1000)),
+      (trees.result.holdout.model.maeReturn / trees.result.holdout.noChange.maeReturn).toFixed(3),
+    ],
   ]);
-  console.log(`  tree predict over all rows ${s(fit.gbrtPredictMs)} s; both ONNX exports ${fit.exportMs.toFixed(0)} ms; tree model ${rate(fit.gbrtOnnxBytes)} bytes`);
+  console.log(
+    `  tree predict over all rows ${s(fit.gbrtPredictMs)} s; both ONNX exports ${fit.exportMs.toFixed(0)} ms; tree model ${rate(fit.gbrtOnnxBytes)} bytes`,
+  );
 }

@@ -26,7 +26,13 @@ export type CliService = keyof typeof SERVICES;
  * Time allowed for a unary or client-streaming call, in milliseconds. Importing a large export is
  * one client stream, hence the long one; everything else answers in well under a second.
  */
-const TIMEOUT_MS: Record<CliService, number> = { ingestion: 600_000, training: 30_000, registry: 30_000, prediction: 30_000, monitoring: 30_000 };
+const TIMEOUT_MS: Record<CliService, number> = {
+  ingestion: 600_000,
+  training: 30_000,
+  registry: 30_000,
+  prediction: 30_000,
+  monitoring: 30_000,
+};
 
 /** The environment variable naming a service's address, e.g. `NEPSE_PREDICTION_ADDR`: the services' own name for it. */
 export function addressVariable(service: CliService): string {
@@ -74,7 +80,10 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
         let entry = created.get(service);
         if (!entry) {
           const address = serviceAddress(service, env);
-          entry = { address, client: createGrpcClient(SERVICES[service], address, { defaultTimeoutMs: TIMEOUT_MS[service], metadata: credentials(env) }) };
+          entry = {
+            address,
+            client: createGrpcClient(SERVICES[service], address, { defaultTimeoutMs: TIMEOUT_MS[service], metadata: credentials(env) }),
+          };
           created.set(service, entry);
         }
         return entry.client;

@@ -52,7 +52,13 @@ export const JSON_LINES_HELP = 'print one JSON object a line (proto3 JSON) as me
 
 /** Prints messages as one JSON array (proto3 JSON mapping), for `--json`. */
 export function printJson<Desc extends DescMessage>(schema: Desc, messages: readonly MessageShape<Desc>[]): void {
-  console.log(JSON.stringify(messages.map((m) => toJson(schema, m)), null, 2));
+  console.log(
+    JSON.stringify(
+      messages.map((m) => toJson(schema, m)),
+      null,
+      2,
+    ),
+  );
 }
 
 /** Prints one message as a line of JSON, for `--json` on followed streams. */
@@ -65,7 +71,9 @@ export function helpText(name: string, command: Command): string {
   const lines = [`usage: nepse ${command.usage}`, '', command.summary];
   const options = Object.entries(command.options ?? {});
   if (options.length > 0) {
-    const labels = options.map(([option, config]) => `--${option}${config.type === 'string' ? ` ${optionValueName(command.usage, option)}` : ''}`);
+    const labels = options.map(
+      ([option, config]) => `--${option}${config.type === 'string' ? ` ${optionValueName(command.usage, option)}` : ''}`,
+    );
     const width = Math.max(...labels.map((l) => l.length)) + 2;
     lines.push('', 'options:');
     options.forEach(([option], i) => lines.push(`  ${labels[i].padEnd(width)}${command.optionHelp?.[option] ?? ''}`));
@@ -129,7 +137,8 @@ export function fractionOption(value: string | undefined, name: string, bounds: 
 export function dayOption(value: string | undefined, name: string): TradingDate | undefined {
   if (value === undefined) return undefined;
   const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!parts || !isoDate(+parts[1], +parts[2], +parts[3])) throw new UsageError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  if (!parts || !isoDate(+parts[1], +parts[2], +parts[3]))
+    throw new UsageError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(value)}`);
   return toProtoDate(value);
 }
 
@@ -137,7 +146,8 @@ export function dayOption(value: string | undefined, name: string): TradingDate 
 export function choiceOption<T>(value: string | undefined, name: string, choices: Record<string, T>, fallback: T): T {
   if (value === undefined) return fallback;
   const key = value.toLowerCase();
-  if (!Object.hasOwn(choices, key)) throw new UsageError(`${name} must be one of ${Object.keys(choices).join(', ')}, got ${JSON.stringify(value)}`);
+  if (!Object.hasOwn(choices, key))
+    throw new UsageError(`${name} must be one of ${Object.keys(choices).join(', ')}, got ${JSON.stringify(value)}`);
   return choices[key];
 }
 

@@ -19,7 +19,11 @@ export function when(timestamp: Timestamp | undefined): string {
 /** Rows under a header, each column as wide as its widest cell (the last one left ragged). */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? '').length)));
-  const line = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [header, ...rows].map(line).join('\n');
 }
 
@@ -32,7 +36,8 @@ export function fixedRow(widths: readonly number[], cells: readonly string[]): s
 }
 
 /** How a baseline is named in tables. */
-export const baselineName = (baseline: Baseline): string => (baseline === Baseline.NO_CHANGE ? 'no change' : baseline === Baseline.SMA5_DRIFT ? 'SMA-5 drift' : enumWord(Baseline, baseline));
+export const baselineName = (baseline: Baseline): string =>
+  baseline === Baseline.NO_CHANGE ? 'no change' : baseline === Baseline.SMA5_DRIFT ? 'SMA-5 drift' : enumWord(Baseline, baseline);
 
 /** The NO_CHANGE baseline's figures of an evaluation, if it has them. */
 export const noChange = (evaluation: Evaluation | undefined): ForecastMetrics | undefined =>
@@ -52,7 +57,10 @@ export function evaluationTable(evaluation: Evaluation | undefined): string {
   ];
   return table(
     ['', 'SCORED', 'MAE RETURN', 'RMSE RETURN', 'MAE CLOSE', 'MAPE', 'DIRECTION'],
-    [row('model', evaluation?.model), ...(evaluation?.baselines ?? []).map((b) => row(baselineName(b.baseline), b.metrics, b.baseline !== Baseline.NO_CHANGE))],
+    [
+      row('model', evaluation?.model),
+      ...(evaluation?.baselines ?? []).map((b) => row(baselineName(b.baseline), b.metrics, b.baseline !== Baseline.NO_CHANGE)),
+    ],
   );
 }
 
@@ -76,5 +84,7 @@ export function maeVersusNoChange(evaluation: Evaluation | undefined): string {
  */
 export function failureLines(details: Pick<StatusDetails, 'message' | 'fieldViolations'>): string[] {
   const violations = details.fieldViolations.map((v) => `${v.field}: ${v.description}`);
-  return violations.length === 1 && violations[0] === details.message ? [details.message] : [details.message, ...violations.map((v) => `  ${v}`)];
+  return violations.length === 1 && violations[0] === details.message
+    ? [details.message]
+    : [details.message, ...violations.map((v) => `  ${v}`)];
 }

@@ -22,8 +22,11 @@ describe('nepse CLI against real services', () => {
   /** Runs `nepse <args>` as an operator would, to its end. */
   const nepse = (...args: string[]) =>
     new Promise<Run>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'cli/nepse.ts', ...args], { cwd: ROOT, env, timeout: 20_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'cli/nepse.ts', ...args],
+        { cwd: ROOT, env, timeout: 20_000 },
+        (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
 
@@ -56,21 +59,29 @@ describe('nepse CLI against real services', () => {
     assert.match(history.stdout, /v1\s+none → production\s+test\s+prediction test bed/);
   });
 
-  it('predict prints the symbol\'s prediction with the model version that made it, as the service answers it', async () => {
+  it("predict prints the symbol's prediction with the model version that made it, as the service answers it", async () => {
     const run = await nepse('predict', 'nabil');
     assert.equal(run.code, 0, run.stderr);
     const { prediction } = await bed.client.predict({ symbol: 'NABIL' });
     const [header, row] = run.stdout.trim().split('\n');
     assert.match(header, /^SYMBOL\s+FEATURE DATE\s+CLOSE\s+PREDICTED\s+CHANGE\s+LOG RETURN\s+MODEL\s+DEGRADED$/);
     const lastDay = bed.bars.get('NABIL')!.at(-1)!.date;
-    assert.match(row, new RegExp(`^NABIL\\s+${lastDay}\\s+${prediction!.baseClose.toFixed(2)}\\s+${prediction!.predictedClose.toFixed(2)}\\s+\\S+ %\\s+[+-]\\d\\.\\d{5}\\s+${bed.model.name} v${bed.model.version}\\s+no$`));
+    assert.match(
+      row,
+      new RegExp(
+        `^NABIL\\s+${lastDay}\\s+${prediction!.baseClose.toFixed(2)}\\s+${prediction!.predictedClose.toFixed(2)}\\s+\\S+ %\\s+[+-]\\d\\.\\d{5}\\s+${bed.model.name} v${bed.model.version}\\s+no$`,
+      ),
+    );
   });
 
   it('predict with several symbols answers each from one batch', async () => {
     const run = await nepse('predict', 'NABIL', 'NICA', '--model', bed.model.name, '--version', String(bed.model.version));
     assert.equal(run.code, 0, run.stderr);
     const rows = run.stdout.trim().split('\n').slice(1);
-    assert.deepEqual(rows.map((r) => r.split(/\s+/)[0]), SYMBOLS);
+    assert.deepEqual(
+      rows.map((r) => r.split(/\s+/)[0]),
+      SYMBOLS,
+    );
     for (const r of rows) assert.match(r, new RegExp(`${bed.model.name} v${bed.model.version}\\s+no$`));
   });
 
@@ -90,7 +101,11 @@ describe('nepse CLI against real services', () => {
   });
 
   it('watch prints the current prediction and stops cleanly on Ctrl-C', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/nepse.ts', 'watch', 'NICA'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/nepse.ts', 'watch', 'NICA'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     const row = new Promise<void>((resolve) =>
@@ -119,23 +134,35 @@ describe('nepse CLI against real services', () => {
     ]);
     for (const run of [models, history, predict]) assert.equal(run.code, 0, run.stderr);
     const versions = JSON.parse(models.stdout) as Array<{ name: string; version: number; stage: string }>;
-    assert.ok(versions.some((v) => v.name === bed.model.name && v.version === bed.model.version && v.stage === 'STAGE_PRODUCTION'), models.stdout);
+    assert.ok(
+      versions.some((v) => v.name === bed.model.name && v.version === bed.model.version && v.stage === 'STAGE_PRODUCTION'),
+      models.stdout,
+    );
     const entries = JSON.parse(history.stdout) as Array<{ version: number; actor?: string }>;
     assert.ok(entries.length >= 2 && entries.every((e) => e.version === bed.model.version), history.stdout);
     const predictions = JSON.parse(predict.stdout) as Array<{ symbol: string; modelName: string; predictedClose: number }>;
-    assert.deepEqual(predictions.map((p) => p.symbol), SYMBOLS);
+    assert.deepEqual(
+      predictions.map((p) => p.symbol),
+      SYMBOLS,
+    );
     const { prediction } = await bed.client.predict({ symbol: 'NABIL' });
     assert.equal(predictions[0].predictedClose, prediction!.predictedClose);
   });
 
   it('watch --json prints one JSON object a line', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/nepse.ts', 'watch', 'NICA', '--json'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/nepse.ts', 'watch', 'NICA', '--json'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8');
-    const line = new Promise<string>((resolve) => child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      if (stdout.includes('\n')) resolve(stdout.split('\n')[0]);
-    }));
+    const line = new Promise<string>((resolve) =>
+      child.stdout.on('data', (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes('\n')) resolve(stdout.split('\n')[0]);
+      }),
+    );
     const exited = once(child, 'exit');
     try {
       const first = await Promise.race([line, exited.then(() => assert.fail(`watch ended early: ${stdout}`))]);
@@ -151,11 +178,20 @@ describe('nepse CLI against real services', () => {
     const run = await nepse('predict', '--help');
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^usage: nepse predict <SYMBOL\.\.\.>/);
-    for (const option of ['model', 'version', 'as-of', 'json']) assert.match(run.stdout, new RegExp(`^  --${option}\\b.*e\\.g\\. .*--${option}`, 'm'), option);
+    for (const option of ['model', 'version', 'as-of', 'json'])
+      assert.match(run.stdout, new RegExp(`^  --${option}\\b.*e\\.g\\. .*--${option}`, 'm'), option);
   });
 
   it('bad usage prints the usage and exits 2, before calling anything', async () => {
-    const lines = [[], ['frobnicate'], ['predict'], ['predict', 'NABIL', '--version', 'two'], ['predict', 'NABIL', '--as-of', '2024-02-30'], ['promote', 'm', '1', '--stage', 'live'], ['models', '--bogus']];
+    const lines = [
+      [],
+      ['frobnicate'],
+      ['predict'],
+      ['predict', 'NABIL', '--version', 'two'],
+      ['predict', 'NABIL', '--as-of', '2024-02-30'],
+      ['promote', 'm', '1', '--stage', 'live'],
+      ['models', '--bogus'],
+    ];
     const runs = await Promise.all(lines.map((args) => nepse(...args)));
     for (const [i, run] of runs.entries()) {
       assert.equal(run.code, 2, `nepse ${lines[i].join(' ')}: ${run.stderr}`);

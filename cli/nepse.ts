@@ -46,7 +46,10 @@ function printFailure(error: unknown, clients: Clients): void {
   const lines = details ? failureLines(details) : [(error as Error).message];
   // A refused connection carries no details: say where the CLI looked and how to point it elsewhere.
   if (!details && (error as { code?: number }).code === grpc.status.UNAVAILABLE) {
-    lines.push('  is the mesh running (make dev)? asked:', ...clients.dialled().map((d) => `  ${d.service} at ${d.address} (${addressSource(d.service)})`));
+    lines.push(
+      '  is the mesh running (make dev)? asked:',
+      ...clients.dialled().map((d) => `  ${d.service} at ${d.address} (${addressSource(d.service)})`),
+    );
   }
   console.error(`nepse: ${lines.join('\n')}`);
 }

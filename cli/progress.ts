@@ -44,7 +44,8 @@ export function importProgress(options: ProgressOptions): Progress {
   let nextLineAt = everyBytes;
   let shownBytes = -1;
   let lastDraw = Number.NEGATIVE_INFINITY;
-  const line = () => `sent ${mb(bytes)} of ${mb(totalBytes)} (${Math.floor((100 * bytes) / totalBytes)} %), ${rows.toLocaleString('en-US')} rows`;
+  const line = () =>
+    `sent ${mb(bytes)} of ${mb(totalBytes)} (${Math.floor((100 * bytes) / totalBytes)} %), ${rows.toLocaleString('en-US')} rows`;
   return {
     sent(chunk) {
       bytes += chunk.byteLength;

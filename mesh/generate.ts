@@ -24,7 +24,12 @@ export function generatedFiles(): Map<string, string> {
   const base = 'mesh/k8s/base';
   const istio = 'mesh/istio';
   const baseResources = ['namespace.yaml', ...graph.services.map((s) => `${s.name}.yaml`), 'network-policies.yaml'];
-  files.set(`${base}/kustomization.yaml`, yamlStream([{ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: graph.namespace, resources: baseResources }]));
+  files.set(
+    `${base}/kustomization.yaml`,
+    yamlStream([
+      { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: graph.namespace, resources: baseResources },
+    ]),
+  );
   files.set(`${base}/namespace.yaml`, yamlStream([namespace(graph)]));
   for (const service of graph.services) files.set(`${base}/${service.name}.yaml`, yamlStream(serviceObjects(graph, service)));
   files.set(`${base}/network-policies.yaml`, yamlStream(networkPolicies(graph)));
@@ -37,15 +42,22 @@ export function generatedFiles(): Map<string, string> {
   const loopback = graph.services.flatMap((service) => {
     const data: Record<string, string> = {};
     if (usesNats(service)) data.NATS_URL = `nats://127.0.0.1:${PODMAN_NATS_PORT}`;
-    for (const callee of Object.keys(service.calls)) data[`NEPSE_${callee.toUpperCase()}_ADDR`] = `127.0.0.1:${graph.services.find((s) => s.name === callee)!.port}`;
+    for (const callee of Object.keys(service.calls))
+      data[`NEPSE_${callee.toUpperCase()}_ADDR`] = `127.0.0.1:${graph.services.find((s) => s.name === callee)!.port}`;
     return Object.keys(data).length > 0 ? [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${service.name}-env` }, data }] : [];
   });
   files.set('mesh/k8s/overlays/podman/loopback.yaml', yamlStream(loopback));
 
   const istioResources = ['mesh.yaml', ...graph.services.map((s) => `${s.name}.yaml`), 'dependencies.yaml', 'ingress.yaml'];
-  files.set(`${istio}/kustomization.yaml`, yamlStream([{ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: graph.namespace, resources: istioResources }]));
+  files.set(
+    `${istio}/kustomization.yaml`,
+    yamlStream([
+      { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: graph.namespace, resources: istioResources },
+    ]),
+  );
   files.set(`${istio}/mesh.yaml`, yamlStream(meshWideObjects(graph)));
-  for (const service of graph.services) files.set(`${istio}/${service.name}.yaml`, yamlStream(serviceIstioObjects(graph, service, methods)));
+  for (const service of graph.services)
+    files.set(`${istio}/${service.name}.yaml`, yamlStream(serviceIstioObjects(graph, service, methods)));
   files.set(`${istio}/dependencies.yaml`, yamlStream(dependencyObjects(graph)));
   files.set(`${istio}/ingress.yaml`, yamlStream(ingressObjects(graph)));
   return files;

@@ -36,12 +36,15 @@ let played = false;
 /** The podman overlay, reduced to what podman runs: workloads whose image is built, their config and volumes. */
 function renderPlay(): { objects: K8sObject[]; services: string[] } {
   const rendered = parseObjects(execFileSync('kubectl', ['kustomize', join(ROOT, 'mesh/k8s/overlays/podman')], { encoding: 'utf8' }));
-  const workloads = rendered.filter((o) => o.kind === 'Deployment').filter((o) => {
-    const image = (o as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0]!.image;
-    if (imageExists(image)) return true;
-    log(`skipping ${o.metadata.name}: image ${image} not built`);
-    return false;
-  });
+  const workloads = rendered
+    .filter((o) => o.kind === 'Deployment')
+    .filter((o) => {
+      const image = (o as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec
+        .containers[0]!.image;
+      if (imageExists(image)) return true;
+      log(`skipping ${o.metadata.name}: image ${image} not built`);
+      return false;
+    });
   const objects = [...rendered.filter((o) => ['ConfigMap', 'PersistentVolumeClaim'].includes(o.kind)), ...workloads];
   return { objects, services: workloads.map((o) => o.metadata.name).filter((name) => graph.services.some((s) => s.name === name)) };
 }
@@ -96,7 +99,8 @@ async function nepse(args: string[], options: { extraEnv?: Record<string, string
       });
       return stdout;
     } catch (error) {
-      if (Date.now() >= deadline) throw new Error(`nepse ${args.join(' ')}: ${(error as { stderr?: string }).stderr || (error as Error).message}`);
+      if (Date.now() >= deadline)
+        throw new Error(`nepse ${args.join(' ')}: ${(error as { stderr?: string }).stderr || (error as Error).message}`);
       await new Promise((resolve) => setTimeout(resolve, 2_000));
     }
   }
@@ -105,7 +109,8 @@ async function nepse(args: string[], options: { extraEnv?: Record<string, string
 /** Removes this mesh's pods (stopped with the grace period) and volumes, if there are any. */
 function removePodsAndVolumes(): void {
   // A play that failed half-way leaves pods kube down does not know of.
-  for (const pod of pods) spawnSync('podman', ['pod', 'rm', '--force', '--ignore', '--time', '25', pod], { env, stdio: 'ignore', timeout: 60_000 });
+  for (const pod of pods)
+    spawnSync('podman', ['pod', 'rm', '--force', '--ignore', '--time', '25', pod], { env, stdio: 'ignore', timeout: 60_000 });
   for (const volume of volumes) spawnSync('podman', ['volume', 'rm', '--force', volume], { env, stdio: 'ignore' });
 }
 
@@ -114,8 +119,12 @@ function teardown(): void {
   if (played) {
     spawnSync('podman', ['kube', 'down', playFile], { env, stdio: 'ignore', timeout: 120_000 });
     removePodsAndVolumes();
-    const left = podman('pod', 'ls', '--format', '{{.Name}}').split('\n').filter((name) => pods.includes(name));
-    const leftVolumes = podman('volume', 'ls', '--format', '{{.Name}}').split('\n').filter((name) => volumes.includes(name));
+    const left = podman('pod', 'ls', '--format', '{{.Name}}')
+      .split('\n')
+      .filter((name) => pods.includes(name));
+    const leftVolumes = podman('volume', 'ls', '--format', '{{.Name}}')
+      .split('\n')
+      .filter((name) => volumes.includes(name));
     if (left.length + leftVolumes.length > 0) {
       console.error(`mesh-smoke: left behind: ${[...left, ...leftVolumes].join(', ')}`);
       process.exitCode = 1;
@@ -129,8 +138,19 @@ async function main(): Promise<void> {
   const { objects, services } = renderPlay();
   // Podman names each pod <deployment>-pod-0 and makes a named volume of every claim, emptyDir and Secret.
   pods = objects.filter((o) => o.kind === 'Deployment').map((o) => `${o.metadata.name}-pod-0`);
-  const specs = objects.filter((o) => o.kind === 'Deployment').map((o) => (o as unknown as { spec: { template: { spec: { volumes?: { name: string; emptyDir?: unknown; secret?: { secretName: string } }[] } } } }).spec.template.spec);
-  const emptyDirs = specs.flatMap((spec) => (spec.volumes ?? []).flatMap((v) => (v.emptyDir !== undefined ? [v.name] : v.secret ? [v.secret.secretName] : [])));
+  const specs = objects
+    .filter((o) => o.kind === 'Deployment')
+    .map(
+      (o) =>
+        (
+          o as unknown as {
+            spec: { template: { spec: { volumes?: { name: string; emptyDir?: unknown; secret?: { secretName: string } }[] } } };
+          }
+        ).spec.template.spec,
+    );
+  const emptyDirs = specs.flatMap((spec) =>
+    (spec.volumes ?? []).flatMap((v) => (v.emptyDir !== undefined ? [v.name] : v.secret ? [v.secret.secretName] : [])),
+  );
   volumes = [...new Set([...objects.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name), ...emptyDirs])];
   const mesh = graph.services.filter((s) => services.includes(s.name));
   const ports = [4223, ...mesh.flatMap((s) => [s.port, s.metricsPort])];
@@ -149,7 +169,10 @@ async function main(): Promise<void> {
   log('every service SERVING on its probe name');
 
   const csv = join(work, 'prices.csv');
-  writeFileSync(csv, execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/sample-market.ts'), '750'], { cwd: ROOT, maxBuffer: 64 << 20 }));
+  writeFileSync(
+    csv,
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/sample-market.ts'), '750'], { cwd: ROOT, maxBuffer: 64 << 20 }),
+  );
   log(`import: ${(await nepse(['import', csv])).trim().split('\n')[0]}`);
   // Features are computed from the BarsIngested events; training waits for none, so ask until the
   // training set is there (a job that finds too little data fails and is retried).

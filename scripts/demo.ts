@@ -64,10 +64,21 @@ async function main(): Promise<void> {
   const registryAddr = await start('registry', { NEPSE_FEATURE_ADDR: featureAddr });
   const trainingAddr = await start('training', { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
   const predictionAddr = await start('prediction', { NEPSE_FEATURE_ADDR: featureAddr, NEPSE_REGISTRY_ADDR: registryAddr });
-  const monitoringAddr = await start('monitoring', { NEPSE_REGISTRY_ADDR: registryAddr, MONITORING_EVALUATE_INTERVAL_MS: '2000', MONITORING_EVALUATE_DEBOUNCE_MS: '200' });
+  const monitoringAddr = await start('monitoring', {
+    NEPSE_REGISTRY_ADDR: registryAddr,
+    MONITORING_EVALUATE_INTERVAL_MS: '2000',
+    MONITORING_EVALUATE_DEBOUNCE_MS: '200',
+  });
   // The dashboard, for as long as the demo runs, with a development key (operator) as `make dev` makes one.
   const devKeyFile = join(dataDir, 'gateway', 'dev-api-key');
-  const upstreams = { NEPSE_INGESTION_ADDR: ingestionAddr, NEPSE_FEATURE_ADDR: featureAddr, NEPSE_TRAINING_ADDR: trainingAddr, NEPSE_REGISTRY_ADDR: registryAddr, NEPSE_PREDICTION_ADDR: predictionAddr, NEPSE_MONITORING_ADDR: monitoringAddr };
+  const upstreams = {
+    NEPSE_INGESTION_ADDR: ingestionAddr,
+    NEPSE_FEATURE_ADDR: featureAddr,
+    NEPSE_TRAINING_ADDR: trainingAddr,
+    NEPSE_REGISTRY_ADDR: registryAddr,
+    NEPSE_PREDICTION_ADDR: predictionAddr,
+    NEPSE_MONITORING_ADDR: monitoringAddr,
+  };
   const gatewayAddr = await start('gateway', { ...upstreams, GATEWAY_DEV_KEY_FILE: devKeyFile });
   say(`dashboard  http://${gatewayAddr}/ while the demo runs, key ${(await readFile(devKeyFile, 'utf8')).trim()}`);
 
@@ -80,9 +91,14 @@ async function main(): Promise<void> {
 
   // 1. Data: a NEPSE-like market (or the user's file), the last sessions held back for the replay.
   const user = userCsv ? await readUserCsv(userCsv) : undefined;
-  const market: SymbolBar[] = user?.bars ?? generateMarket(tradingDays(HISTORY_DAYS + REPLAY_DAYS, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)), { symbols: SYMBOLS });
+  const market: SymbolBar[] =
+    user?.bars ??
+    generateMarket(tradingDays(HISTORY_DAYS + REPLAY_DAYS, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)), {
+      symbols: SYMBOLS,
+    });
   const days = [...new Set(market.map((b) => b.date))].sort();
-  if (days.length <= REPLAY_DAYS) throw new Error(`${userCsv} holds ${days.length} sessions, too few to hold ${REPLAY_DAYS} back for the replay`);
+  if (days.length <= REPLAY_DAYS)
+    throw new Error(`${userCsv} holds ${days.length} sessions, too few to hold ${REPLAY_DAYS} back for the replay`);
   const replayFrom = days[days.length - REPLAY_DAYS];
   const history = market.filter((b) => b.date < replayFrom);
   const csvPath = join(dataDir, userCsv ? (userCsv.split('/').pop() ?? 'prices.csv') : 'nepse-sample.csv');
@@ -93,8 +109,13 @@ async function main(): Promise<void> {
       for await (const chunk of createReadStream(csvPath, { highWaterMark: 256 * 1024 })) yield { chunk: chunk as Buffer };
     })(),
   );
-  if (user) say(`${userCsv}: ${user.bars.length} bars read, ${user.rejected} rows rejected; the last ${REPLAY_DAYS} sessions (from ${replayFrom}) held back for the replay`);
-  say(`imported ${imported.rowsAccepted} bars of ${imported.symbols.length} symbols from ${csvPath.split('/').pop()} (${imported.rowsRejected} rejected)`);
+  if (user)
+    say(
+      `${userCsv}: ${user.bars.length} bars read, ${user.rejected} rows rejected; the last ${REPLAY_DAYS} sessions (from ${replayFrom}) held back for the replay`,
+    );
+  say(
+    `imported ${imported.rowsAccepted} bars of ${imported.symbols.length} symbols from ${csvPath.split('/').pop()} (${imported.rowsRejected} rejected)`,
+  );
   const { symbols: listed } = await ingestion.listSymbols({ pageSize: 1000 });
   const lastDay = listed.reduce((last, s) => (dayOf(s.lastDate) > last ? dayOf(s.lastDate) : last), '');
   const replay = days.slice(-REPLAY_DAYS);
@@ -102,13 +123,18 @@ async function main(): Promise<void> {
   const tradedEveryDay = (symbol: string) => replay.every((day) => market.some((b) => b.symbol === symbol && b.date === day));
   const longest = listed.filter((s) => s.barCount >= 250n && tradedEveryDay(s.symbol)).sort((a, b) => Number(b.barCount - a.barCount));
   const watchedSymbols = userCsv ? longest.slice(0, 3).map((s) => s.symbol) : ['NABIL', 'UPPER', 'NLIC'];
-  if (watchedSymbols.length === 0) throw new Error(`${userCsv} has no symbol with 250 sessions of history traded on each of its last ${REPLAY_DAYS} sessions`);
+  if (watchedSymbols.length === 0)
+    throw new Error(`${userCsv} has no symbol with 250 sessions of history traded on each of its last ${REPLAY_DAYS} sessions`);
 
   // 2. Features, computed from the BarsIngested events (symbols with too short a history have none).
   const lastDays = new Map(listed.map((s) => [s.symbol, dayOf(s.lastDate)]));
   await until('the feature service', 120_000, async () => {
     const { results } = await features.batchGetFeatures({ symbols: imported.symbols });
-    return results.every((r) => r.outcome.case === 'vector' ? dayOf(r.outcome.value.date) === lastDays.get(r.symbol) : listed.find((s) => s.symbol === r.symbol)!.barCount < 50n);
+    return results.every((r) =>
+      r.outcome.case === 'vector'
+        ? dayOf(r.outcome.value.date) === lastDays.get(r.symbol)
+        : listed.find((s) => s.symbol === r.symbol)!.barCount < 50n,
+    );
   });
   say(`features computed up to ${lastDay}`);
 
@@ -121,13 +147,20 @@ async function main(): Promise<void> {
   for await (const update of training.watchJob({ jobId: job!.jobId }, { timeoutMs: 120_000 })) {
     if (update.kind.case !== 'job') continue;
     const j = update.kind.value;
-    if (j.foldsCompleted && j.foldsCompleted !== done?.foldsCompleted) say(`training: fold ${j.foldsCompleted} of ${j.foldCount} backtested`);
+    if (j.foldsCompleted && j.foldsCompleted !== done?.foldsCompleted)
+      say(`training: fold ${j.foldsCompleted} of ${j.foldCount} backtested`);
     done = j;
   }
   if (done?.state !== JobState.SUCCEEDED) throw new Error(`training failed: ${done?.error}`);
   say(`model nepse-ridge v${done.modelVersion} registered; ${done.promotion?.reason}`);
   if (done.promotion?.outcome !== PromotionOutcome.PROMOTED) {
-    await registry.transitionStage({ name: 'nepse-ridge', version: done.modelVersion, targetStage: Stage.PRODUCTION, reason: 'demo: promoted by hand to show the serving path', actor: 'demo' });
+    await registry.transitionStage({
+      name: 'nepse-ridge',
+      version: done.modelVersion,
+      targetStage: Stage.PRODUCTION,
+      reason: 'demo: promoted by hand to show the serving path',
+      actor: 'demo',
+    });
     say('promoted by hand for the demo (it did not beat "no change" by the margin)');
   }
   await until('the prediction service to serve the model', 60_000, async () => {
@@ -141,7 +174,10 @@ async function main(): Promise<void> {
   const watched: Prediction[] = [];
   const watcher = new AbortController();
   const watching = (async () => {
-    for await (const message of prediction.watchPredictions({ symbols: watchedSymbols, includeCurrent: false }, { signal: watcher.signal })) {
+    for await (const message of prediction.watchPredictions(
+      { symbols: watchedSymbols, includeCurrent: false },
+      { signal: watcher.signal },
+    )) {
       if (message.kind.case === 'prediction') watched.push(message.kind.value);
     }
   })().catch(() => {});
@@ -150,9 +186,15 @@ async function main(): Promise<void> {
     const bars = market.filter((b) => b.date === day);
     const seen = watched.length;
     await ingestion.ingestBars([{ bars: bars.map(wireBar), source: 'demo-replay' }]);
-    await until(`predictions for ${day}`, 30_000, async () => watched.slice(seen).filter((p) => dayOf(p.featureDate) === day).length >= watchedSymbols.length);
+    await until(
+      `predictions for ${day}`,
+      30_000,
+      async () => watched.slice(seen).filter((p) => dayOf(p.featureDate) === day).length >= watchedSymbols.length,
+    );
     for (const p of watched.slice(seen).filter((p) => dayOf(p.featureDate) === day)) {
-      say(`${day} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`);
+      say(
+        `${day} ${p.symbol.padEnd(6)} close ${p.baseClose.toFixed(1).padStart(7)} → next close ${p.predictedClose.toFixed(1).padStart(7)} (${pct(p.predictedReturn)})  v${p.modelVersion}`,
+      );
     }
   }
   watcher.abort();
@@ -197,8 +239,12 @@ async function main(): Promise<void> {
       ? `  ${name.padEnd(14)} none scored`
       : `  ${name.padEnd(14)} MAE ${(m?.maeReturn ?? 0).toFixed(5)}  RMSE ${(m?.rmseReturn ?? 0).toFixed(5)}  MAE close ${(m?.maeClose ?? 0).toFixed(2).padStart(6)}  direction ${callsDirection ? `${((m?.directionalAccuracy ?? 0) * 100).toFixed(1)} %` : 'n/a'}`;
   console.log('\nSummary');
-  console.log(`  data           ${imported.rowsAccepted} bars${userCsv ? ` from ${userCsv}` : ''}, ${symbols.length} symbols, up to ${replay.at(-1) ?? lastDay}${replay.length ? ` (last ${replay.length} sessions replayed live)` : ''}`);
-  console.log(`  model          nepse-ridge v${done.modelVersion}, ${done.trainingRows} training rows, ${done.foldCount}-fold walk-forward; holdout (last fold):`);
+  console.log(
+    `  data           ${imported.rowsAccepted} bars${userCsv ? ` from ${userCsv}` : ''}, ${symbols.length} symbols, up to ${replay.at(-1) ?? lastDay}${replay.length ? ` (last ${replay.length} sessions replayed live)` : ''}`,
+  );
+  console.log(
+    `  model          nepse-ridge v${done.modelVersion}, ${done.trainingRows} training rows, ${done.foldCount}-fold walk-forward; holdout (last fold):`,
+  );
   console.log(row('model', holdout?.model));
   console.log(row('no change', holdout?.baselines.find((b) => b.baseline === Baseline.NO_CHANGE)?.metrics, false));
   console.log(row('SMA-5 drift', holdout?.baselines.find((b) => b.baseline === Baseline.SMA5_DRIFT)?.metrics));
@@ -209,18 +255,27 @@ async function main(): Promise<void> {
     const m = live.live?.model;
     const b = live.live?.baselines.find((x) => x.baseline === Baseline.NO_CHANGE)?.metrics;
     if (!m?.count) {
-      console.log(`  monitoring     none of the predictions were scored yet (${live.pendingPredictions} waiting for the next session's bar)`);
+      console.log(
+        `  monitoring     none of the predictions were scored yet (${live.pendingPredictions} waiting for the next session's bar)`,
+      );
     } else {
-      console.log(`  monitoring     live, ${m.count} predictions scored against the next session's bar (${live.pendingPredictions} waiting), ${dayOf(live.window?.start)} to ${dayOf(live.window?.end)}:`);
+      console.log(
+        `  monitoring     live, ${m.count} predictions scored against the next session's bar (${live.pendingPredictions} waiting), ${dayOf(live.window?.start)} to ${dayOf(live.window?.end)}:`,
+      );
       console.log(row('model (live)', m));
       console.log(row('no change', b, false));
     }
     // The calendar features drift by design over a few weeks of live data; the drift rule skips them too.
     const { ignoredFeatures: ignored, minSamples } = DRIFT_DEFAULTS;
-    const drifted = live.featureDrift.filter((d) => !ignored.includes(d.feature)).sort((x, y) => y.psi - x.psi).slice(0, 3);
+    const drifted = live.featureDrift
+      .filter((d) => !ignored.includes(d.feature))
+      .sort((x, y) => y.psi - x.psi)
+      .slice(0, 3);
     if (drifted.length) {
       const trusted = drifted[0].sampleCount >= minSamples ? '' : `; too few to trust: the drift rule waits for ${minSamples}`;
-      console.log(`  drift          largest PSI: ${drifted.map((d) => `${d.feature} ${d.psi.toFixed(3)}`).join(', ')} (over ${drifted[0].sampleCount} live vectors${trusted}; calendar features left out)`);
+      console.log(
+        `  drift          largest PSI: ${drifted.map((d) => `${d.feature} ${d.psi.toFixed(3)}`).join(', ')} (over ${drifted[0].sampleCount} live vectors${trusted}; calendar features left out)`,
+      );
     }
   } else {
     console.log('  monitoring     no predictions of nepse-ridge reached monitoring');
@@ -234,7 +289,17 @@ async function main(): Promise<void> {
 }
 
 function wireBar(b: SymbolBar) {
-  return { symbol: b.symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover, trades: b.trades === undefined ? undefined : BigInt(b.trades) };
+  return {
+    symbol: b.symbol,
+    date: toProtoDate(b.date),
+    open: b.open,
+    high: b.high,
+    low: b.low,
+    close: b.close,
+    volume: b.volume,
+    turnover: b.turnover,
+    trades: b.trades === undefined ? undefined : BigInt(b.trades),
+  };
 }
 
 /**
@@ -246,7 +311,10 @@ async function readUserCsv(path: string): Promise<{ bars: SymbolBar[]; rejected:
   const scratchDir = await mkdtemp(join(tmpdir(), 'nepse-demo-csv-'));
   let scratch: ServiceProcess | undefined;
   try {
-    scratch = await startServiceProcess('ingestion', { env: { NATS_URL: scratchNats.url, DATA_DIR: scratchDir, LOG_LEVEL: 'warn' }, output: 'ignore' });
+    scratch = await startServiceProcess('ingestion', {
+      env: { NATS_URL: scratchNats.url, DATA_DIR: scratchDir, LOG_LEVEL: 'warn' },
+      output: 'ignore',
+    });
     const client = createGrpcClient(IngestionService, `127.0.0.1:${scratch.port}`, { defaultTimeoutMs: 120_000 });
     try {
       const result = await client.importCsv(
@@ -258,7 +326,18 @@ async function readUserCsv(path: string): Promise<{ bars: SymbolBar[]; rejected:
       const bars: SymbolBar[] = [];
       for (const symbol of result.symbols) {
         for await (const page of client.getBars({ symbol })) {
-          for (const b of page.bars) bars.push({ symbol, date: dayOf(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover, trades: b.trades === undefined ? undefined : Number(b.trades) });
+          for (const b of page.bars)
+            bars.push({
+              symbol,
+              date: dayOf(b.date),
+              open: b.open,
+              high: b.high,
+              low: b.low,
+              close: b.close,
+              volume: b.volume,
+              turnover: b.turnover,
+              trades: b.trades === undefined ? undefined : Number(b.trades),
+            });
         }
       }
       return { bars, rejected: Number(result.rowsRejected) };

@@ -32,7 +32,8 @@ function portOf(name: string): number {
   const fromEnv = Number(process.env[`${name.toUpperCase()}_PORT`]);
   if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
   const port = (DEFAULT_PORTS as Record<string, number>)[name];
-  if (port === undefined) throw new Error(`services/${name} has no default port: add it to lib/config/ports.ts or set ${name.toUpperCase()}_PORT`);
+  if (port === undefined)
+    throw new Error(`services/${name} has no default port: add it to lib/config/ports.ts or set ${name.toUpperCase()}_PORT`);
   return port;
 }
 
@@ -58,7 +59,10 @@ process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 async function startNats(): Promise<string> {
   if (process.env.NATS_URL) return process.env.NATS_URL;
   if (await portOpen(LOCAL_NATS_PORT)) throw new Error(`port ${LOCAL_NATS_PORT} is taken: stop what runs there, or set NATS_URL to use it`);
-  natsSupervisor = await supervise({ name: 'nats-server', start: () => startNatsProcess({ port: LOCAL_NATS_PORT, storeDir: join(dataDir, 'nats') }) });
+  natsSupervisor = await supervise({
+    name: 'nats-server',
+    start: () => startNatsProcess({ port: LOCAL_NATS_PORT, storeDir: join(dataDir, 'nats') }),
+  });
   return `nats://127.0.0.1:${LOCAL_NATS_PORT}`;
 }
 
@@ -71,9 +75,19 @@ try {
   // an address already set (or set under its deprecated <NAME>_ADDR) is kept.
   const variable = (name: string) => `NEPSE_${name.toUpperCase()}_ADDR`;
   const addresses = Object.fromEntries(
-    services.map((name) => [variable(name), process.env[variable(name)] ?? process.env[`${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${portOf(name)}`]),
+    services.map((name) => [
+      variable(name),
+      process.env[variable(name)] ?? process.env[`${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${portOf(name)}`,
+    ]),
   );
-  const env = { ...addresses, NATS_URL: natsUrl, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', BIND_HOST: process.env.BIND_HOST ?? '127.0.0.1', GATEWAY_DEV_KEY_FILE: devKeyFile };
+  const env = {
+    ...addresses,
+    NATS_URL: natsUrl,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    BIND_HOST: process.env.BIND_HOST ?? '127.0.0.1',
+    GATEWAY_DEV_KEY_FILE: devKeyFile,
+  };
   // One after another: the embedded engines are heavy to start, and logs stay readable.
   for (const name of services) {
     const port = portOf(name);
@@ -87,7 +101,9 @@ try {
 
 console.log('\nNEPSE Prediction Mesh is up:');
 for (const [name, where] of rows) console.log(`  ${name.padEnd(12)} ${where}`);
-console.log(`\nTry: node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:${portOf('ingestion')}`);
+console.log(
+  `\nTry: node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:${portOf('ingestion')}`,
+);
 if (existsSync(devKeyFile)) {
   console.log(`\nDashboard: http://127.0.0.1:${portOf('gateway')}/`);
   console.log(`Development API key (operator, in ${devKeyFile}): ${readFileSync(devKeyFile, 'utf8').trim()}`);
@@ -97,4 +113,6 @@ if (checkOnly) {
   await stopAll();
   process.exit(0);
 }
-console.log('Ctrl-C stops everything. A service or the nats-server that exits is restarted (1 s, doubling to 30 s; at most 5 restarts in 5 min).');
+console.log(
+  'Ctrl-C stops everything. A service or the nats-server that exits is restarted (1 s, doubling to 30 s; at most 5 restarts in 5 min).',
+);

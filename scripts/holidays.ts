@@ -30,7 +30,9 @@ if (command === 'list') {
   const today = new Date(Date.now() + (5 * 60 + 45) * 60_000).toISOString().slice(0, 10);
   const left = Math.round((Date.parse(`${raw.coversThrough}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / DAY_MS);
   const years = [...new Set(raw.holidays.map((h) => h.date.slice(0, 4)))];
-  console.log(`${raw.holidays.length} holidays, ${years[0]}–${years.at(-1)}, covering through ${raw.coversThrough} (${left} days from today in Nepal, ${today})`);
+  console.log(
+    `${raw.holidays.length} holidays, ${years[0]}–${years.at(-1)}, covering through ${raw.coversThrough} (${left} days from today in Nepal, ${today})`,
+  );
   if (left < 0) {
     console.error(`the table has run out: weekdays after ${raw.coversThrough} count as sessions; add the coming year's holidays`);
     process.exit(1);

@@ -19,21 +19,36 @@ interface Listing {
 
 /** Symbols in the style of NEPSE listings (names only; prices and volumes are synthetic). */
 export const UNIVERSE: readonly Listing[] = [
-  { symbol: 'NABIL', sector: 'bank', price: 520 }, { symbol: 'NICA', sector: 'bank', price: 610 },
-  { symbol: 'EBL', sector: 'bank', price: 580 }, { symbol: 'SCB', sector: 'bank', price: 560 },
-  { symbol: 'HBL', sector: 'bank', price: 210 }, { symbol: 'NMB', sector: 'bank', price: 240 },
-  { symbol: 'GBIME', sector: 'bank', price: 220 }, { symbol: 'ADBL', sector: 'bank', price: 280 },
-  { symbol: 'CZBIL', sector: 'bank', price: 200 }, { symbol: 'PRVU', sector: 'bank', price: 190 },
-  { symbol: 'UPPER', sector: 'hydro', price: 230 }, { symbol: 'CHCL', sector: 'hydro', price: 510 },
-  { symbol: 'NHPC', sector: 'hydro', price: 180 }, { symbol: 'API', sector: 'hydro', price: 260 },
-  { symbol: 'AKPL', sector: 'hydro', price: 240 }, { symbol: 'BPCL', sector: 'hydro', price: 390 },
-  { symbol: 'NLIC', sector: 'insurance', price: 760 }, { symbol: 'LICN', sector: 'insurance', price: 840 },
-  { symbol: 'NLG', sector: 'insurance', price: 690 }, { symbol: 'SICL', sector: 'insurance', price: 720 },
-  { symbol: 'SHL', sector: 'hotel', price: 350 }, { symbol: 'TRH', sector: 'hotel', price: 420 },
-  { symbol: 'OHL', sector: 'hotel', price: 610 }, { symbol: 'UNL', sector: 'manufacturing', price: 1900 },
-  { symbol: 'HDL', sector: 'manufacturing', price: 1450 }, { symbol: 'BNT', sector: 'manufacturing', price: 1200 },
-  { symbol: 'SHIVM', sector: 'manufacturing', price: 540 }, { symbol: 'CIT', sector: 'finance', price: 2200 },
-  { symbol: 'NIFRA', sector: 'finance', price: 250 }, { symbol: 'HIDCL', sector: 'finance', price: 200 },
+  { symbol: 'NABIL', sector: 'bank', price: 520 },
+  { symbol: 'NICA', sector: 'bank', price: 610 },
+  { symbol: 'EBL', sector: 'bank', price: 580 },
+  { symbol: 'SCB', sector: 'bank', price: 560 },
+  { symbol: 'HBL', sector: 'bank', price: 210 },
+  { symbol: 'NMB', sector: 'bank', price: 240 },
+  { symbol: 'GBIME', sector: 'bank', price: 220 },
+  { symbol: 'ADBL', sector: 'bank', price: 280 },
+  { symbol: 'CZBIL', sector: 'bank', price: 200 },
+  { symbol: 'PRVU', sector: 'bank', price: 190 },
+  { symbol: 'UPPER', sector: 'hydro', price: 230 },
+  { symbol: 'CHCL', sector: 'hydro', price: 510 },
+  { symbol: 'NHPC', sector: 'hydro', price: 180 },
+  { symbol: 'API', sector: 'hydro', price: 260 },
+  { symbol: 'AKPL', sector: 'hydro', price: 240 },
+  { symbol: 'BPCL', sector: 'hydro', price: 390 },
+  { symbol: 'NLIC', sector: 'insurance', price: 760 },
+  { symbol: 'LICN', sector: 'insurance', price: 840 },
+  { symbol: 'NLG', sector: 'insurance', price: 690 },
+  { symbol: 'SICL', sector: 'insurance', price: 720 },
+  { symbol: 'SHL', sector: 'hotel', price: 350 },
+  { symbol: 'TRH', sector: 'hotel', price: 420 },
+  { symbol: 'OHL', sector: 'hotel', price: 610 },
+  { symbol: 'UNL', sector: 'manufacturing', price: 1900 },
+  { symbol: 'HDL', sector: 'manufacturing', price: 1450 },
+  { symbol: 'BNT', sector: 'manufacturing', price: 1200 },
+  { symbol: 'SHIVM', sector: 'manufacturing', price: 540 },
+  { symbol: 'CIT', sector: 'finance', price: 2200 },
+  { symbol: 'NIFRA', sector: 'finance', price: 250 },
+  { symbol: 'HIDCL', sector: 'finance', price: 200 },
 ];
 
 /** One generated session of one symbol: the kit's bar with turnover and trades always given. */
@@ -61,7 +76,17 @@ export function generateMarket(days: readonly string[], options: { symbols?: num
       const low = round(Math.min(open, close) * (1 - 0.008 * random.uniform()));
       s.volume = Math.max(100, s.volume * Math.exp(0.3 * random.gaussian() + 0.02 * Math.log(30_000 / s.volume)));
       const volume = Math.round(s.volume * (1 + 5 * Math.abs(move)));
-      bars.push({ symbol: listing.symbol, date, open, high, low, close, volume, turnover: Math.round(volume * (open + close) / 2), trades: Math.max(1, Math.round(volume / 40)) });
+      bars.push({
+        symbol: listing.symbol,
+        date,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        turnover: Math.round((volume * (open + close)) / 2),
+        trades: Math.max(1, Math.round(volume / 40)),
+      });
       s.lastReturn = Math.log(close / s.close);
       s.average = 0.95 * s.average + 0.05 * close;
       s.close = close;
@@ -74,7 +99,8 @@ export function generateMarket(days: readonly string[], options: { symbols?: num
 export function toCsv(bars: readonly SymbolBar[]): string {
   const lines = ['Symbol,Business Date,Open Price,High Price,Low Price,Close Price,Total Traded Quantity,Total Traded Amount,Total Trades'];
   // Turnover and trades are optional: a blank cell reads as unknown.
-  for (const b of bars) lines.push([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? '', b.trades ?? ''].join(','));
+  for (const b of bars)
+    lines.push([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? '', b.trades ?? ''].join(','));
   return `${lines.join('\n')}\n`;
 }
 

@@ -76,7 +76,12 @@ describe('bench load generator', () => {
   });
 
   it('runLoad stops at maxRequests', async () => {
-    const result = await runLoad({ concurrency: 3, durationMs: 10_000, maxRequests: 50, call: () => new Promise((resolve) => setImmediate(resolve)) });
+    const result = await runLoad({
+      concurrency: 3,
+      durationMs: 10_000,
+      maxRequests: 50,
+      call: () => new Promise((resolve) => setImmediate(resolve)),
+    });
     assert.equal(result.requests, 50);
   });
 
@@ -120,7 +125,9 @@ describe('bench load generator', () => {
     const client = createGrpcClient(PredictionService, `127.0.0.1:${port}`);
     try {
       const result = await runStreamLoad({
-        open: duplexFromIterable<MessageInitShape<typeof StreamPredictionsRequestSchema>>((requests, signal) => client.streamPredictions(requests, { signal })),
+        open: duplexFromIterable<MessageInitShape<typeof StreamPredictionsRequestSchema>>((requests, signal) =>
+          client.streamPredictions(requests, { signal }),
+        ),
         message: (i) => ({ requestId: `r${i}`, symbol: 'NABIL' }),
         messages: 2_000,
         window: 64,

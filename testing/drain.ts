@@ -33,7 +33,8 @@ export async function drainConsumers(jsm: JetStreamManager, options: DrainOption
         for await (const consumer of jsm.consumers.list(stream)) {
           const durable = consumer.config.durable_name ?? consumer.name;
           if (options.skip?.(durable)) continue;
-          if (consumer.num_pending > 0 || consumer.num_ack_pending > 0) behind.push({ durable, pending: consumer.num_pending, ackPending: consumer.num_ack_pending });
+          if (consumer.num_pending > 0 || consumer.num_ack_pending > 0)
+            behind.push({ durable, pending: consumer.num_pending, ackPending: consumer.num_ack_pending });
         }
       }
       if (behind.length > 0) return false;

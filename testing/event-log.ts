@@ -24,7 +24,8 @@ export class EventLog {
       for await (const m of log.sub) {
         const name = m.subject.split('.').slice(2, -1).join('.');
         const event = byName.get(name);
-        if (event) log.seen.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', message: fromBinary(event.schema, m.data) });
+        if (event)
+          log.seen.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', message: fromBinary(event.schema, m.data) });
       }
     })();
     return log;

@@ -40,10 +40,12 @@ export async function startGatewayBed(options: {
   const dir = await mkdtemp(join(tmpdir(), 'nepse-gateway-'));
   const keysFile = join(dir, 'keys.yaml');
   const gatewayEnv = { GATEWAY_API_KEYS_FILE: keysFile, GATEWAY_JWT_SECRET: JWT_SECRET, GATEWAY_WEB_DIR: join(dir, 'web'), ...options.env };
-  const mesh = await startPredictionBed({ symbols: options.symbols, extra: { ...options.extra, gateway: { env: gatewayEnv } } }).catch(async (error: unknown) => {
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  });
+  const mesh = await startPredictionBed({ symbols: options.symbols, extra: { ...options.extra, gateway: { env: gatewayEnv } } }).catch(
+    async (error: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    },
+  );
   try {
     const keys: BedKeys = { viewer: newKey('viewer'), operator: newKey('operator'), admin: newKey('admin'), tight: newKey('tight') };
     const roles = { viewer: 'viewer', operator: 'operator', admin: 'admin', tight: 'viewer' } as const;

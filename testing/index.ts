@@ -11,7 +11,15 @@ export { linearModel, registerRequests, registrationFor, sha256Hex, type LinearM
 export { startMonitoringBed, type MonitoringBed, type MonitoringBedExtras, type TestPrediction } from './monitoring-bed.js';
 export { TestNetwork, type ServiceParams, type TestNetworkParams } from './network.js';
 export { BIAS, startPredictionBed, WEIGHTS, WIDTH, type PredictionBed, type PredictionBedOptions } from './prediction-bed.js';
-export { startTestBed, startTestFeatureService, testBackends, type Backend, type TestBed, type TestBedOptions, type TestFeatureService } from './registry-bed.js';
+export {
+  startTestBed,
+  startTestFeatureService,
+  testBackends,
+  type Backend,
+  type TestBed,
+  type TestBedOptions,
+  type TestFeatureService,
+} from './registry-bed.js';
 export { SERVICE_NAMES, type MonitoringOptions, type RunningOf, type ServiceName } from './services/index.js';
 export { TestService } from './test-service.js';
 export { startNatsServer, waitFor, type NatsTestServer } from '../lib/events/testing.js';

@@ -4,7 +4,13 @@
  * graphs that pass the registry's zero-vector check but must fail the prediction service's smoke test.
  */
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import { AttributeProto_AttributeType, ModelProtoSchema, type NodeProtoSchema, TensorProto_DataType, type TensorProtoSchema } from '../gen/onnx/onnx_pb.js';
+import {
+  AttributeProto_AttributeType,
+  ModelProtoSchema,
+  type NodeProtoSchema,
+  TensorProto_DataType,
+  type TensorProtoSchema,
+} from '../gen/onnx/onnx_pb.js';
 import { openModel, type ModelDescription } from '../services/prediction/inference-open.js';
 import type { LoadedModel } from '../services/prediction/inference-session.js';
 import { floatTensorInfo, linearModel } from './models.js';
@@ -50,7 +56,12 @@ export function testRows(count: number, seed = 1, width = TEST_WIDTH): Float32Ar
   return rows;
 }
 
-function graphModel(name: string, nodes: MessageInitShape<typeof NodeProtoSchema>[], width: number, extraInitializers: MessageInitShape<typeof TensorProtoSchema>[] = []): Uint8Array {
+function graphModel(
+  name: string,
+  nodes: MessageInitShape<typeof NodeProtoSchema>[],
+  width: number,
+  extraInitializers: MessageInitShape<typeof TensorProtoSchema>[] = [],
+): Uint8Array {
   const model = create(ModelProtoSchema, {
     irVersion: 8n,
     producerName: 'nepse-prediction-testing',
@@ -99,7 +110,16 @@ export function batchDependentModel(width = TEST_WIDTH): Uint8Array {
     [
       { opType: 'MatMul', input: ['features', 'weights'], output: ['xw'], name: 'matmul' },
       { opType: 'Add', input: ['xw', 'bias'], output: ['y'], name: 'add' },
-      { opType: 'ReduceMean', input: ['y'], output: ['mean'], name: 'mean', attribute: [{ name: 'axes', type: INTS, ints: [0n] }, { name: 'keepdims', type: INT, i: 1n }] },
+      {
+        opType: 'ReduceMean',
+        input: ['y'],
+        output: ['mean'],
+        name: 'mean',
+        attribute: [
+          { name: 'axes', type: INTS, ints: [0n] },
+          { name: 'keepdims', type: INT, i: 1n },
+        ],
+      },
       { opType: 'Sub', input: ['y', 'mean'], output: ['log_return'], name: 'sub' },
     ],
     width,

@@ -18,7 +18,9 @@ import { ModelProtoSchema, TensorProto_DataType, type ValueInfoProtoSchema } fro
  * symbolic one (the batch).
  */
 export function floatTensorInfo(name: string, dims: ReadonlyArray<number | string>): MessageInitShape<typeof ValueInfoProtoSchema> {
-  const dim = dims.map((d) => ({ value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d } }));
+  const dim = dims.map((d) => ({
+    value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d },
+  }));
   return { name, type: { value: { case: 'tensorType', value: { elemType: TensorProto_DataType.FLOAT, shape: { dim } } } } };
 }
 
@@ -110,5 +112,6 @@ export function* registerRequests(
   chunkBytes = 64 * 1024,
 ): Generator<MessageInitShape<typeof RegisterModelRequestSchema>> {
   yield { content: { case: 'registration', value: registration } };
-  for (let at = 0; at < artifact.byteLength; at += chunkBytes) yield { content: { case: 'chunk', value: artifact.subarray(at, at + chunkBytes) } };
+  for (let at = 0; at < artifact.byteLength; at += chunkBytes)
+    yield { content: { case: 'chunk', value: artifact.subarray(at, at + chunkBytes) } };
 }

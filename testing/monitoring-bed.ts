@@ -61,8 +61,15 @@ export interface MonitoringBedExtras {
  * Starts a test network with monitoring and `env` added to the test defaults. A registry outside
  * `extras.services` is down: its address is one where nothing listens.
  */
-export async function startMonitoringBed(env: Record<string, string> = {}, options: MonitoringOptions = {}, extras: MonitoringBedExtras = {}): Promise<MonitoringBed> {
-  const network = await TestNetwork.create({ services: ['monitoring', ...(extras.services ?? [])], monitoring: { env, options, deferred: true } });
+export async function startMonitoringBed(
+  env: Record<string, string> = {},
+  options: MonitoringOptions = {},
+  extras: MonitoringBedExtras = {},
+): Promise<MonitoringBed> {
+  const network = await TestNetwork.create({
+    services: ['monitoring', ...(extras.services ?? [])],
+    monitoring: { env, options, deferred: true },
+  });
   try {
     await extras.beforeStart?.(network);
     const service = network.service('monitoring');
@@ -87,9 +94,24 @@ export async function startMonitoringBed(env: Record<string, string> = {}, optio
       async bars(symbol, bars, msgId) {
         const sorted = [...bars].sort((a, b) => a.date.localeCompare(b.date));
         const event = create(BarsIngestedSchema, {
-          symbol, firstDate: toProtoDate(sorted[0].date), lastDate: toProtoDate(sorted.at(-1)!.date), barsNew: BigInt(sorted.length), part: 1, partCount: 1,
-          batchId: randomUUID(), source: 'test', occurredAt: timestampFromMs(Date.now()),
-          bars: sorted.map((b) => ({ symbol, date: toProtoDate(b.date), open: b.close, high: b.close, low: b.close, close: b.close, volume: 1000 })),
+          symbol,
+          firstDate: toProtoDate(sorted[0].date),
+          lastDate: toProtoDate(sorted.at(-1)!.date),
+          barsNew: BigInt(sorted.length),
+          part: 1,
+          partCount: 1,
+          batchId: randomUUID(),
+          source: 'test',
+          occurredAt: timestampFromMs(Date.now()),
+          bars: sorted.map((b) => ({
+            symbol,
+            date: toProtoDate(b.date),
+            open: b.close,
+            high: b.close,
+            low: b.close,
+            close: b.close,
+            volume: 1000,
+          })),
         });
         await bus.publish(MeshEvents.barsIngested, symbol, event, { msgId: msgId ?? `bars.ingested:${symbol}:${randomUUID()}` });
       },
@@ -112,8 +134,18 @@ export async function startMonitoringBed(env: Record<string, string> = {}, optio
 
 function predictionMade(p: TestPrediction): MessageInitShape<typeof PredictionMadeSchema> {
   return {
-    predictionId: randomUUID(), modelName: p.model, modelVersion: p.version, symbol: p.symbol, featureDate: toProtoDate(p.featureDate),
-    predictedReturn: p.predictedReturn, predictedClose: p.predictedClose ?? p.baseClose * Math.exp(p.predictedReturn), baseClose: p.baseClose,
-    latencyMs: p.latencyMs ?? 1, instanceId: 'test', occurredAt: timestampFromMs(Date.now()), features: p.features ?? [], shadow: p.shadow ?? false,
+    predictionId: randomUUID(),
+    modelName: p.model,
+    modelVersion: p.version,
+    symbol: p.symbol,
+    featureDate: toProtoDate(p.featureDate),
+    predictedReturn: p.predictedReturn,
+    predictedClose: p.predictedClose ?? p.baseClose * Math.exp(p.predictedReturn),
+    baseClose: p.baseClose,
+    latencyMs: p.latencyMs ?? 1,
+    instanceId: 'test',
+    occurredAt: timestampFromMs(Date.now()),
+    features: p.features ?? [],
+    shadow: p.shadow ?? false,
   };
 }

@@ -107,7 +107,15 @@ export class TestNetwork implements AsyncDisposable {
       const own: ServiceParams = params[name] ?? {};
       this.services.set(
         name,
-        new TestService(name, ports.get(name)!, { ...env, ...params.env }, own.env ?? {}, own.process === true, own.options as OptionsOf<ServiceName>, params.readyTimeoutMs),
+        new TestService(
+          name,
+          ports.get(name)!,
+          { ...env, ...params.env },
+          own.env ?? {},
+          own.process === true,
+          own.options as OptionsOf<ServiceName>,
+          params.readyTimeoutMs,
+        ),
       );
     }
     for (const phase of [0, 1, 2] as const) {

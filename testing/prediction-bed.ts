@@ -105,9 +105,23 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
     };
     let batch = 0;
     const publish = async (symbol: string, bars: readonly DailyBar[]) => {
-      const wire = bars.map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover }));
+      const wire = bars.map((b) => ({
+        symbol,
+        date: toProtoDate(b.date),
+        open: b.open,
+        high: b.high,
+        low: b.low,
+        close: b.close,
+        volume: b.volume,
+        turnover: b.turnover,
+      }));
       const batchId = `bed-${++batch}`;
-      await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars: wire, batchId, part: 1, partCount: 1 }), { msgId: `bars.ingested:${symbol}:${batchId}:1` });
+      await bus.publish(
+        MeshEvents.barsIngested,
+        symbol,
+        create(BarsIngestedSchema, { symbol, bars: wire, batchId, part: 1, partCount: 1 }),
+        { msgId: `bars.ingested:${symbol}:${batchId}:1` },
+      );
     };
     const bars = new Map<string, DailyBar[]>();
     for (const [i, symbol] of options.symbols.entries()) {
@@ -120,7 +134,10 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
     await network.processAll({ timeoutMs: 60_000 });
     for (const [symbol, history] of bars) {
       const served = await latestDate(symbol);
-      if (served !== history.at(-1)!.date) throw new Error(`the feature service serves ${symbol} up to ${served || 'nothing'} once its events are handled, not ${history.at(-1)!.date}`);
+      if (served !== history.at(-1)!.date)
+        throw new Error(
+          `the feature service serves ${symbol} up to ${served || 'nothing'} once its events are handled, not ${history.at(-1)!.date}`,
+        );
     }
 
     const registry = network.client('registry');
@@ -136,7 +153,10 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
       const date = added.at(-1)!.date;
       bars.get(symbol)!.push(...added);
       await publish(symbol, added);
-      await waitFor(async () => (await latestDate(symbol)) === date, `the vector of ${symbol} on ${date}`, { timeoutMs: 30_000, intervalMs: 50 });
+      await waitFor(async () => (await latestDate(symbol)) === date, `the vector of ${symbol} on ${date}`, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
     };
     const feature = network.service('feature');
     const stop = () => network.close();
@@ -157,7 +177,15 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
       async addBar(symbol) {
         const last = bars.get(symbol)!.at(-1)!;
         const close = last.close * 1.01;
-        const bar: DailyBar = { date: nextTradingDay(last.date), open: last.close, high: close * 1.005, low: last.close * 0.995, close, volume: 5_000, turnover: close * 5_000 };
+        const bar: DailyBar = {
+          date: nextTradingDay(last.date),
+          open: last.close,
+          high: close * 1.005,
+          low: last.close * 0.995,
+          close,
+          volume: 5_000,
+          turnover: close * 5_000,
+        };
         await addBars(symbol, [bar]);
         return bar;
       },

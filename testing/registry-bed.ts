@@ -102,7 +102,11 @@ export async function startTestBed(options: TestBedOptions): Promise<TestBed> {
       nats: network.nats,
       dataDir: network.dataDir,
       openDatabase: () =>
-        openDatabase({ url: options.backend.url, dataDir: options.backend.url ? undefined : join(network.dataDir, 'registry', 'pglite'), schema: 'registry' }),
+        openDatabase({
+          url: options.backend.url,
+          dataDir: options.backend.url ? undefined : join(network.dataDir, 'registry', 'pglite'),
+          schema: 'registry',
+        }),
       stopRegistry: () => registry.stop(),
       stop,
       [Symbol.asyncDispose]: stop,

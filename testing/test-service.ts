@@ -60,7 +60,13 @@ export class TestService<N extends ServiceName> {
   /** The environment it starts with: test defaults, the network's, its own, then its ports. */
   env(): Record<string, string> {
     const upper = this.name.toUpperCase();
-    return { ...DRIVERS[this.name].env, ...this.networkEnv, ...this.ownEnv, [`${upper}_PORT`]: String(this.port), [`${upper}_METRICS_PORT`]: '0' };
+    return {
+      ...DRIVERS[this.name].env,
+      ...this.networkEnv,
+      ...this.ownEnv,
+      [`${upper}_PORT`]: String(this.port),
+      [`${upper}_METRICS_PORT`]: '0',
+    };
   }
 
   /**
@@ -71,7 +77,13 @@ export class TestService<N extends ServiceName> {
     if (this.up) return;
     if (this.asProcess) {
       const { [`${this.name.toUpperCase()}_METRICS_PORT`]: _metrics, ...env } = this.env();
-      this.child = await startServiceProcess(this.name, { port: this.port, metricsPort: await freePort(), env, output: 'inherit', readyTimeoutMs: this.readyTimeoutMs });
+      this.child = await startServiceProcess(this.name, {
+        port: this.port,
+        metricsPort: await freePort(),
+        env,
+        output: 'inherit',
+        readyTimeoutMs: this.readyTimeoutMs,
+      });
     } else {
       const start = DRIVERS[this.name].start as (env: Record<string, string>, options?: OptionsOf<N>) => Promise<RunningOf<N>>;
       this.instance = await start(this.env(), options);

@@ -10,24 +10,48 @@ import { importProgress } from '../progress.js';
 /** `nepse import <file.csv>`: streams the file through ImportCsv and reports what was stored. */
 export const importCommand: Command = {
   usage: 'import <file.csv> [--symbol SYMBOL] [--date YYYY-MM-DD] [--source LABEL] [--date-order dmy|mdy] [--quiet]',
-  summary: 'Streams a CSV export (NEPSE, broker or portal layouts) to the ingestion service and prints what was stored and each refused row. Progress (bytes and rows sent) goes to stderr for files of 1 MB or more.',
-  options: { symbol: { type: 'string' }, date: { type: 'string' }, source: { type: 'string' }, 'date-order': { type: 'string' }, quiet: { type: 'boolean' } },
+  summary:
+    'Streams a CSV export (NEPSE, broker or portal layouts) to the ingestion service and prints what was stored and each refused row. Progress (bytes and rows sent) goes to stderr for files of 1 MB or more.',
+  options: {
+    symbol: { type: 'string' },
+    date: { type: 'string' },
+    source: { type: 'string' },
+    'date-order': { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
   optionHelp: {
-    symbol: "the symbol of a one-company history file, which has no Symbol column, e.g. --symbol NABIL",
-    date: "the trading day of a one-day price list, which has no Date column, e.g. --date 2024-01-15",
-    source: "a label stored with the bars, saying where they came from, e.g. --source nepse-floorsheet",
-    'date-order': "how to read slash dates that read both ways (01/02/2025), asked for only then, e.g. --date-order dmy",
-    quiet: "no progress line on stderr, only the outcome, e.g. --quiet",
+    symbol: 'the symbol of a one-company history file, which has no Symbol column, e.g. --symbol NABIL',
+    date: 'the trading day of a one-day price list, which has no Date column, e.g. --date 2024-01-15',
+    source: 'a label stored with the bars, saying where they came from, e.g. --source nepse-floorsheet',
+    'date-order': 'how to read slash dates that read both ways (01/02/2025), asked for only then, e.g. --date-order dmy',
+    quiet: 'no progress line on stderr, only the outcome, e.g. --quiet',
   },
   args: { min: 1, max: 1 },
   async run({ args: [path], options, clients }) {
     const defaultDate = dayOption(stringOption(options, 'date'), '--date');
     // Needed only for files whose slash dates all read both ways (01/02/2025); the service asks for it.
-    const dateOrder = choiceOption(stringOption(options, 'date-order'), '--date-order', { dmy: DateOrder.DMY, mdy: DateOrder.MDY }, DateOrder.UNSPECIFIED);
+    const dateOrder = choiceOption(
+      stringOption(options, 'date-order'),
+      '--date-order',
+      { dmy: DateOrder.DMY, mdy: DateOrder.MDY },
+      DateOrder.UNSPECIFIED,
+    );
     const { size } = await stat(path);
-    const progress = importProgress({ totalBytes: options.quiet ? 0 : size, tty: Boolean(process.stderr.isTTY), write: (text) => process.stderr.write(text) });
+    const progress = importProgress({
+      totalBytes: options.quiet ? 0 : size,
+      tty: Boolean(process.stderr.isTTY),
+      write: (text) => process.stderr.write(text),
+    });
     async function* requests() {
-      yield { options: { source: stringOption(options, 'source') ?? '', fileName: path.split('/').pop() ?? '', defaultSymbol: stringOption(options, 'symbol') ?? '', defaultDate, dateOrder } };
+      yield {
+        options: {
+          source: stringOption(options, 'source') ?? '',
+          fileName: path.split('/').pop() ?? '',
+          defaultSymbol: stringOption(options, 'symbol') ?? '',
+          defaultDate,
+          dateOrder,
+        },
+      };
       for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
         progress.sent(chunk as Buffer);
         yield { chunk: chunk as Buffer };
@@ -54,7 +78,11 @@ export const symbolsCommand: Command = {
     do {
       const page = await clients.ingestion.listSymbols({ pageSize: 1000, pageToken: token });
       if (options.json) all.push(...page.symbols);
-      else for (const s of page.symbols) console.log(`${s.symbol.padEnd(12)} ${dayOf(s.firstDate)} .. ${dayOf(s.lastDate)}  ${String(s.barCount).padStart(6)} bars  last close ${s.lastBar?.close}`);
+      else
+        for (const s of page.symbols)
+          console.log(
+            `${s.symbol.padEnd(12)} ${dayOf(s.firstDate)} .. ${dayOf(s.lastDate)}  ${String(s.barCount).padStart(6)} bars  last close ${s.lastBar?.close}`,
+          );
       token = page.nextPageToken;
     } while (token);
     if (options.json) printJson(SymbolInfoSchema, all);
@@ -81,7 +109,8 @@ export const barsCommand: Command = {
     }
     console.log('date        open      high      low       close     volume');
     for await (const page of clients.ingestion.getBars({ symbol, range })) {
-      for (const b of page.bars) console.log([dayOf(b.date), b.open, b.high, b.low, b.close, b.volume].map((v) => String(v).padEnd(9)).join(' '));
+      for (const b of page.bars)
+        console.log([dayOf(b.date), b.open, b.high, b.low, b.close, b.volume].map((v) => String(v).padEnd(9)).join(' '));
     }
   },
 };

@@ -1,5 +1,13 @@
 /** Model registry commands: list versions, move one to another stage, read the history. */
-import { ChangeKind, HistoryEntrySchema, ModelStatus, ModelVersionSchema, Stage, type HistoryEntry, type ModelVersion } from '../../gen/nepse/registry/v1/registry_pb.js';
+import {
+  ChangeKind,
+  HistoryEntrySchema,
+  ModelStatus,
+  ModelVersionSchema,
+  Stage,
+  type HistoryEntry,
+  type ModelVersion,
+} from '../../gen/nepse/registry/v1/registry_pb.js';
 import { collectPages } from '../clients.js';
 import { choiceOption, JSON_HELP, JSON_OPTION, operator, printJson, stringOption, versionArgument, type Command } from '../command.js';
 import { enumWord, noChange, table, versusNoChange, when } from '../format.js';
@@ -14,7 +22,12 @@ function backtestColumns(version: ModelVersion): string[] {
   const overall = version.backtest?.overall;
   const holdout = version.backtest?.folds.at(-1)?.evaluation;
   const mae = (m: number | undefined) => (m === undefined ? '-' : m.toFixed(5));
-  return [mae(overall?.model?.maeReturn), mae(noChange(overall)?.maeReturn), versusNoChange(overall) || '-', versusNoChange(holdout) || '-'];
+  return [
+    mae(overall?.model?.maeReturn),
+    mae(noChange(overall)?.maeReturn),
+    versusNoChange(overall) || '-',
+    versusNoChange(holdout) || '-',
+  ];
 }
 
 /** `nepse models [NAME]`: every version (of one name), newest first per name. */
@@ -25,7 +38,10 @@ export const modelsCommand: Command = {
   optionHelp: { json: JSON_HELP },
   args: { min: 0, max: 1 },
   async run({ args: [name], options, clients }) {
-    const versions = await collectPages((pageSize, pageToken) => clients.registry.listModels({ pageSize, pageToken, name: name ?? '' }), (page) => page.modelVersions);
+    const versions = await collectPages(
+      (pageSize, pageToken) => clients.registry.listModels({ pageSize, pageToken, name: name ?? '' }),
+      (page) => page.modelVersions,
+    );
     if (options.json) return printJson(ModelVersionSchema, versions);
     if (!versions.length) {
       console.log(name ? `no versions of ${name}` : 'no models registered');
@@ -33,8 +49,27 @@ export const modelsCommand: Command = {
     }
     console.log(
       table(
-        ['MODEL', 'VERSION', 'STAGE', 'STATUS', 'BACKTEST MAE', 'NO-CHANGE MAE', 'VS NO-CHANGE', 'HOLDOUT VS NO-CHANGE', 'REGISTERED', 'ALIASES'],
-        versions.map((v) => [v.name, `v${v.version}`, enumWord(Stage, v.stage), enumWord(ModelStatus, v.status), ...backtestColumns(v), when(v.createdAt), v.aliases.join(' ')]),
+        [
+          'MODEL',
+          'VERSION',
+          'STAGE',
+          'STATUS',
+          'BACKTEST MAE',
+          'NO-CHANGE MAE',
+          'VS NO-CHANGE',
+          'HOLDOUT VS NO-CHANGE',
+          'REGISTERED',
+          'ALIASES',
+        ],
+        versions.map((v) => [
+          v.name,
+          `v${v.version}`,
+          enumWord(Stage, v.stage),
+          enumWord(ModelStatus, v.status),
+          ...backtestColumns(v),
+          when(v.createdAt),
+          v.aliases.join(' '),
+        ]),
       ),
     );
   },
@@ -53,12 +88,23 @@ export const promoteCommand: Command = {
   async run({ args: [name, rawVersion], options, clients }) {
     const version = versionArgument(rawVersion, 'VERSION');
     const targetStage = choiceOption(stringOption(options, 'stage'), '--stage', STAGES, Stage.PRODUCTION);
-    const r = await clients.registry.transitionStage({ name, version, targetStage, reason: stringOption(options, 'reason') ?? '', actor: operator() });
-    const replaced = r.previousProductionVersion && r.previousProductionVersion !== version ? `; v${r.previousProductionVersion} left Production for the archive` : '';
+    const r = await clients.registry.transitionStage({
+      name,
+      version,
+      targetStage,
+      reason: stringOption(options, 'reason') ?? '',
+      actor: operator(),
+    });
+    const replaced =
+      r.previousProductionVersion && r.previousProductionVersion !== version
+        ? `; v${r.previousProductionVersion} left Production for the archive`
+        : '';
     console.log(`${name} v${version} is ${enumWord(Stage, r.modelVersion?.stage ?? targetStage)}${replaced}`);
     if (r.promotionId) {
       // The registry answers once the change is recorded; activation happens after, on every prediction instance.
-      console.log(`promotion ${r.promotionId}: prediction instances activate it now; a failed activation rolls it back (see nepse history ${name})`);
+      console.log(
+        `promotion ${r.promotionId}: prediction instances activate it now; a failed activation rolls it back (see nepse history ${name})`,
+      );
     }
   },
 };
@@ -70,7 +116,11 @@ function changeOf(e: HistoryEntry): string {
       return `registered (${enumWord(Stage, e.toStage)})`;
     case ChangeKind.STAGE_CHANGED: {
       // The other version is the one it replaced in Production, or the one that replaced it there.
-      const other = !e.relatedVersion ? '' : e.toStage === Stage.PRODUCTION ? `, replacing v${e.relatedVersion}` : `, replaced by v${e.relatedVersion}`;
+      const other = !e.relatedVersion
+        ? ''
+        : e.toStage === Stage.PRODUCTION
+          ? `, replacing v${e.relatedVersion}`
+          : `, replaced by v${e.relatedVersion}`;
       return `${enumWord(Stage, e.fromStage)} → ${enumWord(Stage, e.toStage)}${other}`;
     }
     case ChangeKind.ALIAS_SET:
@@ -95,12 +145,20 @@ export const historyCommand: Command = {
   args: { min: 1, max: 1 },
   async run({ args: [name], options, clients }) {
     const version = versionArgument(stringOption(options, 'version'), '--version');
-    const entries = await collectPages((pageSize, pageToken) => clients.registry.getModelHistory({ name, version, pageSize, pageToken }), (page) => page.entries);
+    const entries = await collectPages(
+      (pageSize, pageToken) => clients.registry.getModelHistory({ name, version, pageSize, pageToken }),
+      (page) => page.entries,
+    );
     if (options.json) return printJson(HistoryEntrySchema, entries);
     if (!entries.length) {
       console.log(`no history of ${name}${version ? ` v${version}` : ''}`);
       return;
     }
-    console.log(table(['WHEN', 'VERSION', 'CHANGE', 'BY', 'REASON'], entries.map((e) => [when(e.changedAt), `v${e.version}`, changeOf(e), e.actor, e.reason])));
+    console.log(
+      table(
+        ['WHEN', 'VERSION', 'CHANGE', 'BY', 'REASON'],
+        entries.map((e) => [when(e.changedAt), `v${e.version}`, changeOf(e), e.actor, e.reason]),
+      ),
+    );
   },
 };

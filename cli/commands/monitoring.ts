@@ -1,9 +1,25 @@
 /** Monitoring commands: a model's live figures beside the baseline, and the alerts. */
 import { toJson } from '@bufbuild/protobuf';
-import { AlertSchema, AlertSeverity, AlertState, GetModelPerformanceResponseSchema, type Alert } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import {
+  AlertSchema,
+  AlertSeverity,
+  AlertState,
+  GetModelPerformanceResponseSchema,
+  type Alert,
+} from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { dayOf, DRIFT_DEFAULTS } from '../../lib/market/index.js';
 import { collectPages } from '../clients.js';
-import { follow, integerOption, JSON_HELP, JSON_OPTION, printJson, printJsonLine, stringOption, versionArgument, type Command } from '../command.js';
+import {
+  follow,
+  integerOption,
+  JSON_HELP,
+  JSON_OPTION,
+  printJson,
+  printJsonLine,
+  stringOption,
+  versionArgument,
+  type Command,
+} from '../command.js';
 import { enumWord, evaluationTable, fixedRow, maeVersusNoChange, table, when } from '../format.js';
 
 /** Features listed by `performance`; the rest are summed up in one line. */
@@ -12,7 +28,8 @@ const DRIFT_SHOWN = 10;
 /** `nepse performance <MODEL>`: GetModelPerformance, live beside NO_CHANGE, backtest and drift when present. */
 export const performanceCommand: Command = {
   usage: 'performance <MODEL> [--version N] [--symbol SYMBOL] [--window DAYS] [--json]',
-  summary: "Shows a model's live accuracy (predictions scored against the next bar) beside \"no change\" and, for one version, beside its shadow challenger, its backtest, and feature drift.",
+  summary:
+    'Shows a model\'s live accuracy (predictions scored against the next bar) beside "no change" and, for one version, beside its shadow challenger, its backtest, and feature drift.',
   options: { version: { type: 'string' }, symbol: { type: 'string' }, window: { type: 'string' }, ...JSON_OPTION },
   optionHelp: {
     version: 'one version only (default every version), e.g. --version 2',
@@ -33,7 +50,9 @@ export const performanceCommand: Command = {
     const scope = `${r.modelName} ${r.modelVersion ? `v${r.modelVersion}` : '(every version)'}, ${r.symbol || 'every symbol'}`;
     const window = r.window?.end ? `${dayOf(r.window.start)} .. ${dayOf(r.window.end)}` : 'nothing scored yet';
     const pending = r.pendingPredictions;
-    console.log(`${scope}, ${r.windowDays}-day window: ${window}; ${pending} prediction${pending === 1n ? '' : 's'} waiting for the next bar`);
+    console.log(
+      `${scope}, ${r.windowDays}-day window: ${window}; ${pending} prediction${pending === 1n ? '' : 's'} waiting for the next bar`,
+    );
     if (r.live?.model?.count) {
       console.log(`live       MAE ${maeVersusNoChange(r.live)}`);
       console.log(evaluationTable(r.live));
@@ -44,10 +63,23 @@ export const performanceCommand: Command = {
       // Champion beside challenger on the same bars: the pairs both predicted and were scored on.
       const sh = r.shadow;
       const n = Number(sh.champion?.count ?? 0n);
-      console.log(`shadow     v${sh.challengerVersion} (challenger) beside v${r.modelVersion} on the same ${n} scored pair${n === 1 ? '' : 's'} over ${sh.sessions} session${sh.sessions === 1 ? '' : 's'}; the challenger did better in ${sh.challengerBetterSessions}`);
+      console.log(
+        `shadow     v${sh.challengerVersion} (challenger) beside v${r.modelVersion} on the same ${n} scored pair${n === 1 ? '' : 's'} over ${sh.sessions} session${sh.sessions === 1 ? '' : 's'}; the challenger did better in ${sh.challengerBetterSessions}`,
+      );
       if (n > 0) {
-        const row = (who: string, m: typeof sh.champion) => [`  ${who}`, m!.maeReturn.toFixed(5), m!.rmseReturn.toFixed(5), m!.maeClose.toFixed(2), `${(100 * m!.directionalAccuracy).toFixed(1)} %`];
-        console.log(table(['  MODEL', 'MAE(RETURN)', 'RMSE(RETURN)', 'MAE(CLOSE)', 'DIRECTION'], [row(`v${r.modelVersion} champion`, sh.champion), row(`v${sh.challengerVersion} challenger`, sh.challenger)]));
+        const row = (who: string, m: typeof sh.champion) => [
+          `  ${who}`,
+          m!.maeReturn.toFixed(5),
+          m!.rmseReturn.toFixed(5),
+          m!.maeClose.toFixed(2),
+          `${(100 * m!.directionalAccuracy).toFixed(1)} %`,
+        ];
+        console.log(
+          table(
+            ['  MODEL', 'MAE(RETURN)', 'RMSE(RETURN)', 'MAE(CLOSE)', 'DIRECTION'],
+            [row(`v${r.modelVersion} champion`, sh.champion), row(`v${sh.challengerVersion} challenger`, sh.challenger)],
+          ),
+        );
       }
     }
     if (r.backtest) {
@@ -59,9 +91,17 @@ export const performanceCommand: Command = {
       const vectors = Math.max(...drift.map((d) => Number(d.sampleCount)));
       // The drift rule waits for as many vectors: with fewer, sampling noise alone nears its bound.
       const few = vectors < DRIFT_DEFAULTS.minSamples ? `; only ${vectors} live vectors, too few to read much into` : '';
-      console.log(`drift      PSI of the live feature vectors against training (above ${DRIFT_DEFAULTS.maxPsi} reads as a significant shift${few})`);
-      console.log(table(['  FEATURE', 'PSI', 'VECTORS'], drift.slice(0, DRIFT_SHOWN).map((d) => [`  ${d.feature}`, d.psi.toFixed(3), String(d.sampleCount)])));
-      if (drift.length > DRIFT_SHOWN) console.log(`  ${drift.length - DRIFT_SHOWN} more, each at most ${drift[DRIFT_SHOWN].psi.toFixed(3)}`);
+      console.log(
+        `drift      PSI of the live feature vectors against training (above ${DRIFT_DEFAULTS.maxPsi} reads as a significant shift${few})`,
+      );
+      console.log(
+        table(
+          ['  FEATURE', 'PSI', 'VECTORS'],
+          drift.slice(0, DRIFT_SHOWN).map((d) => [`  ${d.feature}`, d.psi.toFixed(3), String(d.sampleCount)]),
+        ),
+      );
+      if (drift.length > DRIFT_SHOWN)
+        console.log(`  ${drift.length - DRIFT_SHOWN} more, each at most ${drift[DRIFT_SHOWN].psi.toFixed(3)}`);
     }
   },
 };
@@ -96,7 +136,11 @@ export const alertsCommand: Command = {
     }
     const limit = integerOption(stringOption(options, 'limit'), '--limit', { min: 1, max: 100_000 }, 50);
     const state = options.firing ? AlertState.FIRING : AlertState.UNSPECIFIED;
-    const alerts = await collectPages((pageSize, pageToken) => clients.monitoring.listAlerts({ pageSize, pageToken, state }), (page) => page.alerts, limit);
+    const alerts = await collectPages(
+      (pageSize, pageToken) => clients.monitoring.listAlerts({ pageSize, pageToken, state }),
+      (page) => page.alerts,
+      limit,
+    );
     if (options.json) return printJson(AlertSchema, alerts);
     if (!alerts.length) console.log(options.firing ? 'no alerts firing' : 'no alerts');
     else console.log(table(ALERT_HEADER, alerts.map(alertCells)));

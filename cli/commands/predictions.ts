@@ -2,14 +2,26 @@
 import { DegradedReason, PredictionSchema, type Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { detailsOf } from '../../lib/grpc/index.js';
 import { dayOf } from '../../lib/market/index.js';
-import { dayOption, follow, JSON_LINES_HELP, JSON_OPTION, printJson, printJsonLine, stringOption, versionArgument, type Command } from '../command.js';
+import {
+  dayOption,
+  follow,
+  JSON_LINES_HELP,
+  JSON_OPTION,
+  printJson,
+  printJsonLine,
+  stringOption,
+  versionArgument,
+  type Command,
+} from '../command.js';
 import { enumWord, failureLines, fixedRow, pct, table, when } from '../format.js';
 
 const HEADER = ['SYMBOL', 'FEATURE DATE', 'CLOSE', 'PREDICTED', 'CHANGE', 'LOG RETURN', 'MODEL', 'DEGRADED'];
 
 /** A prediction as the cells of a {@link HEADER} row. */
 function cells(p: Prediction): string[] {
-  const degraded = p.degraded ? `yes: ${enumWord(DegradedReason, p.degradedReason)}${p.degradedDetail ? ` (${p.degradedDetail})` : ''}` : 'no';
+  const degraded = p.degraded
+    ? `yes: ${enumWord(DegradedReason, p.degradedReason)}${p.degradedDetail ? ` (${p.degradedDetail})` : ''}`
+    : 'no';
   return [
     p.symbol,
     dayOf(p.featureDate),
@@ -74,7 +86,10 @@ export const watchCommand: Command = {
     const row = (cells: string[]) => fixedRow([9, 10, 12, 10, 10, 9, 10, 24], cells);
     console.error(`watching ${symbols.join(' ')}; Ctrl-C to stop`);
     if (!options.json) console.log(row(['AT', ...HEADER]));
-    const stream = clients.prediction.watchPredictions({ symbols, modelName: stringOption(options, 'model') ?? '', includeCurrent: true }, { signal });
+    const stream = clients.prediction.watchPredictions(
+      { symbols, modelName: stringOption(options, 'model') ?? '', includeCurrent: true },
+      { signal },
+    );
     await follow(stream, signal, (message) => {
       if (message.kind.case !== 'prediction') return;
       if (options.json) printJsonLine(PredictionSchema, message.kind.value);

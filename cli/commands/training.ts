@@ -1,8 +1,28 @@
 /** Training commands: start a job (and follow it), list jobs, show one. */
-import { Algorithm, JobPhase, JobSchema, JobState, JobTrigger, PromotionOutcome, type Job } from '../../gen/nepse/training/v1/training_pb.js';
+import {
+  Algorithm,
+  JobPhase,
+  JobSchema,
+  JobState,
+  JobTrigger,
+  PromotionOutcome,
+  type Job,
+} from '../../gen/nepse/training/v1/training_pb.js';
 import { dayOf } from '../../lib/market/index.js';
 import { collectPages } from '../clients.js';
-import { choiceOption, dayOption, follow, fractionOption, integerOption, JSON_HELP, JSON_OPTION, operator, printJson, stringOption, type Command } from '../command.js';
+import {
+  choiceOption,
+  dayOption,
+  follow,
+  fractionOption,
+  integerOption,
+  JSON_HELP,
+  JSON_OPTION,
+  operator,
+  printJson,
+  stringOption,
+  type Command,
+} from '../command.js';
 import { enumWord, evaluationTable, maeVersusNoChange, table, when } from '../format.js';
 
 const ALGORITHMS: Record<string, Algorithm> = { ridge: Algorithm.RIDGE, gbrt: Algorithm.GRADIENT_BOOSTED_TREES };
@@ -19,7 +39,9 @@ function progressOf(job: Job): string {
 function describeJob(job: Job): string[] {
   const spec = job.spec;
   const range = spec?.dateRange ? `${dayOf(spec.dateRange.start) || 'start'} .. ${dayOf(spec.dateRange.end) || 'end'}` : 'every day';
-  const promote = spec?.autoPromote ? `auto-promote when ${(spec.promotionMargin * 100).toFixed(1)} % better than no change` : 'no auto-promotion';
+  const promote = spec?.autoPromote
+    ? `auto-promote when ${(spec.promotionMargin * 100).toFixed(1)} % better than no change`
+    : 'no auto-promotion';
   const lines = [
     `job        ${job.jobId}`,
     `model      ${spec?.modelName}${job.modelVersion ? ` v${job.modelVersion}` : ''} (${ALGORITHM_WORDS[spec?.algorithm ?? 0] ?? 'unknown'}), ${range}, ${spec?.symbols.length ? spec.symbols.join(' ') : 'every symbol'}; ${promote}`,
@@ -27,19 +49,26 @@ function describeJob(job: Job): string[] {
   ];
   if (job.promotion) lines.push(`promotion  ${enumWord(PromotionOutcome, job.promotion.outcome)}: ${job.promotion.reason}`);
   if (job.error) lines.push(`error      ${job.error}`);
-  lines.push(`requested  by ${job.requestedBy || 'unknown'} (${enumWord(JobTrigger, job.trigger)}) at ${when(job.createdAt)}${job.startedAt ? `, started ${when(job.startedAt)}` : ''}${job.finishedAt ? `, finished ${when(job.finishedAt)}` : ''}`);
+  lines.push(
+    `requested  by ${job.requestedBy || 'unknown'} (${enumWord(JobTrigger, job.trigger)}) at ${when(job.createdAt)}${job.startedAt ? `, started ${when(job.startedAt)}` : ''}${job.finishedAt ? `, finished ${when(job.finishedAt)}` : ''}`,
+  );
   const holdout = job.backtest?.folds.at(-1);
   if (holdout && job.foldsCompleted === job.foldCount) {
-    lines.push(`holdout    last fold, ${dayOf(holdout.testRange?.start)} .. ${dayOf(holdout.testRange?.end)}: MAE ${maeVersusNoChange(holdout.evaluation)}`, evaluationTable(holdout.evaluation));
+    lines.push(
+      `holdout    last fold, ${dayOf(holdout.testRange?.start)} .. ${dayOf(holdout.testRange?.end)}: MAE ${maeVersusNoChange(holdout.evaluation)}`,
+      evaluationTable(holdout.evaluation),
+    );
   }
-  if (job.backtest?.overall) lines.push('overall    every fold\'s test window', evaluationTable(job.backtest.overall));
+  if (job.backtest?.overall) lines.push("overall    every fold's test window", evaluationTable(job.backtest.overall));
   return lines;
 }
 
 /** `nepse train`: StartTraining, and with --wait WatchJob until the job ends. */
 export const trainCommand: Command = {
-  usage: 'train [--model ridge|gbrt] [--name NAME] [--folds N] [--margin FRACTION] [--no-promote] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--wait]',
-  summary: 'Starts a training job: walk-forward backtest, registration, and promotion to Production when it beats "no change" on the holdout by the margin.',
+  usage:
+    'train [--model ridge|gbrt] [--name NAME] [--folds N] [--margin FRACTION] [--no-promote] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--wait]',
+  summary:
+    'Starts a training job: walk-forward backtest, registration, and promotion to Production when it beats "no change" on the holdout by the margin.',
   optionHelp: {
     model: 'the algorithm, ridge regression (default) or gradient-boosted trees, e.g. --model gbrt',
     name: 'the registered model name (default nepse-<algorithm>), e.g. --name nepse-ridge-short',
@@ -75,7 +104,9 @@ export const trainCommand: Command = {
       dateRange: start || end ? { start, end } : undefined,
     };
     const { job } = await clients.training.startTraining({ spec, requestedBy: operator() });
-    console.log(`job ${job!.jobId} ${enumWord(JobState, job!.state)}: ${spec.modelName} (${ALGORITHM_WORDS[algorithm]}), ${spec.foldCount}-fold walk-forward`);
+    console.log(
+      `job ${job!.jobId} ${enumWord(JobState, job!.state)}: ${spec.modelName} (${ALGORITHM_WORDS[algorithm]}), ${spec.foldCount}-fold walk-forward`,
+    );
     if (!options.wait) {
       console.log(`follow it with: nepse job ${job!.jobId}`);
       return;
@@ -114,7 +145,11 @@ export const jobsCommand: Command = {
   async run({ options, clients }) {
     const limit = integerOption(stringOption(options, 'limit'), '--limit', { min: 1, max: 10_000 }, 20);
     const modelName = stringOption(options, 'name') ?? '';
-    const jobs = await collectPages((pageSize, pageToken) => clients.training.listJobs({ pageSize, pageToken, modelName }), (page) => page.jobs, limit);
+    const jobs = await collectPages(
+      (pageSize, pageToken) => clients.training.listJobs({ pageSize, pageToken, modelName }),
+      (page) => page.jobs,
+      limit,
+    );
     if (options.json) return printJson(JobSchema, jobs);
     if (!jobs.length) {
       console.log('no training jobs');
@@ -125,7 +160,15 @@ export const jobsCommand: Command = {
     console.log(
       table(
         ['JOB', 'MODEL', 'ALGORITHM', 'STATE', 'VERSION', 'CREATED', 'OUTCOME'],
-        jobs.map((j) => [j.jobId, j.spec?.modelName ?? '', ALGORITHM_WORDS[j.spec?.algorithm ?? 0] ?? '', enumWord(JobState, j.state), j.modelVersion ? `v${j.modelVersion}` : '-', when(j.createdAt), outcome(j)]),
+        jobs.map((j) => [
+          j.jobId,
+          j.spec?.modelName ?? '',
+          ALGORITHM_WORDS[j.spec?.algorithm ?? 0] ?? '',
+          enumWord(JobState, j.state),
+          j.modelVersion ? `v${j.modelVersion}` : '-',
+          when(j.createdAt),
+          outcome(j),
+        ]),
       ),
     );
   },

@@ -14,13 +14,22 @@ describe('retryDelayMs', () => {
   });
 
   it('spreads delays within ±jitter', () => {
-    assert.equal(retryDelayMs(1, [1000], 0.2, () => 0), 800);
-    assert.equal(retryDelayMs(1, [1000], 0.2, () => 0.999999), 1200);
+    assert.equal(
+      retryDelayMs(1, [1000], 0.2, () => 0),
+      800,
+    );
+    assert.equal(
+      retryDelayMs(1, [1000], 0.2, () => 0.999999),
+      1200,
+    );
     for (let i = 0; i < 200; i++) {
       const d = retryDelayMs(1, [1000]);
       assert.ok(d >= 800 && d <= 1200, String(d));
     }
-    assert.equal(retryDelayMs(1, [1000], 0, () => 0.9), 1000);
+    assert.equal(
+      retryDelayMs(1, [1000], 0, () => 0.9),
+      1000,
+    );
   });
 
   it('validates schedules', () => {

@@ -48,8 +48,14 @@ describe('batch consumers', { timeout: 60_000 }, () => {
     });
     try {
       await waitFor(async () => batches.flat().length === 25 && (await bus.consumerLag('batched')).total === 0, 'all 25 acked');
-      assert.deepEqual(batches.flat(), Array.from({ length: 25 }, (_, i) => `m${i}`));
-      assert.ok(batches.every((b) => b.length <= 10), `batches of ${batches.map((b) => b.length)}`);
+      assert.deepEqual(
+        batches.flat(),
+        Array.from({ length: 25 }, (_, i) => `m${i}`),
+      );
+      assert.ok(
+        batches.every((b) => b.length <= 10),
+        `batches of ${batches.map((b) => b.length)}`,
+      );
       assert.ok(batches.length < 25, `a backlog comes in batches, not one by one: ${batches.map((b) => b.length)}`);
       assert.ok(lagDuringHandler >= batches[0].length, `the first batch was acked only after its handler: ${lagDuringHandler} pending`);
     } finally {
@@ -74,13 +80,29 @@ describe('batch consumers', { timeout: 60_000 }, () => {
       for (const i of items) done.add(i.message.value);
     });
     try {
-      await waitFor(async () => deadLettered.filter((d) => d.durable === 'batchfail').length === 2 && (await bus.consumerLag('batchfail')).total === 0, 'the poison and the bad message dead-lettered, the rest acked');
+      await waitFor(
+        async () => deadLettered.filter((d) => d.durable === 'batchfail').length === 2 && (await bus.consumerLag('batchfail')).total === 0,
+        'the poison and the bad message dead-lettered, the rest acked',
+      );
       assert.deepEqual([...done].sort(), ['a', 'b']);
-      assert.deepEqual(calls[0], { values: ['a', 'bad', 'b'], deliveries: [1, 1, 1] }, 'first deliveries in one batch, the poison left out');
+      assert.deepEqual(
+        calls[0],
+        { values: ['a', 'bad', 'b'], deliveries: [1, 1, 1] },
+        'first deliveries in one batch, the poison left out',
+      );
       // After the failure every message comes back alone; 'bad' until its deliveries run out.
       assert.ok(calls.slice(1).every((c) => c.values.length === 1 && c.deliveries[0] > 1));
-      assert.deepEqual(calls.filter((c) => c.values.includes('bad')).map((c) => c.deliveries), [[1, 1, 1], [2], [3]]);
-      assert.deepEqual(deadLettered.filter((d) => d.durable === 'batchfail').map((d) => d.reason).sort(), ['decode', 'handler-failed']);
+      assert.deepEqual(
+        calls.filter((c) => c.values.includes('bad')).map((c) => c.deliveries),
+        [[1, 1, 1], [2], [3]],
+      );
+      assert.deepEqual(
+        deadLettered
+          .filter((d) => d.durable === 'batchfail')
+          .map((d) => d.reason)
+          .sort(),
+        ['decode', 'handler-failed'],
+      );
     } finally {
       await sub.stop();
     }
@@ -88,6 +110,9 @@ describe('batch consumers', { timeout: 60_000 }, () => {
 
   it('refuses a batch limit that is not a positive integer', async () => {
     const event = defineEvent({ name: 'test.batchopts', schema: StringValueSchema });
-    await assert.rejects(bus.consumeBatches(event, { durable: 'batchopts', maxBatch: 0 }, async () => {}), EventConfigError);
+    await assert.rejects(
+      bus.consumeBatches(event, { durable: 'batchopts', maxBatch: 0 }, async () => {}),
+      EventConfigError,
+    );
   });
 });

@@ -33,14 +33,23 @@ describe('event bus', { timeout: 60_000 }, () => {
 
   it('declares streams idempotently and updates changed limits', async () => {
     const first = await ensureStreams(bus, { maxAgeMs: 3_600_000 });
-    assert.deepEqual(first.map((s) => [s.name, s.action]), [
-      [EVENTS_STREAM, 'created'],
-      [DEAD_LETTER_STREAM, 'created'],
-    ]);
+    assert.deepEqual(
+      first.map((s) => [s.name, s.action]),
+      [
+        [EVENTS_STREAM, 'created'],
+        [DEAD_LETTER_STREAM, 'created'],
+      ],
+    );
     const again = await ensureStreams(bus, { maxAgeMs: 3_600_000 });
-    assert.deepEqual(again.map((s) => s.action), ['unchanged', 'unchanged']);
+    assert.deepEqual(
+      again.map((s) => s.action),
+      ['unchanged', 'unchanged'],
+    );
     const changed = await ensureStreams(bus); // back to the defaults: 7 days
-    assert.deepEqual(changed.map((s) => s.action), ['updated', 'unchanged']);
+    assert.deepEqual(
+      changed.map((s) => s.action),
+      ['updated', 'unchanged'],
+    );
     const info = await bus.jsm.streams.info(EVENTS_STREAM);
     assert.deepEqual(info.config.subjects, ['nepse.v1.>']);
     assert.equal(info.config.storage, 'file');
@@ -61,7 +70,10 @@ describe('event bus', { timeout: 60_000 }, () => {
       await bus.publish(event, 'NICA', text('b'), { msgId: 'rt-b' });
       await bus.publish(event, 'NABIL', text('c'), { msgId: 'rt-c' });
       await waitFor(() => seen.length >= 2, 'two NABIL messages');
-      assert.deepEqual(seen.map((s) => s.value), ['a', 'c']); // NICA (published between) never came
+      assert.deepEqual(
+        seen.map((s) => s.value),
+        ['a', 'c'],
+      ); // NICA (published between) never came
       const d = seen[0]!.delivery;
       assert.equal(d.key, 'NABIL');
       assert.equal(d.subject, 'nepse.v1.test.roundtrip.NABIL');
@@ -87,7 +99,13 @@ describe('event bus', { timeout: 60_000 }, () => {
       seen.push(`${d.key}:${m.value}`);
     });
     try {
-      for (const [key, value] of [['A', '1'], ['C', '2'], ['B', '3'], ['_', '4'], ['A', '5']] as const) {
+      for (const [key, value] of [
+        ['A', '1'],
+        ['C', '2'],
+        ['B', '3'],
+        ['_', '4'],
+        ['A', '5'],
+      ] as const) {
         await bus.publish(event, key, text(value), { msgId: `mk-${value}` });
       }
       await waitFor(() => seen.length >= 3, 'three A/B messages');
@@ -156,10 +174,7 @@ describe('event bus', { timeout: 60_000 }, () => {
       rest.push(m.value);
     });
     try {
-      await waitFor(
-        async () => rest.length >= 3 && (await bus.consumerLag('parallel')).total === 0,
-        'the remaining messages',
-      );
+      await waitFor(async () => rest.length >= 3 && (await bus.consumerLag('parallel')).total === 0, 'the remaining messages');
       assert.deepEqual([...started, ...rest].sort(), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
     } finally {
       await again.stop();
@@ -190,7 +205,10 @@ describe('event bus', { timeout: 60_000 }, () => {
     const other = await connectEvents({ servers: bare.url, name: 'bare', logger: quiet });
     try {
       const event = defineEvent({ name: 'test.nostream', schema: StringValueSchema });
-      await assert.rejects(other.consume(event, { durable: 'x' }, async () => {}), EventConfigError);
+      await assert.rejects(
+        other.consume(event, { durable: 'x' }, async () => {}),
+        EventConfigError,
+      );
       await assert.rejects(other.publish(event, 'A', text('x'), { msgId: 'x' }), EventPublishError);
     } finally {
       await other.close();
@@ -206,9 +224,7 @@ describe('event bus', { timeout: 60_000 }, () => {
       const event = defineEvent({ name: 'test.trace', schema: StringValueSchema });
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const span = trace.wrapSpanContext({ traceId, spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED });
-      await context.with(trace.setSpan(context.active(), span), () =>
-        bus.publish(event, '_', text('traced'), { msgId: 'trace-1' }),
-      );
+      await context.with(trace.setSpan(context.active(), span), () => bus.publish(event, '_', text('traced'), { msgId: 'trace-1' }));
       const seen: Array<{ traceId: string | undefined; traceparent: string | undefined }> = [];
       const sub = await bus.consume(event, { durable: 'trace' }, async (_m, d) => {
         seen.push({ traceId: trace.getSpanContext(context.active())?.traceId, traceparent: d.headers.traceparent });
@@ -263,7 +279,10 @@ describe('event bus when the server goes away', { timeout: 60_000 }, () => {
         { timeoutMs: 15_000, intervalMs: 200 },
       );
       await waitFor(() => seen.includes('after'), 'message after restart', { timeoutMs: 20_000 });
-      assert.deepEqual(seen.filter((v) => v === 'after'), ['after']);
+      assert.deepEqual(
+        seen.filter((v) => v === 'after'),
+        ['after'],
+      );
       const info = await bus.jsm.consumers.info(EVENTS_STREAM, 'restart');
       assert.equal(info.config.durable_name, 'restart');
       await sub.stop();

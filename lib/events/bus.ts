@@ -4,13 +4,7 @@
  */
 import { toBinary, type Message } from '@bufbuild/protobuf';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
-import {
-  headers as createHeaders,
-  type ConnectionOptions,
-  type JetStreamClient,
-  type JetStreamManager,
-  type NatsConnection,
-} from 'nats';
+import { headers as createHeaders, type ConnectionOptions, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import {
   startBatchConsumer,
   startConsumer,
@@ -102,7 +96,11 @@ export interface EventBus {
    * For consumers whose cost is per call (a store insert) rather than per message.
    * @throws EventConfigError on bad options or a consumer the server will not create.
    */
-  consumeBatches<T extends Message>(event: EventType<T>, options: ConsumeBatchOptions, handler: BatchHandler<T>): Promise<EventSubscription>;
+  consumeBatches<T extends Message>(
+    event: EventType<T>,
+    options: ConsumeBatchOptions,
+    handler: BatchHandler<T>,
+  ): Promise<EventSubscription>;
   /** How far behind a durable consumer of NEPSE_EVENTS is. */
   consumerLag(durable: string): Promise<ConsumerLag>;
   /** Stops every consumer (waiting for in-flight handlers), then drains the connection. Idempotent. */
@@ -151,12 +149,7 @@ class NatsEventBus implements EventBus {
     void this.logStatus(options.name);
   }
 
-  async publish<T extends Message>(
-    event: EventType<T>,
-    key: string,
-    message: T,
-    options: PublishOptions,
-  ): Promise<PublishResult> {
+  async publish<T extends Message>(event: EventType<T>, key: string, message: T, options: PublishOptions): Promise<PublishResult> {
     const subject = eventSubject(event, key);
     const msgId = options.msgId;
     if (typeof msgId !== 'string' || msgId.length === 0 || msgId.length > 256 || /[\r\n]/.test(msgId)) {
@@ -200,7 +193,11 @@ class NatsEventBus implements EventBus {
     return this.register((deps) => startConsumer(deps, event, options, handler));
   }
 
-  consumeBatches<T extends Message>(event: EventType<T>, options: ConsumeBatchOptions, handler: BatchHandler<T>): Promise<EventSubscription> {
+  consumeBatches<T extends Message>(
+    event: EventType<T>,
+    options: ConsumeBatchOptions,
+    handler: BatchHandler<T>,
+  ): Promise<EventSubscription> {
     return this.register((deps) => startBatchConsumer(deps, event, options, handler));
   }
 

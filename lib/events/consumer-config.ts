@@ -46,11 +46,7 @@ export interface EnsuredConsumer {
  * @throws EventConfigError when the server refuses the change (say, an edited filter on a server
  *   that cannot update filters: delete the durable to recreate it).
  */
-export async function ensureConsumer(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  spec: ConsumerSpec,
-): Promise<EnsuredConsumer> {
+export async function ensureConsumer(nc: NatsConnection, jsm: JetStreamManager, spec: ConsumerSpec): Promise<EnsuredConsumer> {
   let serverFilters = spec.filters;
   let clientFilter: Set<string> | undefined;
   if (serverFilters.length > 1 && !serverAtLeast(nc, 2, 10)) {

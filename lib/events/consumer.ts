@@ -69,8 +69,7 @@ export interface ConsumeBatchOptions extends ConsumeOptions {
 
 /** How a consumer hands messages to its handler: one per call, or in batches. */
 export type Handling<T extends Message> =
-  | { kind: 'message'; handler: EventHandler<T> }
-  | { kind: 'batch'; handler: BatchHandler<T>; maxBatch: number; maxBatchBytes: number };
+  { kind: 'message'; handler: EventHandler<T> } | { kind: 'batch'; handler: BatchHandler<T>; maxBatch: number; maxBatchBytes: number };
 
 /** A running consumer. */
 export interface EventSubscription {
@@ -117,7 +116,12 @@ export async function startBatchConsumer<T extends Message>(
   return startHandling(deps, event, options, { kind: 'batch', handler, maxBatch, maxBatchBytes });
 }
 
-async function startHandling<T extends Message>(deps: ConsumerDeps, event: EventType<T>, options: ConsumeOptions, handling: Handling<T>): Promise<EventSubscription> {
+async function startHandling<T extends Message>(
+  deps: ConsumerDeps,
+  event: EventType<T>,
+  options: ConsumeOptions,
+  handling: Handling<T>,
+): Promise<EventSubscription> {
   const consumer = new EventConsumer(deps, event, options, handling);
   await consumer.start();
   return consumer;
@@ -244,7 +248,10 @@ class EventConsumer<T extends Message> implements EventSubscription {
         });
         const started = await this.unlessStopped(consuming);
         if (!started) {
-          consuming.then((m) => m.stop(), () => {});
+          consuming.then(
+            (m) => m.stop(),
+            () => {},
+          );
           break;
         }
         const messages = started.value;

@@ -58,19 +58,18 @@ describe('redelivery and dead letters', { timeout: 60_000 }, () => {
   it('redelivers after failures with deliveryCount 1, 2, 3 and then acks', async () => {
     const event = defineEvent({ name: 'test.flaky', schema: StringValueSchema });
     const counts: number[] = [];
-    const sub = await bus.consume(
-      event,
-      { durable: 'flaky', maxDeliver: 5, ackWaitMs: 5_000, backoffMs: [50, 100] },
-      async (_m, d) => {
-        counts.push(d.deliveryCount);
-        if (d.deliveryCount < 3) throw new Error(`transient failure ${d.deliveryCount}`);
-      },
-    );
+    const sub = await bus.consume(event, { durable: 'flaky', maxDeliver: 5, ackWaitMs: 5_000, backoffMs: [50, 100] }, async (_m, d) => {
+      counts.push(d.deliveryCount);
+      if (d.deliveryCount < 3) throw new Error(`transient failure ${d.deliveryCount}`);
+    });
     try {
       await bus.publish(event, 'NABIL', text('flaky'), { msgId: 'flaky-1' });
       await waitFor(async () => counts.length === 3 && (await bus.consumerLag('flaky')).total === 0, 'acked on third try');
       assert.deepEqual(counts, [1, 2, 3]);
-      assert.deepEqual(redelivered.filter((d) => d === 'flaky'), ['flaky', 'flaky']);
+      assert.deepEqual(
+        redelivered.filter((d) => d === 'flaky'),
+        ['flaky', 'flaky'],
+      );
       assert.deepEqual(await deadLetters('flaky', 'test.flaky'), []);
     } finally {
       await sub.stop();
@@ -80,14 +79,10 @@ describe('redelivery and dead letters', { timeout: 60_000 }, () => {
   it('dead-letters exactly once after maxDeliver failed attempts', async () => {
     const event = defineEvent({ name: 'test.broken', schema: StringValueSchema });
     const counts: number[] = [];
-    const sub = await bus.consume(
-      event,
-      { durable: 'broken', maxDeliver: 3, ackWaitMs: 500, backoffMs: [30] },
-      async (_m, d) => {
-        counts.push(d.deliveryCount);
-        throw new Error('always fails\nsecond line');
-      },
-    );
+    const sub = await bus.consume(event, { durable: 'broken', maxDeliver: 3, ackWaitMs: 500, backoffMs: [30] }, async (_m, d) => {
+      counts.push(d.deliveryCount);
+      throw new Error('always fails\nsecond line');
+    });
     try {
       const sent = await bus.publish(event, 'NICA', text('doomed'), { msgId: 'broken-1' });
       const [dl] = await waitFor(async () => {
@@ -108,9 +103,10 @@ describe('redelivery and dead letters', { timeout: 60_000 }, () => {
       assert.equal(dl!.header.get(EventHeaders.event), 'test.broken');
       assert.equal(dl!.header.get(EventHeaders.contentType), 'application/protobuf');
       assert.equal(dl!.header.get(EventHeaders.msgId), deadLetterMsgId(EVENTS_STREAM, 'broken', sent.seq));
-      assert.deepEqual(deadLettered.filter((d) => d.durable === 'broken'), [
-        { event: 'test.broken', durable: 'broken', reason: 'handler-failed' },
-      ]);
+      assert.deepEqual(
+        deadLettered.filter((d) => d.durable === 'broken'),
+        [{ event: 'test.broken', durable: 'broken', reason: 'handler-failed' }],
+      );
       const lag = await bus.consumerLag('broken');
       assert.equal(lag.total, 0);
     } finally {
@@ -155,14 +151,10 @@ describe('redelivery and dead letters', { timeout: 60_000 }, () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     const counts: number[] = [];
     // Handlers that hang past ackWait: the server redelivers, then gives up without any verdict.
-    const sub = await bus.consume(
-      event,
-      { durable: 'stuck', maxDeliver: 2, ackWaitMs: 300, concurrency: 3 },
-      async (_m, d) => {
-        counts.push(d.deliveryCount);
-        await released;
-      },
-    );
+    const sub = await bus.consume(event, { durable: 'stuck', maxDeliver: 2, ackWaitMs: 300, concurrency: 3 }, async (_m, d) => {
+      counts.push(d.deliveryCount);
+      await released;
+    });
     try {
       const sent = await bus.publish(event, 'NABIL', text('stuck'), { msgId: 'stuck-1' });
       const [dl] = await waitFor(async () => {

@@ -95,12 +95,7 @@ export interface AdvisoryDeps {
  * service one copies; the deterministic msg id covers the rest (say, a copy the consumer made
  * itself).
  */
-export function listenForMaxDeliveries(
-  deps: AdvisoryDeps,
-  event: EventType<Message>,
-  stream: string,
-  durable: string,
-): Subscription {
+export function listenForMaxDeliveries(deps: AdvisoryDeps, event: EventType<Message>, stream: string, durable: string): Subscription {
   return deps.nc.subscribe(maxDeliveriesAdvisorySubject(stream, durable), {
     queue: `nepse-dlq-${durable}`,
     callback: (err, msg) => {

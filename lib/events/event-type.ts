@@ -42,10 +42,7 @@ export interface EventType<T extends Message = Message> {
  * export const barsIngested = defineEvent({ name: 'bars.ingested', schema: BarsIngestedSchema });
  * @throws EventNameError when `name` is not lower-case dot-separated tokens of `[a-z0-9_-]`.
  */
-export function defineEvent<Desc extends DescMessage>(definition: {
-  name: string;
-  schema: Desc;
-}): EventType<MessageShape<Desc>> {
+export function defineEvent<Desc extends DescMessage>(definition: { name: string; schema: Desc }): EventType<MessageShape<Desc>> {
   const { name, schema } = definition;
   if (typeof name !== 'string' || name.length > 128 || !NAME_PATTERN.test(name)) {
     throw new EventNameError(
@@ -90,10 +87,7 @@ export function normaliseKey(key: string): string {
     throw new EventKeyError(`event key longer than ${MAX_KEY_LENGTH} characters`, key);
   }
   if (!KEY_PATTERN.test(k)) {
-    throw new EventKeyError(
-      `invalid event key ${JSON.stringify(key)}: only A-Z, 0-9, "_" and "-" may appear in a subject token`,
-      key,
-    );
+    throw new EventKeyError(`invalid event key ${JSON.stringify(key)}: only A-Z, 0-9, "_" and "-" may appear in a subject token`, key);
   }
   return k;
 }
@@ -126,9 +120,7 @@ export function keyOfSubject(event: EventType<Message>, subject: string): string
 /** Validates a durable consumer name (it is a subject token and a file name on the server). */
 export function validateDurable(durable: string): string {
   if (typeof durable !== 'string' || !DURABLE_PATTERN.test(durable)) {
-    throw new EventConfigError(
-      `invalid durable name ${JSON.stringify(durable)}: use 1-64 characters of [A-Za-z0-9_-]`,
-    );
+    throw new EventConfigError(`invalid durable name ${JSON.stringify(durable)}: use 1-64 characters of [A-Za-z0-9_-]`);
   }
   return durable;
 }

@@ -12,7 +12,15 @@ export {
   type PublishOptions,
   type PublishResult,
 } from './bus.js';
-export type { BatchHandler, BatchItem, ConsumeBatchOptions, ConsumeOptions, Delivery, EventHandler, EventSubscription } from './consumer.js';
+export type {
+  BatchHandler,
+  BatchItem,
+  ConsumeBatchOptions,
+  ConsumeOptions,
+  Delivery,
+  EventHandler,
+  EventSubscription,
+} from './consumer.js';
 export { deadLetterMsgId, maxDeliveriesAdvisorySubject } from './dead-letter.js';
 export {
   EventBusClosedError,

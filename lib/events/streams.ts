@@ -3,15 +3,7 @@
  * NEPSE_EVENTS, every dead letter in NEPSE_DEAD_LETTERS. Running `ensureStreams` again (another
  * replica starting, a redeploy with new limits) converges instead of failing.
  */
-import {
-  DiscardPolicy,
-  RetentionPolicy,
-  StorageType,
-  nanos,
-  type JetStreamManager,
-  type StreamConfig,
-  type StreamInfo,
-} from 'nats';
+import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type StreamConfig, type StreamInfo } from 'nats';
 import { EventConfigError } from './errors.js';
 import { DEAD_LETTER_SUBJECT_PREFIX, EVENT_SUBJECT_PREFIX } from './event-type.js';
 import { isNotFound } from './nats-errors.js';
@@ -53,10 +45,7 @@ export interface EnsuredStream {
  * @throws EventConfigError on nonsensical options, or when an existing stream uses memory
  *   storage (JetStream cannot change storage in place; delete the stream to switch).
  */
-export async function ensureStreams(
-  bus: { readonly jsm: JetStreamManager },
-  options: StreamOptions = {},
-): Promise<EnsuredStream[]> {
+export async function ensureStreams(bus: { readonly jsm: JetStreamManager }, options: StreamOptions = {}): Promise<EnsuredStream[]> {
   const replicas = options.replicas ?? 1;
   const maxAgeMs = options.maxAgeMs ?? 7 * DAY_MS;
   const duplicateWindowMs = options.duplicateWindowMs ?? 2 * MINUTE_MS;

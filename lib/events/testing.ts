@@ -60,8 +60,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   let child: ChildProcess | undefined;
   let port = 0;
   const deadline = Date.now() + startTimeoutMs;
-  const launch = async (p: number): Promise<ChildProcess> =>
-    launchServer(binary, p, storeDir, options.args ?? [], deadline, stopTimeoutMs);
+  const launch = async (p: number): Promise<ChildProcess> => launchServer(binary, p, storeDir, options.args ?? [], deadline, stopTimeoutMs);
 
   try {
     // Another process may grab the free port between our probe and the server's bind: retry.

@@ -65,9 +65,7 @@ export function createGrpcClient<S extends DescService>(service: S, address: str
   const client: Record<string, unknown> = {
     close: () => raw.close(),
     waitForReady: (timeoutMs: number) =>
-      new Promise<void>((resolve, reject) =>
-        raw.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
-      ),
+      new Promise<void>((resolve, reject) => raw.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve()))),
   };
   for (const method of service.methods) {
     client[method.localName] = clientMethod(raw, method, options);
@@ -110,7 +108,10 @@ function cancelOn(call: GrpcJs.Call, signal: AbortSignal | undefined): () => voi
 }
 
 /** Streams requests with back-pressure; stops early once the call has ended (e.g. the server refused it). */
-async function writeRequests(call: GrpcJs.ClientWritableStream<unknown>, requests: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+async function writeRequests(
+  call: GrpcJs.ClientWritableStream<unknown>,
+  requests: AsyncIterable<unknown> | Iterable<unknown>,
+): Promise<void> {
   let ended = false;
   const ending = new Promise<void>((resolve) => call.once('status', () => resolve()));
   void ending.then(() => (ended = true));

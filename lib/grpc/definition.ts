@@ -1,4 +1,13 @@
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from '@bufbuild/protobuf';
+import {
+  create,
+  fromBinary,
+  isMessage,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageShape,
+} from '@bufbuild/protobuf';
 import type { GrpcJs } from './grpc-js.js';
 
 /** The gRPC path of a method: `/<package>.<Service>/<Method>`. */

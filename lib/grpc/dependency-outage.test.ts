@@ -14,7 +14,9 @@ import { grpc } from './grpc-js.js';
 /** A loopback port that was free a moment ago and has nothing listening on it now. */
 async function closedPort(): Promise<number> {
   const server = createServer();
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
@@ -22,7 +24,9 @@ async function closedPort(): Promise<number> {
 /** A server that accepts every connection and resets it at once. */
 async function resetting(): Promise<{ server: Server; port: number }> {
   const server = createServer((socket) => socket.resetAndDestroy());
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
   return { server, port };
 }
 
@@ -71,9 +75,13 @@ describe('dependency outages become UNAVAILABLE naming the dependency', () => {
   });
 
   it('the embedded engine that cannot be opened or is closed', () => {
-    const cannotOpen = new StoreUnavailableError('chdb: cannot open session', { cause: Object.assign(new Error('cannot open session'), { code: 'CHDB_CONNECTION' }) });
+    const cannotOpen = new StoreUnavailableError('chdb: cannot open session', {
+      cause: Object.assign(new Error('cannot open session'), { code: 'CHDB_CONNECTION' }),
+    });
     assert.deepEqual(dependencyOutage(cannotOpen), { dependency: 'ClickHouse (embedded)', reason: 'engine cannot be opened' });
-    const closed = new StoreUnavailableError('chdb: session closed', { cause: Object.assign(new Error('session closed'), { code: 'CHDB_CLOSED' }) });
+    const closed = new StoreUnavailableError('chdb: session closed', {
+      cause: Object.assign(new Error('session closed'), { code: 'CHDB_CLOSED' }),
+    });
     assert.equal(toStatus(closed).message, 'ClickHouse (embedded) is unavailable: engine closed');
   });
 
@@ -81,9 +89,15 @@ describe('dependency outages become UNAVAILABLE naming the dependency', () => {
     const server = new StoreError('Code: 243. Cannot reserve 1.00 MiB, not enough space', { clickhouseCode: 243 });
     assert.equal(toStatus(server).code, grpc.status.RESOURCE_EXHAUSTED);
     assert.equal(toStatus(server).message, 'ClickHouse is out of disk space; retry once there is room');
-    const embedded = new StoreError('write failed', { cause: Object.assign(new Error('Cannot write to file: No space left on device'), { code: 'CHDB_QUERY', clickhouseCode: 75 }) });
+    const embedded = new StoreError('write failed', {
+      cause: Object.assign(new Error('Cannot write to file: No space left on device'), { code: 'CHDB_QUERY', clickhouseCode: 75 }),
+    });
     assert.equal(toStatus(embedded).message, 'ClickHouse (embedded) is out of disk space; retry once there is room');
-    assert.equal(toStatus(new Error('write', { cause: Object.assign(new Error('x'), { code: 'ENOSPC' }) })).code, grpc.status.INTERNAL, 'only a store write is named');
+    assert.equal(
+      toStatus(new Error('write', { cause: Object.assign(new Error('x'), { code: 'ENOSPC' }) })).code,
+      grpc.status.INTERNAL,
+      'only a store write is named',
+    );
   });
 
   it('leaves a refused statement or a bug INTERNAL, with nothing leaked', () => {

@@ -106,12 +106,16 @@ function storeOutage(error: StoreUnavailableError): DependencyOutage {
     return { dependency: 'ClickHouse (embedded)', reason: closed ? 'engine closed' : 'engine cannot be opened' };
   }
   if (/ is closed$/.test(error.message)) return { dependency: 'ClickHouse', reason: 'store closed' };
-  const reason = (error.clickhouseCode !== undefined ? CLICKHOUSE_REASONS[error.clickhouseCode] : undefined) ?? socketReason(error) ?? 'not reachable';
+  const reason =
+    (error.clickhouseCode !== undefined ? CLICKHOUSE_REASONS[error.clickhouseCode] : undefined) ?? socketReason(error) ?? 'not reachable';
   return { dependency: 'ClickHouse', reason };
 }
 
 function databaseOutage(error: DatabaseUnavailableError): DependencyOutage {
-  const reason = sqlStateReason(error.code) ?? socketReason(error) ?? (/closed|not queryable|after calling end/i.test(error.message) ? 'database closed' : 'not reachable');
+  const reason =
+    sqlStateReason(error.code) ??
+    socketReason(error) ??
+    (/closed|not queryable|after calling end/i.test(error.message) ? 'database closed' : 'not reachable');
   return { dependency: 'PostgreSQL', reason };
 }
 
@@ -135,7 +139,12 @@ export function storeOutOfSpace(error: unknown): string | undefined {
     const causes = [...chain(link)];
     const full =
       link.clickhouseCode === CLICKHOUSE_NOT_ENOUGH_SPACE ||
-      causes.some((c) => codeOf(c) === 'ENOSPC' || (c as { clickhouseCode?: unknown }).clickhouseCode === CLICKHOUSE_NOT_ENOUGH_SPACE || /no space left on device|not enough space/i.test(messageOf(c)));
+      causes.some(
+        (c) =>
+          codeOf(c) === 'ENOSPC' ||
+          (c as { clickhouseCode?: unknown }).clickhouseCode === CLICKHOUSE_NOT_ENOUGH_SPACE ||
+          /no space left on device|not enough space/i.test(messageOf(c)),
+      );
     if (!full) continue;
     const embedded = link.message.startsWith('chdb:') || causes.some((c) => String(codeOf(c)).startsWith('CHDB_'));
     return embedded ? 'ClickHouse (embedded)' : 'ClickHouse';

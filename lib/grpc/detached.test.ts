@@ -130,10 +130,22 @@ describe('detached: background work started inside a call', { timeout: 20_000 },
   });
 
   it('returns what the function returns and leaves the caller’s scope as it was', () => {
-    const call = { method: '/x.Y/Z', metadata: new grpc.Metadata(), deadline: Date.now() + 1_000, signal: new AbortController().signal, peer: 'test' };
+    const call = {
+      method: '/x.Y/Z',
+      metadata: new grpc.Metadata(),
+      deadline: Date.now() + 1_000,
+      signal: new AbortController().signal,
+      peer: 'test',
+    };
     runInCall(call, () => {
-      assert.equal(detached(() => currentCall()), undefined);
-      assert.equal(detached(() => 42), 42);
+      assert.equal(
+        detached(() => currentCall()),
+        undefined,
+      );
+      assert.equal(
+        detached(() => 42),
+        42,
+      );
       assert.equal(currentCall(), call);
     });
   });

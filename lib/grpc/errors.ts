@@ -168,11 +168,16 @@ function clip(text: string, max = MAX_STATUS_TEXT): string {
 export function toStatus(thrown: unknown): Status {
   const error = asDomainError(thrown);
   if (!(error instanceof DomainError)) return create(StatusSchema, { code: grpc.status.INTERNAL, message: 'internal error' });
-  const details: Any[] = [
-    anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN })),
-  ];
+  const details: Any[] = [anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN }))];
   if (error instanceof InvalidArgumentError) {
-    details.push(anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations: error.violations.map((v) => ({ field: clip(v.field, 256), description: clip(v.description) })) })));
+    details.push(
+      anyPack(
+        BadRequestSchema,
+        create(BadRequestSchema, {
+          fieldViolations: error.violations.map((v) => ({ field: clip(v.field, 256), description: clip(v.description) })),
+        }),
+      ),
+    );
   } else if (error instanceof NotFoundError) {
     details.push(
       anyPack(
@@ -181,7 +186,14 @@ export function toStatus(thrown: unknown): Status {
       ),
     );
   } else if (error instanceof FailedPreconditionError && error.violations.length > 0) {
-    details.push(anyPack(PreconditionFailureSchema, create(PreconditionFailureSchema, { violations: error.violations.map((v) => ({ type: v.type, subject: clip(v.subject, 256), description: clip(v.description) })) })));
+    details.push(
+      anyPack(
+        PreconditionFailureSchema,
+        create(PreconditionFailureSchema, {
+          violations: error.violations.map((v) => ({ type: v.type, subject: clip(v.subject, 256), description: clip(v.description) })),
+        }),
+      ),
+    );
   } else if (error instanceof UnavailableError && error.retryAfterMs !== undefined) {
     const seconds = Math.floor(error.retryAfterMs / 1000);
     const nanos = (error.retryAfterMs % 1000) * 1e6;

@@ -162,7 +162,8 @@ const ingestion = implement(IngestionService, {
       yield { bars: [{ symbol: 'GONE', volume: 1 }] };
       throw new NotFoundError('symbol', 'GONE');
     } else {
-      for (let day = 1; day <= 3; day++) yield { bars: [{ symbol: request.symbol, date: { year: 2024, month: 2, day }, close: 100 + day }] };
+      for (let day = 1; day <= 3; day++)
+        yield { bars: [{ symbol: request.symbol, date: { year: 2024, month: 2, day }, close: 100 + day }] };
     }
   },
   async ingestBars(requests) {
@@ -187,7 +188,14 @@ const ingestion = implement(IngestionService, {
       if (text.includes('\0')) throw new InvalidArgumentError({ field: 'chunk', description: 'binary data' });
     }
     const rows = text.split('\n').filter((line) => line.trim() !== '').length - 1;
-    return { batchId: fileName, rowsRead: BigInt(rows), columnMappings: text.split('\n')[0].split(',').map((header) => ({ header, field: header.toLowerCase() })) };
+    return {
+      batchId: fileName,
+      rowsRead: BigInt(rows),
+      columnMappings: text
+        .split('\n')[0]
+        .split(',')
+        .map((header) => ({ header, field: header.toLowerCase() })),
+    };
   },
 });
 
@@ -237,7 +245,13 @@ describe('gRPC kit over a real socket', { timeout: 20_000 }, () => {
 
     it('client stream: an async iterable of requests, one typed response', async () => {
       async function* batches() {
-        yield { source: 'test-feed', bars: [{ symbol: 'NABIL', close: 1 }, { symbol: 'ADBL', close: 2 }] };
+        yield {
+          source: 'test-feed',
+          bars: [
+            { symbol: 'NABIL', close: 1 },
+            { symbol: 'ADBL', close: 2 },
+          ],
+        };
         await sleep(5);
         yield { bars: [{ symbol: 'NABIL', close: 3 }] };
       }
@@ -251,14 +265,21 @@ describe('gRPC kit over a real socket', { timeout: 20_000 }, () => {
     it('client stream: bytes split across chunks arrive intact', async () => {
       const csv = 'Symbol,Close\nNABIL,500\nADBL,300\n';
       const chunks = [csv.slice(0, 5), csv.slice(5, 17), csv.slice(17)].map((part) => new TextEncoder().encode(part));
-      const response = await client.importCsv([{ options: { fileName: 'prices.csv' }, chunk: chunks[0] }, { chunk: chunks[1] }, { chunk: chunks[2] }]);
+      const response = await client.importCsv([
+        { options: { fileName: 'prices.csv' }, chunk: chunks[0] },
+        { chunk: chunks[1] },
+        { chunk: chunks[2] },
+      ]);
       assert.ok(isMessage(response, ImportCsvResponseSchema));
       assert.equal(response.batchId, 'prices.csv');
       assert.equal(response.rowsRead, 2n);
-      assert.deepEqual(response.columnMappings.map((m) => [m.header, m.field]), [
-        ['Symbol', 'symbol'],
-        ['Close', 'close'],
-      ]);
+      assert.deepEqual(
+        response.columnMappings.map((m) => [m.header, m.field]),
+        [
+          ['Symbol', 'symbol'],
+          ['Close', 'close'],
+        ],
+      );
     });
 
     it('bidi stream: each response arrives before the next request is sent', async () => {
@@ -271,9 +292,15 @@ describe('gRPC kit over a real socket', { timeout: 20_000 }, () => {
             async *streamPredictions(requests) {
               for await (const request of requests) {
                 if (request.symbol === '') {
-                  yield { requestId: request.requestId, outcome: { case: 'error', value: { code: grpc.status.INVALID_ARGUMENT, message: 'symbol: required' } } };
+                  yield {
+                    requestId: request.requestId,
+                    outcome: { case: 'error', value: { code: grpc.status.INVALID_ARGUMENT, message: 'symbol: required' } },
+                  };
                 } else {
-                  yield { requestId: request.requestId, outcome: { case: 'prediction', value: { symbol: request.symbol, predictedClose: request.modelVersion * 10 } } };
+                  yield {
+                    requestId: request.requestId,
+                    outcome: { case: 'prediction', value: { symbol: request.symbol, predictedClose: request.modelVersion * 10 } },
+                  };
                 }
               }
             },
@@ -350,7 +377,10 @@ describe('gRPC kit over a real socket', { timeout: 20_000 }, () => {
       assert.equal(record?.code, grpc.status.CANCELLED);
       assert.equal(record?.kind, 'server_streaming');
       // The client counts the abandoned call too, as cancelled.
-      assert.deepEqual(clientRecords.map((r) => [r.method, r.code]), [['GetBars', grpc.status.CANCELLED]]);
+      assert.deepEqual(
+        clientRecords.map((r) => [r.method, r.code]),
+        [['GetBars', grpc.status.CANCELLED]],
+      );
     });
 
     it("a caller's AbortSignal cancels a unary call; the server counts it CANCELLED, not OK", async () => {
@@ -510,16 +540,21 @@ describe('gRPC kit over a real socket', { timeout: 20_000 }, () => {
       const health = new Health(`127.0.0.1:${healthPort}`, grpc.credentials.createInsecure()) as GrpcJs.Client & Record<string, Function>;
       const check = (service: string) =>
         new Promise<{ status: string } | GrpcJs.ServiceError>((resolve) =>
-          health.Check({ service }, { deadline: Date.now() + 5_000 }, (error: GrpcJs.ServiceError | null, response: { status: string }) => resolve(error ?? response)),
+          health.Check({ service }, { deadline: Date.now() + 5_000 }, (error: GrpcJs.ServiceError | null, response: { status: string }) =>
+            resolve(error ?? response),
+          ),
         );
-      const watch = health.Watch({ service: 'nepse.ingestion.v1.IngestionService' }, { deadline: Date.now() + 10_000 }) as GrpcJs.ClientReadableStream<{ status: string }>;
+      const watch = health.Watch(
+        { service: 'nepse.ingestion.v1.IngestionService' },
+        { deadline: Date.now() + 10_000 },
+      ) as GrpcJs.ClientReadableStream<{ status: string }>;
       const watched: string[] = [];
       watch.on('data', (message) => watched.push(message.status));
       watch.on('error', () => {});
       try {
         assert.deepEqual(await check(''), { status: 'NOT_SERVING' });
         assert.deepEqual(await check('nepse.ingestion.v1.IngestionService'), { status: 'NOT_SERVING' });
-        assert.equal((await check('nepse.unknown.v1.Nothing') as GrpcJs.ServiceError).code, grpc.status.NOT_FOUND);
+        assert.equal(((await check('nepse.unknown.v1.Nothing')) as GrpcJs.ServiceError).code, grpc.status.NOT_FOUND);
         healthServer.setServing(true);
         assert.deepEqual(await check(''), { status: 'SERVING' });
         assert.deepEqual(await check('nepse.ingestion.v1.IngestionService'), { status: 'SERVING' });
@@ -565,7 +600,13 @@ describe('gRPC kit over a real socket', { timeout: 20_000 }, () => {
     });
 
     it('works over reflection v1alpha too', async () => {
-      const { stdout } = await buf(['--reflect-protocol', 'grpc-v1alpha', `http://127.0.0.1:${port}/nepse.ingestion.v1.IngestionService/ListSymbols`, '-d', '{}']);
+      const { stdout } = await buf([
+        '--reflect-protocol',
+        'grpc-v1alpha',
+        `http://127.0.0.1:${port}/nepse.ingestion.v1.IngestionService/ListSymbols`,
+        '-d',
+        '{}',
+      ]);
       assert.equal(JSON.parse(stdout).nextPageToken, 'after-0');
     });
   });

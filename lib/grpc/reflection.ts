@@ -66,23 +66,32 @@ interface ReflectionRequest {
  */
 function answer(reg: FileRegistry, services: readonly string[], request: ReflectionRequest): Record<string, unknown> {
   const base = { valid_host: request.host ?? '', original_request: request };
-  const notFound = (what: string) => ({ ...base, error_response: { error_code: grpc.status.NOT_FOUND, error_message: `${what} not found` } });
+  const notFound = (what: string) => ({
+    ...base,
+    error_response: { error_code: grpc.status.NOT_FOUND, error_message: `${what} not found` },
+  });
   switch (request.message_request) {
     case 'list_services':
       return { ...base, list_services_response: { service: services.map((name) => ({ name })) } };
     case 'file_by_filename': {
       const file = reg.getFile(request.file_by_filename ?? '');
-      return file ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(file) } } : notFound(`file ${request.file_by_filename}`);
+      return file
+        ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(file) } }
+        : notFound(`file ${request.file_by_filename}`);
     }
     case 'file_containing_symbol': {
       const file = fileOfSymbol(reg, request.file_containing_symbol ?? '');
-      return file ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(file) } } : notFound(`symbol ${request.file_containing_symbol}`);
+      return file
+        ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(file) } }
+        : notFound(`symbol ${request.file_containing_symbol}`);
     }
     case 'file_containing_extension': {
       const wanted = request.file_containing_extension;
       const message = wanted ? reg.getMessage(wanted.containing_type) : undefined;
       const extension = message ? reg.getExtensionFor(message, wanted?.extension_number ?? 0) : undefined;
-      return extension ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(extension.file) } } : notFound('extension');
+      return extension
+        ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(extension.file) } }
+        : notFound('extension');
     }
     case 'all_extension_numbers_of_type': {
       const message = reg.getMessage(request.all_extension_numbers_of_type ?? '');

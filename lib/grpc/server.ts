@@ -86,7 +86,11 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   };
 }
 
-type AnyCall = GrpcJs.ServerUnaryCall<unknown, unknown> | GrpcJs.ServerReadableStream<unknown, unknown> | GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>;
+type AnyCall =
+  | GrpcJs.ServerUnaryCall<unknown, unknown>
+  | GrpcJs.ServerReadableStream<unknown, unknown>
+  | GrpcJs.ServerWritableStream<unknown, unknown>
+  | GrpcJs.ServerDuplexStream<unknown, unknown>;
 
 /** How close to its deadline a cancelled call counts as expired, in milliseconds (timer and clock skew). */
 const DEADLINE_SLACK_MS = 5;
@@ -106,7 +110,9 @@ function contextOf(call: AnyCall, path: string): { context: CallContext; done: (
   // the clock tells a deadline from a client's cancel.
   const onCancel = () =>
     controller.abort(
-      abortReason(deadline !== undefined && deadline - Date.now() <= DEADLINE_SLACK_MS ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED),
+      abortReason(
+        deadline !== undefined && deadline - Date.now() <= DEADLINE_SLACK_MS ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED,
+      ),
     );
   const events = call as NodeJS.EventEmitter;
   events.on('cancelled', onCancel);
@@ -209,7 +215,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
         const started = process.hrtime.bigint();
         const { context, done } = contextOf(call, path);
         const failure: DecodeFailure = {};
-        const input = method.methodKind === 'unary' ? (call as GrpcJs.ServerUnaryCall<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerReadableStream<unknown, unknown>, context.signal, failure);
+        const input =
+          method.methodKind === 'unary'
+            ? (call as GrpcJs.ServerUnaryCall<unknown, unknown>).request
+            : requestsOf(call as GrpcJs.ServerReadableStream<unknown, unknown>, context.signal, failure);
         runInCall(context, async () => {
           try {
             if (input instanceof UndecodableRequest) throw notDecodable(input);
@@ -230,7 +239,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
         const started = process.hrtime.bigint();
         const { context, done } = contextOf(call, path);
         const failure: DecodeFailure = {};
-        const input = method.methodKind === 'server_streaming' ? (call as GrpcJs.ServerWritableStream<unknown, unknown>).request : requestsOf(call as GrpcJs.ServerDuplexStream<unknown, unknown>, context.signal, failure);
+        const input =
+          method.methodKind === 'server_streaming'
+            ? (call as GrpcJs.ServerWritableStream<unknown, unknown>).request
+            : requestsOf(call as GrpcJs.ServerDuplexStream<unknown, unknown>, context.signal, failure);
         runInCall(context, async () => {
           try {
             if (input instanceof UndecodableRequest) throw notDecodable(input);

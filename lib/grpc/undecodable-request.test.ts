@@ -14,9 +14,26 @@ import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.j
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { TrainingService } from '../../gen/nepse/training/v1/training_pb.js';
 import { methodPath } from './definition.js';
-import { createGrpcServer, grpc, implement, statusDetails, type CallRecord, type GrpcJs, type GrpcServer, type ServiceImplementation } from './index.js';
+import {
+  createGrpcServer,
+  grpc,
+  implement,
+  statusDetails,
+  type CallRecord,
+  type GrpcJs,
+  type GrpcServer,
+  type ServiceImplementation,
+} from './index.js';
 
-const SERVICES: DescService[] = [IngestionService, FeatureService, TrainingService, RegistryService, PredictionService, MonitoringService, GRPCInferenceService];
+const SERVICES: DescService[] = [
+  IngestionService,
+  FeatureService,
+  TrainingService,
+  RegistryService,
+  PredictionService,
+  MonitoringService,
+  GRPCInferenceService,
+];
 
 /** Bytes no protobuf message decodes from: an illegal wire type, an endless varint, a short field. */
 const GARBAGE = ['0fffff', 'ffffffffffffffffffffff', '0a10616263'].map((hex) => Buffer.from(hex, 'hex'));
@@ -115,10 +132,16 @@ describe('requests that do not decode', { timeout: 30_000 }, () => {
           assert.equal(details?.reason, 'INVALID_ARGUMENT');
           assert.equal(details?.fieldViolations.length, 1);
           assert.equal(details?.fieldViolations[0].field, streamed ? 'requests[0]' : 'request');
-          assert.match(details?.fieldViolations[0].description ?? '', new RegExp(`^not a valid ${method.input.typeName.replaceAll('.', '\\.')}: `));
+          assert.match(
+            details?.fieldViolations[0].description ?? '',
+            new RegExp(`^not a valid ${method.input.typeName.replaceAll('.', '\\.')}: `),
+          );
           assert.equal(delivered.get(methodPath(method)), undefined, 'the handler saw no message');
           // Metrics count it as the client's fault too.
-          assert.deepEqual(records.map((r) => [r.method, r.code]), [[method.name, grpc.status.INVALID_ARGUMENT]]);
+          assert.deepEqual(
+            records.map((r) => [r.method, r.code]),
+            [[method.name, grpc.status.INVALID_ARGUMENT]],
+          );
         }
       });
     }

@@ -47,7 +47,8 @@ export function holidayTableProblems(raw: unknown): string[] {
     if (typeof entry.name !== 'string' || entry.name.trim() === '') problems.push(`${at}.name is empty (${entry.date})`);
     if (entry.date === previous) problems.push(`${at}.date ${entry.date} is listed twice`);
     else if (entry.date < previous) problems.push(`${at}.date ${entry.date} comes after ${previous}: keep the table in date order`);
-    if (isIsoDay(data.coversThrough) && entry.date > data.coversThrough) problems.push(`${at}.date ${entry.date} is after coversThrough ${data.coversThrough}`);
+    if (isIsoDay(data.coversThrough) && entry.date > data.coversThrough)
+      problems.push(`${at}.date ${entry.date} is after coversThrough ${data.coversThrough}`);
     previous = entry.date;
   });
   return problems;

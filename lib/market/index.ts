@@ -6,4 +6,12 @@ export { isoDate, dayOf, toProtoDate, fromProtoDate, rangeBounds, todayInNepal }
 export { pageSize, encodePageToken, decodePageToken, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 export { binIndex } from './feature-bins.js';
 export { DRIFT_DEFAULTS } from './drift.js';
-export { holidayTableCoverage, isTradingDay, nepalTimeOn, nextTradingDay, onPastHolidayTable, tradingDays, NEPAL_OFFSET_MS } from './calendar.js';
+export {
+  holidayTableCoverage,
+  isTradingDay,
+  nepalTimeOn,
+  nextTradingDay,
+  onPastHolidayTable,
+  tradingDays,
+  NEPAL_OFFSET_MS,
+} from './calendar.js';

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { statusDetails, InvalidArgumentError } from '../grpc/index.js';
-import { decodePageToken, encodePageToken, fromProtoDate, isoDate, pageSize, rangeBounds, requireSymbol, toProtoDate, todayInNepal } from './index.js';
+import {
+  decodePageToken,
+  encodePageToken,
+  fromProtoDate,
+  isoDate,
+  pageSize,
+  rangeBounds,
+  requireSymbol,
+  toProtoDate,
+  todayInNepal,
+} from './index.js';
 
 const fieldOf = (fn: () => unknown) => {
   try {
@@ -26,13 +36,21 @@ describe('trading days', () => {
 
   it('converts to and from the proto Date', () => {
     assert.equal(fromProtoDate(toProtoDate('2024-03-09'), 'date'), '2024-03-09');
-    assert.equal(fieldOf(() => fromProtoDate(toProtoDate('2024-02-30'), 'as_of')), 'as_of');
+    assert.equal(
+      fieldOf(() => fromProtoDate(toProtoDate('2024-02-30'), 'as_of')),
+      'as_of',
+    );
   });
 
   it('reads ranges, open at either end, and refuses an end before the start', () => {
     assert.deepEqual(rangeBounds(undefined, 'range'), { from: '1970-01-01', to: '2149-06-06' });
     assert.deepEqual(rangeBounds({ $typeName: 'nepse.market.v1.DateRange', start: toProtoDate('2024-01-01') }, 'range').from, '2024-01-01');
-    assert.equal(fieldOf(() => rangeBounds({ $typeName: 'nepse.market.v1.DateRange', start: toProtoDate('2024-02-01'), end: toProtoDate('2024-01-01') }, 'range')), 'range.end');
+    assert.equal(
+      fieldOf(() =>
+        rangeBounds({ $typeName: 'nepse.market.v1.DateRange', start: toProtoDate('2024-02-01'), end: toProtoDate('2024-01-01') }, 'range'),
+      ),
+      'range.end',
+    );
   });
 
   it("takes today's date in Nepal, 5 h 45 min ahead of UTC", () => {
@@ -45,18 +63,33 @@ describe('symbols and paging', () => {
   it('normalises and validates symbols, naming the field', () => {
     assert.equal(requireSymbol('  nabil '), 'NABIL');
     assert.equal(requireSymbol('NICAD8283'), 'NICAD8283');
-    assert.equal(fieldOf(() => requireSymbol('NA BIL', 'symbols[2]')), 'symbols[2]');
-    assert.equal(fieldOf(() => requireSymbol('')), 'symbol');
-    assert.equal(fieldOf(() => requireSymbol('A.B')), 'symbol');
+    assert.equal(
+      fieldOf(() => requireSymbol('NA BIL', 'symbols[2]')),
+      'symbols[2]',
+    );
+    assert.equal(
+      fieldOf(() => requireSymbol('')),
+      'symbol',
+    );
+    assert.equal(
+      fieldOf(() => requireSymbol('A.B')),
+      'symbol',
+    );
   });
 
   it('caps page sizes and round-trips page tokens', () => {
     assert.equal(pageSize(0), 100);
     assert.equal(pageSize(5000), 1000);
-    assert.equal(fieldOf(() => pageSize(-1)), 'page_size');
+    assert.equal(
+      fieldOf(() => pageSize(-1)),
+      'page_size',
+    );
     assert.equal(decodePageToken(encodePageToken('NABIL')), 'NABIL');
     assert.equal(decodePageToken(''), '');
-    assert.equal(fieldOf(() => decodePageToken('not-a-token')), 'page_token');
+    assert.equal(
+      fieldOf(() => decodePageToken('not-a-token')),
+      'page_token',
+    );
     assert.equal(statusDetails(new Error('x')), undefined);
   });
 });

@@ -18,7 +18,10 @@ export function requireSymbol(raw: string, field = 'symbol'): string {
   const symbol = normaliseSymbol(raw);
   if (symbol === '') throw new InvalidArgumentError({ field, description: 'symbol is required' });
   if (!isValidSymbol(symbol)) {
-    throw new InvalidArgumentError({ field, description: `symbol ${JSON.stringify(raw.slice(0, 30))} is not 1-20 capitals, digits, "_" or "-"` });
+    throw new InvalidArgumentError({
+      field,
+      description: `symbol ${JSON.stringify(raw.slice(0, 30))} is not 1-20 capitals, digits, "_" or "-"`,
+    });
   }
   return symbol;
 }

@@ -35,7 +35,9 @@ export class CallGuard {
     const current = scope.getStore();
     if (current?.owner === this.owner && current.open) {
       return Promise.reject(
-        new DatabaseError('the database was called from inside one of its own transactions: use the transaction handle (tx) instead', { sql }),
+        new DatabaseError('the database was called from inside one of its own transactions: use the transaction handle (tx) instead', {
+          sql,
+        }),
       );
     }
     const call = work();
@@ -80,6 +82,7 @@ export function beginStatement(isolation: IsolationLevel | undefined): string {
 /** Schema names this kit accepts: unquoted PostgreSQL identifiers, so they never need escaping. */
 export function validSchema(schema: string | undefined): string {
   const name = schema ?? 'public';
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new DatabaseError(`invalid schema name ${JSON.stringify(name)}: use [a-z_][a-z0-9_]*, at most 63 characters`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new DatabaseError(`invalid schema name ${JSON.stringify(name)}: use [a-z_][a-z0-9_]*, at most 63 characters`);
   return name;
 }

@@ -42,7 +42,15 @@ export function databaseContract(open: () => Promise<Database>, options: Databas
         `SELECT 42::int8 AS i8, 7::int4 AS i4, 1.25::numeric AS num, 2.5::float8 AS f8, '2024-02-29'::date AS d,
                 $1::timestamptz AS ts, $2::jsonb AS j, $3::text[] AS arr, $4::bytea AS b, $5::text AS s, $6::int4 AS n,
                 $7::boolean AS yes, ARRAY['2024-01-01'::date] AS dates, ARRAY[1::int8, 2] AS big`,
-        [new Date('2024-03-01T10:00:00.123Z'), JSON.stringify({ a: [1, 2] }), ["O'Reilly", 'b\\c'], new Uint8Array([1, 2, 255]), null, 5, true],
+        [
+          new Date('2024-03-01T10:00:00.123Z'),
+          JSON.stringify({ a: [1, 2] }),
+          ["O'Reilly", 'b\\c'],
+          new Uint8Array([1, 2, 255]),
+          null,
+          5,
+          true,
+        ],
       );
       assert.equal(row.i8, 42);
       assert.equal(row.i4, 7);
@@ -89,7 +97,10 @@ export function databaseContract(open: () => Promise<Database>, options: Databas
         (e: unknown) => isUniqueViolation(e, 't_pkey'),
       );
       assert.deepEqual(await db.query('SELECT x FROM t ORDER BY x'), [{ x: 1 }]);
-      const level = await db.transaction(async (tx) => (await tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'))[0].transaction_isolation, { isolation: 'serializable' });
+      const level = await db.transaction(
+        async (tx) => (await tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'))[0].transaction_isolation,
+        { isolation: 'serializable' },
+      );
       assert.equal(level, 'serializable');
     });
   });
@@ -121,7 +132,10 @@ export function databaseContract(open: () => Promise<Database>, options: Databas
       await db.transaction(async (tx) => {
         kept = tx;
         await assert.rejects(db.query('SELECT 1'), /inside one of its own transactions/);
-        await assert.rejects(db.transaction(async () => {}), /inside one of its own transactions/);
+        await assert.rejects(
+          db.transaction(async () => {}),
+          /inside one of its own transactions/,
+        );
         assert.deepEqual(await tx.query('SELECT 1 AS one'), [{ one: 1 }]);
       });
       await assert.rejects(kept!.query('SELECT 1'), /already finished/);
@@ -146,11 +160,20 @@ export function databaseContract(open: () => Promise<Database>, options: Databas
       });
       // Statement 1 of the failed migration was rolled back with it.
       assert.deepEqual(await db.query(`SELECT to_regclass('c') IS NULL AS gone`), [{ gone: true }]);
-      assert.deepEqual((await db.query(`SELECT id FROM ${MIGRATIONS_TABLE} ORDER BY id`)).map((r) => r.id), ['001_a', '002_b']);
+      assert.deepEqual(
+        (await db.query(`SELECT id FROM ${MIGRATIONS_TABLE} ORDER BY id`)).map((r) => r.id),
+        ['001_a', '002_b'],
+      );
       assert.deepEqual(await db.query('SELECT x FROM a'), [{ x: 1 }]);
       const fixed: Migration[] = [...good, { id: '003_c', statements: ['CREATE TABLE c (z int)'] }];
       assert.deepEqual(await migrate(db, fixed), ['003_c']);
-      await assert.rejects(migrate(db, [{ id: 'x', statements: ['SELECT 1'] }, { id: 'x', statements: ['SELECT 1'] }]), /duplicate migration id/);
+      await assert.rejects(
+        migrate(db, [
+          { id: 'x', statements: ['SELECT 1'] },
+          { id: 'x', statements: ['SELECT 1'] },
+        ]),
+        /duplicate migration id/,
+      );
       // Two instances migrating at once apply each migration once.
       const more: Migration[] = [...fixed, { id: '004_d', statements: ['CREATE TABLE d (w int)'] }];
       const [first, second] = await Promise.all([migrate(db, more), migrate(db, more)]);
@@ -179,7 +202,9 @@ export function databaseContract(open: () => Promise<Database>, options: Databas
     await withDatabase(open, async (db) => {
       assert.deepEqual(await db.query('SELECT current_schema() AS s'), [{ s: db.schema }]);
       await db.query('CREATE TABLE here (x int)');
-      assert.deepEqual(await db.query(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'here'`), [{ table_schema: db.schema }]);
+      assert.deepEqual(await db.query(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'here'`), [
+        { table_schema: db.schema },
+      ]);
       await db.transaction(async (tx) => assert.deepEqual(await tx.query('SELECT current_schema() AS s'), [{ s: db.schema }]));
     });
   });
@@ -190,7 +215,10 @@ export function databaseContract(open: () => Promise<Database>, options: Databas
     await db.close();
     assert.deepEqual(await slow, [{ slept: true }]);
     await assert.rejects(db.query('SELECT 1'), DatabaseUnavailableError);
-    await assert.rejects(db.transaction(async () => {}), DatabaseUnavailableError);
+    await assert.rejects(
+      db.transaction(async () => {}),
+      DatabaseUnavailableError,
+    );
     await db.close();
   });
 }

@@ -81,7 +81,11 @@ export class MigrationError extends DatabaseError {
 
 /** Whether `error` is a unique violation, optionally of the named constraint (or index). */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  return error instanceof DatabaseError && error.code === SqlState.uniqueViolation && (constraint === undefined || error.constraint === constraint);
+  return (
+    error instanceof DatabaseError &&
+    error.code === SqlState.uniqueViolation &&
+    (constraint === undefined || error.constraint === constraint)
+  );
 }
 
 /**
@@ -93,7 +97,16 @@ export function isSerializationFailure(error: unknown): boolean {
 }
 
 /** Socket-level failures: the server is not there (or went away), not a verdict on the SQL. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
 
 /**
  * SQLSTATEs that mean "not now": connection exceptions (class 08), the server shutting down or
@@ -101,16 +114,25 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTF
  * statement_timeout or an operator (57014).
  */
 function isUnavailableState(code: string | undefined): boolean {
-  return code !== undefined && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '57014');
+  return (
+    code !== undefined &&
+    (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '57014')
+  );
 }
 
 /** Messages of `pg` connection failures that carry no code. */
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed|Cannot use a pool after calling end/i;
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed|Cannot use a pool after calling end/i;
 
 /** Turns whatever a driver threw into a DatabaseError (or DatabaseUnavailableError); passes ours through. */
 export function toDatabaseError(error: unknown, sql?: string): DatabaseError {
   if (error instanceof DatabaseError) return error;
-  const e = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; message?: unknown; constraint?: unknown; detail?: unknown };
+  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+    code?: unknown;
+    message?: unknown;
+    constraint?: unknown;
+    detail?: unknown;
+  };
   const message = typeof e.message === 'string' ? e.message : String(error);
   const code = typeof e.code === 'string' ? e.code : undefined;
   const options: DatabaseErrorOptions = {
@@ -120,6 +142,7 @@ export function toDatabaseError(error: unknown, sql?: string): DatabaseError {
     constraint: typeof e.constraint === 'string' ? e.constraint : undefined,
     detail: typeof e.detail === 'string' ? e.detail : undefined,
   };
-  const unavailable = (code !== undefined && NETWORK_CODES.has(code)) || isUnavailableState(options.code) || UNAVAILABLE_MESSAGES.test(message);
+  const unavailable =
+    (code !== undefined && NETWORK_CODES.has(code)) || isUnavailableState(options.code) || UNAVAILABLE_MESSAGES.test(message);
   return unavailable ? new DatabaseUnavailableError(message, options) : new DatabaseError(message, options);
 }

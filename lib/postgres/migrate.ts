@@ -21,7 +21,8 @@ function validate(migrations: readonly Migration[]): void {
   for (const m of migrations) {
     if (typeof m.id !== 'string' || m.id.trim() === '') throw new DatabaseError('migration id must be a non-empty string');
     if (seen.has(m.id)) throw new MigrationError(m.id, 'duplicate migration id');
-    if (!Array.isArray(m.statements) || m.statements.length === 0) throw new MigrationError(m.id, 'a migration needs at least one statement');
+    if (!Array.isArray(m.statements) || m.statements.length === 0)
+      throw new MigrationError(m.id, 'a migration needs at least one statement');
     seen.add(m.id);
   }
 }

@@ -37,7 +37,9 @@ describe('pg database (real PostgreSQL server)', () => {
 describe('pg database when the server cannot be reached', () => {
   it('reports a refused connection as DatabaseUnavailableError at open', async () => {
     const probe = createServer();
-    const port = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)),
+    );
     await new Promise((resolve) => probe.close(resolve));
     await assert.rejects(openDatabase({ url: `postgres://nobody@127.0.0.1:${port}/none`, connectTimeoutMs: 1_000 }), (e: unknown) => {
       assert.ok(e instanceof DatabaseUnavailableError);
@@ -49,10 +51,15 @@ describe('pg database when the server cannot be reached', () => {
   it('reports a server that never answers as DatabaseUnavailableError within the connect timeout', async () => {
     const sockets: import('node:net').Socket[] = [];
     const silent = createServer((s) => sockets.push(s));
-    const port = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)),
+    );
     try {
       const started = Date.now();
-      await assert.rejects(openDatabase({ url: `postgres://nobody@127.0.0.1:${port}/none`, connectTimeoutMs: 300 }), DatabaseUnavailableError);
+      await assert.rejects(
+        openDatabase({ url: `postgres://nobody@127.0.0.1:${port}/none`, connectTimeoutMs: 300 }),
+        DatabaseUnavailableError,
+      );
       assert.ok(Date.now() - started < 3_000);
     } finally {
       for (const s of sockets) s.destroy();

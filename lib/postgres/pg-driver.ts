@@ -52,7 +52,8 @@ async function run<T>(client: pg.Pool | pg.PoolClient, sql: string, params: SqlP
 export async function openPgDatabase(options: DatabaseOptions & { url: string }): Promise<Database> {
   const schema = validSchema(options.schema);
   const settings = [`-c search_path=${schema}`];
-  if (options.statementTimeoutMs !== undefined) settings.push(`-c statement_timeout=${Math.max(1, Math.round(options.statementTimeoutMs))}`);
+  if (options.statementTimeoutMs !== undefined)
+    settings.push(`-c statement_timeout=${Math.max(1, Math.round(options.statementTimeoutMs))}`);
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 10,

@@ -42,7 +42,10 @@ describe('pglite data folder', () => {
     const dataDir = join(dir, 'locked');
     const db = await openDatabase({ dataDir });
     try {
-      await assert.rejects(openDatabase({ dataDir }), (e: unknown) => e instanceof DatabaseUnavailableError && /already open in this process/.test(e.message));
+      await assert.rejects(
+        openDatabase({ dataDir }),
+        (e: unknown) => e instanceof DatabaseUnavailableError && /already open in this process/.test(e.message),
+      );
     } finally {
       await db.close();
     }

@@ -42,8 +42,10 @@ function lockDataDir(dataDir: string): () => void {
       const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
       // In a container every process is PID 1: a lock naming this PID that this process did not
       // take was left by the previous container on the same volume, and is stale.
-      if (owner === process.pid && heldLocks.has(path)) throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is already open in this process`);
-      if (owner !== process.pid && Number.isInteger(owner) && owner > 0 && alive(owner)) throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is in use by process ${owner}`);
+      if (owner === process.pid && heldLocks.has(path))
+        throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is already open in this process`);
+      if (owner !== process.pid && Number.isInteger(owner) && owner > 0 && alive(owner))
+        throw new DatabaseUnavailableError(`PGlite data folder ${dataDir} is in use by process ${owner}`);
       rmSync(path, { force: true });
     }
   }

@@ -24,7 +24,8 @@ let plan: Outcome[] = [];
 let attempts = 0;
 const hungSignals: AbortSignal[] = [];
 
-const aborted = (code: GrpcJs.status, details: string) => Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+const aborted = (code: GrpcJs.status, details: string) =>
+  Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 
 const dependency = implement(IngestionService, {
   async listSymbols(_request, context) {
@@ -55,7 +56,16 @@ const dependency = implement(IngestionService, {
 
 /** Fast settings; each test overrides what it is about. */
 const fast = (options: Partial<CallPolicyOptions> = {}): CallPolicy =>
-  createCallPolicy({ mode: 'app', timeoutMs: 2_000, retries: 2, initialBackoffMs: 1, maxBackoffMs: 5, breakerFailures: 100, halfOpenAfterMs: 100, ...options });
+  createCallPolicy({
+    mode: 'app',
+    timeoutMs: 2_000,
+    retries: 2,
+    initialBackoffMs: 1,
+    maxBackoffMs: 5,
+    breakerFailures: 100,
+    halfOpenAfterMs: 100,
+    ...options,
+  });
 
 describe('call policy around real gRPC calls', { timeout: 20_000 }, () => {
   let server: GrpcServer;
@@ -262,7 +272,8 @@ describe('call policy around real gRPC calls', { timeout: 20_000 }, () => {
   });
 
   describe('mesh mode', () => {
-    const mesh = (options: Partial<CallPolicyOptions> = {}) => createCallPolicy({ mode: 'mesh', timeoutMs: 2_000, retries: 3, breakerFailures: 2, ...options });
+    const mesh = (options: Partial<CallPolicyOptions> = {}) =>
+      createCallPolicy({ mode: 'mesh', timeoutMs: 2_000, retries: 3, breakerFailures: 2, ...options });
 
     it('makes exactly one attempt, even on UNAVAILABLE', async () => {
       plan = ['unavailable', 'unavailable'];

@@ -46,7 +46,13 @@ export interface CallPolicyOptions {
 /** Status codes worth another attempt: the server never started the work or asked to retry. */
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.ABORTED]);
 /** Status codes that say the dependency is unhealthy (its own verdicts on input do not count). */
-const BREAKER_FAILURES = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.RESOURCE_EXHAUSTED]);
+const BREAKER_FAILURES = new Set<number>([
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
 
 const codeOf = (error: unknown): number | undefined => (error as { code?: unknown })?.code as number | undefined;
 
@@ -108,16 +114,20 @@ export function createCallPolicy(options: CallPolicyOptions): CallPolicy {
       onBreakerChange: () => () => {},
     };
   }
-  const breaker = circuitBreaker(handleWhen((e) => BREAKER_FAILURES.has(codeOf(e) ?? -1)), {
-    halfOpenAfter: options.halfOpenAfterMs ?? 5_000,
-    breaker: new ConsecutiveBreaker(options.breakerFailures ?? 5),
-  });
-  const retries: IPolicy = (options.retries ?? 2) > 0
-    ? retry(handleWhen(isRetryable), {
-        maxAttempts: options.retries ?? 2,
-        backoff: new ExponentialBackoff({ initialDelay: options.initialBackoffMs ?? 50, maxDelay: options.maxBackoffMs ?? 1_000 }),
-      })
-    : noop;
+  const breaker = circuitBreaker(
+    handleWhen((e) => BREAKER_FAILURES.has(codeOf(e) ?? -1)),
+    {
+      halfOpenAfter: options.halfOpenAfterMs ?? 5_000,
+      breaker: new ConsecutiveBreaker(options.breakerFailures ?? 5),
+    },
+  );
+  const retries: IPolicy =
+    (options.retries ?? 2) > 0
+      ? retry(handleWhen(isRetryable), {
+          maxAttempts: options.retries ?? 2,
+          backoff: new ExponentialBackoff({ initialDelay: options.initialBackoffMs ?? 50, maxDelay: options.maxBackoffMs ?? 1_000 }),
+        })
+      : noop;
   const policy = wrap(limit, overall, retries, breaker);
   return {
     execute: (call) => policy.execute(({ signal }) => attempt(call, signal)),

@@ -1,5 +1,12 @@
 import { createGrpcServer, type ServiceImplementation } from '../grpc/index.js';
-import { collectProcessMetrics, grpcServerObserver, startTelemetryServer, stopTracing, watchHolidayTable, type Logger } from '../telemetry/index.js';
+import {
+  collectProcessMetrics,
+  grpcServerObserver,
+  startTelemetryServer,
+  stopTracing,
+  watchHolidayTable,
+  type Logger,
+} from '../telemetry/index.js';
 import { createReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 
 /** Options of {@link hostServices}. */

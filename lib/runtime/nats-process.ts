@@ -45,7 +45,17 @@ export function portOpen(port: number): Promise<boolean> {
 export async function startNatsProcess(options: NatsProcessOptions): Promise<NatsProcess> {
   const binary = options.binary ?? process.env.NATS_SERVER_BIN ?? 'nats-server';
   mkdirSync(options.storeDir, { recursive: true });
-  const args = ['-a', '127.0.0.1', '-p', String(options.port), '-js', '-sd', options.storeDir, '--server_name', options.serverName ?? 'nepse-dev'];
+  const args = [
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(options.port),
+    '-js',
+    '-sd',
+    options.storeDir,
+    '--server_name',
+    options.serverName ?? 'nepse-dev',
+  ];
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const tail: string[] = [];
   child.stderr?.setEncoding('utf8');
@@ -72,7 +82,8 @@ export async function startNatsProcess(options: NatsProcessOptions): Promise<Nat
   let gone: ChildExit | undefined;
   void exited.then((exit) => (gone = exit));
   while (!(await portOpen(options.port))) {
-    if (spawnError) throw new Error(`cannot start ${binary} (${spawnError.message}); install it (apt-get install nats-server) or set NATS_URL`);
+    if (spawnError)
+      throw new Error(`cannot start ${binary} (${spawnError.message}); install it (apt-get install nats-server) or set NATS_URL`);
     if (gone) throw new Error(`nats-server exited during start (${describeExit(gone)})${tail.length ? `: ${tail.join(' | ')}` : ''}`);
     if (Date.now() > deadline) {
       await stop();

@@ -15,9 +15,12 @@ describe('createReadiness', () => {
   it('is not ready until started, then combines its named checks into one report with the reasons', async () => {
     let nats: string | undefined;
     const changes: ReadinessReport[] = [];
-    const readiness = createReadiness([{ name: 'nats', check: () => nats }, queryCheck('store', { driver: 'chdb', query: () => Promise.reject(new Error('never asked')) })], {
-      onChange: (report) => changes.push(report),
-    });
+    const readiness = createReadiness(
+      [{ name: 'nats', check: () => nats }, queryCheck('store', { driver: 'chdb', query: () => Promise.reject(new Error('never asked')) })],
+      {
+        onChange: (report) => changes.push(report),
+      },
+    );
     assert.deepEqual(await readiness.evaluate(), { status: 'not ready', reason: 'starting', checks: {} });
     readiness.setStarted(true);
     assert.deepEqual(await readiness.evaluate(), { status: 'ready', checks: { nats: 'ok', store: 'ok' } });
@@ -54,8 +57,15 @@ describe('createReadiness', () => {
     readiness.setStarted(true);
     const report = await readiness.evaluate();
     assert.equal(report.status, 'not ready');
-    assert.deepEqual(report.checks, { slow: 'no answer within 50 ms', broken: 'boom', database: 'pg unreachable: connect ECONNREFUSED 127.0.0.1:5432' });
-    assert.equal(report.reason, 'slow: no answer within 50 ms; broken: boom; database: pg unreachable: connect ECONNREFUSED 127.0.0.1:5432');
+    assert.deepEqual(report.checks, {
+      slow: 'no answer within 50 ms',
+      broken: 'boom',
+      database: 'pg unreachable: connect ECONNREFUSED 127.0.0.1:5432',
+    });
+    assert.equal(
+      report.reason,
+      'slow: no answer within 50 ms; broken: boom; database: pg unreachable: connect ECONNREFUSED 127.0.0.1:5432',
+    );
   });
 });
 
@@ -93,7 +103,10 @@ describe('a service whose nats-server dies under it (real nats-server, supervise
       initialDelayMs: 500,
       log: (line) => void lines.push(line),
     });
-    ingestion = await startServiceProcess('ingestion', { env: { NATS_URL: nats.child!.url, DATA_DIR: join(dir, 'data') }, output: 'ignore' });
+    ingestion = await startServiceProcess('ingestion', {
+      env: { NATS_URL: nats.child!.url, DATA_DIR: join(dir, 'data') },
+      output: 'ignore',
+    });
   });
 
   after(async () => {
@@ -108,17 +121,27 @@ describe('a service whose nats-server dies under it (real nats-server, supervise
 
     process.kill(nats.child!.pid!, 'SIGKILL');
 
-    const down = await waitFor(async () => {
-      const answer = await readyz(ingestion.metricsPort);
-      return answer.status === 503 ? answer : undefined;
-    }, '/readyz to answer 503', { timeoutMs: 10_000 });
+    const down = await waitFor(
+      async () => {
+        const answer = await readyz(ingestion.metricsPort);
+        return answer.status === 503 ? answer : undefined;
+      },
+      '/readyz to answer 503',
+      { timeoutMs: 10_000 },
+    );
     assert.equal(down.body.status, 'not ready');
     assert.match(String(down.body.reason), /^nats: connection to .+ lost, reconnecting$/);
     assert.equal((down.body.checks as Record<string, string>).store, 'ok');
     await waitFor(async () => (await healthOf(ingestion.port, SERVICE)) === 'NOT_SERVING', 'grpc health NOT_SERVING', { timeoutMs: 5_000 });
-    assert.equal((await fetch(`http://127.0.0.1:${ingestion.metricsPort}/healthz`)).status, 200, 'alive all the same: no reason to restart the service');
+    assert.equal(
+      (await fetch(`http://127.0.0.1:${ingestion.metricsPort}/healthz`)).status,
+      200,
+      'alive all the same: no reason to restart the service',
+    );
 
-    await waitFor(async () => (await readyz(ingestion.metricsPort)).status === 200, '/readyz 200 after NATS is back', { timeoutMs: 20_000 });
+    await waitFor(async () => (await readyz(ingestion.metricsPort)).status === 200, '/readyz 200 after NATS is back', {
+      timeoutMs: 20_000,
+    });
     await waitFor(async () => (await healthOf(ingestion.port, SERVICE)) === 'SERVING', 'grpc health SERVING again', { timeoutMs: 5_000 });
     assert.equal(nats.restarts, 1);
     assert.match(lines[0], /^make dev: nats-server exited unexpectedly \(signal SIGKILL\); restarting in 500 ms/);

@@ -45,7 +45,10 @@ export async function runService<C extends { LOG_LEVEL?: string }>(name: string,
     logger = createLogger(name, config.LOG_LEVEL ?? 'info');
     const startTimeoutMs = options.startTimeoutMs ?? 180_000;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StartTimeoutError(`${name} did not finish starting within ${startTimeoutMs / 1000} s`)), startTimeoutMs);
+      timer = setTimeout(
+        () => reject(new StartTimeoutError(`${name} did not finish starting within ${startTimeoutMs / 1000} s`)),
+        startTimeoutMs,
+      );
     });
     const service = await Promise.race([options.start(config, logger), timeout]);
     clearTimeout(timer);

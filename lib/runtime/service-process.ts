@@ -64,11 +64,22 @@ export async function startServiceProcess(name: string, options: ServiceProcessO
   const port = options.port ?? (await freePort());
   const metricsPort = options.metricsPort ?? (options.port ? options.port + 1000 : await freePort());
   const upper = name.toUpperCase();
-  const env = { ...process.env, LOG_LEVEL: 'warn', BIND_HOST: '127.0.0.1', ...options.env, [`${upper}_PORT`]: String(port), [`${upper}_METRICS_PORT`]: String(metricsPort) };
+  const env = {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    BIND_HOST: '127.0.0.1',
+    ...options.env,
+    [`${upper}_PORT`]: String(port),
+    [`${upper}_METRICS_PORT`]: String(metricsPort),
+  };
   const command = [process.execPath, '--import', 'tsx', join(ROOT, 'services', name, 'main.ts')];
   // `ip netns exec` enters the namespace and execs node in its place: the child's pid is the service's.
   const [file, ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...command] : command;
-  const child: ChildProcess = spawn(file!, args, { cwd: ROOT, env, stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'] });
+  const child: ChildProcess = spawn(file!, args, {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'],
+  });
   const probeHost = options.netns ? env.BIND_HOST : '127.0.0.1';
   const exited = exitOf(child);
   const kill = () => child.kill('SIGKILL');

@@ -58,7 +58,12 @@ function setting(env: NodeJS.ProcessEnv, name: string, fallback?: string): strin
  * Explains `error` thrown while starting service `service`. `config` (when it was read) maps a
  * port that cannot be bound back to its variable.
  */
-export function explainStartupError(error: unknown, service: string, env: NodeJS.ProcessEnv = process.env, config?: Record<string, unknown>): StartupProblem {
+export function explainStartupError(
+  error: unknown,
+  service: string,
+  env: NodeJS.ProcessEnv = process.env,
+  config?: Record<string, unknown>,
+): StartupProblem {
   const reason = reasonOf(error);
   if (error instanceof ConfigError) {
     const variables = error.problems.map((p) => p.split(':')[0]);

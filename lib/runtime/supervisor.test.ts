@@ -73,7 +73,9 @@ describe('supervise', () => {
       assert.equal(supervisor.restarts, 4);
       // Each pause runs from an exit to the next start: 100, 200, 400, then capped at 400 ms.
       const pauses = rec.starts.slice(1).map((start, i) => start - rec.exits[i]);
-      [100, 200, 400, 400].forEach((least, i) => assert.ok(pauses[i] >= least - 5, `pause ${i + 1} was ${pauses[i]} ms, want at least ${least}`));
+      [100, 200, 400, 400].forEach((least, i) =>
+        assert.ok(pauses[i] >= least - 5, `pause ${i + 1} was ${pauses[i]} ms, want at least ${least}`),
+      );
       const exits = rec.lines.filter((line) => line.includes('exited'));
       assert.match(exits[0], /^make dev: flaky exited unexpectedly \(code 3\); restarting in 100 ms \(restart 1 of at most 4 in 1 min\)$/);
       assert.match(exits[3], /restarting in 400 ms \(restart 4 of at most 4/);
@@ -84,13 +86,22 @@ describe('supervise', () => {
     } finally {
       await supervisor.stop();
     }
-    assert.ok(rec.pids.every((pid) => !alive(pid)), 'no child is left behind');
+    assert.ok(
+      rec.pids.every((pid) => !alive(pid)),
+      'no child is left behind',
+    );
   });
 
   it('names the signal of a killed child, brings it back, and stop() ends it with nothing left behind', async () => {
     const rec = recorder(() => tinyProcess(undefined));
     let restarted = 0;
-    const supervisor = await supervise({ name: 'steady', start: () => rec.start(), initialDelayMs: 50, log: rec.log, onRestarted: () => restarted++ });
+    const supervisor = await supervise({
+      name: 'steady',
+      start: () => rec.start(),
+      initialDelayMs: 50,
+      log: rec.log,
+      onRestarted: () => restarted++,
+    });
     const first = rec.pids[0];
     process.kill(first!, 'SIGKILL');
     await waitFor(() => supervisor.state === 'running' && rec.starts.length === 2, 'the restart', { timeoutMs: 10_000 });
@@ -109,7 +120,14 @@ describe('supervise', () => {
   it('starts the pause from the first again once a child had stayed up a while', async () => {
     // Lives 300 ms, longer than stableAfterMs: every exit is a fresh trouble with the shortest pause.
     const rec = recorder(() => tinyProcess(300, 1));
-    const supervisor = await supervise({ name: 'recovering', start: () => rec.start(), initialDelayMs: 50, stableAfterMs: 200, maxRestarts: 10, log: rec.log });
+    const supervisor = await supervise({
+      name: 'recovering',
+      start: () => rec.start(),
+      initialDelayMs: 50,
+      stableAfterMs: 200,
+      maxRestarts: 10,
+      log: rec.log,
+    });
     try {
       await waitFor(() => rec.lines.filter((line) => line.includes('exited')).length >= 3, 'three exits', { timeoutMs: 15_000 });
       for (const line of rec.lines.filter((l) => l.includes('exited'))) assert.match(line, /restarting in 50 ms/);
@@ -119,7 +137,10 @@ describe('supervise', () => {
   });
 
   it('rejects when the first start fails, and keeps trying when a restart fails', async () => {
-    await assert.rejects(supervise({ name: 'broken', start: () => Promise.reject(new Error('no such binary')), log: () => {} }), /no such binary/);
+    await assert.rejects(
+      supervise({ name: 'broken', start: () => Promise.reject(new Error('no such binary')), log: () => {} }),
+      /no such binary/,
+    );
 
     const rec = recorder(() => tinyProcess(undefined));
     let calls = 0;

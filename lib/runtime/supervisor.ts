@@ -106,7 +106,9 @@ export async function supervise<C extends SupervisedChild>(options: SuperviseOpt
 
   const giveUp = (why: string) => {
     state = 'gave up';
-    log(`make dev: ${why}; giving up on ${name} (more than ${maxRestarts} restarts in ${human(windowMs)}): see its log above, fix it, and run make dev again`);
+    log(
+      `make dev: ${why}; giving up on ${name} (more than ${maxRestarts} restarts in ${human(windowMs)}): see its log above, fix it, and run make dev again`,
+    );
     options.onGiveUp?.();
   };
 

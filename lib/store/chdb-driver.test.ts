@@ -81,7 +81,10 @@ describe('chdb engine sharing (one engine per process)', () => {
       await a.exec('CREATE TABLE t (x UInt8) ENGINE = MergeTree ORDER BY x');
       await b.exec('CREATE TABLE t (x UInt8) ENGINE = MergeTree ORDER BY x');
       // Close a while b has work in flight: b's work finishes, b stays usable.
-      const pending = b.insert('t', Array.from({ length: 1000 }, (_, i) => ({ x: i % 200 })));
+      const pending = b.insert(
+        't',
+        Array.from({ length: 1000 }, (_, i) => ({ x: i % 200 })),
+      );
       await a.close();
       await pending;
       assert.deepEqual(await b.query('SELECT count() AS n FROM t'), [{ n: 1000 }]);
@@ -103,7 +106,7 @@ describe('chdb engine sharing (one engine per process)', () => {
     const s2 = await openStore({ path: join(dir, 'p2'), database: db });
     try {
       assert.equal(chdbEnginePath(), join(dir, 'p2'));
-      assert.deepEqual(await s2.query("SELECT name FROM system.tables WHERE database = currentDatabase()"), []);
+      assert.deepEqual(await s2.query('SELECT name FROM system.tables WHERE database = currentDatabase()'), []);
     } finally {
       await s2.close();
     }

@@ -227,7 +227,6 @@ class ChdbStore implements Store {
       }
     });
   }
-
 }
 
 /**

@@ -47,10 +47,7 @@ describe('clickhouse server store when the server cannot be reached', () => {
     const sockets: Socket[] = [];
     const silent = await listen((s) => sockets.push(s));
     try {
-      await assert.rejects(
-        openStore({ url: `http://127.0.0.1:${dropper.port}`, database: uniqueDatabase() }),
-        StoreUnavailableError,
-      );
+      await assert.rejects(openStore({ url: `http://127.0.0.1:${dropper.port}`, database: uniqueDatabase() }), StoreUnavailableError);
       await assert.rejects(
         openStore({ url: `http://127.0.0.1:${silent.port}`, database: uniqueDatabase(), requestTimeoutMs: 200 }),
         StoreUnavailableError,

@@ -59,10 +59,7 @@ function toStoreError(e: unknown, sql: string | undefined): StoreError {
   }
   const err = (e ?? {}) as { code?: unknown; message?: unknown };
   const message = typeof err.message === 'string' ? err.message : String(e);
-  if (
-    (typeof err.code === 'string' && UNAVAILABLE_SOCKET_CODES.has(err.code)) ||
-    /timeout error|socket hang up/i.test(message)
-  ) {
+  if ((typeof err.code === 'string' && UNAVAILABLE_SOCKET_CODES.has(err.code)) || /timeout error|socket hang up/i.test(message)) {
     return new StoreUnavailableError(`ClickHouse server unreachable: ${message}`, { sql, cause: e });
   }
   return new StoreError(message, { sql, cause: e });
@@ -161,7 +158,6 @@ class ClickHouseStore implements Store {
   #checkOpen(): void {
     if (this.#closed) throw new StoreUnavailableError(`store "${this.database}" is closed`);
   }
-
 }
 
 /**

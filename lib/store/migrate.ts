@@ -48,9 +48,7 @@ export async function migrate(store: Store, migrations: readonly Migration[]): P
       // Replacing on id: a row recorded twice (two racing instances) collapses to one.
       'ENGINE = ReplacingMergeTree ORDER BY id',
   );
-  const done = new Set(
-    (await store.query<{ id: string }>(`SELECT id FROM ${MIGRATIONS_TABLE} FINAL`)).map((r) => r.id),
-  );
+  const done = new Set((await store.query<{ id: string }>(`SELECT id FROM ${MIGRATIONS_TABLE} FINAL`)).map((r) => r.id));
   const applied: string[] = [];
   for (const m of migrations) {
     if (done.has(m.id)) continue;

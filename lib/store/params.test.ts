@@ -7,12 +7,15 @@ describe('placeholderTypes', () => {
     const types = placeholderTypes(
       "SELECT {a:String}, { b : Array(Date) }, {c:DateTime64(3, 'UTC')}, {d:Map(String, UInt64)} FROM t WHERE x = {a:String}",
     );
-    assert.deepEqual([...types], [
-      ['a', 'String'],
-      ['b', 'Array(Date)'],
-      ['c', "DateTime64(3, 'UTC')"],
-      ['d', 'Map(String, UInt64)'],
-    ]);
+    assert.deepEqual(
+      [...types],
+      [
+        ['a', 'String'],
+        ['b', 'Array(Date)'],
+        ['c', "DateTime64(3, 'UTC')"],
+        ['d', 'Map(String, UInt64)'],
+      ],
+    );
   });
 });
 

@@ -8,8 +8,7 @@ export const CHUNK_ROWS = 16_384;
 
 // JSON.stringify refuses bigint; quoted digits are exact and ClickHouse's JSON
 // input reads a quoted number into an integer column.
-const bigintAsString = (_key: string, value: unknown): unknown =>
-  typeof value === 'bigint' ? value.toString() : value;
+const bigintAsString = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? value.toString() : value);
 
 function compact(rows: readonly Row[], columns: readonly string[], replacer?: typeof bigintAsString): Buffer[] | undefined {
   const n = columns.length;

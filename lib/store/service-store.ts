@@ -15,7 +15,11 @@ export interface StoreConfig {
  * A service's own ClickHouse database, migrated: on the server named by CLICKHOUSE_URL, or in the
  * embedded engine under `<DATA_DIR>/<service>/chdb`. Returns the ids of migrations it applied.
  */
-export async function openServiceStore(config: StoreConfig, service: string, migrations: readonly Migration[]): Promise<{ store: Store; applied: string[] }> {
+export async function openServiceStore(
+  config: StoreConfig,
+  service: string,
+  migrations: readonly Migration[],
+): Promise<{ store: Store; applied: string[] }> {
   const store = await openStore({
     url: config.CLICKHOUSE_URL,
     username: config.CLICKHOUSE_USER,

@@ -195,7 +195,10 @@ export function storeContract(open: () => Promise<Store>, options: StoreContract
       await assert.rejects(store.insert('t', [...good, { k: 'not a number', s: 'x', n: null, big: 1 }]), StoreError);
       assert.deepEqual(await store.query('SELECT count() AS n FROM t'), [{ n: 0 }]);
 
-      await store.insert('t', [{ k: 1, n: 1.5, big: 18446744073709551615n }, { k: 2, s: 'two', n: null, big: 2 }]);
+      await store.insert('t', [
+        { k: 1, n: 1.5, big: 18446744073709551615n },
+        { k: 2, s: 'two', n: null, big: 2 },
+      ]);
       assert.deepEqual(await store.query('SELECT k, s, n, toString(big) AS big FROM t ORDER BY k'), [
         { k: 1, s: 'dflt', n: 1.5, big: '18446744073709551615' },
         { k: 2, s: 'two', n: null, big: '2' },

@@ -62,7 +62,10 @@ describe('consumer lag gauges', { timeout: 60_000 }, () => {
       release();
       await waitFor(async () => {
         const scraped = await scrape();
-        return lagOf(scraped, 'nepse_events_consumer_pending', 'lag-slow') === 0 && lagOf(scraped, 'nepse_events_consumer_ack_pending', 'lag-slow') === 0;
+        return (
+          lagOf(scraped, 'nepse_events_consumer_pending', 'lag-slow') === 0 &&
+          lagOf(scraped, 'nepse_events_consumer_ack_pending', 'lag-slow') === 0
+        );
       }, 'the consumer to catch up');
     } finally {
       release();
@@ -88,7 +91,11 @@ describe('consumer lag gauges', { timeout: 60_000 }, () => {
       unwatch();
       await sub.stop();
     }
-    assert.equal(lagOf(await scrape(), 'nepse_events_consumer_lag_failures_total', 'lag-hung'), 1, 'an unwatched consumer is not asked again');
+    assert.equal(
+      lagOf(await scrape(), 'nepse_events_consumer_lag_failures_total', 'lag-hung'),
+      1,
+      'an unwatched consumer is not asked again',
+    );
   });
 
   it('keeps scraping within the timeout while NATS is down', async () => {
@@ -100,7 +107,10 @@ describe('consumer lag gauges', { timeout: 60_000 }, () => {
       assert.ok(down.ms < 3_000, `scrape took ${down.ms} ms`);
       assert.equal(lagOf(down, 'nepse_events_consumer_pending', 'lag-down'), undefined);
       assert.ok((lagOf(down, 'nepse_events_consumer_lag_failures_total', 'lag-down') ?? 0) >= 1);
-      assert.ok(down.families.has('process_cpu_seconds_total') || down.families.has('nepse_events_consumer_pending'), 'the rest of the scrape is served');
+      assert.ok(
+        down.families.has('process_cpu_seconds_total') || down.families.has('nepse_events_consumer_pending'),
+        'the rest of the scrape is served',
+      );
     } finally {
       await Promise.race([sub.stop(), new Promise((resolve) => setTimeout(resolve, 2_000))]);
     }

@@ -50,31 +50,43 @@ function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
 
 function lagMetrics() {
   return {
-    pending: metric('nepse_events_consumer_pending', () => new Gauge({
-      name: 'nepse_events_consumer_pending',
-      help: 'Messages stored in the stream for a durable consumer and not yet delivered to it, read at scrape time.',
-      labelNames: ['stream', 'durable'],
-      async collect() {
-        await fill(this, (lag) => lag.pending);
-      },
-    })),
-    ackPending: metric('nepse_events_consumer_ack_pending', () => new Gauge({
-      name: 'nepse_events_consumer_ack_pending',
-      help: 'Messages delivered to a durable consumer and awaiting acknowledgement, read at scrape time.',
-      labelNames: ['stream', 'durable'],
-      async collect() {
-        await fill(this, (lag) => lag.ackPending);
-      },
-    })),
-    failures: metric('nepse_events_consumer_lag_failures_total', () => new Counter({
-      name: 'nepse_events_consumer_lag_failures_total',
-      help: 'Scrapes whose consumer-lag request failed or timed out (the lag series is absent from that scrape).',
-      labelNames: ['stream', 'durable'],
-      // Waits for this scrape's requests, so a failure shows in the same scrape that lacks the series.
-      async collect() {
-        await takeSnapshot();
-      },
-    })),
+    pending: metric(
+      'nepse_events_consumer_pending',
+      () =>
+        new Gauge({
+          name: 'nepse_events_consumer_pending',
+          help: 'Messages stored in the stream for a durable consumer and not yet delivered to it, read at scrape time.',
+          labelNames: ['stream', 'durable'],
+          async collect() {
+            await fill(this, (lag) => lag.pending);
+          },
+        }),
+    ),
+    ackPending: metric(
+      'nepse_events_consumer_ack_pending',
+      () =>
+        new Gauge({
+          name: 'nepse_events_consumer_ack_pending',
+          help: 'Messages delivered to a durable consumer and awaiting acknowledgement, read at scrape time.',
+          labelNames: ['stream', 'durable'],
+          async collect() {
+            await fill(this, (lag) => lag.ackPending);
+          },
+        }),
+    ),
+    failures: metric(
+      'nepse_events_consumer_lag_failures_total',
+      () =>
+        new Counter({
+          name: 'nepse_events_consumer_lag_failures_total',
+          help: 'Scrapes whose consumer-lag request failed or timed out (the lag series is absent from that scrape).',
+          labelNames: ['stream', 'durable'],
+          // Waits for this scrape's requests, so a failure shows in the same scrape that lacks the series.
+          async collect() {
+            await takeSnapshot();
+          },
+        }),
+    ),
   };
 }
 
@@ -105,7 +117,8 @@ async function fill(gauge: Gauge<'stream' | 'durable'>, pick: (lag: ConsumerLag)
   // Reset first: a consumer that stopped, or whose request failed, must not show its last value.
   gauge.reset();
   for (const [source, lag] of lags) {
-    if (watched.get(keyOf(source.stream, source.durable)) === source) gauge.set({ stream: source.stream, durable: source.durable }, pick(lag));
+    if (watched.get(keyOf(source.stream, source.durable)) === source)
+      gauge.set({ stream: source.stream, durable: source.durable }, pick(lag));
   }
 }
 

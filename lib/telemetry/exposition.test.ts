@@ -24,7 +24,12 @@ describe('parseExposition', () => {
     const requests = families.get('http_requests_total')!;
     assert.equal(requests.type, 'counter');
     assert.equal(requests.help, 'Requests served.\nSecond line with a \\ backslash.');
-    assert.deepEqual(requests.samples[0], { name: 'http_requests_total', labels: { method: 'post', code: '200' }, value: 1027, timestampMs: 1395066363000 });
+    assert.deepEqual(requests.samples[0], {
+      name: 'http_requests_total',
+      labels: { method: 'post', code: '200' },
+      value: 1027,
+      timestampMs: 1395066363000,
+    });
     assert.deepEqual(requests.samples[1].labels, { method: 'post', code: '400' }, 'a trailing comma is allowed');
     const temperature = families.get('temperature')!.samples.map((s) => s.value);
     assert.equal(temperature[0], -Infinity);
@@ -63,7 +68,12 @@ describe('parseExposition', () => {
   it('parses what prom-client writes: every metric type and the process metrics', async () => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    new Counter({ name: 'c_total', help: 'A counter with "quotes" and a \\ backslash\nand a newline.', labelNames: ['l'], registers: [registry] }).inc({ l: 'va"l\\ue\nx' });
+    new Counter({
+      name: 'c_total',
+      help: 'A counter with "quotes" and a \\ backslash\nand a newline.',
+      labelNames: ['l'],
+      registers: [registry],
+    }).inc({ l: 'va"l\\ue\nx' });
     new Gauge({ name: 'g', help: 'g', registers: [registry] }).set(NaN);
     const histogram = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['m'], buckets: [0.1, 1], registers: [registry] });
     histogram.observe({ m: 'x' }, 0.5);
@@ -74,9 +84,24 @@ describe('parseExposition', () => {
     assert.equal(families.get('c_total')!.help, 'A counter with "quotes" and a \\ backslash\nand a newline.');
     assert.ok(Number.isNaN(families.get('g')!.samples[0].value));
     assert.equal(families.get('h_seconds')!.type, 'histogram');
-    assert.deepEqual(families.get('h_seconds')!.samples.filter((s) => s.name === 'h_seconds_bucket').map((s) => [s.labels.le, s.value]), [['0.1', 0], ['1', 1], ['+Inf', 2]]);
+    assert.deepEqual(
+      families
+        .get('h_seconds')!
+        .samples.filter((s) => s.name === 'h_seconds_bucket')
+        .map((s) => [s.labels.le, s.value]),
+      [
+        ['0.1', 0],
+        ['1', 1],
+        ['+Inf', 2],
+      ],
+    );
     assert.equal(families.get('s')!.type, 'summary');
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_gc_duration_seconds']) {
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_gc_duration_seconds',
+    ]) {
       assert.ok(families.has(name), `${name} is listed`);
     }
   });
@@ -104,7 +129,11 @@ describe('parseExposition', () => {
       ['# TYPE s summary\ns 1', /summary sample without quantile/],
     ];
     for (const [text, message] of cases) {
-      assert.throws(() => parseExposition(text), (error: unknown) => error instanceof ExpositionParseError && message.test(error.message), text);
+      assert.throws(
+        () => parseExposition(text),
+        (error: unknown) => error instanceof ExpositionParseError && message.test(error.message),
+        text,
+      );
     }
   });
 

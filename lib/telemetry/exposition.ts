@@ -39,7 +39,11 @@ export interface Exposition {
 /** The text is not valid exposition format; `line` is 1-based, 0 for a fault of a whole family. */
 export class ExpositionParseError extends Error {
   override readonly name = 'ExpositionParseError';
-  constructor(readonly line: number, reason: string, readonly text: string) {
+  constructor(
+    readonly line: number,
+    reason: string,
+    readonly text: string,
+  ) {
     super(line > 0 ? `line ${line}: ${reason}: ${text.length > 120 ? `${text.slice(0, 120)}…` : text}` : reason);
   }
 }
@@ -218,7 +222,11 @@ function owningFamily(families: Map<string, MetricFamily>, name: string, current
 function checkHistogram(family: MetricFamily): void {
   const series = new Map<string, { buckets: Array<{ le: number; value: number }>; count?: number }>();
   const keyOf = (labels: Record<string, string>) =>
-    JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort(([a], [b]) => (a < b ? -1 : 1)));
+    JSON.stringify(
+      Object.entries(labels)
+        .filter(([k]) => k !== 'le')
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
   for (const sample of family.samples) {
     const key = keyOf(sample.labels);
     let entry = series.get(key);
@@ -231,8 +239,7 @@ function checkHistogram(family: MetricFamily): void {
         throw new ExpositionParseError(0, `histogram ${family.name}: bad le "${sample.labels.le}"`, family.name);
       }
       entry.buckets.push({ le, value: sample.value });
-    }
-    else if (sample.name === `${family.name}_count`) entry.count = sample.value;
+    } else if (sample.name === `${family.name}_count`) entry.count = sample.value;
   }
   for (const [key, entry] of series) {
     const where = `histogram ${family.name}${key}`;
@@ -240,8 +247,10 @@ function checkHistogram(family: MetricFamily): void {
     const inf = sorted.at(-1);
     if (!inf || inf.le !== Infinity) throw new ExpositionParseError(0, `${where} has no +Inf bucket`, family.name);
     for (let i = 1; i < sorted.length; i++) {
-      if (sorted[i].value < sorted[i - 1].value) throw new ExpositionParseError(0, `${where}: bucket le=${sorted[i].le} below le=${sorted[i - 1].le}`, family.name);
+      if (sorted[i].value < sorted[i - 1].value)
+        throw new ExpositionParseError(0, `${where}: bucket le=${sorted[i].le} below le=${sorted[i - 1].le}`, family.name);
     }
-    if (entry.count !== undefined && entry.count !== inf.value) throw new ExpositionParseError(0, `${where}: _count ${entry.count} differs from the +Inf bucket ${inf.value}`, family.name);
+    if (entry.count !== undefined && entry.count !== inf.value)
+      throw new ExpositionParseError(0, `${where}: _count ${entry.count} differs from the +Inf bucket ${inf.value}`, family.name);
   }
 }

@@ -25,18 +25,50 @@ export function collectProcessMetrics(): void {
   processMetricsOn = true;
   collectDefaultMetrics({ register: metricsRegistry });
   const info = buildInfo();
-  metric('nepse_build_info', () => new Gauge({ name: 'nepse_build_info', help: 'Version and code revision of the running process (always 1).', labelNames: ['version', 'revision'], registers: [metricsRegistry] })).set(info, 1);
+  metric(
+    'nepse_build_info',
+    () =>
+      new Gauge({
+        name: 'nepse_build_info',
+        help: 'Version and code revision of the running process (always 1).',
+        labelNames: ['version', 'revision'],
+        registers: [metricsRegistry],
+      }),
+  ).set(info, 1);
 }
 
 /** Latency buckets in seconds, from 0.1 ms to 10 s: in-mesh calls are fast, imports are not. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-const STATUS_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+const STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
 
 /** Codes that mean the server itself failed (logged at error); the rest are the caller's or a dependency's doing. */
 const SERVER_FAULTS = new Set(['INTERNAL', 'UNKNOWN', 'DATA_LOSS']);
 
-const KIND_NAMES = { unary: 'unary', server_streaming: 'server_stream', client_streaming: 'client_stream', bidi_streaming: 'bidi_stream' } as const;
+const KIND_NAMES = {
+  unary: 'unary',
+  server_streaming: 'server_stream',
+  client_streaming: 'client_stream',
+  bidi_streaming: 'bidi_stream',
+} as const;
 
 function labelsOf(record: CallRecord) {
   return {
@@ -54,8 +86,25 @@ function labelsOf(record: CallRecord) {
  * outage made UNAVAILABLE.
  */
 export function grpcServerObserver(logger: Logger): CallObserver {
-  const handled = metric('grpc_server_handled_total', () => new Counter({ name: 'grpc_server_handled_total', help: 'RPCs completed on the server, by method and status code.', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'] }));
-  const seconds = metric('grpc_server_handling_seconds', () => new Histogram({ name: 'grpc_server_handling_seconds', help: 'Time from an RPC arriving to its status being sent, in seconds.', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'], buckets: LATENCY_BUCKETS }));
+  const handled = metric(
+    'grpc_server_handled_total',
+    () =>
+      new Counter({
+        name: 'grpc_server_handled_total',
+        help: 'RPCs completed on the server, by method and status code.',
+        labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'],
+      }),
+  );
+  const seconds = metric(
+    'grpc_server_handling_seconds',
+    () =>
+      new Histogram({
+        name: 'grpc_server_handling_seconds',
+        help: 'Time from an RPC arriving to its status being sent, in seconds.',
+        labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'],
+        buckets: LATENCY_BUCKETS,
+      }),
+  );
   // Label children are looked up once per method and code: hashing labels on every call is
   // measurable next to a sub-millisecond RPC.
   const children = new Map<string, { handled: { inc(): void }; seconds: { observe(value: number): void }; code: string }>();
@@ -70,10 +119,16 @@ export function grpcServerObserver(logger: Logger): CallObserver {
     child.handled.inc();
     child.seconds.observe(record.durationSeconds);
     if (SERVER_FAULTS.has(child.code)) {
-      logger.error({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error }, 'rpc failed');
+      logger.error(
+        { rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error },
+        'rpc failed',
+      );
     } else if (child.code === 'UNAVAILABLE') {
       // A dependency is down: the status names it without details; the cause (host, driver text) is for the operator.
-      logger.warn({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error }, 'rpc unavailable');
+      logger.warn(
+        { rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000, err: record.error },
+        'rpc unavailable',
+      );
     } else if (logger.isLevelEnabled('debug')) {
       logger.debug({ rpc: `${record.service}/${record.method}`, code: child.code, duration_ms: record.durationSeconds * 1000 }, 'rpc');
     }
@@ -82,8 +137,25 @@ export function grpcServerObserver(logger: Logger): CallObserver {
 
 /** Observer of outgoing calls: `grpc_client_handled_total` and `grpc_client_handling_seconds`. */
 export function grpcClientObserver(): CallObserver {
-  const handled = metric('grpc_client_handled_total', () => new Counter({ name: 'grpc_client_handled_total', help: 'RPCs completed by this process as a client, by method and status code.', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'] }));
-  const seconds = metric('grpc_client_handling_seconds', () => new Histogram({ name: 'grpc_client_handling_seconds', help: 'Time from an outgoing RPC starting to its status, in seconds.', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'], buckets: LATENCY_BUCKETS }));
+  const handled = metric(
+    'grpc_client_handled_total',
+    () =>
+      new Counter({
+        name: 'grpc_client_handled_total',
+        help: 'RPCs completed by this process as a client, by method and status code.',
+        labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'],
+      }),
+  );
+  const seconds = metric(
+    'grpc_client_handling_seconds',
+    () =>
+      new Histogram({
+        name: 'grpc_client_handling_seconds',
+        help: 'Time from an outgoing RPC starting to its status, in seconds.',
+        labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'],
+        buckets: LATENCY_BUCKETS,
+      }),
+  );
   return (record) => {
     const labels = labelsOf(record);
     handled.inc(labels);
@@ -97,12 +169,61 @@ export function grpcClientObserver(): CallObserver {
  * (`nepse_events_consumer_pending`, `nepse_events_consumer_ack_pending`; see consumer-lag.ts).
  */
 export function eventMetrics(): EventMetrics {
-  const published = metric('nepse_events_published_total', () => new Counter({ name: 'nepse_events_published_total', help: 'Events acknowledged by JetStream, by event and whether JetStream dropped them as duplicates.', labelNames: ['event', 'duplicate'] }));
-  const consumed = metric('nepse_events_consumed_total', () => new Counter({ name: 'nepse_events_consumed_total', help: 'Events handled and acknowledged, by event and durable consumer.', labelNames: ['event', 'durable'] }));
-  const failed = metric('nepse_events_failed_total', () => new Counter({ name: 'nepse_events_failed_total', help: 'Handler attempts that failed, by event and durable consumer.', labelNames: ['event', 'durable'] }));
-  const redelivered = metric('nepse_events_redelivered_total', () => new Counter({ name: 'nepse_events_redelivered_total', help: 'Deliveries after the first, by event and durable consumer.', labelNames: ['event', 'durable'] }));
-  const deadLettered = metric('nepse_events_dead_lettered_total', () => new Counter({ name: 'nepse_events_dead_lettered_total', help: 'Events moved to the dead-letter stream, by event, durable consumer and reason.', labelNames: ['event', 'durable', 'reason'] }));
-  const handling = metric('nepse_event_handling_seconds', () => new Histogram({ name: 'nepse_event_handling_seconds', help: 'Time an event handler ran, in seconds.', labelNames: ['event', 'durable'], buckets: LATENCY_BUCKETS }));
+  const published = metric(
+    'nepse_events_published_total',
+    () =>
+      new Counter({
+        name: 'nepse_events_published_total',
+        help: 'Events acknowledged by JetStream, by event and whether JetStream dropped them as duplicates.',
+        labelNames: ['event', 'duplicate'],
+      }),
+  );
+  const consumed = metric(
+    'nepse_events_consumed_total',
+    () =>
+      new Counter({
+        name: 'nepse_events_consumed_total',
+        help: 'Events handled and acknowledged, by event and durable consumer.',
+        labelNames: ['event', 'durable'],
+      }),
+  );
+  const failed = metric(
+    'nepse_events_failed_total',
+    () =>
+      new Counter({
+        name: 'nepse_events_failed_total',
+        help: 'Handler attempts that failed, by event and durable consumer.',
+        labelNames: ['event', 'durable'],
+      }),
+  );
+  const redelivered = metric(
+    'nepse_events_redelivered_total',
+    () =>
+      new Counter({
+        name: 'nepse_events_redelivered_total',
+        help: 'Deliveries after the first, by event and durable consumer.',
+        labelNames: ['event', 'durable'],
+      }),
+  );
+  const deadLettered = metric(
+    'nepse_events_dead_lettered_total',
+    () =>
+      new Counter({
+        name: 'nepse_events_dead_lettered_total',
+        help: 'Events moved to the dead-letter stream, by event, durable consumer and reason.',
+        labelNames: ['event', 'durable', 'reason'],
+      }),
+  );
+  const handling = metric(
+    'nepse_event_handling_seconds',
+    () =>
+      new Histogram({
+        name: 'nepse_event_handling_seconds',
+        help: 'Time an event handler ran, in seconds.',
+        labelNames: ['event', 'durable'],
+        buckets: LATENCY_BUCKETS,
+      }),
+  );
   registerConsumerLagMetrics();
   // Per bus: each bus stops only the lag series of the consumers it started.
   const unwatch = new Map<string, () => void>();

@@ -14,6 +14,8 @@ try {
   if (tracingSettings(process.env, serviceName).enabled) startTracing({ serviceName });
 } catch (error) {
   if (!(error instanceof TracingSettingError)) throw error;
-  process.stderr.write(`${JSON.stringify({ level: 'fatal', service: serviceName, variable: error.variable, msg: `cannot start: ${error.message}` })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'fatal', service: serviceName, variable: error.variable, msg: `cannot start: ${error.message}` })}\n`,
+  );
   process.exit(1);
 }

@@ -17,7 +17,10 @@ describe('maskCredentials', () => {
   it('masks the password of connection URLs and keeps user, host, port and path', () => {
     const cases: Array<[string, string]> = [
       ['postgres://user:pass@host', 'postgres://user:***@host'],
-      ['postgresql://nepse:s3cr%40t@db.internal:5432/registry?sslmode=require', 'postgresql://nepse:***@db.internal:5432/registry?sslmode=require'],
+      [
+        'postgresql://nepse:s3cr%40t@db.internal:5432/registry?sslmode=require',
+        'postgresql://nepse:***@db.internal:5432/registry?sslmode=require',
+      ],
       ['nats://a:b@n1:4222,nats://c:d@n2:4222', 'nats://a:***@n1:4222,nats://c:***@n2:4222'],
       ['nats://s3cr3ttoken@nats:4222', 'nats://***@nats:4222'],
       ['http://default:p@ss@clickhouse:8123', 'http://default:***@clickhouse:8123'],
@@ -44,7 +47,15 @@ describe('maskCredentials', () => {
   });
 
   it('leaves text without credentials alone', () => {
-    for (const text of ['nats://127.0.0.1:4223', 'http://127.0.0.1:51051/metrics', 'mail me at a@b.c', 'NABIL closed at 1,234.5', 'a=b', 'host=db user=x sslmode=require', 'passwords=3 tokens=2']) {
+    for (const text of [
+      'nats://127.0.0.1:4223',
+      'http://127.0.0.1:51051/metrics',
+      'mail me at a@b.c',
+      'NABIL closed at 1,234.5',
+      'a=b',
+      'host=db user=x sslmode=require',
+      'passwords=3 tokens=2',
+    ]) {
       assert.equal(maskCredentials(text), text);
     }
   });
@@ -75,7 +86,8 @@ describe('createLogger redaction', () => {
       'request',
     );
     const text = logs.raw[0];
-    for (const secret of ['p1', 't1', 't2', 'k1', 'k2', 'k3', 'dTpw', 't3', 'p2']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+    for (const secret of ['p1', 't1', 't2', 'k1', 'k2', 'k3', 'dTpw', 't3', 'p2'])
+      assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
     const line = logs.line(0) as { headers: Record<string, string>; user: { name: string } };
     assert.equal(line.headers.authorization, '[redacted]');
     assert.equal(line.headers['content-type'], 'application/grpc', 'other headers stay');
@@ -86,13 +98,20 @@ describe('createLogger redaction', () => {
     const logs = captureLogs();
     const logger = createLogger('registry', 'info', logs.destination);
     const config = { DATABASE_URL: 'postgres://nepse:hunter2@db:5432/registry', NATS_URL: 'nats://svc:natspw@nats:4222' };
-    logger.info({ ...config, settings: { deep: { deeper: { target: 'postgres://x:deeppw@h/db' } } }, servers: ['nats://tok3n@n1:4222'] }, 'config');
+    logger.info(
+      { ...config, settings: { deep: { deeper: { target: 'postgres://x:deeppw@h/db' } } }, servers: ['nats://tok3n@n1:4222'] },
+      'config',
+    );
     logger.warn('cannot reach postgres://nepse:hunter2@db:5432/registry, retrying');
     logger.error({ err: new Error('connection to postgres://nepse:hunter2@db:5432 refused') }, 'open failed');
     logger.child({ url: 'nats://svc:natspw@nats:4222', password: 'childpw' }).info('child');
-    logger.error({ err: new Error("connect to host=db password='kw pw' user=x failed"), conninfo: 'host=db password=kwpw2' }, 'keyword form');
+    logger.error(
+      { err: new Error("connect to host=db password='kw pw' user=x failed"), conninfo: 'host=db password=kwpw2' },
+      'keyword form',
+    );
     const text = logs.raw.join('');
-    for (const secret of ['hunter2', 'natspw', 'deeppw', 'tok3n', 'childpw', 'kw pw', 'kwpw2']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+    for (const secret of ['hunter2', 'natspw', 'deeppw', 'tok3n', 'childpw', 'kw pw', 'kwpw2'])
+      assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
     const first = logs.line(0) as Record<string, unknown> & { settings: { deep: { deeper: { target: string } } } };
     assert.equal(first.DATABASE_URL, 'postgres://nepse:***@db:5432/registry', 'user and host stay for debugging');
     assert.equal(first.NATS_URL, 'nats://svc:***@nats:4222');

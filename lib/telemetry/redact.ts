@@ -64,7 +64,8 @@ const QUERY_SECRET = /([?&](?:password|passwd|pwd|token|access_token|api[_-]?key
 // assignments (`PGPASSWORD=x`). The key is any word ending in a secret's name (sslpassword,
 // CLICKHOUSE_PASSWORD); a quoted value may hold spaces and backslash escapes, an unquoted one runs
 // to the next space, as libpq reads it. A `?` or `&` before the key is the query form above.
-const KEYWORD_SECRET = /(?<![\w?&])(\w*(?:password|passwd|pwd|secret|token|api[_-]?key)\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S+)/gi;
+const KEYWORD_SECRET =
+  /(?<![\w?&])(\w*(?:password|passwd|pwd|secret|token|api[_-]?key)\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S+)/gi;
 
 /**
  * Masks credentials in any text: `postgres://user:pass@host` → `postgres://user:***@host`,

@@ -192,7 +192,16 @@ describe('telemetry', { timeout: 20_000 }, () => {
     it('redacts secrets at the top level and one level down', () => {
       const logs = captureLogs();
       const logger = createLogger('gateway', 'info', logs.destination);
-      logger.info({ password: 'p1', apiKey: 'k1', authorization: 'Bearer t1', db: { password: 'p2' }, request: { apiKey: 'k2', authorization: 'Bearer t2' } }, 'secrets');
+      logger.info(
+        {
+          password: 'p1',
+          apiKey: 'k1',
+          authorization: 'Bearer t1',
+          db: { password: 'p2' },
+          request: { apiKey: 'k2', authorization: 'Bearer t2' },
+        },
+        'secrets',
+      );
       const text = JSON.stringify(logs.lines[0]);
       for (const secret of ['p1', 'k1', 't1', 'p2', 'k2', 't2']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
       assert.equal(logs.lines[0].password, '[redacted]');
@@ -228,7 +237,13 @@ describe('telemetry', { timeout: 20_000 }, () => {
         assert.equal(logs.lines.length, 1);
         assert.equal(logs.lines[0].trace_id, traceId, "the handler's log line joins the caller's trace");
         const serverSpan = exported.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER);
-        assert.ok(serverSpan, `a server span was recorded: ${exported.getFinishedSpans().map((s) => s.name).join(', ')}`);
+        assert.ok(
+          serverSpan,
+          `a server span was recorded: ${exported
+            .getFinishedSpans()
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
         assert.equal(serverSpan.spanContext().traceId, traceId);
         assert.match(serverSpan.name, /IngestionService\/ListSymbols/);
       } finally {
@@ -286,7 +301,10 @@ describe('telemetry', { timeout: 20_000 }, () => {
       const again = new InMemorySpanExporter();
       startTracing({ serviceName: 'telemetry-test', processors: [new SimpleSpanProcessor(again)] });
       trace.getTracer('telemetry-test').startActiveSpan('after-restart', (span) => span.end());
-      assert.deepEqual(again.getFinishedSpans().map((s) => s.name), ['after-restart']);
+      assert.deepEqual(
+        again.getFinishedSpans().map((s) => s.name),
+        ['after-restart'],
+      );
     });
   });
 });

@@ -20,7 +20,10 @@ describe('tracingSettings: the standard OpenTelemetry variables', () => {
   it('exports over OTLP to the traces endpoint as given, else to the base endpoint + /v1/traces', () => {
     const base = tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }, 'x');
     assert.deepEqual([base.enabled, base.exporters, base.otlpUrl], [true, ['otlp'], 'http://collector:4318/v1/traces']);
-    const both = tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/custom' }, 'x');
+    const both = tracingSettings(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/custom' },
+      'x',
+    );
     assert.deepEqual([both.exporters, both.otlpUrl], [['otlp'], 'http://jaeger:4318/custom']);
   });
 
@@ -32,19 +35,36 @@ describe('tracingSettings: the standard OpenTelemetry variables', () => {
   });
 
   it('is off altogether with OTEL_SDK_DISABLED=true, whatever else is set', () => {
-    const settings = tracingSettings({ OTEL_SDK_DISABLED: 'TRUE', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_ENABLED: 'true' }, 'x');
+    const settings = tracingSettings(
+      {
+        OTEL_SDK_DISABLED: 'TRUE',
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+        OTEL_TRACES_ENABLED: 'true',
+      },
+      'x',
+    );
     assert.equal(settings.enabled, false);
     assert.equal(tracingSettings({ OTEL_SDK_DISABLED: 'false', OTEL_TRACES_EXPORTER: 'console' }, 'x').enabled, true);
   });
 
   it('takes OTEL_SERVICE_NAME over the service folder and reads the sampler and its ratio', () => {
-    const settings = tracingSettings({ OTEL_SERVICE_NAME: 'nepse-feature-eu', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, 'feature');
-    assert.deepEqual([settings.serviceName, settings.sampler, settings.samplerRatio], ['nepse-feature-eu', 'parentbased_traceidratio', 0.25]);
+    const settings = tracingSettings(
+      { OTEL_SERVICE_NAME: 'nepse-feature-eu', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' },
+      'feature',
+    );
+    assert.deepEqual(
+      [settings.serviceName, settings.sampler, settings.samplerRatio],
+      ['nepse-feature-eu', 'parentbased_traceidratio', 0.25],
+    );
   });
 
   it('refuses values outside the specification, naming the variable', () => {
     const refused = (env: NodeJS.ProcessEnv, variable: string) =>
-      assert.throws(() => tracingSettings(env, 'x'), (e: unknown) => e instanceof TracingSettingError && e.variable === variable && e.message.startsWith(`${variable}: `));
+      assert.throws(
+        () => tracingSettings(env, 'x'),
+        (e: unknown) => e instanceof TracingSettingError && e.variable === variable && e.message.startsWith(`${variable}: `),
+      );
     refused({ OTEL_TRACES_EXPORTER: 'zipkin' }, 'OTEL_TRACES_EXPORTER');
     refused({ OTEL_TRACES_SAMPLER: 'sometimes' }, 'OTEL_TRACES_SAMPLER');
     refused({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, 'OTEL_TRACES_SAMPLER_ARG');

@@ -65,14 +65,19 @@ export function tracingSettings(env: NodeJS.ProcessEnv, serviceName: string): Tr
   const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   const otlpUrl = traces || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
-  const named = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const named = (env.OTEL_TRACES_EXPORTER ?? '')
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean);
   for (const name of named) {
-    if (name !== 'otlp' && name !== 'console' && name !== 'none') throw new TracingSettingError('OTEL_TRACES_EXPORTER', `"${name}" is not one of otlp, console, none`);
+    if (name !== 'otlp' && name !== 'console' && name !== 'none')
+      throw new TracingSettingError('OTEL_TRACES_EXPORTER', `"${name}" is not one of otlp, console, none`);
   }
   const exporters: TraceExporterName[] =
     named.length === 0 ? (otlpUrl ? ['otlp'] : []) : named.includes('none') ? [] : [...new Set(named as TraceExporterName[])];
   const sampler = (env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on').trim().toLowerCase();
-  if (!SAMPLERS.includes(sampler)) throw new TracingSettingError('OTEL_TRACES_SAMPLER', `"${sampler}" is not one of ${SAMPLERS.join(', ')}`);
+  if (!SAMPLERS.includes(sampler))
+    throw new TracingSettingError('OTEL_TRACES_SAMPLER', `"${sampler}" is not one of ${SAMPLERS.join(', ')}`);
   const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
   const samplerRatio = arg ? Number(arg) : 1;
   if (sampler.endsWith('traceidratio') && !(samplerRatio >= 0 && samplerRatio <= 1)) {
@@ -131,7 +136,9 @@ export function startTracing(options: TracingOptions): NodeTracerProvider {
   const settings = tracingSettings(options.env ?? process.env, options.serviceName);
   const exporters: SpanExporter[] = options.exporter
     ? [options.exporter]
-    : settings.exporters.map((name) => (name === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter(settings.otlpUrl ? { url: settings.otlpUrl } : {})));
+    : settings.exporters.map((name) =>
+        name === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter(settings.otlpUrl ? { url: settings.otlpUrl } : {}),
+      );
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }),
     sampler: samplerOf(settings),

@@ -17,7 +17,15 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = resolve(process.argv[2] ?? join(ROOT, '.data/bundle'));
 
 /** Packages loaded at run time from node_modules rather than bundled. */
-const EXTERNAL = ['@grpc/grpc-js', '@grpc/proto-loader', '@grpc/reflection', 'grpc-health-check', 'chdb', '@electric-sql/pglite', 'onnxruntime-node'];
+const EXTERNAL = [
+  '@grpc/grpc-js',
+  '@grpc/proto-loader',
+  '@grpc/reflection',
+  'grpc-health-check',
+  'chdb',
+  '@electric-sql/pglite',
+  'onnxruntime-node',
+];
 /** Optional dependencies of bundled packages that are never installed (pg's native binding). */
 const ABSENT = ['pg-native'];
 /** Engines only the embedded variant carries; the code imports them lazily (lib/store, lib/postgres). */
@@ -25,7 +33,11 @@ const EMBEDDED_ONLY = new Set(['chdb', '@electric-sql/pglite']);
 const VARIANTS = { embedded: () => true, server: (pkg) => !EMBEDDED_ONLY.has(pkg) };
 
 /** A package's name from an import specifier (`@grpc/grpc-js/build/x` → `@grpc/grpc-js`). */
-const packageOf = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (specifier) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /** The package and every dependency it needs at run time, resolved as Node would from the root. */
 function closure(names) {
@@ -77,7 +89,8 @@ for (const service of services) {
   });
   const used = new Set();
   for (const output of Object.values(result.metafile.outputs)) {
-    for (const entry of output.imports) if (entry.external && !entry.path.startsWith('node:') && !builtinModules.includes(entry.path)) used.add(packageOf(entry.path));
+    for (const entry of output.imports)
+      if (entry.external && !entry.path.startsWith('node:') && !builtinModules.includes(entry.path)) used.add(packageOf(entry.path));
   }
   // lib/grpc loads grpc-js through createRequire (so it can be instrumented): esbuild cannot see it.
   used.add('@grpc/grpc-js');
@@ -86,7 +99,10 @@ for (const service of services) {
     mkdirSync(dir, { recursive: true });
     cpSync(staging, dir, { recursive: true });
     cpSync(join(ROOT, 'descriptors'), join(dir, 'descriptors'), { recursive: true });
-    writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: `nepse-${service}`, version, private: true, type: 'module' }, null, 2)}\n`);
+    writeFileSync(
+      join(dir, 'package.json'),
+      `${JSON.stringify({ name: `nepse-${service}`, version, private: true, type: 'module' }, null, 2)}\n`,
+    );
     for (const pkg of closure([...used].filter(keep))) {
       const target = join(dir, 'node_modules', pkg.slice(join(ROOT, 'node_modules').length + 1));
       cpSync(pkg, target, { recursive: true, filter: forThisPlatform });

@@ -17,7 +17,11 @@ export const CANARY_WEIGHT = 10;
 
 const fqdn = (graph: CallGraph, name: string) => `${name}.${graph.namespace}.svc.cluster.local`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
-const routeName = (path: string) => path.split('/')[1]!.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+const routeName = (path: string) =>
+  path
+    .split('/')[1]!
+    .replace(/([a-z])([A-Z])/g, '$1-$2')
+    .toLowerCase();
 
 /** The route of one method for its callers: its timeout, and retries only when it has no side effects and is unary. */
 export interface RoutePlan {
@@ -105,10 +109,21 @@ function destinationRule(graph: CallGraph, service: MeshService): K8sObject {
           tcp: { maxConnections: 256, connectTimeout: '1s' },
           http: { http2MaxRequests: 1024, maxRequestsPerConnection: 0, maxRetries: 64, idleTimeout: '300s' },
         },
-        outlierDetection: { consecutiveGatewayErrors: 3, consecutive5xxErrors: 5, interval: '5s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
+        outlierDetection: {
+          consecutiveGatewayErrors: 3,
+          consecutive5xxErrors: 5,
+          interval: '5s',
+          baseEjectionTime: '30s',
+          maxEjectionPercent: 50,
+        },
       },
       ...(service.name === 'prediction'
-        ? { subsets: [{ name: 'stable', labels: { version: 'v1' } }, { name: 'canary', labels: { version: 'v2' } }] }
+        ? {
+            subsets: [
+              { name: 'stable', labels: { version: 'v1' } },
+              { name: 'canary', labels: { version: 'v2' } },
+            ],
+          }
         : {}),
     },
   };
@@ -118,7 +133,16 @@ function destinationRule(graph: CallGraph, service: MeshService): K8sObject {
 function authorizationPolicy(graph: CallGraph, service: MeshService): K8sObject {
   const rules: unknown[] = callersOf(graph, service.name).map(({ caller, paths }) => ({
     from: [{ source: { principals: [principal(graph, caller.name)] } }],
-    to: [{ operation: { ports: [String(service.port)], paths: Object.keys(paths).sort().map((path) => `/${path}`) } }],
+    to: [
+      {
+        operation: {
+          ports: [String(service.port)],
+          paths: Object.keys(paths)
+            .sort()
+            .map((path) => `/${path}`),
+        },
+      },
+    ],
   }));
   if (service.public) {
     // The public face: every path from the ingress gateway; the gateway checks API keys itself.
@@ -134,7 +158,9 @@ function authorizationPolicy(graph: CallGraph, service: MeshService): K8sObject 
 
 /** Sidecar: the service's proxy knows only the hosts it calls, NATS, its store and the collector. */
 function sidecar(graph: CallGraph, service: MeshService): K8sObject {
-  const hosts = Object.keys(service.calls).sort().map((callee) => `./${fqdn(graph, callee)}`);
+  const hosts = Object.keys(service.calls)
+    .sort()
+    .map((callee) => `./${fqdn(graph, callee)}`);
   if (usesNats(service)) hosts.push(`./${fqdn(graph, 'nats')}`, `./${fqdn(graph, 'nats-cluster')}`);
   if (service.store !== 'none') hosts.push(`./${fqdn(graph, service.store)}`);
   hosts.push('istio-system/*', `observability/otel-collector.observability.svc.cluster.local`);
@@ -161,7 +187,12 @@ export function serviceIstioObjects(graph: CallGraph, service: MeshService, meth
 /** Namespace-wide: STRICT mutual TLS, deny what no policy allows, tracing and access logs. */
 export function meshWideObjects(graph: CallGraph): K8sObject[] {
   return [
-    { apiVersion: 'security.istio.io/v1beta1', kind: 'PeerAuthentication', metadata: { name: 'default' }, spec: { mtls: { mode: 'STRICT' } } },
+    {
+      apiVersion: 'security.istio.io/v1beta1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'default' },
+      spec: { mtls: { mode: 'STRICT' } },
+    },
     // An ALLOW policy with no rules matches nothing: every call needs a policy of its own.
     { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny-by-default' }, spec: {} },
     {
@@ -193,7 +224,9 @@ export function dependencyObjects(graph: CallGraph): K8sObject[] {
   ];
   for (const store of ['clickhouse', 'postgres'] as const) {
     const users = graph.services.filter((s) => s.store === store).map((s) => principal(graph, s.name));
-    objects.push(allow(store, [{ from: [{ source: { principals: users } }], to: [{ operation: { ports: [String(STORE_PORTS[store])] } }] }]));
+    objects.push(
+      allow(store, [{ from: [{ source: { principals: users } }], to: [{ operation: { ports: [String(STORE_PORTS[store])] } }] }]),
+    );
   }
   objects.push({
     apiVersion: 'networking.istio.io/v1beta1',
@@ -219,7 +252,13 @@ export function ingressObjects(graph: CallGraph): K8sObject[] {
       metadata: { name: 'nepse-public' },
       spec: {
         selector: { istio: 'ingressgateway' },
-        servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, tls: { mode: 'SIMPLE', credentialName: 'nepse-gateway-tls' }, hosts: [PUBLIC_HOST] }],
+        servers: [
+          {
+            port: { number: 443, name: 'https', protocol: 'HTTPS' },
+            tls: { mode: 'SIMPLE', credentialName: 'nepse-gateway-tls' },
+            hosts: [PUBLIC_HOST],
+          },
+        ],
       },
     },
     {
@@ -229,7 +268,14 @@ export function ingressObjects(graph: CallGraph): K8sObject[] {
       spec: {
         hosts: [PUBLIC_HOST],
         gateways: ['nepse-public'],
-        http: [{ name: 'gateway', route: [{ destination: { host: fqdn(graph, gateway.name), port: { number: gateway.port } } }], timeout: '0s', retries: { attempts: 0 } }],
+        http: [
+          {
+            name: 'gateway',
+            route: [{ destination: { host: fqdn(graph, gateway.name), port: { number: gateway.port } } }],
+            timeout: '0s',
+            retries: { attempts: 0 },
+          },
+        ],
       },
     },
   ];

@@ -31,7 +31,10 @@ export function networkPolicies(graph: CallGraph): K8sObject[] {
       podSelector: {},
       policyTypes: ['Egress'],
       egress: [
-        { to: [{ ...inNamespace('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, ...tcp(53)] },
+        {
+          to: [{ ...inNamespace('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+          ports: [{ protocol: 'UDP', port: 53 }, ...tcp(53)],
+        },
         // istiod: xDS and certificates for the sidecars (nothing listens there without Istio).
         { to: [inNamespace('istio-system')], ports: tcp(15012, 15017) },
         { to: [inNamespace('observability')], ports: tcp(OTLP_PORT) },

@@ -27,7 +27,11 @@ export function barsOf(event: BarsIngested): DailyBar[] {
  */
 export function consumeBars(events: EventBus, engine: FeatureEngine, maxBatch: number): Promise<EventSubscription> {
   // Two batches in hand: the engine computes them in order, and one's writes overlap the other's computation.
-  return events.consumeBatches(MeshEvents.barsIngested, { durable: BARS_DURABLE, maxBatch, concurrency: 2, ackWaitMs: 60_000 }, async (items) => {
-    await engine.applyBatch(items.map(({ message }) => ({ symbol: message.symbol, bars: barsOf(message), batchId: message.batchId })));
-  });
+  return events.consumeBatches(
+    MeshEvents.barsIngested,
+    { durable: BARS_DURABLE, maxBatch, concurrency: 2, ackWaitMs: 60_000 },
+    async (items) => {
+      await engine.applyBatch(items.map(({ message }) => ({ symbol: message.symbol, bars: barsOf(message), batchId: message.batchId })));
+    },
+  );
 }

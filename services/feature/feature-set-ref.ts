@@ -14,9 +14,13 @@ export function resolveFeatureSet(ref: FeatureSetRef | undefined, field = 'featu
   const name = ref?.name ?? '';
   const version = ref?.version ?? 0;
   if (name !== '' && !SET_NAME.test(name)) {
-    throw new InvalidArgumentError({ field: `${field}.name`, description: `must be lower_snake_case (at most 64 characters) or empty for the default set, got ${JSON.stringify(name.slice(0, 80))}` });
+    throw new InvalidArgumentError({
+      field: `${field}.name`,
+      description: `must be lower_snake_case (at most 64 characters) or empty for the default set, got ${JSON.stringify(name.slice(0, 80))}`,
+    });
   }
-  if (version < 0) throw new InvalidArgumentError({ field: `${field}.version`, description: `must be 0 (the latest) or a version >= 1, got ${version}` });
+  if (version < 0)
+    throw new InvalidArgumentError({ field: `${field}.version`, description: `must be 0 (the latest) or a version >= 1, got ${version}` });
   const set = findFeatureSet(name, version);
   if (!set) throw new NotFoundError('feature set', `${name || '(default)'}_v${version || 'latest'}`);
   return set;

@@ -15,7 +15,7 @@ import { DEFAULT_FEATURE_SET, type DailyBar } from './feature-sets/index.js';
 /** A deterministic random walk of daily bars on weekdays from 2023-01-02. */
 function series(days: number, seed: number, start = 100): DailyBar[] {
   let state = seed;
-  const random = () => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const random = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   const bars: DailyBar[] = [];
   let close = start;
   for (let t = Date.UTC(2023, 0, 2); bars.length < days; t += 86_400_000) {
@@ -30,7 +30,16 @@ function series(days: number, seed: number, start = 100): DailyBar[] {
   return bars;
 }
 
-const wire = (symbol: string, b: DailyBar) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover });
+const wire = (symbol: string, b: DailyBar) => ({
+  symbol,
+  date: toProtoDate(b.date),
+  open: b.open,
+  high: b.high,
+  low: b.low,
+  close: b.close,
+  volume: b.volume,
+  turnover: b.turnover,
+});
 
 describe('feature service, fed by the ingestion service over NATS', () => {
   let network: TestNetwork;
@@ -59,7 +68,11 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     await startFeatureService();
     bus = network.bus;
     await ingest.ingestBars([{ bars: nabil.map((b) => wire('NABIL', b)) }, { bars: nica.map((b) => wire('NICA', b)) }]);
-    await waitFor(async () => (await latestDate('NABIL')) === nabil.at(-1)!.date && (await latestDate('NICA')) === nica.at(-1)!.date, 'vectors of both symbols', { timeoutMs: 30_000 });
+    await waitFor(
+      async () => (await latestDate('NABIL')) === nabil.at(-1)!.date && (await latestDate('NICA')) === nica.at(-1)!.date,
+      'vectors of both symbols',
+      { timeoutMs: 30_000 },
+    );
   });
 
   after(async () => {
@@ -71,8 +84,15 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     const expected = DEFAULT_FEATURE_SET.compute(nabil);
     const { vector } = await features.getFeatures({ symbol: 'nabil' });
     assert.equal(dayOf(vector?.date), expected.at(-1)!.date);
-    assert.deepEqual(vector?.names, DEFAULT_FEATURE_SET.features.map((f) => f.name));
-    assert.deepEqual(vector?.featureSet, { $typeName: 'nepse.market.v1.FeatureSetRef', name: DEFAULT_FEATURE_SET.name, version: DEFAULT_FEATURE_SET.version });
+    assert.deepEqual(
+      vector?.names,
+      DEFAULT_FEATURE_SET.features.map((f) => f.name),
+    );
+    assert.deepEqual(vector?.featureSet, {
+      $typeName: 'nepse.market.v1.FeatureSetRef',
+      name: DEFAULT_FEATURE_SET.name,
+      version: DEFAULT_FEATURE_SET.version,
+    });
     assert.deepEqual(vector?.values, expected.at(-1)!.values);
     const middle = expected[30];
     assert.deepEqual((await vectorOn('NABIL', middle.date)).values, middle.values);
@@ -117,20 +137,47 @@ describe('feature service, fed by the ingestion service over NATS', () => {
       [{ asOf: { year: 1950, month: 1, day: 2 } }, 'as_of'],
     ] as const;
     for (const [fields, field] of bad) {
-      assert.deepEqual(await refusal(features.getFeatures({ symbol: 'NABIL', ...fields })), [3, field], `GetFeatures ${JSON.stringify(fields)}`);
-      assert.deepEqual(await refusal(features.batchGetFeatures({ symbols: ['NABIL'], ...fields })), [3, field], `BatchGetFeatures ${JSON.stringify(fields)}`);
+      assert.deepEqual(
+        await refusal(features.getFeatures({ symbol: 'NABIL', ...fields })),
+        [3, field],
+        `GetFeatures ${JSON.stringify(fields)}`,
+      );
+      assert.deepEqual(
+        await refusal(features.batchGetFeatures({ symbols: ['NABIL'], ...fields })),
+        [3, field],
+        `BatchGetFeatures ${JSON.stringify(fields)}`,
+      );
     }
-    assert.deepEqual(await refusal(Array.fromAsync(features.getTrainingSet({ symbols: ['NABIL'], featureSet: { version: -1 } }))), [3, 'feature_set.version']);
-    assert.deepEqual(await refusal(Array.fromAsync(features.getTrainingSet({ range: { start: toProtoDate(nabil[9].date), end: toProtoDate(nabil[3].date) } }))), [3, 'range.end']);
+    assert.deepEqual(await refusal(Array.fromAsync(features.getTrainingSet({ symbols: ['NABIL'], featureSet: { version: -1 } }))), [
+      3,
+      'feature_set.version',
+    ]);
+    assert.deepEqual(
+      await refusal(
+        Array.fromAsync(features.getTrainingSet({ range: { start: toProtoDate(nabil[9].date), end: toProtoDate(nabil[3].date) } })),
+      ),
+      [3, 'range.end'],
+    );
     assert.deepEqual(await refusal(features.listFeatureSets({ pageSize: -1 })), [3, 'page_size']);
     // Well formed but not computed here: NOT_FOUND, as before.
     assert.deepEqual(await refusal(features.getFeatures({ symbol: 'NABIL', featureSet: { name: 'ohlcv', version: 99 } })), [5, '']);
-    assert.equal((await features.listFeatureSets({ pageSize: 2_147_483_647 })).featureSets.length >= 1, true, 'a page size above the cap is capped');
+    assert.equal(
+      (await features.listFeatureSets({ pageSize: 2_147_483_647 })).featureSets.length >= 1,
+      true,
+      'a page size above the cap is capped',
+    );
   });
 
   it('BatchGetFeatures fails only the missing entries', async () => {
     const { results } = await features.batchGetFeatures({ symbols: ['NABIL', 'MISSING', 'NICA'] });
-    assert.deepEqual(results.map((r) => [r.symbol, r.outcome.case]), [['NABIL', 'vector'], ['MISSING', 'error'], ['NICA', 'vector']]);
+    assert.deepEqual(
+      results.map((r) => [r.symbol, r.outcome.case]),
+      [
+        ['NABIL', 'vector'],
+        ['MISSING', 'error'],
+        ['NICA', 'vector'],
+      ],
+    );
     assert.equal(results[1].outcome.case === 'error' && results[1].outcome.value.code, 5);
   });
 
@@ -138,17 +185,26 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     const { featureSets } = await features.listFeatureSets({});
     const set = featureSets.find((s) => s.ref?.name === DEFAULT_FEATURE_SET.name);
     assert.equal(set?.ref?.version, DEFAULT_FEATURE_SET.version);
-    assert.deepEqual(set?.features.map((f) => f.name), DEFAULT_FEATURE_SET.features.map((f) => f.name));
+    assert.deepEqual(
+      set?.features.map((f) => f.name),
+      DEFAULT_FEATURE_SET.features.map((f) => f.name),
+    );
     assert.equal(set?.warmUpDays, DEFAULT_FEATURE_SET.warmUpDays);
   });
 
   it('streams point-in-time training rows labelled with the next trading day', async () => {
     const responses = await Array.fromAsync(features.getTrainingSet({ symbols: ['NICA', 'NABIL'] }));
-    assert.deepEqual(responses[0].featureSet?.features.map((f) => f.name), DEFAULT_FEATURE_SET.features.map((f) => f.name));
+    assert.deepEqual(
+      responses[0].featureSet?.features.map((f) => f.name),
+      DEFAULT_FEATURE_SET.features.map((f) => f.name),
+    );
     const rows = responses.flatMap((r) => r.rows);
     const symbolsInOrder = [...new Set(rows.map((r) => r.symbol))];
     assert.deepEqual(symbolsInOrder, ['NABIL', 'NICA']);
-    for (const [symbol, bars] of [['NABIL', nabil], ['NICA', nica]] as const) {
+    for (const [symbol, bars] of [
+      ['NABIL', nabil],
+      ['NICA', nica],
+    ] as const) {
       const mine = rows.filter((r) => r.symbol === symbol);
       // Every day with a vector and a next day, and not the last day (its label is unknown).
       assert.equal(mine.length, bars.length - DEFAULT_FEATURE_SET.warmUpDays);
@@ -161,18 +217,29 @@ describe('feature service, fed by the ingestion service over NATS', () => {
         assert.deepEqual(row.features, DEFAULT_FEATURE_SET.compute(bars.slice(0, t + 1)).at(-1)!.values);
       }
     }
-    const ranged = (await Array.fromAsync(features.getTrainingSet({ symbols: ['NABIL'], range: { start: toProtoDate(nabil[60].date), end: toProtoDate(nabil[69].date) } }))).flatMap((r) => r.rows);
-    assert.deepEqual(ranged.map((r) => dayOf(r.date)), nabil.slice(60, 70).map((b) => b.date));
+    const ranged = (
+      await Array.fromAsync(
+        features.getTrainingSet({ symbols: ['NABIL'], range: { start: toProtoDate(nabil[60].date), end: toProtoDate(nabil[69].date) } }),
+      )
+    ).flatMap((r) => r.rows);
+    assert.deepEqual(
+      ranged.map((r) => dayOf(r.date)),
+      nabil.slice(60, 70).map((b) => b.date),
+    );
   });
 
   it('a late, corrected bar recomputes every later vector and leaves earlier ones alone', async () => {
     const t = 80;
-    const before = await Promise.all(nabil.map((b, i) => (i >= DEFAULT_FEATURE_SET.warmUpDays - 1 ? vectorOn('NABIL', b.date) : undefined)));
+    const before = await Promise.all(
+      nabil.map((b, i) => (i >= DEFAULT_FEATURE_SET.warmUpDays - 1 ? vectorOn('NABIL', b.date) : undefined)),
+    );
     const corrected = { ...nabil[t], close: nabil[t].close * 1.05, high: Math.max(nabil[t].high, nabil[t].close * 1.05) };
     await ingest.ingestBars([{ bars: [wire('NABIL', corrected)] }]);
     const history = nabil.map((b, i) => (i === t ? corrected : b));
     const expected = DEFAULT_FEATURE_SET.compute(history);
-    await waitFor(async () => (await vectorOn('NABIL', nabil[t].date)).close === corrected.close, 'the recomputation', { timeoutMs: 20_000 });
+    await waitFor(async () => (await vectorOn('NABIL', nabil[t].date)).close === corrected.close, 'the recomputation', {
+      timeoutMs: 20_000,
+    });
     for (const row of expected) {
       const i = nabil.findIndex((b) => b.date === row.date);
       const now = await vectorOn('NABIL', row.date);
@@ -185,7 +252,13 @@ describe('feature service, fed by the ingestion service over NATS', () => {
 
   it('a duplicate event changes nothing', async () => {
     const last = await features.getFeatures({ symbol: 'NICA' });
-    const event = create(BarsIngestedSchema, { symbol: 'NICA', bars: nica.slice(-5).map((b) => wire('NICA', b)), batchId: 'replayed', part: 1, partCount: 1 });
+    const event = create(BarsIngestedSchema, {
+      symbol: 'NICA',
+      bars: nica.slice(-5).map((b) => wire('NICA', b)),
+      batchId: 'replayed',
+      part: 1,
+      partCount: 1,
+    });
     await bus.publish(MeshEvents.barsIngested, 'NICA', event, { msgId: 'replay-1' });
     await bus.publish(MeshEvents.barsIngested, 'NICA', event, { msgId: 'replay-2' });
     await waitFor(async () => (await bus.consumerLag('feature-bars')).total === 0, 'the consumer to catch up', { timeoutMs: 20_000 });
@@ -207,6 +280,9 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     const nextBar = { ...next, date: '2023-06-30' };
     await ingest.ingestBars([{ bars: [wire('NABIL', nextBar)] }]);
     await waitFor(async () => (await latestDate('NABIL')) === '2023-06-30', 'the new bar after the restart', { timeoutMs: 20_000 });
-    assert.deepEqual((await features.getFeatures({ symbol: 'NABIL' })).vector?.values, DEFAULT_FEATURE_SET.compute([...nabil, nextBar]).at(-1)!.values);
+    assert.deepEqual(
+      (await features.getFeatures({ symbol: 'NABIL' })).vector?.values,
+      DEFAULT_FEATURE_SET.compute([...nabil, nextBar]).at(-1)!.values,
+    );
   });
 });

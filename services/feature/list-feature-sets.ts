@@ -1,5 +1,11 @@
 import { create } from '@bufbuild/protobuf';
-import { FeatureSetSchema, ListFeatureSetsResponseSchema, type FeatureSet, type ListFeatureSetsRequest, type ListFeatureSetsResponse } from '../../gen/nepse/feature/v1/feature_pb.js';
+import {
+  FeatureSetSchema,
+  ListFeatureSetsResponseSchema,
+  type FeatureSet,
+  type ListFeatureSetsRequest,
+  type ListFeatureSetsResponse,
+} from '../../gen/nepse/feature/v1/feature_pb.js';
 import { decodePageToken, encodePageToken, pageSize } from '../../lib/market/index.js';
 import { FEATURE_SETS, type FeatureSetDefinition } from './feature-sets/index.js';
 

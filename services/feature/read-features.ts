@@ -25,14 +25,20 @@ export interface VectorSources {
   store: FeatureStore;
 }
 
-async function vectorOf(sources: VectorSources, set: FeatureSetDefinition, symbol: string, asOf: string | undefined): Promise<FeatureVector> {
+async function vectorOf(
+  sources: VectorSources,
+  set: FeatureSetDefinition,
+  symbol: string,
+  asOf: string | undefined,
+): Promise<FeatureVector> {
   if (asOf === undefined) {
     const latest = sources.online.get(set, symbol);
     if (!latest) throw new NotFoundError('feature vector', symbol, `no ${set.name}_v${set.version} vector for symbol ${symbol}`);
     return latest;
   }
   const stored = await sources.store.vectorOn(set, symbol, asOf);
-  if (!stored) throw new NotFoundError('feature vector', `${symbol}@${asOf}`, `no ${set.name}_v${set.version} vector for ${symbol} on ${asOf}`);
+  if (!stored)
+    throw new NotFoundError('feature vector', `${symbol}@${asOf}`, `no ${set.name}_v${set.version} vector for ${symbol} on ${asOf}`);
   return toFeatureVector(set, symbol, stored, stored.computedAt);
 }
 
@@ -46,14 +52,25 @@ const FIRST_STORABLE_DAY = '1970-01-01';
 function asOfDay(asOf: TradingDate | undefined, now = Date.now()): string | undefined {
   if (!asOf) return undefined;
   const day = fromProtoDate(asOf, 'as_of');
-  if (day < FIRST_STORABLE_DAY) throw new InvalidArgumentError({ field: 'as_of', description: `${day} is before ${FIRST_STORABLE_DAY}, the earliest day features are kept for` });
+  if (day < FIRST_STORABLE_DAY)
+    throw new InvalidArgumentError({
+      field: 'as_of',
+      description: `${day} is before ${FIRST_STORABLE_DAY}, the earliest day features are kept for`,
+    });
   const today = todayInNepal(now);
-  if (day > today) throw new InvalidArgumentError({ field: 'as_of', description: `${day} is after today in Nepal (${today}): no session has closed that day yet` });
+  if (day > today)
+    throw new InvalidArgumentError({
+      field: 'as_of',
+      description: `${day} is after today in Nepal (${today}): no session has closed that day yet`,
+    });
   return day;
 }
 
 /** GetFeatures: the latest vector from memory (encoded once), or a given day's from the offline store. */
-export async function getFeatures(sources: VectorSources, request: GetFeaturesRequest): Promise<GetFeaturesResponse | Encoded<GetFeaturesResponse>> {
+export async function getFeatures(
+  sources: VectorSources,
+  request: GetFeaturesRequest,
+): Promise<GetFeaturesResponse | Encoded<GetFeaturesResponse>> {
   const symbol = requireSymbol(request.symbol);
   const asOf = asOfDay(request.asOf);
   const set = resolveFeatureSet(request.featureSet);
@@ -66,7 +83,10 @@ export async function getFeatures(sources: VectorSources, request: GetFeaturesRe
 export async function batchGetFeatures(sources: VectorSources, request: BatchGetFeaturesRequest): Promise<BatchGetFeaturesResponse> {
   if (request.symbols.length === 0) throw new InvalidArgumentError({ field: 'symbols', description: 'at least one symbol is required' });
   if (request.symbols.length > MAX_BATCH_SYMBOLS) {
-    throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${request.symbols.length}` });
+    throw new InvalidArgumentError({
+      field: 'symbols',
+      description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${request.symbols.length}`,
+    });
   }
   const symbols = request.symbols.map((raw, i) => requireSymbol(raw, `symbols[${i}]`));
   const asOf = asOfDay(request.asOf);

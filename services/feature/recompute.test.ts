@@ -48,19 +48,34 @@ describe('incremental recompute', () => {
     const store = await openStore({ path: dataDir, database: `${database}_${process.pid}` });
     stores.push(store);
     await migrate(store, MIGRATIONS);
-    const engine = new FeatureEngine({ store: new FeatureStore(store), online: new OnlineStore(), events: bus, logger: createLogger('feature', 'silent'), sets: FEATURE_SETS });
+    const engine = new FeatureEngine({
+      store: new FeatureStore(store),
+      online: new OnlineStore(),
+      events: bus,
+      logger: createLogger('feature', 'silent'),
+      sets: FEATURE_SETS,
+    });
     return { engine, store };
   }
 
   it('appending days one at a time, correcting a past day and restarting store exactly the vectors of one full recompute', async () => {
-    const histories = new Map<string, DailyBar[]>(SYMBOLS.map((s, i) => [s, randomWalkBars(DAYS + 1, { seed: 40 + i, turnover: 'sometimes' })]));
-    const day = (d: number): IncomingBars[] => SYMBOLS.map((symbol) => ({ symbol, bars: [histories.get(symbol)![d]], batchId: `day-${d}` }));
+    const histories = new Map<string, DailyBar[]>(
+      SYMBOLS.map((s, i) => [s, randomWalkBars(DAYS + 1, { seed: 40 + i, turnover: 'sometimes' })]),
+    );
+    const day = (d: number): IncomingBars[] =>
+      SYMBOLS.map((symbol) => ({ symbol, bars: [histories.get(symbol)![d]], batchId: `day-${d}` }));
 
     const incremental = await engineOn('incremental');
-    await incremental.engine.applyBatch(SYMBOLS.map((symbol) => ({ symbol, bars: histories.get(symbol)!.slice(0, 250), batchId: 'history' })));
+    await incremental.engine.applyBatch(
+      SYMBOLS.map((symbol) => ({ symbol, bars: histories.get(symbol)!.slice(0, 250), batchId: 'history' })),
+    );
     for (let d = 250; d < DAYS - 10; d++) {
       const outcomes = await incremental.engine.applyBatch(day(d));
-      assert.deepEqual(outcomes.map((o) => [o.symbol, o.vectors, o.firstDate]), SYMBOLS.map((s) => [s, 1, histories.get(s)![d].date]), 'an appended day writes its own vector only');
+      assert.deepEqual(
+        outcomes.map((o) => [o.symbol, o.vectors, o.firstDate]),
+        SYMBOLS.map((s) => [s, 1, histories.get(s)![d].date]),
+        'an appended day writes its own vector only',
+      );
     }
     // A late correction of a past day of one symbol recomputes that symbol from the day on.
     const corrected = { ...histories.get('BETA')![120], close: histories.get('BETA')![120].close * 1.05 };
@@ -70,7 +85,13 @@ describe('incremental recompute', () => {
     assert.equal(correction[0].vectors, DAYS - 10 - 120);
     for (let d = DAYS - 10; d < DAYS; d++) await incremental.engine.applyBatch(day(d));
     // A restarted engine has no saved state: it reads the histories back and computes from the first bar.
-    const restarted = new FeatureEngine({ store: new FeatureStore(incremental.store), online: new OnlineStore(), events: bus, logger: createLogger('feature', 'silent'), sets: FEATURE_SETS });
+    const restarted = new FeatureEngine({
+      store: new FeatureStore(incremental.store),
+      online: new OnlineStore(),
+      events: bus,
+      logger: createLogger('feature', 'silent'),
+      sets: FEATURE_SETS,
+    });
     await restarted.applyBatch(day(DAYS));
 
     const full = await engineOn('full');

@@ -126,7 +126,10 @@ export class FeatureEngine {
     // back and recompute the same vectors from the same history, so nothing is lost.
     for (const c of computed) {
       this.histories.set(c.symbol, c.merged);
-      this.states.set(c.symbol, c.perSet.map((p) => p.state));
+      this.states.set(
+        c.symbol,
+        c.perSet.map((p) => p.state),
+      );
     }
     // Vectors of a later batch must replace those of an earlier one even when their writes finish
     // out of order: ReplacingMergeTree keeps the greatest computed_at, so stamps strictly increase.
@@ -140,7 +143,10 @@ export class FeatureEngine {
     const vectors: VectorWrite[] = [];
     for (const c of computed) for (const p of c.perSet) if (p.rows.length > 0) vectors.push({ set: p.set, symbol: c.symbol, rows: p.rows });
     await Promise.all([
-      this.deps.store.upsertBarsOf(computed.map((c) => ({ symbol: c.symbol, bars: c.incoming })), computedAt),
+      this.deps.store.upsertBarsOf(
+        computed.map((c) => ({ symbol: c.symbol, bars: c.incoming })),
+        computedAt,
+      ),
       this.deps.store.writeVectorsOf(vectors, computedAt),
     ]);
 
@@ -151,7 +157,13 @@ export class FeatureEngine {
         if (rows.length === 0 || latest === undefined) continue;
         const vector = toFeatureVector(set, c.symbol, latest, computedAt);
         this.deps.online.put(set, vector);
-        const outcome = { symbol: c.symbol, set: `${set.name}_v${set.version}`, firstDate: rows[0].date, lastDate: rows[rows.length - 1].date, vectors: rows.length };
+        const outcome = {
+          symbol: c.symbol,
+          set: `${set.name}_v${set.version}`,
+          firstDate: rows[0].date,
+          lastDate: rows[rows.length - 1].date,
+          vectors: rows.length,
+        };
         outcomes.push(outcome);
         const event = create(FeaturesComputedSchema, {
           symbol: c.symbol,
@@ -163,7 +175,10 @@ export class FeatureEngine {
           batchId: c.batchId,
           occurredAt: timestampFromDate(computedAt),
         });
-        const digest = createHash('sha256').update(`${c.batchId}|${outcome.firstDate}|${outcome.lastDate}|${outcome.vectors}`).digest('base64url').slice(0, 16);
+        const digest = createHash('sha256')
+          .update(`${c.batchId}|${outcome.firstDate}|${outcome.lastDate}|${outcome.vectors}`)
+          .digest('base64url')
+          .slice(0, 16);
         events.push({ symbol: c.symbol, msgId: `features.computed:${outcome.set}:${c.symbol}:${digest}`, event });
       }
     }
@@ -188,7 +203,9 @@ export class FeatureEngine {
   }
 
   /** Publishes events side by side: a PubAck round trip each would otherwise add up over a batch. */
-  private async publish(events: readonly { symbol: string; msgId: string; event: ReturnType<typeof create<typeof FeaturesComputedSchema>> }[]): Promise<void> {
+  private async publish(
+    events: readonly { symbol: string; msgId: string; event: ReturnType<typeof create<typeof FeaturesComputedSchema>> }[],
+  ): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < events.length) {

@@ -48,7 +48,10 @@ export interface RunningFeature {
  * Starts the feature service: store and migrations, the online store warmed from the offline one,
  * the BarsIngested consumer, then the gRPC server; ready once all of them are up.
  */
-export async function startFeature(config: FeatureConfig, logger: Logger = createLogger('feature', config.LOG_LEVEL)): Promise<RunningFeature> {
+export async function startFeature(
+  config: FeatureConfig,
+  logger: Logger = createLogger('feature', config.LOG_LEVEL),
+): Promise<RunningFeature> {
   const { store, applied } = await openServiceStore(config, 'feature', MIGRATIONS);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const features = new FeatureStore(store);

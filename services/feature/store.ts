@@ -53,7 +53,6 @@ export interface LabelledRow extends FeatureRow {
   nextClose: number;
 }
 
-
 /** Vectors of one symbol and set to write. */
 export interface VectorWrite {
   set: { name: string; version: number };
@@ -110,13 +109,30 @@ export class FeatureStore {
   /** The stored histories of these symbols, each in date order; a symbol with no bars has an empty one. */
   async histories(symbols: readonly string[]): Promise<Map<string, DailyBar[]>> {
     const out = new Map<string, DailyBar[]>(symbols.map((s) => [s, []]));
-    const rows = await this.store.query<{ symbol: string; day: string; open: number; high: number; low: number; close: number; volume: number; turnover: number | null }>(
+    const rows = await this.store.query<{
+      symbol: string;
+      day: string;
+      open: number;
+      high: number;
+      low: number;
+      close: number;
+      volume: number;
+      turnover: number | null;
+    }>(
       `SELECT symbol, toString(date) AS day, open, high, low, close, volume, turnover FROM bars FINAL
        WHERE symbol IN {symbols:Array(String)} ORDER BY symbol, date`,
       { symbols },
     );
     for (const r of rows) {
-      out.get(r.symbol)?.push({ date: r.day, open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, turnover: r.turnover ?? undefined });
+      out.get(r.symbol)?.push({
+        date: r.day,
+        open: r.open,
+        high: r.high,
+        low: r.low,
+        close: r.close,
+        volume: r.volume,
+        turnover: r.turnover ?? undefined,
+      });
     }
     return out;
   }

@@ -20,9 +20,16 @@ export const MAX_TRAINING_SYMBOLS = 1000;
  * t only (the feature sets are causal); the label is the symbol's next trading day's log return
  * and close, so rows whose next day is not known yet are left out.
  */
-export async function* getTrainingSet(store: FeatureStore, request: GetTrainingSetRequest, context: CallContext): AsyncIterable<GetTrainingSetResponse> {
+export async function* getTrainingSet(
+  store: FeatureStore,
+  request: GetTrainingSetRequest,
+  context: CallContext,
+): AsyncIterable<GetTrainingSetResponse> {
   if (request.symbols.length > MAX_TRAINING_SYMBOLS) {
-    throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_TRAINING_SYMBOLS} symbols, got ${request.symbols.length}` });
+    throw new InvalidArgumentError({
+      field: 'symbols',
+      description: `at most ${MAX_TRAINING_SYMBOLS} symbols, got ${request.symbols.length}`,
+    });
   }
   const requested = request.symbols.map((raw, i) => requireSymbol(raw, `symbols[${i}]`));
   const { from, to } = rangeBounds(request.range, 'range');

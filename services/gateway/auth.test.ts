@@ -21,9 +21,18 @@ import { WIDTH } from '../../testing/prediction-bed.js';
 import { JWT_SECRET, startGatewayBed, type GatewayBed } from '../../testing/gateway-bed.js';
 
 const auth = (credentials: string) => ({ authorization: `Bearer ${credentials}` });
-const refusal = (promise: Promise<unknown>) => promise.then(() => assert.fail('the call was accepted'), (error) => ConnectError.from(error));
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => assert.fail('the call was accepted'),
+    (error) => ConnectError.from(error),
+  );
 const jwt = (claims: Record<string, unknown>, expiresAt: number) =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('jwt-user').setIssuedAt(expiresAt - 3600).setExpirationTime(expiresAt).sign(new TextEncoder().encode(JWT_SECRET));
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('jwt-user')
+    .setIssuedAt(expiresAt - 3600)
+    .setExpirationTime(expiresAt)
+    .sign(new TextEncoder().encode(JWT_SECRET));
 
 describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
   let bed: GatewayBed;
@@ -54,7 +63,12 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
 
   test('a viewer calling TransitionStage is PERMISSION_DENIED naming the role needed', async () => {
     const registry = createClient(RegistryService, transport);
-    const denied = await refusal(registry.transitionStage({ name: bed.mesh.model.name, version: bed.mesh.model.version, targetStage: Stage.STAGING, actor: 'x' }, { headers: auth(bed.keys.viewer) }));
+    const denied = await refusal(
+      registry.transitionStage(
+        { name: bed.mesh.model.name, version: bed.mesh.model.version, targetStage: Stage.STAGING, actor: 'x' },
+        { headers: auth(bed.keys.viewer) },
+      ),
+    );
     assert.equal(denied.code, Code.PermissionDenied);
     assert.match(denied.rawMessage, /needs the operator role; viewer-team has viewer/);
     assert.equal(denied.findDetails(ErrorInfoSchema)[0].metadata.required_role, 'operator');
@@ -62,10 +76,15 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
 
   test('an operator promotes; the history records the key, not the actor the request claimed; withdrawing needs admin', async () => {
     const name = bed.mesh.model.name;
-    const registered = await bed.mesh.registry.registerModel(registerRequests(registrationFor(name, WIDTH), linearModel({ width: WIDTH, bias: 0.001 })));
+    const registered = await bed.mesh.registry.registerModel(
+      registerRequests(registrationFor(name, WIDTH), linearModel({ width: WIDTH, bias: 0.001 })),
+    );
     const version = registered.modelVersion!.version;
     const registry = createClient(RegistryService, transport);
-    const promoted = await registry.transitionStage({ name, version, targetStage: Stage.PRODUCTION, actor: 'somebody-else', reason: 'through the gateway' }, { headers: auth(bed.keys.operator) });
+    const promoted = await registry.transitionStage(
+      { name, version, targetStage: Stage.PRODUCTION, actor: 'somebody-else', reason: 'through the gateway' },
+      { headers: auth(bed.keys.operator) },
+    );
     assert.equal(promoted.modelVersion?.stage, Stage.PRODUCTION);
     const history = await registry.getModelHistory({ name }, { headers: auth(bed.keys.viewer) });
     const change = history.entries.find((c) => c.version === version && c.toStage === Stage.PRODUCTION);
@@ -73,7 +92,9 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
     assert.equal(change.actor, 'operator-team (operator key operator)');
     assert.ok(!history.entries.some((c) => c.actor.includes('somebody-else')));
 
-    const withdraw = await refusal(registry.transitionStage({ name, version, targetStage: Stage.ARCHIVED, actor: 'x' }, { headers: auth(bed.keys.operator) }));
+    const withdraw = await refusal(
+      registry.transitionStage({ name, version, targetStage: Stage.ARCHIVED, actor: 'x' }, { headers: auth(bed.keys.operator) }),
+    );
     assert.equal(withdraw.code, Code.PermissionDenied);
     assert.match(withdraw.rawMessage, /out of Production needs the admin role/);
   });
@@ -89,9 +110,11 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
       const me = await createClient(GatewayService, transport).whoAmI({}, { headers: auth(bed.keys.viewer) });
       return me.rateLimit !== undefined;
     }, 'the gateway to answer');
-    const second = await refusal((async () => {
-      for await (const _ of prediction.watchPredictions({ symbols: ['NABIL'] }, { headers })) return;
-    })());
+    const second = await refusal(
+      (async () => {
+        for await (const _ of prediction.watchPredictions({ symbols: ['NABIL'] }, { headers })) return;
+      })(),
+    );
     assert.equal(second.code, Code.ResourceExhausted);
     assert.equal(second.findDetails(ErrorInfoSchema)[0].reason, 'TOO_MANY_STREAMS');
     controller.abort();
@@ -100,7 +123,10 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
     const gateway = createClient(GatewayService, transport);
     let limited: ConnectError | undefined;
     for (let i = 0; i < 5 && !limited; i++) {
-      limited = await gateway.whoAmI({}, { headers }).then(() => undefined, (error) => ConnectError.from(error));
+      limited = await gateway.whoAmI({}, { headers }).then(
+        () => undefined,
+        (error) => ConnectError.from(error),
+      );
     }
     assert.ok(limited, 'a call beyond the burst is refused');
     assert.equal(limited.code, Code.ResourceExhausted);
@@ -120,7 +146,15 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
   test('admin lists the keys; a key revoked in the file is refused without a restart', async () => {
     const gateway = createClient(GatewayService, transport);
     const listed = await gateway.listApiKeys({}, { headers: auth(bed.keys.admin) });
-    assert.deepEqual(listed.keys.map((k) => [k.keyId, k.role]), [['admin', Role.ADMIN], ['operator', Role.OPERATOR], ['tight', Role.VIEWER], ['viewer', Role.VIEWER]]);
+    assert.deepEqual(
+      listed.keys.map((k) => [k.keyId, k.role]),
+      [
+        ['admin', Role.ADMIN],
+        ['operator', Role.OPERATOR],
+        ['tight', Role.VIEWER],
+        ['viewer', Role.VIEWER],
+      ],
+    );
     const operatorDenied = await refusal(gateway.listApiKeys({}, { headers: auth(bed.keys.operator) }));
     assert.equal(operatorDenied.code, Code.PermissionDenied);
 
@@ -135,7 +169,11 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
     const address = `127.0.0.1:${bed.gateway.port}`;
     const prediction = createGrpcClient(PredictionService, address);
     const registry = createGrpcClient(RegistryService, address);
-    const refused = (promise: Promise<unknown>) => promise.then(() => assert.fail('the call was accepted'), (error) => statusDetails(error)!);
+    const refused = (promise: Promise<unknown>) =>
+      promise.then(
+        () => assert.fail('the call was accepted'),
+        (error) => statusDetails(error)!,
+      );
     try {
       const none = await refused(prediction.predict({ symbol: 'NABIL' }));
       assert.equal(none.code, Code.Unauthenticated);
@@ -145,7 +183,12 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
       const revoked = await refused(prediction.predict({ symbol: 'NABIL' }, { metadata: auth(bed.keys.operator) }));
       assert.equal(revoked.code, Code.Unauthenticated);
       assert.match(revoked.message, /revoked/);
-      const denied = await refused(registry.setAlias({ name: bed.mesh.model.name, alias: 'champion', version: bed.mesh.model.version }, { metadata: auth(bed.keys.viewer) }));
+      const denied = await refused(
+        registry.setAlias(
+          { name: bed.mesh.model.name, alias: 'champion', version: bed.mesh.model.version },
+          { metadata: auth(bed.keys.viewer) },
+        ),
+      );
       assert.equal(denied.code, Code.PermissionDenied);
       assert.match(denied.message, /needs the admin role/);
 
@@ -153,7 +196,10 @@ describe('gateway: identity, roles and limits', { timeout: 180_000 }, () => {
       assert.equal(answered.prediction?.symbol, 'NABIL');
       let limited: ReturnType<typeof statusDetails>;
       for (let i = 0; i < 5 && !limited; i++) {
-        limited = await prediction.predict({ symbol: 'NABIL' }, { metadata: auth(bed.keys.tight) }).then(() => undefined, (error) => statusDetails(error));
+        limited = await prediction.predict({ symbol: 'NABIL' }, { metadata: auth(bed.keys.tight) }).then(
+          () => undefined,
+          (error) => statusDetails(error),
+        );
       }
       assert.ok(limited, 'a call beyond the burst is refused');
       assert.equal(limited.code, Code.ResourceExhausted);

@@ -52,7 +52,14 @@ export async function authenticate(credentials: string | undefined, deps: AuthDe
   if (typeof entry === 'string') throw unauthenticated('the API key is not valid');
   let identity = keyIdentities.get(entry);
   if (!identity) {
-    identity = { principal: entry.principal, keyId: entry.id, role: entry.role, method: AuthMethod.API_KEY, limits: entry.limits, limitKey: `key:${entry.id}` };
+    identity = {
+      principal: entry.principal,
+      keyId: entry.id,
+      role: entry.role,
+      method: AuthMethod.API_KEY,
+      limits: entry.limits,
+      limitKey: `key:${entry.id}`,
+    };
     keyIdentities.set(entry, identity);
   }
   return identity;
@@ -69,14 +76,23 @@ export async function admit(path: string, credentials: string | undefined, deps:
   const identity = await authenticate(credentials, deps);
   if (!allows(identity.role, needed)) {
     const method = path.slice(path.lastIndexOf('/') + 1);
-    throw refusal(Code.PermissionDenied, 'ROLE_REQUIRED', `${method} needs the ${roleName(needed)} role; ${identity.principal} has ${roleName(identity.role)}`, {
-      required_role: roleName(needed),
-      role: roleName(identity.role),
-    });
+    throw refusal(
+      Code.PermissionDenied,
+      'ROLE_REQUIRED',
+      `${method} needs the ${roleName(needed)} role; ${identity.principal} has ${roleName(identity.role)}`,
+      {
+        required_role: roleName(needed),
+        role: roleName(identity.role),
+      },
+    );
   }
   const admission = deps.limiter.take(identity);
   if (!admission.ok) {
-    throw exhausted('RATE_LIMITED', `rate limit of ${admission.limits.ratePerSecond}/s (burst ${admission.limits.burst}) exceeded for ${identity.principal}; retry in ${Math.ceil(admission.retryAfterMs)} ms`, admission.retryAfterMs);
+    throw exhausted(
+      'RATE_LIMITED',
+      `rate limit of ${admission.limits.ratePerSecond}/s (burst ${admission.limits.burst}) exceeded for ${identity.principal}; retry in ${Math.ceil(admission.retryAfterMs)} ms`,
+      admission.retryAfterMs,
+    );
   }
   return identity;
 }

@@ -6,7 +6,16 @@
  * child of the caller's traceparent. Its context is what goes upstream, so the service's span is a
  * grandchild of the caller's (the upstream call's client span in between).
  */
-import { context as otelContext, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 
 /** Trace headers passed on (W3C trace context and baggage). */
 export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
@@ -57,7 +66,8 @@ export function startCallSpan(service: string, method: string, header: (name: st
     headers,
     end(code, error) {
       span.setAttribute('rpc.grpc.status_code', code);
-      if (SERVER_FAULTS.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
+      if (SERVER_FAULTS.has(code))
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
       span.end();
     },
   };

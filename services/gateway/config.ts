@@ -39,7 +39,12 @@ const schema = z.object({
   /** Rate limits by role, JSON overriding the defaults of limits.ts, e.g. `{"viewer":{"ratePerSecond":5}}`. */
   GATEWAY_RATE_LIMITS: z.string().optional(),
   /** Largest file UploadCsv accepts, in bytes. */
-  GATEWAY_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
+  GATEWAY_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(512 * 1024 * 1024)
+    .default(32 * 1024 * 1024),
   /** Time allowed for an upstream call whose caller set no deadline, in milliseconds (streams have none). */
   GATEWAY_DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** Time allowed for each health check and metrics scrape of GetMeshStatus, in milliseconds. */

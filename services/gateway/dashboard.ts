@@ -6,7 +6,13 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext } from '@connectrpc/connect';
-import { Section, type GetDashboardRequest, type GetDashboardResponseSchema, type GetSymbolOverviewRequest, type GetSymbolOverviewResponseSchema } from '../../gen/nepse/gateway/v1/gateway_pb.js';
+import {
+  Section,
+  type GetDashboardRequest,
+  type GetDashboardResponseSchema,
+  type GetSymbolOverviewRequest,
+  type GetSymbolOverviewResponseSchema,
+} from '../../gen/nepse/gateway/v1/gateway_pb.js';
 import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
 import { AlertState } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
@@ -24,7 +30,8 @@ const DEFAULT_SESSIONS = 120;
 const MAX_BARS = 5_000;
 
 /** The refusal of a model name no model can have (checked here: with no symbols listed, no service would see it). */
-const badModelName = (name: string) => new InvalidArgumentError({ field: 'model_name', description: `${JSON.stringify(name.slice(0, 70))} is not a model name` });
+const badModelName = (name: string) =>
+  new InvalidArgumentError({ field: 'model_name', description: `${JSON.stringify(name.slice(0, 70))} is not a model name` });
 
 /** The outcome of one section: its value, or undefined with the section marked unavailable. */
 async function section<T>(unavailable: Set<Section>, which: Section, run: () => Promise<T>): Promise<T | undefined> {
@@ -44,7 +51,12 @@ function options(ctx: HandlerContext, defaults: ForwardDefaults): CallOptions {
 }
 
 /** GetDashboard. */
-export async function getDashboard(upstreams: Upstreams, request: GetDashboardRequest, ctx: HandlerContext, defaults: ForwardDefaults): Promise<MessageInitShape<typeof GetDashboardResponseSchema>> {
+export async function getDashboard(
+  upstreams: Upstreams,
+  request: GetDashboardRequest,
+  ctx: HandlerContext,
+  defaults: ForwardDefaults,
+): Promise<MessageInitShape<typeof GetDashboardResponseSchema>> {
   if (request.pageSize < 0 || request.pageSize > 1000) {
     throw toConnectError(new InvalidArgumentError({ field: 'page_size', description: `must be 0-1000, got ${request.pageSize}` }));
   }
@@ -52,16 +64,26 @@ export async function getDashboard(upstreams: Upstreams, request: GetDashboardRe
   const call = options(ctx, defaults);
   const unavailable = new Set<Section>();
   const firstPage = request.pageToken === '';
-  const listing = section(unavailable, Section.BARS, () => upstreams.ingestion.listSymbols({ pageSize: request.pageSize || 100, pageToken: request.pageToken }, call));
+  const listing = section(unavailable, Section.BARS, () =>
+    upstreams.ingestion.listSymbols({ pageSize: request.pageSize || 100, pageToken: request.pageToken }, call),
+  );
   const predictions = listing.then((page) =>
     page && page.symbols.length
-      ? section(unavailable, Section.PREDICTIONS, () => upstreams.prediction.predictBatch({ symbols: page.symbols.map((s) => s.symbol), modelName: request.modelName }, call))
+      ? section(unavailable, Section.PREDICTIONS, () =>
+          upstreams.prediction.predictBatch({ symbols: page.symbols.map((s) => s.symbol), modelName: request.modelName }, call),
+        )
       : undefined,
   );
-  const models = firstPage ? section(unavailable, Section.MODELS, () => upstreams.registry.listModels({ stage: Stage.PRODUCTION, pageSize: 100 }, call)) : undefined;
-  const alerts = firstPage ? section(unavailable, Section.ALERTS, () => upstreams.monitoring.listAlerts({ state: AlertState.FIRING, pageSize: 100 }, call)) : undefined;
+  const models = firstPage
+    ? section(unavailable, Section.MODELS, () => upstreams.registry.listModels({ stage: Stage.PRODUCTION, pageSize: 100 }, call))
+    : undefined;
+  const alerts = firstPage
+    ? section(unavailable, Section.ALERTS, () => upstreams.monitoring.listAlerts({ state: AlertState.FIRING, pageSize: 100 }, call))
+    : undefined;
   const [page, batch, production, firing] = await Promise.all([listing, predictions, models, alerts]);
-  const latest = new Map(batch?.results.flatMap((r) => (r.outcome.case === 'prediction' ? [[r.symbol, r.outcome.value] as const] : [])) ?? []);
+  const latest = new Map(
+    batch?.results.flatMap((r) => (r.outcome.case === 'prediction' ? [[r.symbol, r.outcome.value] as const] : [])) ?? [],
+  );
   return {
     symbols: page?.symbols.map((info) => ({ info, latestPrediction: latest.get(info.symbol) })) ?? [],
     nextPageToken: page?.nextPageToken ?? '',
@@ -73,13 +95,19 @@ export async function getDashboard(upstreams: Upstreams, request: GetDashboardRe
 }
 
 /** GetSymbolOverview. */
-export async function getSymbolOverview(upstreams: Upstreams, request: GetSymbolOverviewRequest, ctx: HandlerContext, defaults: ForwardDefaults): Promise<MessageInitShape<typeof GetSymbolOverviewResponseSchema>> {
+export async function getSymbolOverview(
+  upstreams: Upstreams,
+  request: GetSymbolOverviewRequest,
+  ctx: HandlerContext,
+  defaults: ForwardDefaults,
+): Promise<MessageInitShape<typeof GetSymbolOverviewResponseSchema>> {
   let symbol: string;
   try {
     symbol = requireSymbol(request.symbol);
     if (request.range) rangeBounds(request.range, 'range');
     if (request.modelName !== '' && !isModelName(request.modelName)) throw badModelName(request.modelName);
-    if (request.windowDays < 0 || request.windowDays > 3650) throw new InvalidArgumentError({ field: 'window_days', description: `must be 0-3650, got ${request.windowDays}` });
+    if (request.windowDays < 0 || request.windowDays > 3650)
+      throw new InvalidArgumentError({ field: 'window_days', description: `must be 0-3650, got ${request.windowDays}` });
   } catch (error) {
     throw toConnectError(error);
   }
@@ -91,12 +119,18 @@ export async function getSymbolOverview(upstreams: Upstreams, request: GetSymbol
     for await (const part of upstreams.ingestion.getBars({ symbol }, { ...call, timeoutMs: call.timeoutMs })) all.push(...part.bars);
     return all;
   })();
-  const prediction = section(unavailable, Section.PREDICTIONS, () => upstreams.prediction.predict({ symbol, modelName: request.modelName }, call));
-  const alerts = section(unavailable, Section.ALERTS, () => upstreams.monitoring.listAlerts({ state: AlertState.FIRING, symbol, pageSize: 100 }, call));
+  const prediction = section(unavailable, Section.PREDICTIONS, () =>
+    upstreams.prediction.predict({ symbol, modelName: request.modelName }, call),
+  );
+  const alerts = section(unavailable, Section.ALERTS, () =>
+    upstreams.monitoring.listAlerts({ state: AlertState.FIRING, symbol, pageSize: 100 }, call),
+  );
   const performance = prediction.then((p) => {
     const modelName = request.modelName || p?.prediction?.modelName;
     if (!modelName) return undefined;
-    return section(unavailable, Section.PERFORMANCE, () => upstreams.monitoring.getModelPerformance({ modelName, symbol, windowDays: request.windowDays }, call));
+    return section(unavailable, Section.PERFORMANCE, () =>
+      upstreams.monitoring.getModelPerformance({ modelName, symbol, windowDays: request.windowDays }, call),
+    );
   });
   let all: Bar[] | undefined;
   try {

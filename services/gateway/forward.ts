@@ -96,7 +96,11 @@ async function* streamCall(ctx: HandlerContext, start: () => AsyncIterable<unkno
 }
 
 /** The forwarding implementation of one method. */
-export function forwardMethod(method: DescMethod, client: AnyClient, defaults: ForwardDefaults): (input: never, ctx: HandlerContext) => unknown {
+export function forwardMethod(
+  method: DescMethod,
+  client: AnyClient,
+  defaults: ForwardDefaults,
+): (input: never, ctx: HandlerContext) => unknown {
   const call = client[method.localName];
   switch (method.methodKind) {
     case 'unary':
@@ -123,7 +127,8 @@ export function forwardingService<S extends DescService>(
   const impl: Record<string, unknown> = {};
   for (const method of service.methods) {
     if (!methods.has(method.name)) continue;
-    impl[method.localName] = (overrides as Record<string, unknown>)[method.localName] ?? forwardMethod(method, client as unknown as AnyClient, defaults);
+    impl[method.localName] =
+      (overrides as Record<string, unknown>)[method.localName] ?? forwardMethod(method, client as unknown as AnyClient, defaults);
   }
   return impl as Partial<ServiceImpl<S>>;
 }

@@ -44,7 +44,10 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
   });
 
   test('gRPC-Web through connect-web: Predict and WhoAmI', async () => {
-    const transport = createGrpcWebTransport({ baseUrl: bed.url, interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${bed.keys.viewer}`), next(req))] });
+    const transport = createGrpcWebTransport({
+      baseUrl: bed.url,
+      interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${bed.keys.viewer}`), next(req))],
+    });
     const answer = await createClient(PredictionService, transport).predict({ symbol: 'UPPER' });
     assert.equal(answer.prediction?.symbol, 'UPPER');
     const me = await createClient(GatewayService, transport).whoAmI({});
@@ -86,7 +89,7 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
         const d = prediction.featureDate!;
         if (`${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}` === bar.date) return;
       }
-      assert.fail('the stream ended without the new bar\'s prediction');
+      assert.fail("the stream ended without the new bar's prediction");
     } finally {
       controller.abort();
     }
@@ -103,7 +106,10 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
     // gRPC: the same google.rpc.Status, decoded by the kit.
     const client = createGrpcClient(PredictionService, `127.0.0.1:${bed.gateway.port}`);
     try {
-      const viaGrpc = await client.predict(bad, { metadata: auth(bed.keys.viewer) }).then(() => assert.fail('accepted'), (error) => statusDetails(error));
+      const viaGrpc = await client.predict(bad, { metadata: auth(bed.keys.viewer) }).then(
+        () => assert.fail('accepted'),
+        (error) => statusDetails(error),
+      );
       assert.deepEqual(viaGrpc, want);
     } finally {
       client.close();
@@ -111,21 +117,41 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
     // Connect: the same code, message and details.
     const viaConnect = await createClient(PredictionService, createConnectTransport({ baseUrl: bed.url, httpVersion: '1.1' }))
       .predict(bad, { headers: auth(bed.keys.viewer) })
-      .then(() => assert.fail('accepted'), (error) => ConnectError.from(error));
+      .then(
+        () => assert.fail('accepted'),
+        (error) => ConnectError.from(error),
+      );
     assert.equal(viaConnect.code, Code.InvalidArgument);
     assert.equal(viaConnect.rawMessage, want.message);
-    assert.deepEqual(viaConnect.findDetails(BadRequestSchema)[0].fieldViolations.map((v) => v.field), ['symbol']);
+    assert.deepEqual(
+      viaConnect.findDetails(BadRequestSchema)[0].fieldViolations.map((v) => v.field),
+      ['symbol'],
+    );
     assert.equal(viaConnect.findDetails(ErrorInfoSchema)[0].reason, want.reason);
   });
 
   test('reflection lists the public services, and health answers SERVING, without credentials', async () => {
     const buf = join(ROOT, 'node_modules/.bin/buf');
-    const { stdout } = await promisify(execFile)(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-services', bed.url], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(
+      buf,
+      ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-services', bed.url],
+      { timeout: 30_000 },
+    );
     const listed = stdout.trim().split('\n').sort();
-    for (const name of ['nepse.gateway.v1.GatewayService', 'nepse.prediction.v1.PredictionService', 'nepse.registry.v1.RegistryService', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']) {
+    for (const name of [
+      'nepse.gateway.v1.GatewayService',
+      'nepse.prediction.v1.PredictionService',
+      'nepse.registry.v1.RegistryService',
+      'grpc.health.v1.Health',
+      'grpc.reflection.v1.ServerReflection',
+    ]) {
       assert.ok(listed.includes(name), `${name} listed in ${listed.join(', ')}`);
     }
-    const health = await fetch(`${bed.url}/grpc.health.v1.Health/Check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const health = await fetch(`${bed.url}/grpc.health.v1.Health/Check`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.deepEqual(await health.json(), { status: 'SERVING' });
   });
 
@@ -145,7 +171,12 @@ describe('gateway: protocols, streams and errors against the real mesh', { timeo
         cwd: ROOT,
         timeout: 30_000,
         // Every service address points at a closed port: only the gateway can answer.
-        env: { ...process.env, NEPSE_GATEWAY: `127.0.0.1:${bed.gateway.port}`, NEPSE_PREDICTION_ADDR: '127.0.0.1:1', NEPSE_API_KEY: key ?? '' },
+        env: {
+          ...process.env,
+          NEPSE_GATEWAY: `127.0.0.1:${bed.gateway.port}`,
+          NEPSE_PREDICTION_ADDR: '127.0.0.1:1',
+          NEPSE_API_KEY: key ?? '',
+        },
       }).then(
         ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
         (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),

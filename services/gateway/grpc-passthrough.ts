@@ -51,7 +51,10 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** A raw grpc-js channel to `address`, with the options of the kit's clients so that both share one connection. */
 export function rawChannel(address: string): GrpcJs.Client {
-  return new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  return new grpc.Client(address, grpc.credentials.createInsecure(), {
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  });
 }
 
 /** Upstream metadata of an identity, made once per identity and copied per call. */
@@ -118,7 +121,14 @@ function serve(route: PassthroughRoute, req: Http2ServerRequest, res: Http2Serve
     done = true;
     res.off('close', onClose);
     span.end(code, error);
-    options.observer({ service: method.parent.typeName, method: method.name, kind: 'unary', code, durationSeconds: Number(process.hrtime.bigint() - started) / 1e9, error });
+    options.observer({
+      service: method.parent.typeName,
+      method: method.name,
+      kind: 'unary',
+      code,
+      durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      error,
+    });
   };
   const fail = (error: unknown) => {
     const trailers = errorTrailers(error);
@@ -150,10 +160,13 @@ function serve(route: PassthroughRoute, req: Http2ServerRequest, res: Http2Serve
   });
   req.once('end', () => {
     if (done) return;
-    if (size > options.maxBytes + 5) return fail(new ConnectError(`message of ${size - 5} bytes is larger than the ${options.maxBytes} allowed`, Code.ResourceExhausted));
+    if (size > options.maxBytes + 5)
+      return fail(new ConnectError(`message of ${size - 5} bytes is larger than the ${options.maxBytes} allowed`, Code.ResourceExhausted));
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
     if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) {
-      return fail(new ConnectError(`protocol error: a unary call carries exactly one message (${body.length} bytes received)`, Code.InvalidArgument));
+      return fail(
+        new ConnectError(`protocol error: a unary call carries exactly one message (${body.length} bytes received)`, Code.InvalidArgument),
+      );
     }
     if (body[0] !== 0) return fail(new ConnectError('protocol error: a compressed message without a grpc-encoding', Code.Internal));
     const message = body.subarray(5);
@@ -161,26 +174,43 @@ function serve(route: PassthroughRoute, req: Http2ServerRequest, res: Http2Serve
       if (done) return;
       const metadata = metadataOf(identity, span.headers);
       call = withCallSpan(span, () =>
-        route.client.makeUnaryRequest(methodPath(method), passBytes, passBytes, message, metadata, { deadline }, (error: GrpcJs.ServiceError | null, response?: Buffer) => {
-          if (error || !response) return fail(error ?? new ConnectError('no response', Code.Internal));
-          finish(0);
-          if (res.stream.destroyed) return;
-          const frame = Buffer.allocUnsafe(5 + response.length);
-          frame[0] = 0;
-          frame.writeUInt32BE(response.length, 1);
-          response.copy(frame, 5);
-          res.writeHead(200, RESPONSE_HEADERS);
-          res.addTrailers(OK_TRAILERS);
-          res.end(frame);
-        }),
+        route.client.makeUnaryRequest(
+          methodPath(method),
+          passBytes,
+          passBytes,
+          message,
+          metadata,
+          { deadline },
+          (error: GrpcJs.ServiceError | null, response?: Buffer) => {
+            if (error || !response) return fail(error ?? new ConnectError('no response', Code.Internal));
+            finish(0);
+            if (res.stream.destroyed) return;
+            const frame = Buffer.allocUnsafe(5 + response.length);
+            frame[0] = 0;
+            frame.writeUInt32BE(response.length, 1);
+            response.copy(frame, 5);
+            res.writeHead(200, RESPONSE_HEADERS);
+            res.addTrailers(OK_TRAILERS);
+            res.end(frame);
+          },
+        ),
       );
     }, fail);
   });
 }
 
 /** The byte-forwarded routes: every exposed unary method of `services` that no override replaces. */
-export function passthroughRoutes(services: ReadonlyArray<{ methods: readonly DescMethod[]; exposed: ReadonlySet<string>; overridden: ReadonlySet<string>; client: GrpcJs.Client }>): PassthroughRoute[] {
+export function passthroughRoutes(
+  services: ReadonlyArray<{
+    methods: readonly DescMethod[];
+    exposed: ReadonlySet<string>;
+    overridden: ReadonlySet<string>;
+    client: GrpcJs.Client;
+  }>,
+): PassthroughRoute[] {
   return services.flatMap((s) =>
-    s.methods.filter((m) => m.methodKind === 'unary' && s.exposed.has(m.name) && !s.overridden.has(m.localName)).map((method) => ({ method, client: s.client })),
+    s.methods
+      .filter((m) => m.methodKind === 'unary' && s.exposed.has(m.name) && !s.overridden.has(m.localName))
+      .map((method) => ({ method, client: s.client })),
   );
 }

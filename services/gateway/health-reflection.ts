@@ -55,7 +55,10 @@ export function addHealthAndReflection(router: ConnectRouter, options: HealthRef
     type Request = { host: string; messageRequest: { case?: string; value?: unknown } };
     const answer = (request: Request) => {
       const base = { validHost: request.host, originalRequest: request };
-      const files = (file: ReturnType<typeof reg.getFile>) => ({ case: 'fileDescriptorResponse', value: { fileDescriptorProto: withDependencies(file!) } });
+      const files = (file: ReturnType<typeof reg.getFile>) => ({
+        case: 'fileDescriptorResponse',
+        value: { fileDescriptorProto: withDependencies(file!) },
+      });
       const notFound = (what: string) => ({ case: 'errorResponse', value: { errorCode: 5, errorMessage: `${what} not found` } });
       const { case: kind, value } = request.messageRequest;
       let messageResponse;
@@ -76,7 +79,9 @@ export function addHealthAndReflection(router: ConnectRouter, options: HealthRef
         const extendee = reg.getMessage(value as string);
         const numbers: number[] = [];
         for (const desc of reg) if (desc.kind === 'extension' && desc.extendee.typeName === extendee?.typeName) numbers.push(desc.number);
-        messageResponse = extendee ? { case: 'allExtensionNumbersResponse', value: { baseTypeName: extendee.typeName, extensionNumber: numbers } } : notFound(`type ${value}`);
+        messageResponse = extendee
+          ? { case: 'allExtensionNumbersResponse', value: { baseTypeName: extendee.typeName, extensionNumber: numbers } }
+          : notFound(`type ${value}`);
       } else {
         messageResponse = { case: 'errorResponse', value: { errorCode: 12, errorMessage: 'unknown reflection request' } };
       }

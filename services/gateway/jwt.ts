@@ -26,7 +26,9 @@ export type JwtVerdict = { identity: Identity } | { refused: string };
 /** Verifies tokens; undefined when no secret or JWKS is configured (tokens are then refused). */
 export function createJwtVerifier(options: JwtOptions): ((token: string) => Promise<JwtVerdict>) | undefined {
   const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
-  const jwks: JWTVerifyGetKey | undefined = options.jwksFile ? createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, 'utf8'))) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = options.jwksFile
+    ? createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, 'utf8')))
+    : undefined;
   if (!secret && !jwks) return undefined;
   return async (token) => {
     try {

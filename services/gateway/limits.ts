@@ -26,7 +26,8 @@ export function roleLimits(json: string | undefined): Record<GrantedRole, RoleLi
   const limits = { ...DEFAULT_LIMITS } as Record<GrantedRole, RoleLimits>;
   if (!json) return limits;
   const parsed = overrideSchema.safeParse(JSON.parse(json));
-  if (!parsed.success) throw new Error(`GATEWAY_RATE_LIMITS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`GATEWAY_RATE_LIMITS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   for (const role of Object.keys(limits).map(Number) as GrantedRole[]) {
     limits[role] = { ...limits[role], ...parsed.data[roleName(role) as 'viewer'] };
   }
@@ -129,7 +130,14 @@ export function createLimiter(limits: Record<GrantedRole, RoleLimits>, now: () =
     usage(identity) {
       const l = limitsOf(identity);
       const account = accountOf(identity, l);
-      return { ...l, tokens: account.tokens, fullAtMs: now() + ((l.burst - account.tokens) / l.ratePerSecond) * 1000, openStreams: account.openStreams, requests: account.requests, refused: account.refused };
+      return {
+        ...l,
+        tokens: account.tokens,
+        fullAtMs: now() + ((l.burst - account.tokens) / l.ratePerSecond) * 1000,
+        openStreams: account.openStreams,
+        requests: account.requests,
+        refused: account.refused,
+      };
     },
   };
 }

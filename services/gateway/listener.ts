@@ -26,7 +26,10 @@ export async function listen(handler: Handler, port: number, host: string): Prom
   // Server streams (WatchPredictions over Connect) stay open for as long as the caller wants.
   http1.requestTimeout = 0;
   http1.keepAliveTimeout = 65_000;
-  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1_000 } }, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+  const http2 = createHttp2Server(
+    { settings: { maxConcurrentStreams: 1_000 } },
+    handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+  );
   const sessions = new Set<Http2Session>();
   http2.on('session', (session: Http2Session) => {
     sessions.add(session);

@@ -6,7 +6,12 @@
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { ComponentKind, ServingState, type ComponentStatusSchema, type GetMeshStatusResponseSchema } from '../../gen/nepse/gateway/v1/gateway_pb.js';
+import {
+  ComponentKind,
+  ServingState,
+  type ComponentStatusSchema,
+  type GetMeshStatusResponseSchema,
+} from '../../gen/nepse/gateway/v1/gateway_pb.js';
 import { METRICS_PORT_OFFSET } from '../../lib/config/index.js';
 import { createGrpcClient } from '../../lib/grpc/index.js';
 import { buildInfo } from '../../lib/telemetry/metrics.js';
@@ -39,7 +44,10 @@ async function scrape(address: string, timeoutMs: number): Promise<Pick<Componen
       else entry.ackPending = BigInt(Math.round(s.value));
       lag.set(key, entry);
     }
-    return { version: info ? `${info.labels.version} (${info.labels.revision})` : '', consumers: [...lag.values()].sort((a, b) => a.durable.localeCompare(b.durable)) };
+    return {
+      version: info ? `${info.labels.version} (${info.labels.revision})` : '',
+      consumers: [...lag.values()].sort((a, b) => a.durable.localeCompare(b.durable)),
+    };
   } catch {
     return undefined;
   }
@@ -47,13 +55,18 @@ async function scrape(address: string, timeoutMs: number): Promise<Pick<Componen
 
 /** Creates the status reader; its health clients live as long as the gateway. */
 export function createMeshStatus(addresses: Readonly<Record<Upstream, string>>, timeoutMs: number, gatewayAddress: () => string) {
-  const health = Object.fromEntries(UPSTREAMS.map((name) => [name, createGrpcClient(healthService(), addresses[name]) as unknown as HealthClient])) as unknown as Record<Upstream, HealthClient & { close(): void }>;
+  const health = Object.fromEntries(
+    UPSTREAMS.map((name) => [name, createGrpcClient(healthService(), addresses[name]) as unknown as HealthClient]),
+  ) as unknown as Record<Upstream, HealthClient & { close(): void }>;
   const check = async (name: Upstream): Promise<Component> => {
     const address = addresses[name];
     const started = performance.now();
     const [answer, metrics] = await Promise.all([
       health[name].check({ service: '' }, { timeoutMs }).then(
-        (r) => ({ state: r.status === 1 ? ServingState.SERVING : ServingState.NOT_SERVING, detail: r.status === 1 ? '' : 'reports not serving' }),
+        (r) => ({
+          state: r.status === 1 ? ServingState.SERVING : ServingState.NOT_SERVING,
+          detail: r.status === 1 ? '' : 'reports not serving',
+        }),
         (error: Error) => ({ state: ServingState.UNREACHABLE, detail: error.message }),
       ),
       scrape(address, timeoutMs),
@@ -63,7 +76,14 @@ export function createMeshStatus(addresses: Readonly<Record<Upstream, string>>, 
   return {
     async read(): Promise<MessageInitShape<typeof GetMeshStatusResponseSchema>> {
       const info = buildInfo();
-      const self: Component = { name: 'gateway', kind: ComponentKind.SERVICE, address: gatewayAddress(), state: ServingState.SERVING, latencyMs: 0, version: `${info.version} (${info.revision})` };
+      const self: Component = {
+        name: 'gateway',
+        kind: ComponentKind.SERVICE,
+        address: gatewayAddress(),
+        state: ServingState.SERVING,
+        latencyMs: 0,
+        version: `${info.version} (${info.revision})`,
+      };
       const components = [self, ...(await Promise.all(UPSTREAMS.map(check)))].sort((a, b) => String(a.name).localeCompare(String(b.name)));
       return { components, healthy: components.every((c) => c.state === ServingState.SERVING), checkedAt: timestampNow() };
     },

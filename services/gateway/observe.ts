@@ -26,7 +26,14 @@ export function observeInterceptor(observer: CallObserver): Interceptor {
     req.contextValues.set(CALL_SPAN, span);
     const report = (code: number, error?: unknown) => {
       span.end(code, error);
-      observer({ service: req.service.typeName, method: req.method.name, kind: req.method.methodKind, code, durationSeconds: Number(process.hrtime.bigint() - started) / 1e9, error });
+      observer({
+        service: req.service.typeName,
+        method: req.method.name,
+        kind: req.method.methodKind,
+        code,
+        durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+        error,
+      });
     };
     try {
       // The handler runs in the span's context: whatever it calls upstream is the span's child.

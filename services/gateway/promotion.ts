@@ -28,19 +28,30 @@ export function promotionOverrides(upstreams: Upstreams, defaults: ForwardDefaul
       const identity = identityOf(ctx);
       if (request.targetStage !== Stage.PRODUCTION && !allows(identity.role, Role.ADMIN) && request.name && request.version > 0) {
         // Only the registry knows whether this version is in Production now; ask it.
-        const current = await call(() => registry.getModel({ name: request.name, selector: { case: 'version', value: request.version } }, forwardOptions(ctx, defaults)));
+        const current = await call(() =>
+          registry.getModel({ name: request.name, selector: { case: 'version', value: request.version } }, forwardOptions(ctx, defaults)),
+        );
         if (current.modelVersion?.stage === Stage.PRODUCTION) {
-          throw refusal(Code.PermissionDenied, 'ROLE_REQUIRED', `taking ${request.name} version ${request.version} out of Production needs the admin role; ${identity.principal} has ${roleName(identity.role)}`, {
-            required_role: 'admin',
-            role: roleName(identity.role),
-          });
+          throw refusal(
+            Code.PermissionDenied,
+            'ROLE_REQUIRED',
+            `taking ${request.name} version ${request.version} out of Production needs the admin role; ${identity.principal} has ${roleName(identity.role)}`,
+            {
+              required_role: 'admin',
+              role: roleName(identity.role),
+            },
+          );
         }
       }
-      return call(() => registry.transitionStage({ ...request, actor: actorOf(identity, roleName(identity.role)) }, forwardOptions(ctx, defaults)));
+      return call(() =>
+        registry.transitionStage({ ...request, actor: actorOf(identity, roleName(identity.role)) }, forwardOptions(ctx, defaults)),
+      );
     },
     async setAlias(request: SetAliasRequest, ctx: HandlerContext) {
       const identity = identityOf(ctx);
-      return call(() => registry.setAlias({ ...request, actor: actorOf(identity, roleName(identity.role)) }, forwardOptions(ctx, defaults)));
+      return call(() =>
+        registry.setAlias({ ...request, actor: actorOf(identity, roleName(identity.role)) }, forwardOptions(ctx, defaults)),
+      );
     },
   };
 }

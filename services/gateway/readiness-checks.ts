@@ -32,8 +32,12 @@ export function upstreamsCheck(channels: Readonly<Record<string, GrpcJs.Client>>
     name: 'upstreams',
     check() {
       const entries = Object.entries(channels);
-      const failing = entries.filter(([, client]) => client.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE);
-      return entries.length > 0 && failing.length === entries.length ? `no service reachable (${failing.map(([name]) => name).join(', ')})` : undefined;
+      const failing = entries.filter(
+        ([, client]) => client.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE,
+      );
+      return entries.length > 0 && failing.length === entries.length
+        ? `no service reachable (${failing.map(([name]) => name).join(', ')})`
+        : undefined;
     },
   };
 }

@@ -8,7 +8,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { cors as connectCors, createConnectRouter, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { GatewayService, Role, type GetDashboardRequest, type GetSymbolOverviewRequest, type UploadCsvRequest } from '../../gen/nepse/gateway/v1/gateway_pb.js';
+import {
+  GatewayService,
+  Role,
+  type GetDashboardRequest,
+  type GetSymbolOverviewRequest,
+  type UploadCsvRequest,
+} from '../../gen/nepse/gateway/v1/gateway_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { createReadiness } from '../../lib/runtime/index.js';
 import { ROOT } from '../../lib/runtime/service-process.js';
@@ -47,7 +53,10 @@ const DEV_KEY_ID = 'dev';
 
 /** The development key: the one in `file` when it is still one, else a new one written there (mode 600). */
 async function devKey(file: string): Promise<string> {
-  const existing = await readFile(file, 'utf8').then((t) => t.trim(), () => '');
+  const existing = await readFile(file, 'utf8').then(
+    (t) => t.trim(),
+    () => '',
+  );
   if (existing.startsWith(`nepse_${DEV_KEY_ID}_`)) return existing;
   const key = newKey(DEV_KEY_ID);
   await mkdir(dirname(file), { recursive: true });
@@ -57,7 +66,11 @@ async function devKey(file: string): Promise<string> {
 
 /** Exposed method names of a service, from the policy in roles.ts. */
 function exposedMethods(typeName: string): Set<string> {
-  return new Set(Object.keys(METHOD_ROLES).filter((path) => path.startsWith(`${typeName}/`)).map((path) => path.slice(typeName.length + 1)));
+  return new Set(
+    Object.keys(METHOD_ROLES)
+      .filter((path) => path.startsWith(`${typeName}/`))
+      .map((path) => path.slice(typeName.length + 1)),
+  );
 }
 
 /** CORS headers for an allowed origin; preflights answered here. */
@@ -85,12 +98,25 @@ function withCors(origins: ReadonlySet<string>, next: Handler): Handler {
 }
 
 /** Starts the gateway. */
-export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL)): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger = createLogger('gateway', config.LOG_LEVEL),
+): Promise<RunningGateway> {
   collectProcessMetrics();
   const defaults: ForwardDefaults = { defaultTimeoutMs: config.GATEWAY_DEFAULT_TIMEOUT_MS };
   const dev = config.GATEWAY_DEV_KEY_FILE ? await devKey(config.GATEWAY_DEV_KEY_FILE) : undefined;
   const devEntry: ApiKeyEntry[] = dev
-    ? [{ id: DEV_KEY_ID, principal: 'developer', role: Role.OPERATOR, sha256: Buffer.from(hashKey(dev), 'hex'), revoked: false, source: 'dev', limits: {} }]
+    ? [
+        {
+          id: DEV_KEY_ID,
+          principal: 'developer',
+          role: Role.OPERATOR,
+          sha256: Buffer.from(hashKey(dev), 'hex'),
+          revoked: false,
+          source: 'dev',
+          limits: {},
+        },
+      ]
     : [];
   const keys = await createKeyStore({
     file: config.GATEWAY_API_KEYS_FILE,
@@ -121,15 +147,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
 
   const observer = grpcServerObserver(logger);
   const auth = { keys, jwt, limiter };
-  const overridesOf = (name: (typeof UPSTREAMS)[number]) => (UPSTREAM_SERVICES[name] === RegistryService ? promotionOverrides(upstreams, defaults) : {});
-  const publicServices = [GatewayService.typeName, ...UPSTREAMS.map((name) => UPSTREAM_SERVICES[name].typeName)].filter((name) => exposedMethods(name).size > 0);
+  const overridesOf = (name: (typeof UPSTREAMS)[number]) =>
+    UPSTREAM_SERVICES[name] === RegistryService ? promotionOverrides(upstreams, defaults) : {};
+  const publicServices = [GatewayService.typeName, ...UPSTREAMS.map((name) => UPSTREAM_SERVICES[name].typeName)].filter(
+    (name) => exposedMethods(name).size > 0,
+  );
   const routes = (router: ConnectRouter) => {
     router.service(GatewayService, {
       whoAmI: (_request, ctx) => whoAmI(limiter, ctx),
       getMeshStatus: () => status.read(),
       getDashboard: (request: GetDashboardRequest, ctx: HandlerContext) => getDashboard(upstreams, request, ctx, defaults),
       getSymbolOverview: (request: GetSymbolOverviewRequest, ctx: HandlerContext) => getSymbolOverview(upstreams, request, ctx, defaults),
-      uploadCsv: (request: UploadCsvRequest, ctx: HandlerContext) => uploadCsv(upstreams, request, ctx, { ...defaults, maxBytes: config.GATEWAY_UPLOAD_MAX_BYTES }),
+      uploadCsv: (request: UploadCsvRequest, ctx: HandlerContext) =>
+        uploadCsv(upstreams, request, ctx, { ...defaults, maxBytes: config.GATEWAY_UPLOAD_MAX_BYTES }),
       listApiKeys: () => listApiKeys(keys),
     });
     for (const name of UPSTREAMS) {
@@ -149,7 +179,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     readMaxBytes: config.GATEWAY_UPLOAD_MAX_BYTES + 64 * 1024,
     shutdownSignal: shutdown.signal,
   });
-  const origins = new Set(config.GATEWAY_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean));
+  const origins = new Set(
+    config.GATEWAY_CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  );
   // gRPC callers of the methods forwarded unchanged skip connect-node: their bytes go upstream as they are.
   const passthrough = grpcPassthrough(
     {
@@ -183,7 +217,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   // The checks run about once a second, so grpc.health.v1 follows them between /readyz probes.
   const timer = setInterval(() => void readiness.evaluate(), 1_000);
   timer.unref();
-  logger.info({ port, metricsPort: telemetry.port, web: webDir, upstreams: upstreams.addresses, devKey: dev ? config.GATEWAY_DEV_KEY_FILE : undefined }, 'gateway serving');
+  logger.info(
+    {
+      port,
+      metricsPort: telemetry.port,
+      web: webDir,
+      upstreams: upstreams.addresses,
+      devKey: dev ? config.GATEWAY_DEV_KEY_FILE : undefined,
+    },
+    'gateway serving',
+  );
   return {
     port,
     metricsPort: telemetry.port,

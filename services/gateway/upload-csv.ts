@@ -25,7 +25,12 @@ export async function uploadCsv(
 ): Promise<MessageInitShape<typeof UploadCsvResponseSchema>> {
   if (request.content.length === 0) throw toConnectError(new InvalidArgumentError({ field: 'content', description: 'the file is empty' }));
   if (request.content.length > limits.maxBytes) {
-    throw toConnectError(new InvalidArgumentError({ field: 'content', description: `${request.content.length} bytes is over the upload limit of ${limits.maxBytes}; send larger files as an ImportCsv client stream` }));
+    throw toConnectError(
+      new InvalidArgumentError({
+        field: 'content',
+        description: `${request.content.length} bytes is over the upload limit of ${limits.maxBytes}; send larger files as an ImportCsv client stream`,
+      }),
+    );
   }
   const content = request.content;
   function* chunks(): Generator<MessageInitShape<typeof ImportCsvRequestSchema>> {

@@ -34,7 +34,10 @@ export function createUpstreams(config: GatewayConfig): Upstreams {
   const observer = grpcClientObserver();
   const addresses = Object.fromEntries(UPSTREAMS.map((name) => [name, upstreamAddress(config, name)])) as Record<Upstream, string>;
   const clients = Object.fromEntries(
-    UPSTREAMS.map((name) => [name, createGrpcClient(UPSTREAM_SERVICES[name], addresses[name], { defaultTimeoutMs: config.GATEWAY_DEFAULT_TIMEOUT_MS, observer })]),
+    UPSTREAMS.map((name) => [
+      name,
+      createGrpcClient(UPSTREAM_SERVICES[name], addresses[name], { defaultTimeoutMs: config.GATEWAY_DEFAULT_TIMEOUT_MS, observer }),
+    ]),
   ) as unknown as Record<Upstream, { close(): void }>;
   const raw = Object.fromEntries(UPSTREAMS.map((name) => [name, rawChannel(addresses[name])])) as Record<Upstream, GrpcJs.Client>;
   return {

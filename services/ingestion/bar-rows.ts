@@ -19,7 +19,8 @@ export function barsJson(bars: readonly BarRecord[], ingestedAt: Date): EncodedR
   let payload = '';
   let inChunk = 0;
   for (const b of bars) {
-    payload += JSON.stringify([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? null, b.trades ?? null, at]) + '\n';
+    payload +=
+      JSON.stringify([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? null, b.trades ?? null, at]) + '\n';
     if (++inChunk === CHUNK_ROWS) {
       chunks.push(Buffer.from(payload));
       payload = '';

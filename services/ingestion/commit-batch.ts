@@ -83,7 +83,8 @@ async function commitHeld(
       break;
     }
   }
-  const stored = overlapping.length > 0 ? await deps.bars.storedBars(overlapping, from, readTo < to ? readTo : to) : new Map<string, StoredBars>();
+  const stored =
+    overlapping.length > 0 ? await deps.bars.storedBars(overlapping, from, readTo < to ? readTo : to) : new Map<string, StoredBars>();
 
   // Per symbol: the bars to write, each with whether it replaces a stored one.
   const changes = new Map<string, { bars: BarRecord[]; replaces: boolean[] }>();
@@ -140,7 +141,10 @@ async function commitHeld(
   // leave bars stored that no event ever announces. A retry records the same entries again (their
   // ids hash the bars) and announces them once.
   const at = new Date();
-  await deps.bars.enqueue(pending.map((p) => p.entry), at);
+  await deps.bars.enqueue(
+    pending.map((p) => p.entry),
+    at,
+  );
   await deps.bars.insert(written, at);
   await publishPending(deps, pending);
   return outcome;
@@ -226,7 +230,10 @@ export async function publishPending(deps: CommitDeps, pending: readonly { entry
   };
   await Promise.all(Array.from({ length: Math.min(PUBLISH_CONCURRENCY, queue.length) }, worker));
   if (failure !== undefined) {
-    deps.logger.warn({ err: failure, pending: pending.length - sent.length }, 'events not acknowledged; the outbox relay will re-send them');
+    deps.logger.warn(
+      { err: failure, pending: pending.length - sent.length },
+      'events not acknowledged; the outbox relay will re-send them',
+    );
   }
   try {
     await deps.bars.markSent(sent);

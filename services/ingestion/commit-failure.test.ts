@@ -94,10 +94,12 @@ describe('ingestion when its store cannot write', () => {
   const listed = async (symbol: string) => (await client.listSymbols({ pageSize: 1000 })).symbols.some((s) => s.symbol === symbol);
   const csvOf = (symbol: string, days: number) => {
     let text = 'Symbol,Date,Open,High,Low,Close,Volume\n';
-    for (let i = 0; i < days; i++) text += `${symbol},2024-02-${String(i + 1).padStart(2, '0')},${100 + i},${110 + i},${95 + i},${105 + i},1000\n`;
+    for (let i = 0; i < days; i++)
+      text += `${symbol},2024-02-${String(i + 1).padStart(2, '0')},${100 + i},${110 + i},${95 + i},${105 + i},1000\n`;
     return new TextEncoder().encode(text);
   };
-  const importOf = (symbol: string, days: number) => client.importCsv([{ options: { source: 'disk-full' } }, { chunk: csvOf(symbol, days) }]);
+  const importOf = (symbol: string, days: number) =>
+    client.importCsv([{ options: { source: 'disk-full' } }, { chunk: csvOf(symbol, days) }]);
 
   for (const failing of ['outbox', 'bars'] as const) {
     it(`a failed ${failing === 'outbox' ? 'outbox' : 'bars'} write answers RESOURCE_EXHAUSTED naming the store, leaves nothing visible, and a retry stores and announces each bar once`, async () => {
@@ -145,7 +147,12 @@ describe('ingestion when its store cannot write', () => {
       },
     });
     // An event NATS did not take, recorded after them.
-    await commitBatch({ ...deps, events }, [{ symbol: 'LATE', date: '2024-03-01', open: 1, high: 2, low: 1, close: 2, volume: 10 }], 'late', 'test');
+    await commitBatch(
+      { ...deps, events },
+      [{ symbol: 'LATE', date: '2024-03-01', open: 1, high: 2, low: 1, close: 2, volume: 10 }],
+      'late',
+      'test',
+    );
     assert.equal(await storedEvents('LATE'), 0);
     await relayOutbox(deps, 2);
     await relayOutbox(deps, 2);

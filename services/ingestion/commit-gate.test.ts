@@ -36,14 +36,19 @@ describe('CommitGate', () => {
 
   it('releases a symbol when the work throws', async () => {
     const gate = new CommitGate();
-    await assert.rejects(gate.withSymbols(['A'], async () => Promise.reject(new Error('store down'))), /store down/);
+    await assert.rejects(
+      gate.withSymbols(['A'], async () => Promise.reject(new Error('store down'))),
+      /store down/,
+    );
     assert.deepEqual(gate.busySymbols(), []);
     assert.equal(await gate.withSymbols(['A'], async () => 1), 1);
   });
 
   it('two batches sharing symbols in opposite order both finish', async () => {
     const gate = new CommitGate();
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gate.withSymbols(i % 2 ? ['X', 'Y', 'Z'] : ['Z', 'Y', 'X'], async () => i)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => gate.withSymbols(i % 2 ? ['X', 'Y', 'Z'] : ['Z', 'Y', 'X'], async () => i)),
+    );
     assert.equal(results.length, 20);
   });
 });

@@ -66,7 +66,10 @@ export function streamBarConverter(): (bar: Bar) => { record: BarRecord; validSy
     const d = bar.date;
     if (d) {
       // Outside these bounds the key could collide; such days are rare and simply not remembered.
-      const key = d.year >= 0 && d.year < 100_000 && d.month >= 0 && d.month < 100 && d.day >= 0 && d.day < 100 ? d.year * 10_000 + d.month * 100 + d.day : -1;
+      const key =
+        d.year >= 0 && d.year < 100_000 && d.month >= 0 && d.month < 100 && d.day >= 0 && d.day < 100
+          ? d.year * 10_000 + d.month * 100 + d.day
+          : -1;
       const cached = key >= 0 ? days.get(key) : undefined;
       if (cached !== undefined) date = cached;
       else {

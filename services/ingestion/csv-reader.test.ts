@@ -14,7 +14,19 @@ const read = (text: string, defaults = {}) => {
 describe('CSV layouts', () => {
   it('reads the plain Symbol,Date,Open,High,Low,Close,Volume layout', () => {
     const result = read('Symbol,Date,Open,High,Low,Close,Volume\nNABIL,2024-01-02,500,510,495,505,1000\n');
-    assert.deepEqual(result.bars, [{ symbol: 'NABIL', date: '2024-01-02', open: 500, high: 510, low: 495, close: 505, volume: 1000, turnover: undefined, trades: undefined }]);
+    assert.deepEqual(result.bars, [
+      {
+        symbol: 'NABIL',
+        date: '2024-01-02',
+        open: 500,
+        high: 510,
+        low: 495,
+        close: 505,
+        volume: 1000,
+        turnover: undefined,
+        trades: undefined,
+      },
+    ]);
   });
 
   it('reads NEPSE export headers regardless of case, spacing and punctuation', () => {
@@ -23,7 +35,17 @@ describe('CSV layouts', () => {
       '1,nica,2024/01/02,"1,000.00","1,020.50",990,"1,010.00","12,345","12,468,450.00",321',
     ].join('\r\n');
     const [bar] = read(csv).bars;
-    assert.deepEqual(bar, { symbol: 'NICA', date: '2024-01-02', open: 1000, high: 1020.5, low: 990, close: 1010, volume: 12345, turnover: 12468450, trades: 321 });
+    assert.deepEqual(bar, {
+      symbol: 'NICA',
+      date: '2024-01-02',
+      open: 1000,
+      high: 1020.5,
+      low: 990,
+      close: 1010,
+      volume: 12345,
+      turnover: 12468450,
+      trades: 321,
+    });
   });
 
   it('takes LTP as the close and Qty/Turnover/Trans. from portal history pages, with the symbol given by the import', () => {
@@ -72,9 +94,15 @@ describe('dates', () => {
 
   it('reads ambiguous slash dates in the order the rest of the file reveals', () => {
     const csv = 'Symbol,Date,Open,High,Low,Close,Volume\nA,01/02/2024,1,1,1,1,1\nA,01/13/2024,1,1,1,1,1\n';
-    assert.deepEqual(read(csv).bars.map((b) => b.date), ['2024-01-02', '2024-01-13']);
+    assert.deepEqual(
+      read(csv).bars.map((b) => b.date),
+      ['2024-01-02', '2024-01-13'],
+    );
     const dmy = 'Symbol,Date,Open,High,Low,Close,Volume\nA,01/02/2024,1,1,1,1,1\nA,13/01/2024,1,1,1,1,1\n';
-    assert.deepEqual(read(dmy).bars.map((b) => b.date), ['2024-02-01', '2024-01-13']);
+    assert.deepEqual(
+      read(dmy).bars.map((b) => b.date),
+      ['2024-02-01', '2024-01-13'],
+    );
   });
 
   it('refuses a file whose slash dates never reveal the order, unless the order is given', () => {
@@ -88,8 +116,18 @@ describe('dates', () => {
         /01\/02\/2024 \(line 2\), 03\/02\/2024 \(line 4\),.* and 2 more/.test(error.message) &&
         !error.message.includes('02/02/2024'),
     );
-    assert.deepEqual(read(csv, { dayMonthOrder: 'DMY' }).bars.map((b) => b.date).slice(0, 2), ['2024-02-01', '2024-02-02']);
-    assert.deepEqual(read(csv, { dayMonthOrder: 'MDY' }).bars.map((b) => b.date).slice(0, 2), ['2024-01-02', '2024-02-02']);
+    assert.deepEqual(
+      read(csv, { dayMonthOrder: 'DMY' })
+        .bars.map((b) => b.date)
+        .slice(0, 2),
+      ['2024-02-01', '2024-02-02'],
+    );
+    assert.deepEqual(
+      read(csv, { dayMonthOrder: 'MDY' })
+        .bars.map((b) => b.date)
+        .slice(0, 2),
+      ['2024-01-02', '2024-02-02'],
+    );
   });
 });
 
@@ -109,10 +147,21 @@ describe('row validation', () => {
       'NABIL,2024-01-08,500,510,495,505,1000,1',
     ].join('\n');
     const result = read(csv);
-    assert.deepEqual(result.bars.map((b) => b.date), ['2024-01-02', '2024-01-08']);
+    assert.deepEqual(
+      result.bars.map((b) => b.date),
+      ['2024-01-02', '2024-01-08'],
+    );
     assert.deepEqual(
       result.rejected.map((r) => [r.line, r.field]),
-      [[3, 'open'], [4, 'date'], [5, 'open'], [6, 'symbol'], [7, 'volume'], [8, 'turnover'], [9, 'date']],
+      [
+        [3, 'open'],
+        [4, 'date'],
+        [5, 'open'],
+        [6, 'symbol'],
+        [7, 'volume'],
+        [8, 'turnover'],
+        [9, 'date'],
+      ],
     );
     assert.match(result.rejected[0].reason, /open 520 is above high 510/);
     assert.match(result.rejected[1].reason, /future/);
@@ -134,8 +183,20 @@ describe('RFC 4180 quoting', () => {
       'NABIL,plain,2024-01-05,500,510,495,505,1000',
     ].join('\n');
     const result = read(csv);
-    assert.deepEqual(result.bars.map((b) => [b.date, b.volume]), [['2024-01-02', 1000], ['2024-01-05', 1000]]);
-    assert.deepEqual(result.rejected.map((r) => [r.line, r.field]), [[4, 'open'], [6, 'open']]);
+    assert.deepEqual(
+      result.bars.map((b) => [b.date, b.volume]),
+      [
+        ['2024-01-02', 1000],
+        ['2024-01-05', 1000],
+      ],
+    );
+    assert.deepEqual(
+      result.rejected.map((r) => [r.line, r.field]),
+      [
+        [4, 'open'],
+        [6, 'open'],
+      ],
+    );
     assert.equal(result.rowsRead, 4);
   });
 
@@ -153,7 +214,10 @@ describe('RFC 4180 quoting', () => {
   it('reads CRLF line ends, inside quoted cells too', () => {
     const csv = `${header}\r\nNABIL,"two\r\nlines",2024-01-02,500,510,495,505,1000\r\nNABIL,,2024-01-03,500,510,495,505,2000\r\n`;
     const result = read(csv);
-    assert.deepEqual(result.bars.map((b) => b.volume), [1000, 2000]);
+    assert.deepEqual(
+      result.bars.map((b) => b.volume),
+      [1000, 2000],
+    );
     assert.deepEqual(result.rejected, []);
   });
 
@@ -165,24 +229,33 @@ describe('RFC 4180 quoting', () => {
 
   it('refuses a quoted cell that is never closed, naming the line it opened on', () => {
     assert.throws(
-      () => read(`${header}\nNABIL,,2024-01-02,500,510,495,505,1000\nNABIL,"unclosed,2024-01-03,500,510,495,505,1000\nNABIL,,2024-01-04,500,510,495,505,1000\n`),
+      () =>
+        read(
+          `${header}\nNABIL,,2024-01-02,500,510,495,505,1000\nNABIL,"unclosed,2024-01-03,500,510,495,505,1000\nNABIL,,2024-01-04,500,510,495,505,1000\n`,
+        ),
       (error: unknown) => error instanceof MalformedCsvError && /line 3 is never closed/.test(error.message),
     );
   });
 
   it('refuses an unclosed quote that runs past the line limit, naming its first line', () => {
     const csv = `${header}\nNABIL,"unclosed\n${'NABIL,,2024-01-03,500,510,495,505,1000\n'.repeat(2000)}`;
-    assert.throws(() => read(csv), (error: unknown) => error instanceof MalformedCsvError && /line 2 is longer than 65536 bytes \(a quoted cell/.test(error.message));
+    assert.throws(
+      () => read(csv),
+      (error: unknown) => error instanceof MalformedCsvError && /line 2 is longer than 65536 bytes \(a quoted cell/.test(error.message),
+    );
   });
 });
 
 describe('malformed files', () => {
   const refuse = (bytes: Uint8Array | string, pattern: RegExp) =>
-    assert.throws(() => {
-      const reader = new CsvReader();
-      reader.push(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
-      reader.finish();
-    }, (error: unknown) => error instanceof MalformedCsvError && pattern.test(error.message));
+    assert.throws(
+      () => {
+        const reader = new CsvReader();
+        reader.push(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
+        reader.finish();
+      },
+      (error: unknown) => error instanceof MalformedCsvError && pattern.test(error.message),
+    );
 
   it('refuses binary data', () => refuse(new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0, 0, 1, 2]), /binary/));
   it('refuses text that is not UTF-8', () => refuse(new Uint8Array([0x53, 0x79, 0xff, 0xfe, 0x0a]), /UTF-8/));

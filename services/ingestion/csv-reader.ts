@@ -82,7 +82,11 @@ export function splitCsvLine(line: string, delimiter: string): string[] {
 /** Reads a number as exports write it: thousands separators, currency marks, `-` for none. */
 export function parseNumber(cell: string | undefined): number {
   if (cell === undefined) return Number.NaN;
-  const text = cell.trim().replace(/^"|"$/g, '').replace(/,/g, '').replace(/^(?:rs\.?|npr)\s*/i, '');
+  const text = cell
+    .trim()
+    .replace(/^"|"$/g, '')
+    .replace(/,/g, '')
+    .replace(/^(?:rs\.?|npr)\s*/i, '');
   if (text === '' || text === '-') return Number.NaN;
   return Number(text);
 }
@@ -157,7 +161,12 @@ export class CsvReader {
     if (this.carry !== '') this.record(this.carry, this.recordLine);
     this.carry = '';
     if (!this.layout) {
-      throw new MalformedCsvError('chunk', this.bytes === 0 ? 'file is empty' : 'no recognisable header row (expected columns such as Symbol, Date, Open, High, Low, Close, Volume)');
+      throw new MalformedCsvError(
+        'chunk',
+        this.bytes === 0
+          ? 'file is empty'
+          : 'no recognisable header row (expected columns such as Symbol, Date, Open, High, Low, Close, Volume)',
+      );
     }
     return { bars: this.resolveDates(), rejected: this.rejected, rowsRead: this.rowsRead, layout: this.layout, headers: this.headers };
   }
@@ -209,7 +218,10 @@ export class CsvReader {
       if (!layout) continue;
       const missing = missingColumns(layout, { symbol: this.defaults.symbol !== undefined, date: this.defaults.date !== undefined });
       if (missing.length > 0) {
-        throw new MalformedCsvError(missing[0] === 'symbol' || missing[0] === 'date' ? missing[0] : 'chunk', `header on line ${lineNumber} lacks column(s) ${missing.join(', ')}${missing.includes('symbol') ? ' (or give the symbol with the import)' : ''}${missing.includes('date') ? ' (or give the trading date with the import)' : ''}`);
+        throw new MalformedCsvError(
+          missing[0] === 'symbol' || missing[0] === 'date' ? missing[0] : 'chunk',
+          `header on line ${lineNumber} lacks column(s) ${missing.join(', ')}${missing.includes('symbol') ? ' (or give the symbol with the import)' : ''}${missing.includes('date') ? ' (or give the trading date with the import)' : ''}`,
+        );
       }
       this.layout = layout;
       this.delimiter = delimiter;
@@ -217,7 +229,10 @@ export class CsvReader {
       return;
     }
     if (++this.preamble > CSV_LIMITS.maxPreambleLines) {
-      throw new MalformedCsvError('chunk', `no recognisable header row in the first ${CSV_LIMITS.maxPreambleLines} lines (expected columns such as Symbol, Date, Open, High, Low, Close, Volume)`);
+      throw new MalformedCsvError(
+        'chunk',
+        `no recognisable header row in the first ${CSV_LIMITS.maxPreambleLines} lines (expected columns such as Symbol, Date, Open, High, Low, Close, Volume)`,
+      );
     }
   }
 
@@ -262,7 +277,12 @@ export class CsvReader {
     // The future-date check waits until ambiguous dates are settled.
     const problem = barProblem(bar, alternativeDate ? '9999-12-31' : this.today);
     if (problem) return reject(problem.field, problem.reason);
-    this.rows.push({ line: lineNumber, bar, alternativeDate, dateText: alternativeDate ? dateCell?.trim().replace(/^"|"$/g, '') : undefined });
+    this.rows.push({
+      line: lineNumber,
+      bar,
+      alternativeDate,
+      dateText: alternativeDate ? dateCell?.trim().replace(/^"|"$/g, '') : undefined,
+    });
   }
 
   /** An unambiguous slash date tells the order of every other slash date in the file. */
@@ -283,7 +303,11 @@ export class CsvReader {
     for (const row of this.rows) {
       if (row.alternativeDate && this.order === 'MDY') row.bar.date = row.alternativeDate;
       if (row.alternativeDate && row.bar.date > this.today) {
-        this.rejected.push({ line: row.line, field: 'date', reason: `date ${row.bar.date} is in the future (today is ${this.today} in Nepal)` });
+        this.rejected.push({
+          line: row.line,
+          field: 'date',
+          reason: `date ${row.bar.date} is in the future (today is ${this.today} in Nepal)`,
+        });
         continue;
       }
       bars.push(row.bar);

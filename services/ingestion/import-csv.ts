@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
-import { DateOrder, ImportCsvResponseSchema, type ImportCsvRequest, type ImportCsvResponse, type ImportOptions } from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
+import {
+  DateOrder,
+  ImportCsvResponseSchema,
+  type ImportCsvRequest,
+  type ImportCsvResponse,
+  type ImportOptions,
+} from '../../gen/nepse/ingestion/v1/ingestion_pb.js';
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
 import { fromProtoDate, requireSymbol } from '../../lib/market/index.js';
 import { commitBatch, type CommitDeps } from './commit-batch.js';
@@ -61,7 +67,9 @@ export async function importCsv(deps: CommitDeps, requests: AsyncIterable<Import
       barsChanged: BigInt(outcome.changedBars),
       barsUnchanged: BigInt(outcome.unchangedBars),
       symbols: outcome.symbols,
-      rejectedRows: result.rejected.slice(0, MAX_REJECTED_REPORTED).map((r) => ({ line: BigInt(r.line), field: r.field, reason: r.reason })),
+      rejectedRows: result.rejected
+        .slice(0, MAX_REJECTED_REPORTED)
+        .map((r) => ({ line: BigInt(r.line), field: r.field, reason: r.reason })),
       columnMappings: (Object.entries(result.layout) as [Column, number][])
         .sort((a, b) => a[1] - b[1])
         .map(([field, index]) => ({ header: result.headers[index] ?? '', field })),

@@ -49,13 +49,19 @@ export async function ingestBars(deps: CommitDeps, requests: AsyncIterable<Inges
 
   for await (const request of requests) {
     if (request.bars.length > MAX_BARS_PER_MESSAGE) {
-      throw new InvalidArgumentError({ field: 'bars', description: `at most ${MAX_BARS_PER_MESSAGE} bars per message, got ${request.bars.length}` });
+      throw new InvalidArgumentError({
+        field: 'bars',
+        description: `at most ${MAX_BARS_PER_MESSAGE} bars per message, got ${request.bars.length}`,
+      });
     }
     if (request.source) source = request.source.slice(0, 100);
     for (const wire of request.bars) {
       const index = received++;
       const { record: bar, validSymbol } = convert(wire);
-      const problem = bar.date === '' ? { field: 'date' as const, reason: 'date is missing or not a real calendar day' } : barProblem(bar, today, validSymbol);
+      const problem =
+        bar.date === ''
+          ? { field: 'date' as const, reason: 'date is missing or not a real calendar day' }
+          : barProblem(bar, today, validSymbol);
       if (problem) {
         rejectedCount++;
         if (rejected.length < MAX_REJECTED_REPORTED) {

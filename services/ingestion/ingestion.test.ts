@@ -85,11 +85,19 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     assert.equal(await storedEvents(), 2, 're-importing publishes nothing');
 
     const symbols = await client.listSymbols({});
-    assert.deepEqual(symbols.symbols.map((s) => [s.symbol, s.barCount]), [['NABIL', 2n], ['NICA', 1n]]);
+    assert.deepEqual(
+      symbols.symbols.map((s) => [s.symbol, s.barCount]),
+      [
+        ['NABIL', 2n],
+        ['NICA', 1n],
+      ],
+    );
   });
 
   it('a corrected bar replaces the stored one and is announced as changed', async () => {
-    const response = await client.importCsv([{ chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nNICA,2024-01-02,800,810,790,807,500\n') }]);
+    const response = await client.importCsv([
+      { chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nNICA,2024-01-02,800,810,790,807,500\n') },
+    ]);
     assert.equal(response.barsChanged, 1n);
     const [page] = await Array.fromAsync(client.getBars({ symbol: 'NICA' }));
     assert.equal(page.bars[0].close, 807);
@@ -112,7 +120,13 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     assert.equal(response.rowsRead, 4n);
     assert.equal(response.rowsAccepted, 2n);
     assert.equal(response.rowsRejected, 2n);
-    assert.deepEqual(response.rejectedRows.map((r) => [r.line, r.field]), [[3n, 'low'], [4n, 'date']]);
+    assert.deepEqual(
+      response.rejectedRows.map((r) => [r.line, r.field]),
+      [
+        [3n, 'low'],
+        [4n, 'date'],
+      ],
+    );
     assert.match(response.rejectedRows[0].reason, /low 195 is above high 190/);
     assert.equal(await barCount('SHL'), 2);
   });
@@ -120,7 +134,13 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
   it('refuses malformed files with INVALID_ARGUMENT naming the field, leaving nothing behind', async () => {
     const before = { events: await storedEvents('>'), symbols: (await client.listSymbols({})).symbols.length };
     const cases: [string, AsyncIterable<{ chunk: Uint8Array }> | { chunk: Uint8Array }[]][] = [
-      ['binary', [{ chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nAAA,2024-01-02,1,1,1,1,1\n') }, { chunk: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0]) }]],
+      [
+        'binary',
+        [
+          { chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nAAA,2024-01-02,1,1,1,1,1\n') },
+          { chunk: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0]) },
+        ],
+      ],
       ['no header', [{ chunk: encode('hello,world\n'.repeat(50)) }]],
       [
         'a 1 GiB single line',
@@ -140,11 +160,16 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     }
     assert.equal(await storedEvents('>'), before.events);
     assert.equal((await client.listSymbols({})).symbols.length, before.symbols);
-    await assert.rejects(Promise.resolve().then(() => barCount('AAA')), /NOT_FOUND|not found/);
+    await assert.rejects(
+      Promise.resolve().then(() => barCount('AAA')),
+      /NOT_FOUND|not found/,
+    );
   });
 
   it('refuses a file whose dates never tell day from month, storing nothing, and imports it once date_order is set', async () => {
-    const csv = encode('Symbol,Date,Open,High,Low,Close,Volume\nAMBIG,01/02/2025,10,11,9,10,100\nAMBIG,03/04/2025,10,11,9,10,100\nAMBIG,05/05/2025,10,11,9,10,100\n');
+    const csv = encode(
+      'Symbol,Date,Open,High,Low,Close,Volume\nAMBIG,01/02/2025,10,11,9,10,100\nAMBIG,03/04/2025,10,11,9,10,100\nAMBIG,05/05/2025,10,11,9,10,100\n',
+    );
     const eventsBefore = await storedEvents('>');
     await assert.rejects(client.importCsv([{ options: { fileName: 'ambiguous.csv' } }, { chunk: csv }]), (error: unknown) => {
       const details = statusDetails(error);
@@ -158,20 +183,31 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
       assert.match(description, /DATE_ORDER_MDY/);
       return true;
     });
-    await assert.rejects(Promise.resolve().then(() => barCount('AMBIG')), /NOT_FOUND|not found/);
+    await assert.rejects(
+      Promise.resolve().then(() => barCount('AMBIG')),
+      /NOT_FOUND|not found/,
+    );
     assert.equal(await storedEvents('>'), eventsBefore, 'nothing announced');
 
     const mdy = await client.importCsv([{ options: { dateOrder: DateOrder.MDY } }, { chunk: csv }]);
     assert.equal(mdy.barsNew, 3n);
     const [page] = await Array.fromAsync(client.getBars({ symbol: 'AMBIG' }));
-    assert.deepEqual(page.bars.map((b) => dayOf(b.date)), ['2025-01-02', '2025-03-04', '2025-05-05']);
+    assert.deepEqual(
+      page.bars.map((b) => dayOf(b.date)),
+      ['2025-01-02', '2025-03-04', '2025-05-05'],
+    );
   });
 
   it('reads ambiguous dates without date_order when one date of the file reveals the order', async () => {
-    const response = await client.importCsv([{ chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nREVEAL,01/02/2025,10,11,9,10,100\nREVEAL,13/02/2025,10,11,9,10,100\n') }]);
+    const response = await client.importCsv([
+      { chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nREVEAL,01/02/2025,10,11,9,10,100\nREVEAL,13/02/2025,10,11,9,10,100\n') },
+    ]);
     assert.equal(response.barsNew, 2n);
     const [page] = await Array.fromAsync(client.getBars({ symbol: 'REVEAL' }));
-    assert.deepEqual(page.bars.map((b) => dayOf(b.date)), ['2025-02-01', '2025-02-13']);
+    assert.deepEqual(
+      page.bars.map((b) => dayOf(b.date)),
+      ['2025-02-01', '2025-02-13'],
+    );
   });
 
   it('two concurrent imports of one file store it once, and their counts add up to what was stored', async () => {
@@ -197,8 +233,18 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
 
   it('concurrent IngestBars and ImportCsv of the same bars count each bar new once', async () => {
     const days = Array.from({ length: 200 }, (_, i) => new Date(Date.UTC(2021, 0, 1) + i * 86_400_000).toISOString().slice(0, 10));
-    const bars = days.map((date, i) => ({ symbol: 'RACEB', date: toProtoDate(date), open: 50 + i, high: 60 + i, low: 40 + i, close: 55 + i, volume: 10 }));
-    const csv = encode(`Symbol,Date,Open,High,Low,Close,Volume\n${days.map((d, i) => `RACEB,${d},${50 + i},${60 + i},${40 + i},${55 + i},10`).join('\n')}\n`);
+    const bars = days.map((date, i) => ({
+      symbol: 'RACEB',
+      date: toProtoDate(date),
+      open: 50 + i,
+      high: 60 + i,
+      low: 40 + i,
+      close: 55 + i,
+      volume: 10,
+    }));
+    const csv = encode(
+      `Symbol,Date,Open,High,Low,Close,Volume\n${days.map((d, i) => `RACEB,${d},${50 + i},${60 + i},${40 + i},${55 + i},10`).join('\n')}\n`,
+    );
     const duplicatesBefore = await publishedDuplicates();
     const [a, b, c] = await Promise.all([client.ingestBars([{ bars }]), client.ingestBars([{ bars }]), client.importCsv([{ chunk: csv }])]);
     assert.equal(a.barsNew + b.barsNew + c.barsNew, 200n);
@@ -210,15 +256,32 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
 
   it('streams GetBars in date order across pages, whatever order the bars came in', async () => {
     const days: string[] = [];
-    for (let d = new Date(Date.UTC(2015, 0, 1)); days.length < 2500; d = new Date(d.getTime() + 86_400_000)) days.push(d.toISOString().slice(0, 10));
+    for (let d = new Date(Date.UTC(2015, 0, 1)); days.length < 2500; d = new Date(d.getTime() + 86_400_000))
+      days.push(d.toISOString().slice(0, 10));
     const shuffled = [...days].sort(() => Math.random() - 0.5);
-    const bars = shuffled.map((date, i) => ({ symbol: 'ORDR', date: toProtoDate(date), open: 100 + (i % 7), high: 120, low: 90, close: 100, volume: 10 }));
+    const bars = shuffled.map((date, i) => ({
+      symbol: 'ORDR',
+      date: toProtoDate(date),
+      open: 100 + (i % 7),
+      high: 120,
+      low: 90,
+      close: 100,
+      volume: 10,
+    }));
     const response = await client.ingestBars([{ bars: bars.slice(0, 1200) }, { bars: bars.slice(1200) }]);
     assert.equal(response.barsNew, 2500n);
     const pages = await Array.fromAsync(client.getBars({ symbol: 'ORDR' }));
-    assert.deepEqual(pages.map((p) => p.bars.length), [1000, 1000, 500]);
-    assert.deepEqual(pages.flatMap((p) => p.bars.map((b) => dayOf(b.date))), days);
-    const ranged = await Array.fromAsync(client.getBars({ symbol: 'ordr', range: { start: toProtoDate('2016-01-01'), end: toProtoDate('2016-01-31') } }));
+    assert.deepEqual(
+      pages.map((p) => p.bars.length),
+      [1000, 1000, 500],
+    );
+    assert.deepEqual(
+      pages.flatMap((p) => p.bars.map((b) => dayOf(b.date))),
+      days,
+    );
+    const ranged = await Array.fromAsync(
+      client.getBars({ symbol: 'ordr', range: { start: toProtoDate('2016-01-01'), end: toProtoDate('2016-01-31') } }),
+    );
     assert.equal(ranged.flatMap((p) => p.bars).length, 31);
   });
 
@@ -234,17 +297,30 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
       },
     ]);
     assert.equal(response.barsAccepted, 1n);
-    assert.deepEqual(response.rejectedBars.map((r) => [r.index, r.field]), [[1n, 'bars[1].close'], [2n, 'bars[2].date'], [3n, 'bars[3].turnover']]);
+    assert.deepEqual(
+      response.rejectedBars.map((r) => [r.index, r.field]),
+      [
+        [1n, 'bars[1].close'],
+        [2n, 'bars[2].date'],
+        [3n, 'bars[3].turnover'],
+      ],
+    );
   });
 
   it('validates request fields', async () => {
-    await assert.rejects(Array.fromAsync(client.getBars({ symbol: 'bad symbol!' })), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'symbol');
+    await assert.rejects(
+      Array.fromAsync(client.getBars({ symbol: 'bad symbol!' })),
+      (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'symbol',
+    );
     await assert.rejects(
       Array.fromAsync(client.getBars({ symbol: 'NABIL', range: { start: toProtoDate('2024-02-01'), end: toProtoDate('2024-01-01') } })),
       (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'range.end',
     );
     await assert.rejects(client.listSymbols({ pageSize: -1 }), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'page_size');
-    await assert.rejects(client.listSymbols({ pageToken: 'garbage' }), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'page_token');
+    await assert.rejects(
+      client.listSymbols({ pageToken: 'garbage' }),
+      (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'page_token',
+    );
   });
 
   it('pages ListSymbols', async () => {
@@ -262,14 +338,23 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
   it('events of bars stored while NATS was down are delivered once it is back', async () => {
     const received: string[] = [];
     process.kill(nats.pid as number, 'SIGKILL');
-    const response = await client.importCsv([{ chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nOUTBOX,2024-01-02,10,11,9,10,100\n') }]);
+    const response = await client.importCsv([
+      { chunk: encode('Symbol,Date,Open,High,Low,Close,Volume\nOUTBOX,2024-01-02,10,11,9,10,100\n') },
+    ]);
     assert.equal(response.barsNew, 1n, 'bars are stored even while NATS is down');
     await nats.restart();
     // JetStream answers a moment after the server accepts connections again.
-    await waitFor(async () => Boolean(await bus.jsm.streams.info(EVENTS_STREAM)), 'JetStream after the restart', { timeoutMs: 20_000, intervalMs: 250 });
-    const consumer = await bus.consume(MeshEvents.barsIngested, { durable: 'outbox-test', keys: ['OUTBOX'], ackWaitMs: 5_000 }, async (event) => {
-      received.push(event.symbol);
+    await waitFor(async () => Boolean(await bus.jsm.streams.info(EVENTS_STREAM)), 'JetStream after the restart', {
+      timeoutMs: 20_000,
+      intervalMs: 250,
     });
+    const consumer = await bus.consume(
+      MeshEvents.barsIngested,
+      { durable: 'outbox-test', keys: ['OUTBOX'], ackWaitMs: 5_000 },
+      async (event) => {
+        received.push(event.symbol);
+      },
+    );
     try {
       await waitFor(() => received.length > 0, 'the outbox to re-send the event', { timeoutMs: 20_000 });
       assert.deepEqual(received, ['OUTBOX']);
@@ -282,7 +367,11 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
     const text = await (await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`)).text();
     const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
     assert.ok(value(/^nepse_events_published_total\{event="bars.ingested",duplicate="false"\} (\d+)$/m) >= 3);
-    assert.ok(value(/^grpc_server_handled_total\{grpc_service="nepse.ingestion.v1.IngestionService",grpc_method="ImportCsv",grpc_type="client_stream",grpc_code="OK"\} (\d+)$/m) >= 3);
+    assert.ok(
+      value(
+        /^grpc_server_handled_total\{grpc_service="nepse.ingestion.v1.IngestionService",grpc_method="ImportCsv",grpc_type="client_stream",grpc_code="OK"\} (\d+)$/m,
+      ) >= 3,
+    );
     assert.ok(value(/^grpc_server_handled_total\{[^}]*grpc_method="ImportCsv"[^}]*grpc_code="INVALID_ARGUMENT"\} (\d+)$/m) >= 3);
     assert.equal((await fetch(`http://127.0.0.1:${service.metricsPort}/readyz`)).status, 200);
   });
@@ -299,7 +388,19 @@ describe('ingestion service over gRPC with NATS and embedded ClickHouse', () => 
       'grpc.reflection.v1alpha.ServerReflection',
       'nepse.ingestion.v1.IngestionService',
     ]);
-    const call = await run(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', '{"pageSize": 2}', `${target}/nepse.ingestion.v1.IngestionService/ListSymbols`], { timeout: 30_000 });
+    const call = await run(
+      buf,
+      [
+        'curl',
+        '--protocol',
+        'grpc',
+        '--http2-prior-knowledge',
+        '-d',
+        '{"pageSize": 2}',
+        `${target}/nepse.ingestion.v1.IngestionService/ListSymbols`,
+      ],
+      { timeout: 30_000 },
+    );
     const body = JSON.parse(call.stdout) as { symbols: { symbol: string }[]; nextPageToken: string };
     assert.equal(body.symbols.length, 2);
     assert.ok(body.nextPageToken);

@@ -63,7 +63,12 @@ describe('outbox relay beside a commit whose publish is in flight', () => {
 
   it('a relay pass while a commit is publishing sends none of its events again', async () => {
     const wire = holdingFirstPublish();
-    const deps: CommitDeps = { bars: new BarStore(store), events: wire.events, logger: createLogger('ingestion', 'silent'), gate: new CommitGate() };
+    const deps: CommitDeps = {
+      bars: new BarStore(store),
+      events: wire.events,
+      logger: createLogger('ingestion', 'silent'),
+      gate: new CommitGate(),
+    };
     const bars: BarRecord[] = Array.from({ length: 20 }, (_, i) => ({
       symbol: 'INFLIGHT',
       date: new Date(Date.UTC(2023, 0, 1) + i * 86_400_000).toISOString().slice(0, 10),
@@ -88,7 +93,11 @@ describe('outbox relay beside a commit whose publish is in flight', () => {
     await after.stop();
 
     assert.equal(wire.sent.length, 1, 'one publish in all');
-    assert.deepEqual(wire.acks.map((a) => a.duplicate), [false], 'JetStream never saw a duplicate');
+    assert.deepEqual(
+      wire.acks.map((a) => a.duplicate),
+      [false],
+      'JetStream never saw a duplicate',
+    );
     assert.equal(await storedEvents('INFLIGHT'), 1);
     assert.deepEqual(await deps.bars.unsent(100), []);
   });

@@ -36,7 +36,10 @@ export interface RunningIngestion {
  * Starts the ingestion service: store and migrations, event streams, the outbox relay, then the
  * gRPC server; ready once all of them are up. stop() undoes it in reverse order.
  */
-export async function startIngestion(config: IngestionConfig, logger: Logger = createLogger('ingestion', config.LOG_LEVEL)): Promise<RunningIngestion> {
+export async function startIngestion(
+  config: IngestionConfig,
+  logger: Logger = createLogger('ingestion', config.LOG_LEVEL),
+): Promise<RunningIngestion> {
   const { store, applied } = await openServiceStore(config, 'ingestion', MIGRATIONS);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const events = await connectEvents({ servers: config.NATS_URL, name: 'ingestion', logger, metrics: eventMetrics() });

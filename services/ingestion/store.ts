@@ -183,7 +183,9 @@ export class BarStore {
 
   /** Symbols after `afterSymbol` in name order, with their coverage and latest bar. */
   async symbols(afterSymbol: string, limit: number): Promise<SymbolSummary[]> {
-    const rows = await this.store.query<{ symbol: string; first: string; last: string; bars: number; updated: string } & Record<`last_${string}`, number | null>>(
+    const rows = await this.store.query<
+      { symbol: string; first: string; last: string; bars: number; updated: string } & Record<`last_${string}`, number | null>
+    >(
       `SELECT symbol, toString(min(date)) AS first, toString(max(date)) AS last, count() AS bars,
               toString(max(ingested_at)) AS updated,
               argMax(open, date) AS last_open, argMax(high, date) AS last_high, argMax(low, date) AS last_low,
@@ -215,7 +217,10 @@ export class BarStore {
 
   /** Whether any bar of the symbol is stored. */
   async hasSymbol(symbol: string): Promise<boolean> {
-    const rows = await this.store.query<{ n: number }>(`SELECT count() AS n FROM (SELECT 1 FROM bars WHERE symbol = {symbol:String} LIMIT 1)`, { symbol });
+    const rows = await this.store.query<{ n: number }>(
+      `SELECT count() AS n FROM (SELECT 1 FROM bars WHERE symbol = {symbol:String} LIMIT 1)`,
+      { symbol },
+    );
     return Number(rows[0]?.n ?? 0) > 0;
   }
 
@@ -224,7 +229,10 @@ export class BarStore {
    * inserted with that time (or a later one) as `ingested_at`, see {@link barsWritten}.
    */
   async enqueue(entries: readonly OutboxEntry[], createdAt = new Date()): Promise<void> {
-    await this.store.insert('event_outbox', entries.map((e) => outboxRow(e, 0, createdAt)));
+    await this.store.insert(
+      'event_outbox',
+      entries.map((e) => outboxRow(e, 0, createdAt)),
+    );
     for (const e of entries) this.#orphans.delete(e.msgId);
   }
 
@@ -250,7 +258,10 @@ export class BarStore {
 
   /** Marks events as acknowledged by JetStream. */
   async markSent(entries: readonly OutboxEntry[]): Promise<void> {
-    await this.store.insert('event_outbox', entries.map((e) => outboxRow(e, 1)));
+    await this.store.insert(
+      'event_outbox',
+      entries.map((e) => outboxRow(e, 1)),
+    );
   }
 
   /** Events still waiting for an acknowledgement, oldest first, leaving out those of `skipSymbols`. */

@@ -47,4 +47,3 @@ export function parseTradingDate(text: string, order?: DayMonthOrder): DateParse
 function checked(iso: string | undefined, original: string): DateParse {
   return iso ? { ok: true, iso } : { ok: false, reason: `date ${JSON.stringify(original.slice(0, 40))} is not a real calendar day` };
 }
-

@@ -47,7 +47,15 @@ const SEVERITY_LABEL: Record<number, string> = Object.fromEntries(Object.entries
 
 /** `nepse_monitoring_alerts_firing{rule,kind,severity}`. */
 function firingGauge(): Gauge<'rule' | 'kind' | 'severity'> {
-  return metric('nepse_monitoring_alerts_firing', () => new Gauge({ name: 'nepse_monitoring_alerts_firing', help: 'Alerts firing now, by rule, kind and severity.', labelNames: ['rule', 'kind', 'severity'] }));
+  return metric(
+    'nepse_monitoring_alerts_firing',
+    () =>
+      new Gauge({
+        name: 'nepse_monitoring_alerts_firing',
+        help: 'Alerts firing now, by rule, kind and severity.',
+        labelNames: ['rule', 'kind', 'severity'],
+      }),
+  );
 }
 
 /** The proto form of a stored alert. */
@@ -119,19 +127,44 @@ export class AlertBook {
       const current = this.firing.get(key);
       if (o.firing && !current) {
         changes.push({
-          alertId: randomUUID(), key, rule: rule.name, kind: KIND_OF[rule.kind], severity: SEVERITY_OF[rule.severity], state: AlertState.FIRING,
-          labels: o.labels, value: o.value, threshold: o.threshold, summary: o.summary, startedAt: now, resolvedAt: undefined, announced: false,
+          alertId: randomUUID(),
+          key,
+          rule: rule.name,
+          kind: KIND_OF[rule.kind],
+          severity: SEVERITY_OF[rule.severity],
+          state: AlertState.FIRING,
+          labels: o.labels,
+          value: o.value,
+          threshold: o.threshold,
+          summary: o.summary,
+          startedAt: now,
+          resolvedAt: undefined,
+          announced: false,
         });
       } else if (o.firing && current) {
-        if (current.value !== o.value || current.summary !== o.summary) updates.push({ ...current, value: o.value, threshold: o.threshold, summary: o.summary });
+        if (current.value !== o.value || current.summary !== o.summary)
+          updates.push({ ...current, value: o.value, threshold: o.threshold, summary: o.summary });
       } else if (!o.firing && current) {
-        changes.push({ ...current, state: AlertState.RESOLVED, value: o.value, summary: `resolved: ${o.summary}`, resolvedAt: now, announced: false });
+        changes.push({
+          ...current,
+          state: AlertState.RESOLVED,
+          value: o.value,
+          summary: `resolved: ${o.summary}`,
+          resolvedAt: now,
+          announced: false,
+        });
       }
     }
     const prefix = `${rule.name}|`;
     for (const [key, current] of this.firing) {
       if (!key.startsWith(prefix) || observed.has(key) || outcome.keep(key.slice(prefix.length))) continue;
-      changes.push({ ...current, state: AlertState.RESOLVED, summary: `resolved: no longer in scope (${current.summary})`, resolvedAt: now, announced: false });
+      changes.push({
+        ...current,
+        state: AlertState.RESOLVED,
+        summary: `resolved: no longer in scope (${current.summary})`,
+        resolvedAt: now,
+        announced: false,
+      });
     }
     if (changes.length + updates.length === 0) return;
     // Stored first: what is announced or shown to watchers is what a restart will find.
@@ -144,7 +177,10 @@ export class AlertBook {
       const alert = toAlert(row);
       for (const listener of this.listeners) listener(alert);
       this.deps.webhook?.send(alert, now);
-      this.deps.logger.info({ alert: row.alertId, rule: row.rule, state: AlertState[row.state], labels: row.labels, value: row.value }, row.summary);
+      this.deps.logger.info(
+        { alert: row.alertId, rule: row.rule, state: AlertState[row.state], labels: row.labels, value: row.value },
+        row.summary,
+      );
     }
     if (changes.length) this.updateGauge();
   }
@@ -165,17 +201,27 @@ export class AlertBook {
       const { row, at } = this.outbox[0];
       const state = row.state === AlertState.FIRING ? 'FIRING' : 'RESOLVED';
       try {
-        await this.deps.events.publish(MeshEvents.alertRaised, row.labels.symbol || NO_KEY, create(AlertRaisedSchema, { alert: toAlert(row), occurredAt: timestampFromDate(at) }), {
-          msgId: `alerts.raised:${row.alertId}:${state}`,
-        });
+        await this.deps.events.publish(
+          MeshEvents.alertRaised,
+          row.labels.symbol || NO_KEY,
+          create(AlertRaisedSchema, { alert: toAlert(row), occurredAt: timestampFromDate(at) }),
+          {
+            msgId: `alerts.raised:${row.alertId}:${state}`,
+          },
+        );
       } catch (error) {
-        this.deps.logger.warn({ alert: row.alertId, err: (error as Error).message }, 'AlertRaised not published; retrying with the next evaluation');
+        this.deps.logger.warn(
+          { alert: row.alertId, err: (error as Error).message },
+          'AlertRaised not published; retrying with the next evaluation',
+        );
         return;
       }
       this.outbox.shift();
       // Flag the stored row only if it is still the alert's latest state; a newer one has its own flag.
       const latest = this.firing.get(row.key);
-      const superseded = this.outbox.some((o) => o.row.alertId === row.alertId) || (latest !== undefined && latest.alertId === row.alertId && latest.state !== row.state);
+      const superseded =
+        this.outbox.some((o) => o.row.alertId === row.alertId) ||
+        (latest !== undefined && latest.alertId === row.alertId && latest.state !== row.state);
       if (!superseded) {
         const current = latest?.alertId === row.alertId ? latest : row;
         await this.deps.store.saveAlerts([{ ...current, announced: true }]);
@@ -188,7 +234,12 @@ export class AlertBook {
     const counts = new Map<string, { rule: string; kind: string; severity: string; n: number }>();
     for (const row of this.firing.values()) {
       const id = `${row.rule}|${row.kind}|${row.severity}`;
-      const entry = counts.get(id) ?? { rule: row.rule, kind: KIND_LABEL[row.kind] ?? String(row.kind), severity: SEVERITY_LABEL[row.severity] ?? String(row.severity), n: 0 };
+      const entry = counts.get(id) ?? {
+        rule: row.rule,
+        kind: KIND_LABEL[row.kind] ?? String(row.kind),
+        severity: SEVERITY_LABEL[row.severity] ?? String(row.severity),
+        n: 0,
+      };
       entry.n++;
       counts.set(id, entry);
     }

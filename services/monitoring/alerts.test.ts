@@ -45,7 +45,15 @@ rules:
 /** Predictions of `version` for feature days `days` (indexes) of every symbol, right or wrong about the direction. */
 function predictions(version: number, days: number[], right: boolean, latencyMs: number): TestPrediction[] {
   return SYMBOLS.flatMap((symbol) =>
-    days.map((k) => ({ model: 'flip', version, symbol, featureDate: DAYS[k], baseClose: closeOn(k), predictedReturn: 0.01 * nextMove(k) * (right ? 1 : -1), latencyMs })),
+    days.map((k) => ({
+      model: 'flip',
+      version,
+      symbol,
+      featureDate: DAYS[k],
+      baseClose: closeOn(k),
+      predictedReturn: 0.01 * nextMove(k) * (right ? 1 : -1),
+      latencyMs,
+    })),
   );
 }
 
@@ -96,10 +104,15 @@ describe('monitoring: alerts', () => {
     );
     raisedSub = bed.bus.nc.subscribe('nepse.v1.alerts.raised.>', {
       callback: (error, m) => {
-        if (!error) raised.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', event: fromBinary(AlertRaisedSchema, m.data) });
+        if (!error)
+          raised.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', event: fromBinary(AlertRaisedSchema, m.data) });
       },
     });
-    for (const symbol of SYMBOLS) await bed.bars(symbol, DAYS.map((date, k) => ({ date, close: closeOn(k) })));
+    for (const symbol of SYMBOLS)
+      await bed.bars(
+        symbol,
+        DAYS.map((date, k) => ({ date, close: closeOn(k) })),
+      );
   });
 
   after(async () => {
@@ -130,11 +143,22 @@ describe('monitoring: alerts', () => {
     await bed.predict(predictions(1, [2], false, 900));
     await waitFor(async () => raisedOf('direction_floor').length >= 1, 'AlertRaised');
     await bed.monitoring.evaluator.evaluate();
-    assert.deepEqual(raisedOf('direction_floor').map((r) => [r.subject, r.msgId, r.event.alert?.state]), [
-      ['nepse.v1.alerts.raised._', `alerts.raised:${alert.alertId}:FIRING`, AlertState.FIRING],
-    ]);
-    assert.deepEqual((await firing('direction_floor')).map((a) => a.alertId), [alert.alertId]);
-    assert.equal(await metricValue(bed.monitoring.metricsPort, 'nepse_monitoring_alerts_firing', { rule: 'direction_floor', kind: 'directional_accuracy', severity: 'warning' }), 1);
+    assert.deepEqual(
+      raisedOf('direction_floor').map((r) => [r.subject, r.msgId, r.event.alert?.state]),
+      [['nepse.v1.alerts.raised._', `alerts.raised:${alert.alertId}:FIRING`, AlertState.FIRING]],
+    );
+    assert.deepEqual(
+      (await firing('direction_floor')).map((a) => a.alertId),
+      [alert.alertId],
+    );
+    assert.equal(
+      await metricValue(bed.monitoring.metricsPort, 'nepse_monitoring_alerts_firing', {
+        rule: 'direction_floor',
+        kind: 'directional_accuracy',
+        severity: 'warning',
+      }),
+      1,
+    );
     assert.equal(await metricValue(bed.monitoring.metricsPort, 'nepse_model_directional_accuracy', { model: 'flip', version: '1' }), 0);
   });
 
@@ -152,17 +176,26 @@ describe('monitoring: alerts', () => {
     const [alert] = await firing('direction_floor');
     await waitFor(() => watcher.seen.some((a) => a.alertId === alert.alertId), 'the firing alert first on the watch');
     await bed.predict(predictions(2, [3, 4, 5], true, 2));
-    await waitFor(async () => (await bed.client.listAlerts({ rule: 'direction_floor', state: AlertState.RESOLVED })).alerts.length === 1, 'the resolved alert');
+    await waitFor(
+      async () => (await bed.client.listAlerts({ rule: 'direction_floor', state: AlertState.RESOLVED })).alerts.length === 1,
+      'the resolved alert',
+    );
     const [resolved] = (await bed.client.listAlerts({ rule: 'direction_floor' })).alerts;
     assert.equal(resolved.alertId, alert.alertId);
     assert.equal(resolved.state, AlertState.RESOLVED);
     assert.ok(resolved.resolvedAt, 'resolved_at is set');
     await waitFor(() => raisedOf('direction_floor').length === 2, 'the second AlertRaised');
-    assert.deepEqual(raisedOf('direction_floor').map((r) => [r.event.alert?.alertId, r.event.alert?.state, r.msgId]), [
-      [alert.alertId, AlertState.FIRING, `alerts.raised:${alert.alertId}:FIRING`],
-      [alert.alertId, AlertState.RESOLVED, `alerts.raised:${alert.alertId}:RESOLVED`],
-    ]);
-    await waitFor(() => watcher.seen.some((a) => a.alertId === alert.alertId && a.state === AlertState.RESOLVED), 'the resolve on the watch');
+    assert.deepEqual(
+      raisedOf('direction_floor').map((r) => [r.event.alert?.alertId, r.event.alert?.state, r.msgId]),
+      [
+        [alert.alertId, AlertState.FIRING, `alerts.raised:${alert.alertId}:FIRING`],
+        [alert.alertId, AlertState.RESOLVED, `alerts.raised:${alert.alertId}:RESOLVED`],
+      ],
+    );
+    await waitFor(
+      () => watcher.seen.some((a) => a.alertId === alert.alertId && a.state === AlertState.RESOLVED),
+      'the resolve on the watch',
+    );
     await waitFor(() => watcher.heartbeats() > 0, 'a heartbeat');
     assert.equal(await watcher.stop(), 'cancelled');
     // v2 is served and right every time: no new episode for it, and the slow v1 is no longer served either.
@@ -172,7 +205,10 @@ describe('monitoring: alerts', () => {
     assert.equal(await metricValue(bed.monitoring.metricsPort, 'nepse_model_directional_accuracy', { model: 'flip', version: '2' }), 1);
     assert.equal(await metricValue(bed.monitoring.metricsPort, 'nepse_monitoring_alerts_firing', { rule: 'direction_floor' }), 0);
     await waitFor(() => posted.filter((p) => p.alert.alertId === alert.alertId).length === 2, 'both webhook posts');
-    assert.deepEqual(posted.filter((p) => p.alert.alertId === alert.alertId).map((p) => p.state), ['FIRING', 'RESOLVED']);
+    assert.deepEqual(
+      posted.filter((p) => p.alert.alertId === alert.alertId).map((p) => p.state),
+      ['FIRING', 'RESOLVED'],
+    );
   });
 
   it('fires stale-bars alerts per symbol once a session closed without its bar, and resolves one when the bar comes', async () => {
@@ -194,19 +230,40 @@ describe('monitoring: alerts', () => {
       pages.push(page.alerts.map((a) => a.labels.symbol));
       token = page.nextPageToken;
     } while (token && pages.length < 10);
-    assert.deepEqual(pages.map((p) => p.length), [4, 4, 2]);
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [4, 4, 2],
+    );
     assert.deepEqual(pages.flat().sort(), SYMBOLS);
 
     await bed.bars('SYM0', [{ date: '2024-01-10', close: 100 }]);
-    await waitFor(async () => (await bed.client.listAlerts({ symbol: 'SYM0', state: AlertState.RESOLVED })).alerts.length === 1, 'SYM0 to resolve');
+    await waitFor(
+      async () => (await bed.client.listAlerts({ symbol: 'SYM0', state: AlertState.RESOLVED })).alerts.length === 1,
+      'SYM0 to resolve',
+    );
     assert.equal((await firing('stale_bars')).length, 9);
-    assert.deepEqual(raisedOf('stale_bars').filter((r) => r.subject === 'nepse.v1.alerts.raised.SYM0').map((r) => r.event.alert?.state), [AlertState.FIRING, AlertState.RESOLVED]);
-    assert.equal(await metricValue(bed.monitoring.metricsPort, 'nepse_monitoring_alerts_firing', { rule: 'stale_bars', kind: 'stale_bars', severity: 'critical' }), 9);
+    assert.deepEqual(
+      raisedOf('stale_bars')
+        .filter((r) => r.subject === 'nepse.v1.alerts.raised.SYM0')
+        .map((r) => r.event.alert?.state),
+      [AlertState.FIRING, AlertState.RESOLVED],
+    );
+    assert.equal(
+      await metricValue(bed.monitoring.metricsPort, 'nepse_monitoring_alerts_firing', {
+        rule: 'stale_bars',
+        kind: 'stale_bars',
+        severity: 'critical',
+      }),
+      9,
+    );
     await waitFor(() => critical.seen.length === 11, 'ten firings and one resolve on the critical watch');
     assert.ok(critical.seen.every((a) => a.severity === AlertSeverity.CRITICAL));
     assert.equal(await critical.stop(), 'cancelled');
     const severe = await bed.client.listAlerts({ minSeverity: AlertSeverity.CRITICAL });
     assert.ok(severe.alerts.length === 10 && severe.alerts.every((a) => a.rule === 'stale_bars'));
-    assert.deepEqual((await bed.client.listAlerts({ modelName: 'flip' })).alerts.map((a) => a.rule).sort(), ['direction_floor', 'slow_predictions']);
+    assert.deepEqual((await bed.client.listAlerts({ modelName: 'flip' })).alerts.map((a) => a.rule).sort(), [
+      'direction_floor',
+      'slow_predictions',
+    ]);
   });
 });

@@ -48,7 +48,15 @@ describe('monitoring: PredictionsMade in batches', { timeout: 120_000 }, () => {
   /** Batches handled to the end (onData is called last). */
   let handled = 0;
   const start = () =>
-    startConsumers({ events: bus, store, scorer: new Scorer(store), models: new ModelsSeen(), logger: createLogger('monitoring', 'silent'), onData: () => handled++, concurrency: 1 });
+    startConsumers({
+      events: bus,
+      store,
+      scorer: new Scorer(store),
+      models: new ModelsSeen(),
+      logger: createLogger('monitoring', 'silent'),
+      onData: () => handled++,
+      concurrency: 1,
+    });
   const count = async (sql: string) => Number((await raw.query<{ n: number }>(sql))[0].n);
   const settled = async () => (await bus.consumerLag(PREDICTIONS_DURABLE)).total === 0;
 
@@ -60,14 +68,30 @@ describe('monitoring: PredictionsMade in batches', { timeout: 120_000 }, () => {
     bus = await connectEvents({ servers: nats.url, name: 'monitoring-batches-test', logger: createLogger('monitoring', 'silent') });
     await ensureStreams(bus);
     // The bars are known: each prediction of 1-4 January is scorable against the next day's close.
-    await store.insertActuals('NABIL', DAYS.map((date, i) => ({ date, close: 100 + i })), new Date());
+    await store.insertActuals(
+      'NABIL',
+      DAYS.map((date, i) => ({ date, close: 100 + i })),
+      new Date(),
+    );
     // Published before the consumer starts, so they arrive together as one batch.
     for (const [i, day] of DAYS.slice(0, 4).entries()) {
       const event = create(PredictionsMadeSchema, {
-        predictions: [{
-          predictionId: `p-${day}`, modelName: MODEL, modelVersion: 1, symbol: 'NABIL', featureDate: toProtoDate(day), predictedReturn: 0.01,
-          predictedClose: (100 + i) * Math.exp(0.01), baseClose: 100 + i, latencyMs: 2, instanceId: 'test', occurredAt: timestampFromMs(Date.now()), features: [0.5, 1.5],
-        }],
+        predictions: [
+          {
+            predictionId: `p-${day}`,
+            modelName: MODEL,
+            modelVersion: 1,
+            symbol: 'NABIL',
+            featureDate: toProtoDate(day),
+            predictedReturn: 0.01,
+            predictedClose: (100 + i) * Math.exp(0.01),
+            baseClose: 100 + i,
+            latencyMs: 2,
+            instanceId: 'test',
+            occurredAt: timestampFromMs(Date.now()),
+            features: [0.5, 1.5],
+          },
+        ],
       });
       await bus.publish(MeshEvents.predictionsMade, NO_KEY, event, { msgId: `predictions.made:p-${day}` });
     }
@@ -84,7 +108,11 @@ describe('monitoring: PredictionsMade in batches', { timeout: 120_000 }, () => {
   it('scores every prediction of a batch that failed after writing them, once it comes back', async () => {
     const before = await scoredSoFar();
     consumers = await start();
-    await waitFor(async () => (await settled()) && (await scoredSoFar()) - before === 4, 'the four predictions to be scored after the retry', { timeoutMs: 60_000 });
+    await waitFor(
+      async () => (await settled()) && (await scoredSoFar()) - before === 4,
+      'the four predictions to be scored after the retry',
+      { timeoutMs: 60_000 },
+    );
     assert.ok(store.scoreWrites >= 2, 'the first score write failed and was retried');
     assert.equal((await scoredSoFar()) - before, 4, 'each prediction counted as scored once');
     assert.equal(await count(`SELECT count() AS n FROM scores FINAL WHERE model_name = '${MODEL}'`), 4);
@@ -101,7 +129,9 @@ describe('monitoring: PredictionsMade in batches', { timeout: 120_000 }, () => {
     consumers = [];
     await bus.jsm.consumers.delete('NEPSE_EVENTS', PREDICTIONS_DURABLE);
     consumers = await start();
-    await waitFor(async () => handled > handledBefore && (await settled()), 'the batch to be handled and acked again', { timeoutMs: 60_000 });
+    await waitFor(async () => handled > handledBefore && (await settled()), 'the batch to be handled and acked again', {
+      timeoutMs: 60_000,
+    });
     assert.equal(await scoredSoFar(), scored, 'no prediction scored a second time');
     assert.equal(store.scoreWrites, writes, 'unchanged scores are not rewritten');
     assert.equal(await count(`SELECT count() AS n FROM scores FINAL WHERE model_name = '${MODEL}'`), 4);

@@ -26,7 +26,17 @@ rules:
 
 /** Predictions of `version` for feature days 0..n-1 of every symbol, off the truth by `error`. */
 const predictions = (version: number, n: number, error: number, shadow: boolean): TestPrediction[] =>
-  SYMBOLS.flatMap((symbol) => DAYS.slice(0, n).map((featureDate, k) => ({ model: 'champ', version, symbol, featureDate, baseClose: closeOn(k), predictedReturn: TRUE_RETURN + error, shadow })));
+  SYMBOLS.flatMap((symbol) =>
+    DAYS.slice(0, n).map((featureDate, k) => ({
+      model: 'champ',
+      version,
+      symbol,
+      featureDate,
+      baseClose: closeOn(k),
+      predictedReturn: TRUE_RETURN + error,
+      shadow,
+    })),
+  );
 
 describe('champion and challenger', () => {
   let bed: MonitoringBed;
@@ -47,11 +57,17 @@ describe('champion and challenger', () => {
     // The served v1 is off by 0.01, its shadow v2 by 0.002; v2 predicted a day fewer than v1.
     await bed.predict(predictions(1, 5, 0.01, false));
     await bed.predict(predictions(2, 4, -0.002, true));
-    for (const symbol of SYMBOLS) await bed.bars(symbol, DAYS.map((date, k) => ({ date, close: closeOn(k) })));
+    for (const symbol of SYMBOLS)
+      await bed.bars(
+        symbol,
+        DAYS.map((date, k) => ({ date, close: closeOn(k) })),
+      );
 
     const report = await waitFor(async () => {
       const { report: r } = await bed.client.getModelPerformance({ modelName: 'champ', modelVersion: 1 });
-      return r?.shadow && Number(r.live?.model?.count) === 5 * SYMBOLS.length && Number(r.shadow.champion?.count) === 4 * SYMBOLS.length ? r : undefined;
+      return r?.shadow && Number(r.live?.model?.count) === 5 * SYMBOLS.length && Number(r.shadow.champion?.count) === 4 * SYMBOLS.length
+        ? r
+        : undefined;
     }, 'v1 and its shadow scored');
     const side = report.shadow!;
     assert.equal(side.challengerVersion, 2);

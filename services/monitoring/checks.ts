@@ -8,7 +8,15 @@ import type { Observation, RuleOutcome } from './alert-book.js';
 import type { ModelInfoSource } from './model-info.js';
 import type { ModelsSeen } from './models-seen.js';
 import { addDays, featureDrift, liveFigures, windowOf } from './performance.js';
-import type { ChallengerBeatsRule, DirectionalAccuracyRule, FeatureDriftRule, LiveErrorRule, PredictionLatencyRule, Rule, StaleBarsRule } from './rules.js';
+import type {
+  ChallengerBeatsRule,
+  DirectionalAccuracyRule,
+  FeatureDriftRule,
+  LiveErrorRule,
+  PredictionLatencyRule,
+  Rule,
+  StaleBarsRule,
+} from './rules.js';
 import type { MonitoringStore } from './store.js';
 import { hoursOverdue } from './bar-overdue.js';
 import { shadowFigures } from './shadow-comparison.js';
@@ -40,7 +48,11 @@ class Outcome {
   }
   done(): RuleOutcome {
     const kept = this.kept;
-    return { rule: this.rule, observations: this.observations, keep: (key) => kept.some((k) => (k.endsWith('|') ? key.startsWith(k) : key === k)) };
+    return {
+      rule: this.rule,
+      observations: this.observations,
+      keep: (key) => kept.some((k) => (k.endsWith('|') ? key.startsWith(k) : key === k)),
+    };
   }
 }
 
@@ -62,7 +74,11 @@ async function liveError(rule: LiveErrorRule, deps: CheckDeps): Promise<RuleOutc
     }
     const ratio = live.model.maeReturn / backtestMae;
     out.observe({
-      key, labels: modelLabels(modelName, modelVersion), firing: ratio > rule.k, value: ratio, threshold: rule.k,
+      key,
+      labels: modelLabels(modelName, modelVersion),
+      firing: ratio > rule.k,
+      value: ratio,
+      threshold: rule.k,
       summary: `${modelName} v${modelVersion}: live MAE ${fixed(live.model.maeReturn, 5)} is ${fixed(ratio, 2)}x the backtest's ${fixed(backtestMae, 5)} over ${rule.window_days} days (${live.model.count} scored; bound ${rule.k}x)`,
     });
   }
@@ -80,7 +96,11 @@ async function directionalAccuracy(rule: DirectionalAccuracyRule, deps: CheckDep
     }
     const accuracy = live.model.directionalAccuracy;
     out.observe({
-      key, labels: modelLabels(modelName, modelVersion), firing: accuracy < rule.min_accuracy, value: accuracy, threshold: rule.min_accuracy,
+      key,
+      labels: modelLabels(modelName, modelVersion),
+      firing: accuracy < rule.min_accuracy,
+      value: accuracy,
+      threshold: rule.min_accuracy,
       summary: `${modelName} v${modelVersion}: directional accuracy ${fixed(accuracy * 100, 1)} % over ${rule.window_days} days (${live.model.count} scored; floor ${fixed(rule.min_accuracy * 100, 1)} %)`,
     });
   }
@@ -107,7 +127,11 @@ async function drift(rule: FeatureDriftRule, deps: CheckDeps): Promise<RuleOutco
         continue;
       }
       out.observe({
-        key: featureKey, labels: { ...modelLabels(modelName, modelVersion), feature: d.feature }, firing: d.psi > rule.max_psi, value: d.psi, threshold: rule.max_psi,
+        key: featureKey,
+        labels: { ...modelLabels(modelName, modelVersion), feature: d.feature },
+        firing: d.psi > rule.max_psi,
+        value: d.psi,
+        threshold: rule.max_psi,
         summary: `${modelName} v${modelVersion}: PSI of ${d.feature} is ${fixed(d.psi, 3)} over ${d.samples} live vectors (bound ${rule.max_psi})`,
       });
     }
@@ -126,7 +150,11 @@ async function staleBars(rule: StaleBarsRule, deps: CheckDeps): Promise<RuleOutc
     if (day < activeFrom) continue;
     const overdue = hoursOverdue(day, now, rule.session_close);
     out.observe({
-      key: symbol, labels: { symbol }, firing: overdue > rule.slack_hours, value: overdue, threshold: rule.slack_hours,
+      key: symbol,
+      labels: { symbol },
+      firing: overdue > rule.slack_hours,
+      value: overdue,
+      threshold: rule.slack_hours,
       summary: `${symbol}: last bar ${day}; the next session's bar is ${fixed(overdue, 1)} h past its ${rule.session_close} NPT close (slack ${rule.slack_hours} h)`,
     });
   }
@@ -144,7 +172,11 @@ async function latency(rule: PredictionLatencyRule, deps: CheckDeps): Promise<Ru
       continue;
     }
     out.observe({
-      key, labels: modelLabels(modelName, modelVersion), firing: p99 > rule.max_p99_ms, value: p99 / 1000, threshold: rule.max_p99_ms / 1000,
+      key,
+      labels: modelLabels(modelName, modelVersion),
+      firing: p99 > rule.max_p99_ms,
+      value: p99 / 1000,
+      threshold: rule.max_p99_ms / 1000,
       summary: `${modelName} v${modelVersion}: p99 latency ${fixed(p99, 1)} ms over the last ${rule.window_minutes} min (${samples} predictions; bound ${rule.max_p99_ms} ms)`,
     });
   }
@@ -170,7 +202,11 @@ async function challengerBeats(rule: ChallengerBeatsRule, deps: CheckDeps): Prom
     const challenger = sum('challenger') / count;
     const gain = champion > 0 ? (champion - challenger) / champion : 0;
     out.observe({
-      key, labels: { ...modelLabels(modelName, modelVersion), challenger_version: String(figures.challengerVersion) }, firing: gain > rule.margin, value: gain, threshold: rule.margin,
+      key,
+      labels: { ...modelLabels(modelName, modelVersion), challenger_version: String(figures.challengerVersion) },
+      firing: gain > rule.margin,
+      value: gain,
+      threshold: rule.margin,
       summary: `${modelName} v${figures.challengerVersion} (challenger) MAE ${fixed(challenger, 5)} vs v${modelVersion} ${fixed(champion, 5)}: ${fixed(100 * gain, 1)} % lower over the last ${days.length} sessions (${count} pairs; margin ${fixed(100 * rule.margin, 1)} %)`,
     });
   }

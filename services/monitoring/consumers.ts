@@ -82,7 +82,11 @@ export class PredictionIntake {
       const eventId = delivery.msgId ?? `seq:${delivery.seq}`;
       skipped += this.collect(event, delivery, eventId, latest, latencies);
     }
-    if (skipped) this.deps.logger.warn({ skipped, events: items.length, firstSeq: items[0]?.delivery.seq }, 'predictions without a model, a valid symbol, day or finite prices were skipped');
+    if (skipped)
+      this.deps.logger.warn(
+        { skipped, events: items.length, firstSeq: items[0]?.delivery.seq },
+        'predictions without a model, a valid symbol, day or finite prices were skipped',
+      );
 
     const fresh = [...latest].filter(([key, row]) => this.stored.get(key) !== fingerprint(row)).map(([, row]) => row);
     await Promise.all([
@@ -112,23 +116,45 @@ export class PredictionIntake {
     for (const p of event.predictions) {
       const symbol = normaliseSymbol(p.symbol);
       const featureDate = dayOfDate(p.featureDate);
-      if (!p.modelName || p.modelVersion < 1 || !isValidSymbol(symbol) || !featureDate || !finite(p.predictedReturn, p.predictedClose, p.baseClose) || p.baseClose <= 0) {
+      if (
+        !p.modelName ||
+        p.modelVersion < 1 ||
+        !isValidSymbol(symbol) ||
+        !featureDate ||
+        !finite(p.predictedReturn, p.predictedClose, p.baseClose) ||
+        p.baseClose <= 0
+      ) {
         skipped++;
         continue;
       }
       const occurredAt = p.occurredAt ? timestampDate(p.occurredAt) : delivery.publishedAt;
       const row: PredictionRow = {
-        modelName: p.modelName, modelVersion: p.modelVersion, symbol, featureDate, predictionId: p.predictionId, predictedReturn: p.predictedReturn,
-        predictedClose: p.predictedClose, baseClose: p.baseClose,
+        modelName: p.modelName,
+        modelVersion: p.modelVersion,
+        symbol,
+        featureDate,
+        predictionId: p.predictionId,
+        predictedReturn: p.predictedReturn,
+        predictedClose: p.predictedClose,
+        baseClose: p.baseClose,
         // A vector with a non-finite value cannot be stored as numbers; without it, drift leaves it out.
         features: p.features.every(Number.isFinite) ? [...p.features] : [],
-        degraded: p.degraded, instanceId: p.instanceId, occurredAt, shadow: p.shadow,
+        degraded: p.degraded,
+        instanceId: p.instanceId,
+        occurredAt,
+        shadow: p.shadow,
       };
       const key = scoreKey(row.modelName, row.modelVersion, symbol, featureDate);
       const before = latest.get(key);
       if (!before || before.occurredAt <= occurredAt) latest.set(key, row);
       const versionKey = `${eventId}|${row.modelName}@${row.modelVersion}`;
-      const group = latencies.get(versionKey) ?? { modelName: row.modelName, modelVersion: row.modelVersion, eventId, latencies: [], at: 0 };
+      const group = latencies.get(versionKey) ?? {
+        modelName: row.modelName,
+        modelVersion: row.modelVersion,
+        eventId,
+        latencies: [],
+        at: 0,
+      };
       if (Number.isFinite(p.latencyMs) && p.latencyMs >= 0) group.latencies.push(p.latencyMs);
       group.at = Math.max(group.at, occurredAt.getTime());
       latencies.set(versionKey, group);
@@ -140,12 +166,17 @@ export class PredictionIntake {
     this.stored.delete(key);
     this.stored.set(key, print);
     // Oldest first: Map iteration follows insertion order, and a re-stored key was moved to the end.
-    if (this.stored.size > REMEMBERED_KEYS) for (const k of this.stored.keys()) if (this.stored.delete(k) && this.stored.size <= REMEMBERED_KEYS * 0.9) break;
+    if (this.stored.size > REMEMBERED_KEYS)
+      for (const k of this.stored.keys()) if (this.stored.delete(k) && this.stored.size <= REMEMBERED_KEYS * 0.9) break;
   }
 }
 
 /** BarsIngested → actual closes, and the scores of predictions targeting them. */
-export async function handleBars(deps: Pick<ConsumerDeps, 'store' | 'scorer' | 'onData' | 'logger'>, event: BarsIngested, delivery: Pick<Delivery, 'publishedAt'>): Promise<void> {
+export async function handleBars(
+  deps: Pick<ConsumerDeps, 'store' | 'scorer' | 'onData' | 'logger'>,
+  event: BarsIngested,
+  delivery: Pick<Delivery, 'publishedAt'>,
+): Promise<void> {
   const symbol = normaliseSymbol(event.symbol);
   if (!isValidSymbol(symbol)) return;
   const bars: { date: string; close: number }[] = [];
@@ -169,14 +200,20 @@ export async function startConsumers(deps: ConsumerDeps): Promise<EventSubscript
   const predictions = await deps.events.consumeBatches(
     MeshEvents.predictionsMade,
     {
-      durable: PREDICTIONS_DURABLE, concurrency: deps.concurrency, ackWaitMs: 60_000, maxBatch: PREDICTIONS_BATCH, maxBatchBytes: PREDICTIONS_BATCH_BYTES,
+      durable: PREDICTIONS_DURABLE,
+      concurrency: deps.concurrency,
+      ackWaitMs: 60_000,
+      maxBatch: PREDICTIONS_BATCH,
+      maxBatchBytes: PREDICTIONS_BATCH_BYTES,
       // Room for full batches in flight and the next ones arriving (the server's default, 1,000, would cap a batch well below PREDICTIONS_BATCH).
       maxAckPending: PREDICTIONS_BATCH * (deps.concurrency + 2),
     },
     (items) => intake.handleBatch(items),
   );
   try {
-    const bars = await deps.events.consume(MeshEvents.barsIngested, { durable: BARS_DURABLE, ackWaitMs: 60_000 }, (event, delivery) => handleBars(deps, event, delivery));
+    const bars = await deps.events.consume(MeshEvents.barsIngested, { durable: BARS_DURABLE, ackWaitMs: 60_000 }, (event, delivery) =>
+      handleBars(deps, event, delivery),
+    );
     return [predictions, bars];
   } catch (error) {
     await predictions.stop();

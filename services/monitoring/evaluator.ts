@@ -19,10 +19,25 @@ export const GAUGE_WINDOW_DAYS = 30;
 function modelGauges() {
   const gauge = (name: string, help: string, labelNames: string[]) => metric(name, () => new Gauge({ name, help, labelNames }));
   return {
-    liveMae: gauge('nepse_model_live_mae', `Live MAE of the predicted log return over the last ${GAUGE_WINDOW_DAYS} days of scored predictions.`, ['model', 'version']),
-    baselineMae: gauge('nepse_model_baseline_mae', `MAE of the NO_CHANGE baseline on the same (symbol, day) pairs, log-return units.`, ['model', 'version']),
-    direction: gauge('nepse_model_directional_accuracy', `Fraction of live predictions with the sign of the realised return, last ${GAUGE_WINDOW_DAYS} days.`, ['model', 'version']),
-    psi: gauge('nepse_model_feature_psi', `Population stability index of each feature's live values against the training distribution, last ${GAUGE_WINDOW_DAYS} days.`, ['model', 'version', 'feature']),
+    liveMae: gauge(
+      'nepse_model_live_mae',
+      `Live MAE of the predicted log return over the last ${GAUGE_WINDOW_DAYS} days of scored predictions.`,
+      ['model', 'version'],
+    ),
+    baselineMae: gauge('nepse_model_baseline_mae', `MAE of the NO_CHANGE baseline on the same (symbol, day) pairs, log-return units.`, [
+      'model',
+      'version',
+    ]),
+    direction: gauge(
+      'nepse_model_directional_accuracy',
+      `Fraction of live predictions with the sign of the realised return, last ${GAUGE_WINDOW_DAYS} days.`,
+      ['model', 'version'],
+    ),
+    psi: gauge(
+      'nepse_model_feature_psi',
+      `Population stability index of each feature's live values against the training distribution, last ${GAUGE_WINDOW_DAYS} days.`,
+      ['model', 'version', 'feature'],
+    ),
   };
 }
 
@@ -107,7 +122,14 @@ export class Evaluator {
   }
 
   private async updateGauges(): Promise<void> {
-    const values: { labels: Record<string, string>; count: number; live: number; baseline: number; direction: number; psi: { feature: string; value: number }[] }[] = [];
+    const values: {
+      labels: Record<string, string>;
+      count: number;
+      live: number;
+      baseline: number;
+      direction: number;
+      psi: { feature: string; value: number }[];
+    }[] = [];
     for (const { modelName, modelVersion } of this.deps.models.servedVersions()) {
       const scope = { modelName, modelVersion, symbol: '' };
       const live = await liveFigures(this.deps.store, scope, GAUGE_WINDOW_DAYS);
@@ -116,7 +138,10 @@ export class Evaluator {
       if (live.model.count === 0 && drifts.length === 0) continue;
       values.push({
         labels: { model: modelName, version: String(modelVersion) },
-        count: live.model.count, live: live.model.maeReturn, baseline: live.noChange.maeReturn, direction: live.model.directionalAccuracy,
+        count: live.model.count,
+        live: live.model.maeReturn,
+        baseline: live.noChange.maeReturn,
+        direction: live.model.directionalAccuracy,
         psi: drifts.map((d) => ({ feature: d.feature, value: d.psi })),
       });
     }

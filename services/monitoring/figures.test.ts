@@ -19,7 +19,10 @@ describe('NEPSE session calendar', () => {
 
 describe('population stability index', () => {
   it('bins like the contract (value on an edge goes right) and uses epsilon for empty bins', () => {
-    assert.deepEqual([-2, -1, 0, 0.5, 1, 5].map((v) => binIndex([-1, 0, 1], v)), [0, 1, 2, 2, 3, 3]);
+    assert.deepEqual(
+      [-2, -1, 0, 0.5, 1, 5].map((v) => binIndex([-1, 0, 1], v)),
+      [0, 1, 2, 2, 3, 3],
+    );
     const bins = { binEdges: [0], binFractions: [0.5, 0.5] };
     assert.equal(psi([-1, 1, -2, 2], bins)?.psi, 0);
     // 3 of 4 left: (0.75 − 0.5)·ln(0.75/0.5) + (0.25 − 0.5)·ln(0.25/0.5)

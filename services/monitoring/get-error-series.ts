@@ -1,5 +1,9 @@
 import { create } from '@bufbuild/protobuf';
-import { GetErrorSeriesResponseSchema, type GetErrorSeriesRequest, type GetErrorSeriesResponse } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import {
+  GetErrorSeriesResponseSchema,
+  type GetErrorSeriesRequest,
+  type GetErrorSeriesResponse,
+} from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
 import { rangeBounds, requireSymbol, toProtoDate } from '../../lib/market/index.js';
 import type { ModelsSeen } from './models-seen.js';
@@ -39,7 +43,14 @@ export function rollingErrors(days: readonly DayErrors[], rollingDays: number): 
     add(day, 1);
     if (i >= rollingDays) add(days[i - rollingDays], -1);
     const n = sum.count;
-    return { day: day.day, count: n, maeReturn: sum.absReturn / n, maeClose: sum.absClose / n, noChangeMaeReturn: sum.baseAbsReturn / n, noChangeMaeClose: sum.baseAbsClose / n };
+    return {
+      day: day.day,
+      count: n,
+      maeReturn: sum.absReturn / n,
+      maeClose: sum.absClose / n,
+      noChangeMaeReturn: sum.baseAbsReturn / n,
+      noChangeMaeClose: sum.baseAbsClose / n,
+    };
   });
 }
 
@@ -47,17 +58,26 @@ export function rollingErrors(days: readonly DayErrors[], rollingDays: number): 
  * GetErrorSeries: the model's live error per scored target day (or rolling over the latest scored
  * days) beside NO_CHANGE on the same predictions, oldest first, the latest `max_points` of them.
  */
-export async function getErrorSeries(deps: { store: MonitoringStore; models: ModelsSeen }, request: GetErrorSeriesRequest): Promise<GetErrorSeriesResponse> {
+export async function getErrorSeries(
+  deps: { store: MonitoringStore; models: ModelsSeen },
+  request: GetErrorSeriesRequest,
+): Promise<GetErrorSeriesResponse> {
   const modelName = modelNameField(request.modelName, true);
   const modelVersion = modelVersionField(request.modelVersion);
   const symbol = request.symbol.trim() === '' ? '' : requireSymbol(request.symbol);
   const { from, to } = rangeBounds(request.range, 'range');
   const rollingDays = request.rollingDays === 0 ? 1 : request.rollingDays;
   if (rollingDays < 1 || rollingDays > MAX_ROLLING_DAYS) {
-    throw new InvalidArgumentError({ field: 'rolling_days', description: `must be 1 to ${MAX_ROLLING_DAYS} (0 means 1), got ${request.rollingDays}` });
+    throw new InvalidArgumentError({
+      field: 'rolling_days',
+      description: `must be 1 to ${MAX_ROLLING_DAYS} (0 means 1), got ${request.rollingDays}`,
+    });
   }
   if (request.maxPoints < 0 || request.maxPoints > MAX_POINTS) {
-    throw new InvalidArgumentError({ field: 'max_points', description: `must be 1 to ${MAX_POINTS} (0 means ${DEFAULT_MAX_POINTS}), got ${request.maxPoints}` });
+    throw new InvalidArgumentError({
+      field: 'max_points',
+      description: `must be 1 to ${MAX_POINTS} (0 means ${DEFAULT_MAX_POINTS}), got ${request.maxPoints}`,
+    });
   }
   const maxPoints = request.maxPoints || DEFAULT_MAX_POINTS;
   requireSeen(deps.models, modelName, modelVersion);
@@ -70,7 +90,12 @@ export async function getErrorSeries(deps: { store: MonitoringStore; models: Mod
     symbol,
     rollingDays,
     points: points.map((p) => ({
-      targetDate: toProtoDate(p.day), count: BigInt(p.count), maeReturn: p.maeReturn, maeClose: p.maeClose, noChangeMaeReturn: p.noChangeMaeReturn, noChangeMaeClose: p.noChangeMaeClose,
+      targetDate: toProtoDate(p.day),
+      count: BigInt(p.count),
+      maeReturn: p.maeReturn,
+      maeClose: p.maeClose,
+      noChangeMaeReturn: p.noChangeMaeReturn,
+      noChangeMaeClose: p.noChangeMaeClose,
     })),
   });
 }

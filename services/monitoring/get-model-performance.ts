@@ -1,7 +1,11 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { Baseline, type ForecastMetricsSchema } from '../../gen/nepse/market/v1/market_pb.js';
-import { GetModelPerformanceResponseSchema, type GetModelPerformanceRequest, type GetModelPerformanceResponse } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import {
+  GetModelPerformanceResponseSchema,
+  type GetModelPerformanceRequest,
+  type GetModelPerformanceResponse,
+} from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
 import { requireSymbol, toProtoDate } from '../../lib/market/index.js';
 import type { ModelInfoSource } from './model-info.js';
@@ -23,7 +27,13 @@ export interface PerformanceDeps {
 }
 
 const metrics = (a: Aggregate): MessageInitShape<typeof ForecastMetricsSchema> => ({
-  count: BigInt(a.count), maeReturn: a.maeReturn, rmseReturn: a.rmseReturn, maeClose: a.maeClose, rmseClose: a.rmseClose, mapeClose: a.mapeClose, directionalAccuracy: a.directionalAccuracy,
+  count: BigInt(a.count),
+  maeReturn: a.maeReturn,
+  rmseReturn: a.rmseReturn,
+  maeClose: a.maeClose,
+  rmseClose: a.rmseClose,
+  mapeClose: a.mapeClose,
+  directionalAccuracy: a.directionalAccuracy,
 });
 
 /**
@@ -31,23 +41,35 @@ const metrics = (a: Aggregate): MessageInitShape<typeof ForecastMetricsSchema> =
  * window; for one version also its backtest figures and per-feature drift from the registry
  * (left out, not failed, when the registry does not answer in time).
  */
-export async function getModelPerformance(deps: PerformanceDeps, request: GetModelPerformanceRequest): Promise<GetModelPerformanceResponse> {
+export async function getModelPerformance(
+  deps: PerformanceDeps,
+  request: GetModelPerformanceRequest,
+): Promise<GetModelPerformanceResponse> {
   const modelName = modelNameField(request.modelName, true);
   modelVersionField(request.modelVersion);
   const symbol = request.symbol.trim() === '' ? '' : requireSymbol(request.symbol);
   const windowDays = request.windowDays === 0 ? DEFAULT_WINDOW_DAYS : request.windowDays;
   if (windowDays < 1 || windowDays > MAX_WINDOW_DAYS) {
-    throw new InvalidArgumentError({ field: 'window_days', description: `must be 1 to ${MAX_WINDOW_DAYS} (0 means ${DEFAULT_WINDOW_DAYS}), got ${request.windowDays}` });
+    throw new InvalidArgumentError({
+      field: 'window_days',
+      description: `must be 1 to ${MAX_WINDOW_DAYS} (0 means ${DEFAULT_WINDOW_DAYS}), got ${request.windowDays}`,
+    });
   }
   requireSeen(deps.models, modelName, request.modelVersion);
 
   const scope = { modelName, modelVersion: request.modelVersion, symbol };
   const single = request.modelVersion > 0;
-  const [live, lookup] = await Promise.all([liveFigures(deps.store, scope, windowDays), single ? deps.info.lookup(modelName, request.modelVersion) : undefined]);
+  const [live, lookup] = await Promise.all([
+    liveFigures(deps.store, scope, windowDays),
+    single ? deps.info.lookup(modelName, request.modelVersion) : undefined,
+  ]);
   const info = lookup && 'found' in lookup ? lookup.found : undefined;
   const drifts = info ? await featureDrift(deps.store, scope, live.window, info.distributions) : [];
   // Champion beside challenger: the version's shadow scored on the same bars in the same window.
-  const shadow = single && live.window ? await shadowFigures(deps.store, modelName, request.modelVersion, symbol, live.window.from, live.window.to) : undefined;
+  const shadow =
+    single && live.window
+      ? await shadowFigures(deps.store, modelName, request.modelVersion, symbol, live.window.from, live.window.to)
+      : undefined;
   return create(GetModelPerformanceResponseSchema, {
     report: {
       modelName,

@@ -31,7 +31,8 @@ describe('monitoring: past predictions against actual closes, and the live error
   let bed: MonitoringBed;
   const model = 'hand';
   const list = (request: Record<string, unknown>) => bed.client.listScoredPredictions({ symbol: 'NABIL', ...request });
-  const byDay = (rows: readonly ScoredPrediction[]) => rows.map((p) => `${p.modelName}@${p.modelVersion} ${dayOf(p.featureDate)}→${dayOf(p.targetDate) || 'pending'}`);
+  const byDay = (rows: readonly ScoredPrediction[]) =>
+    rows.map((p) => `${p.modelName}@${p.modelVersion} ${dayOf(p.featureDate)}→${dayOf(p.targetDate) || 'pending'}`);
 
   before(async () => {
     bed = await startMonitoringBed({}, { rules: [] });
@@ -51,7 +52,10 @@ describe('monitoring: past predictions against actual closes, and the live error
       { model, version: 1, symbol: 'NICA', featureDate: '2024-01-01', baseClose: 200, predictedReturn: 0.01 },
       { model: 'other', version: 3, symbol: 'NABIL', featureDate: '2024-01-02', baseClose: 110, predictedReturn: 0 },
     ]);
-    await waitFor(async () => (await list({ modelName: model })).predictions.filter((p) => p.scored).length === 2, 'the NABIL predictions whose bars came first to be scored');
+    await waitFor(
+      async () => (await list({ modelName: model })).predictions.filter((p) => p.scored).length === 2,
+      'the NABIL predictions whose bars came first to be scored',
+    );
   });
 
   after(async () => {
@@ -86,7 +90,12 @@ describe('monitoring: past predictions against actual closes, and the live error
 
   it('lists every model of the symbol in pages, and narrows to a range of feature days', async () => {
     const all = (await list({})).predictions;
-    assert.deepEqual(byDay(all), ['hand@1 2024-01-03→2024-01-04', 'other@3 2024-01-02→2024-01-03', 'hand@1 2024-01-02→2024-01-03', 'hand@1 2024-01-01→2024-01-02']);
+    assert.deepEqual(byDay(all), [
+      'hand@1 2024-01-03→2024-01-04',
+      'other@3 2024-01-02→2024-01-03',
+      'hand@1 2024-01-02→2024-01-03',
+      'hand@1 2024-01-01→2024-01-02',
+    ]);
     const first = await list({ pageSize: 3 });
     assert.equal(first.predictions.length, 3);
     assert.notEqual(first.nextPageToken, '');
@@ -101,7 +110,14 @@ describe('monitoring: past predictions against actual closes, and the live error
   it('gives the error of each scored day beside NO_CHANGE, pooled over symbols or for one', async () => {
     const { points, rollingDays } = await bed.client.getErrorSeries({ modelName: model, modelVersion: 1 });
     assert.equal(rollingDays, 1);
-    assert.deepEqual(points.map((p) => [dayOf(p.targetDate), Number(p.count)]), [['2024-01-02', 2], ['2024-01-03', 1], ['2024-01-04', 1]]);
+    assert.deepEqual(
+      points.map((p) => [dayOf(p.targetDate), Number(p.count)]),
+      [
+        ['2024-01-02', 2],
+        ['2024-01-03', 1],
+        ['2024-01-04', 1],
+      ],
+    );
     close(points[0].maeReturn, (E.nabil1.r + E.nica1.r) / 2, 'MAE of 2 January, NABIL and NICA');
     close(points[0].noChangeMaeReturn, (E.nabil1.br + E.nica1.br) / 2, 'NO_CHANGE MAE of 2 January');
     close(points[0].maeClose, (E.nabil1.c + E.nica1.c) / 2, 'MAE of the close on 2 January', 1e-5);
@@ -110,20 +126,32 @@ describe('monitoring: past predictions against actual closes, and the live error
 
     const nica = await bed.client.getErrorSeries({ modelName: model, symbol: 'nica' });
     assert.equal(nica.symbol, 'NICA');
-    assert.deepEqual(nica.points.map((p) => [dayOf(p.targetDate), Number(p.count)]), [['2024-01-02', 1]]);
+    assert.deepEqual(
+      nica.points.map((p) => [dayOf(p.targetDate), Number(p.count)]),
+      [['2024-01-02', 1]],
+    );
     close(nica.points[0].maeReturn, E.nica1.r, 'NICA alone');
   });
 
   it('rolls over the latest scored days, keeps the latest points and honours the range', async () => {
     const rolled = await bed.client.getErrorSeries({ modelName: model, rollingDays: 2 });
-    assert.deepEqual(rolled.points.map((p) => Number(p.count)), [2, 3, 2]);
+    assert.deepEqual(
+      rolled.points.map((p) => Number(p.count)),
+      [2, 3, 2],
+    );
     close(rolled.points[1].maeReturn, (E.nabil1.r + E.nica1.r + E.nabil2.r) / 3, 'MAE over 2 and 3 January');
     close(rolled.points[2].noChangeMaeReturn, (E.nabil2.br + E.nabil3.br) / 2, 'NO_CHANGE MAE over 3 and 4 January');
     // The one point kept still averages over the day before it.
     const last = await bed.client.getErrorSeries({ modelName: model, rollingDays: 2, maxPoints: 1 });
-    assert.deepEqual(last.points.map((p) => [dayOf(p.targetDate), Number(p.count)]), [['2024-01-04', 2]]);
+    assert.deepEqual(
+      last.points.map((p) => [dayOf(p.targetDate), Number(p.count)]),
+      [['2024-01-04', 2]],
+    );
     const ranged = await bed.client.getErrorSeries({ modelName: model, range: { start: toProtoDate('2024-01-03') } });
-    assert.deepEqual(ranged.points.map((p) => dayOf(p.targetDate)), ['2024-01-03', '2024-01-04']);
+    assert.deepEqual(
+      ranged.points.map((p) => dayOf(p.targetDate)),
+      ['2024-01-03', '2024-01-04'],
+    );
   });
 
   it('answers INVALID_ARGUMENT naming the field, and NOT_FOUND for a model never seen', async () => {
@@ -140,9 +168,19 @@ describe('monitoring: past predictions against actual closes, and the live error
     assert.deepEqual(await listing({ symbol: 'NABIL', modelName: model, modelVersion: -1 }), { code: invalid, field: 'model_version' });
     assert.deepEqual(await listing({ symbol: 'NABIL', pageSize: -1 }), { code: invalid, field: 'page_size' });
     assert.deepEqual(await listing({ symbol: 'NABIL', pageToken: 'not-a-token' }), { code: invalid, field: 'page_token' });
-    assert.deepEqual(await listing({ symbol: 'NABIL', range: { start: { year: 2024, month: 2, day: 30 } } }), { code: invalid, field: 'range.start' });
-    assert.deepEqual(await listing({ symbol: 'NABIL', range: { start: toProtoDate('2024-01-03'), end: toProtoDate('2024-01-01') } }), { code: invalid, field: 'range.end' });
-    assert.equal((await bed.client.listScoredPredictions({ symbol: 'NABIL', pageSize: 5000 })).predictions.length, 4, 'a page size above the cap is capped');
+    assert.deepEqual(await listing({ symbol: 'NABIL', range: { start: { year: 2024, month: 2, day: 30 } } }), {
+      code: invalid,
+      field: 'range.start',
+    });
+    assert.deepEqual(await listing({ symbol: 'NABIL', range: { start: toProtoDate('2024-01-03'), end: toProtoDate('2024-01-01') } }), {
+      code: invalid,
+      field: 'range.end',
+    });
+    assert.equal(
+      (await bed.client.listScoredPredictions({ symbol: 'NABIL', pageSize: 5000 })).predictions.length,
+      4,
+      'a page size above the cap is capped',
+    );
 
     const series = (request: Record<string, unknown>) => refusal(bed.client.getErrorSeries(request));
     assert.deepEqual(await series({}), { code: invalid, field: 'model_name' });
@@ -151,7 +189,10 @@ describe('monitoring: past predictions against actual closes, and the live error
     assert.deepEqual(await series({ modelName: model, rollingDays: 251 }), { code: invalid, field: 'rolling_days' });
     assert.deepEqual(await series({ modelName: model, rollingDays: -1 }), { code: invalid, field: 'rolling_days' });
     assert.deepEqual(await series({ modelName: model, maxPoints: 3651 }), { code: invalid, field: 'max_points' });
-    assert.deepEqual(await series({ modelName: model, range: { end: { year: 2024, month: 13, day: 1 } } }), { code: invalid, field: 'range.end' });
+    assert.deepEqual(await series({ modelName: model, range: { end: { year: 2024, month: 13, day: 1 } } }), {
+      code: invalid,
+      field: 'range.end',
+    });
     assert.deepEqual(await series({ modelName: 'ghost' }), { code: grpc.status.NOT_FOUND, field: 'model' });
     assert.deepEqual(await series({ modelName: model, modelVersion: 9 }), { code: grpc.status.NOT_FOUND, field: 'model' });
   });

@@ -1,5 +1,11 @@
 import { create } from '@bufbuild/protobuf';
-import { AlertSeverity, AlertState, ListAlertsResponseSchema, type ListAlertsRequest, type ListAlertsResponse } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import {
+  AlertSeverity,
+  AlertState,
+  ListAlertsResponseSchema,
+  type ListAlertsRequest,
+  type ListAlertsResponse,
+} from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
 import { decodePageToken, encodePageToken, pageSize, requireSymbol } from '../../lib/market/index.js';
 import { toAlert } from './alert-book.js';
@@ -26,7 +32,15 @@ export async function listAlerts(store: MonitoringStore, request: ListAlertsRequ
   const state = enumValue(AlertState, request.state, 'state');
   const minSeverity = enumValue(AlertSeverity, request.minSeverity, 'min_severity');
   const symbol = request.symbol.trim() === '' ? '' : requireSymbol(request.symbol);
-  const rows = await store.listAlerts({ state, minSeverity, rule: request.rule.trim(), modelName: request.modelName.trim(), symbol, before, limit: limit + 1 });
+  const rows = await store.listAlerts({
+    state,
+    minSeverity,
+    rule: request.rule.trim(),
+    modelName: request.modelName.trim(),
+    symbol,
+    before,
+    limit: limit + 1,
+  });
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return create(ListAlertsResponseSchema, {

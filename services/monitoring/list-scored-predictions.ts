@@ -1,8 +1,20 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { ListScoredPredictionsResponseSchema, type ListScoredPredictionsRequest, type ListScoredPredictionsResponse } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import {
+  ListScoredPredictionsResponseSchema,
+  type ListScoredPredictionsRequest,
+  type ListScoredPredictionsResponse,
+} from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { InvalidArgumentError } from '../../lib/grpc/index.js';
-import { decodePageToken, encodePageToken, MODEL_NAME_CHARS, pageSize, rangeBounds, requireSymbol, toProtoDate } from '../../lib/market/index.js';
+import {
+  decodePageToken,
+  encodePageToken,
+  MODEL_NAME_CHARS,
+  pageSize,
+  rangeBounds,
+  requireSymbol,
+  toProtoDate,
+} from '../../lib/market/index.js';
 import { modelNameField, modelVersionField } from './request-fields.js';
 import type { MonitoringStore, PredictionFilter, ScoredPredictionRow } from './store.js';
 
@@ -44,12 +56,16 @@ const toMessage = (row: ScoredPredictionRow) => ({
  * NO_CHANGE once scored; what a chart of predictions against actual closes draws. A model never
  * seen lists nothing (the symbol may simply not be predicted yet).
  */
-export async function listScoredPredictions(store: MonitoringStore, request: ListScoredPredictionsRequest): Promise<ListScoredPredictionsResponse> {
+export async function listScoredPredictions(
+  store: MonitoringStore,
+  request: ListScoredPredictionsRequest,
+): Promise<ListScoredPredictionsResponse> {
   if (request.symbol.trim() === '') throw new InvalidArgumentError({ field: 'symbol', description: 'symbol is required' });
   const symbol = requireSymbol(request.symbol);
   const modelName = modelNameField(request.modelName, false);
   const modelVersion = modelVersionField(request.modelVersion);
-  if (modelVersion > 0 && modelName === '') throw new InvalidArgumentError({ field: 'model_name', description: 'a model_version needs the model_name it belongs to' });
+  if (modelVersion > 0 && modelName === '')
+    throw new InvalidArgumentError({ field: 'model_name', description: 'a model_version needs the model_name it belongs to' });
   const { from, to } = rangeBounds(request.range, 'range');
   const limit = pageSize(request.pageSize);
   const after = decodeCursor(request.pageToken);

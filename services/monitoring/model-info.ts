@@ -63,7 +63,10 @@ export class ModelInfoSource {
       return response.modelVersion?.version ?? 0;
     } catch (error) {
       if ((error as { code?: number }).code === grpc.status.NOT_FOUND) return 0;
-      this.logger.debug({ model: name, err: (error as Error).message }, 'registry did not say the Production version; going by the latest prediction');
+      this.logger.debug(
+        { model: name, err: (error as Error).message },
+        'registry did not say the Production version; going by the latest prediction',
+      );
       return undefined;
     }
   }
@@ -90,4 +93,3 @@ export class ModelInfoSource {
     }
   }
 }
-

@@ -38,10 +38,16 @@ describe('monitoring: scoring predictions against the bars that follow them', ()
       { model, version: 1, symbol: 'NABIL', featureDate: '2024-01-04', baseClose: 100, predictedReturn: 0.01 },
       { model, version: 1, symbol: 'NICA', featureDate: '2024-01-01', baseClose: 200, predictedReturn: 0.01 },
     ]);
-    await waitFor(async () => Number((await report({ symbol: 'NABIL' })).live?.model?.count) === 2, 'the two predictions whose bars came first to be scored');
+    await waitFor(
+      async () => Number((await report({ symbol: 'NABIL' })).live?.model?.count) === 2,
+      'the two predictions whose bars came first to be scored',
+    );
     // The bar of 4 January arrives after its prediction.
     await bed.bars('NABIL', [{ date: '2024-01-04', close: 100 }]);
-    await waitFor(async () => Number((await report({ symbol: 'NABIL' })).live?.model?.count) === 3, 'the third prediction to be scored once its bar came');
+    await waitFor(
+      async () => Number((await report({ symbol: 'NABIL' })).live?.model?.count) === 3,
+      'the third prediction to be scored once its bar came',
+    );
   });
 
   after(async () => {
@@ -99,7 +105,15 @@ describe('monitoring: scoring predictions against the bars that follow them', ()
   it('does not count repeated predictions, redelivered events or re-imported bars twice', async () => {
     const scoredBefore = await metricValue(bed.monitoring.metricsPort, 'nepse_monitoring_predictions_scored_total', { model });
     assert.equal(scoredBefore, 4);
-    const repeat = { model, version: 1, symbol: 'NABIL', featureDate: '2024-01-02', baseClose: 110, predictedReturn: 0.02, predictedClose: 112.2221474 };
+    const repeat = {
+      model,
+      version: 1,
+      symbol: 'NABIL',
+      featureDate: '2024-01-02',
+      baseClose: 110,
+      predictedReturn: 0.02,
+      predictedClose: 112.2221474,
+    };
     // A streaming client asking the same thing a thousand times, in one event and in another.
     await bed.predict(Array.from({ length: 1000 }, () => repeat));
     await bed.predict([repeat, { model, version: 1, symbol: 'NABIL', featureDate: '2024-01-04', baseClose: 100, predictedReturn: 0.01 }]);
@@ -108,7 +122,8 @@ describe('monitoring: scoring predictions against the bars that follow them', ()
       { date: '2024-01-02', close: 110 },
       { date: '2024-01-03', close: 99 },
     ]);
-    const lag = async () => (await bed.bus.consumerLag('monitoring-predictions')).total + (await bed.bus.consumerLag('monitoring-bars')).total;
+    const lag = async () =>
+      (await bed.bus.consumerLag('monitoring-predictions')).total + (await bed.bus.consumerLag('monitoring-bars')).total;
     await waitFor(async () => (await lag()) === 0, 'both consumers to catch up');
     await bed.monitoring.evaluator.evaluate();
     const r = await report({ symbol: 'NABIL' });
@@ -156,7 +171,10 @@ describe('monitoring: scoring predictions against the bars that follow them', ()
     const list = (request: Record<string, unknown>) => refusal(bed.client.listAlerts(request));
     assert.deepEqual(await list({ pageSize: -1 }), { code: invalid, field: 'page_size' });
     assert.deepEqual(await list({ pageToken: 'not-a-token' }), { code: invalid, field: 'page_token' });
-    assert.deepEqual(await list({ pageToken: Buffer.from(JSON.stringify({ after: 'x' })).toString('base64url') }), { code: invalid, field: 'page_token' });
+    assert.deepEqual(await list({ pageToken: Buffer.from(JSON.stringify({ after: 'x' })).toString('base64url') }), {
+      code: invalid,
+      field: 'page_token',
+    });
     assert.deepEqual(await list({ state: 7 }), { code: invalid, field: 'state' });
     assert.deepEqual(await list({ minSeverity: 9 }), { code: invalid, field: 'min_severity' });
     assert.deepEqual(await list({ symbol: 'bad symbol' }), { code: invalid, field: 'symbol' });

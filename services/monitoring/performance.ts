@@ -39,7 +39,11 @@ const EMPTY: Aggregate = { count: 0, maeReturn: 0, rmseReturn: 0, maeClose: 0, r
  * The window of a scope: ending at its latest scored target day or, before anything is scored,
  * at its latest feature day (so pending predictions and drift are still reported).
  */
-export async function windowOf(store: MonitoringStore, scope: Scope, windowDays: number): Promise<{ from: string; to: string } | undefined> {
+export async function windowOf(
+  store: MonitoringStore,
+  scope: Scope,
+  windowDays: number,
+): Promise<{ from: string; to: string } | undefined> {
   const end = (await store.lastScoredDay(scope)) ?? (await store.lastFeatureDay(scope));
   return end ? { from: addDays(end, -(windowDays - 1)), to: end } : undefined;
 }
@@ -57,7 +61,12 @@ export async function liveFigures(store: MonitoringStore, scope: Scope, windowDa
  * the version's training distributions (vector element i ↔ distribution i, both in feature set
  * order). Features without a usable distribution or without values are left out.
  */
-export async function featureDrift(store: MonitoringStore, scope: Scope, window: { from: string } | undefined, distributions: readonly FeatureDistribution[]): Promise<Drift[]> {
+export async function featureDrift(
+  store: MonitoringStore,
+  scope: Scope,
+  window: { from: string } | undefined,
+  distributions: readonly FeatureDistribution[],
+): Promise<Drift[]> {
   if (!window || distributions.length === 0) return [];
   const vectors = await store.vectors(scope, window.from, LAST_DAY);
   if (vectors.length === 0) return [];

@@ -14,7 +14,11 @@ export function modelNameField(raw: string, required: boolean, field = 'model_na
     if (required) throw new InvalidArgumentError({ field, description: `${field} is required` });
     return '';
   }
-  if (!isModelName(name)) throw new InvalidArgumentError({ field, description: `${JSON.stringify(name.slice(0, 70))} is not a model name (${MODEL_NAME_PATTERN.source})` });
+  if (!isModelName(name))
+    throw new InvalidArgumentError({
+      field,
+      description: `${JSON.stringify(name.slice(0, 70))} is not a model name (${MODEL_NAME_PATTERN.source})`,
+    });
   return name;
 }
 
@@ -27,5 +31,6 @@ export function modelVersionField(version: number, field = 'model_version'): num
 /** NOT_FOUND (resource `model`) unless a prediction of the name (and version, when not 0) was seen. */
 export function requireSeen(models: ModelsSeen, name: string, version: number): void {
   if (!models.has(name)) throw new NotFoundError('model', name, `no prediction of model ${JSON.stringify(name)} was ever seen`);
-  if (!models.has(name, version)) throw new NotFoundError('model', `${name} v${version}`, `no prediction of ${name} v${version} was ever seen`);
+  if (!models.has(name, version))
+    throw new NotFoundError('model', `${name} v${version}`, `no prediction of ${name} v${version} was ever seen`);
 }

@@ -62,7 +62,10 @@ const staleBars = z.strictObject({
   ...base,
   kind: z.literal('stale_bars'),
   /** End of a NEPSE session, HH:MM Nepal time: a session's bar is expected from then on. */
-  session_close: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM').default('15:00'),
+  session_close: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM')
+    .default('15:00'),
   /** Hours after the session's close a missing bar is tolerated. */
   slack_hours: z.number().min(0).max(240).default(2),
   /**
@@ -78,7 +81,12 @@ const predictionLatency = z.strictObject({
   /** Fires when the p99 of served latency (PredictionMade.latency_ms) exceeds this, in ms. */
   max_p99_ms: z.number().positive().default(250),
   /** How far back latency samples count, in minutes. */
-  window_minutes: z.number().int().min(1).max(7 * 24 * 60).default(15),
+  window_minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(15),
   min_samples: minCount.default(100),
 });
 
@@ -119,7 +127,11 @@ export interface RuleSet {
 }
 
 /** The default drift rule: what readers of PSI figures (the demo, the CLI) measure theirs against. */
-export const DEFAULT_DRIFT_RULE: FeatureDriftRule = featureDrift.parse({ name: 'feature_drift', kind: 'feature_drift', severity: 'warning' });
+export const DEFAULT_DRIFT_RULE: FeatureDriftRule = featureDrift.parse({
+  name: 'feature_drift',
+  kind: 'feature_drift',
+  severity: 'warning',
+});
 
 /** The rules that run when no file is given (the thresholds of the issue that asked for them). */
 export const DEFAULT_RULES: readonly Rule[] = [

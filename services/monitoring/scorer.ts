@@ -4,11 +4,23 @@ import { scorePrediction } from './scoring.js';
 import { scoreKey, type MonitoringStore, type ScoreCandidate, type ScoreInputs } from './store.js';
 
 const sameInputs = (a: ScoreInputs, b: ScoreCandidate) =>
-  a.targetDate === b.targetDate && a.actualClose === b.actualClose && a.predictedReturn === b.predictedReturn && a.predictedClose === b.predictedClose && a.baseClose === b.baseClose;
+  a.targetDate === b.targetDate &&
+  a.actualClose === b.actualClose &&
+  a.predictedReturn === b.predictedReturn &&
+  a.predictedClose === b.predictedClose &&
+  a.baseClose === b.baseClose;
 
 /** `nepse_monitoring_predictions_scored_total{model}`: predictions scored for the first time. */
 export function scoredCounter(): Counter<'model'> {
-  return metric('nepse_monitoring_predictions_scored_total', () => new Counter({ name: 'nepse_monitoring_predictions_scored_total', help: 'Predictions scored against the actual bar of their target session (each once), by model name.', labelNames: ['model'] }));
+  return metric(
+    'nepse_monitoring_predictions_scored_total',
+    () =>
+      new Counter({
+        name: 'nepse_monitoring_predictions_scored_total',
+        help: 'Predictions scored against the actual bar of their target session (each once), by model name.',
+        labelNames: ['model'],
+      }),
+  );
 }
 
 /**
@@ -48,7 +60,10 @@ export class Scorer {
       return !before || !sameInputs(before, c);
     });
     if (changed.length === 0) return 0;
-    await this.store.insertScores(changed.map((candidate) => ({ candidate, score: scorePrediction(candidate, candidate.actualClose) })), new Date());
+    await this.store.insertScores(
+      changed.map((candidate) => ({ candidate, score: scorePrediction(candidate, candidate.actualClose) })),
+      new Date(),
+    );
     const fresh = new Map<string, number>();
     for (const c of changed) {
       if (existing.has(scoreKey(c.modelName, c.modelVersion, c.symbol, c.featureDate))) continue;

@@ -45,7 +45,14 @@ function errors(predictedReturn: number, predictedClose: number, actualReturn: n
   const er = predictedReturn - actualReturn;
   const ec = predictedClose - actualClose;
   // Math.sign gives ±0 for zeros and -0 === 0, so "0 predicted for a 0 return" is a hit.
-  return { absReturn: Math.abs(er), sqReturn: er * er, absClose: Math.abs(ec), sqClose: ec * ec, apeClose: Math.abs(ec) / actualClose, hit: Math.sign(predictedReturn) === Math.sign(actualReturn) ? 1 : 0 };
+  return {
+    absReturn: Math.abs(er),
+    sqReturn: er * er,
+    absClose: Math.abs(ec),
+    sqClose: ec * ec,
+    apeClose: Math.abs(ec) / actualClose,
+    hit: Math.sign(predictedReturn) === Math.sign(actualReturn) ? 1 : 0,
+  };
 }
 
 /** Scores a prediction against the close of its target session (> 0). */

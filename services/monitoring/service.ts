@@ -85,9 +85,26 @@ export async function startMonitoring(config: MonitoringConfig, options: Monitor
     await book.load();
     const scorer = new Scorer(store);
     const loop = (evaluator = new Evaluator({
-      rules, store, models, info, now, scorer, book, logger, intervalMs: config.MONITORING_EVALUATE_INTERVAL_MS, debounceMs: config.MONITORING_EVALUATE_DEBOUNCE_MS,
+      rules,
+      store,
+      models,
+      info,
+      now,
+      scorer,
+      book,
+      logger,
+      intervalMs: config.MONITORING_EVALUATE_INTERVAL_MS,
+      debounceMs: config.MONITORING_EVALUATE_DEBOUNCE_MS,
     }));
-    consumers = await startConsumers({ events, store, scorer, models, logger, onData: () => loop.poke(), concurrency: config.MONITORING_CONSUMER_CONCURRENCY });
+    consumers = await startConsumers({
+      events,
+      store,
+      scorer,
+      models,
+      logger,
+      onData: () => loop.poke(),
+      concurrency: config.MONITORING_CONSUMER_CONCURRENCY,
+    });
     const host = await hostServices({
       services: [monitoringHandlers({ store, models, info, book, heartbeatMs: config.MONITORING_HEARTBEAT_MS, closing: closing.signal })],
       port: config.MONITORING_PORT,
@@ -98,7 +115,10 @@ export async function startMonitoring(config: MonitoringConfig, options: Monitor
     });
     loop.start();
     host.setReady(true);
-    logger.info({ port: host.port, metricsPort: host.metricsPort, store: raw.driver, rules: rules.map((r) => r.name), webhook: Boolean(webhook) }, 'monitoring ready');
+    logger.info(
+      { port: host.port, metricsPort: host.metricsPort, store: raw.driver, rules: rules.map((r) => r.name), webhook: Boolean(webhook) },
+      'monitoring ready',
+    );
     const bus = events;
     return {
       port: host.port,

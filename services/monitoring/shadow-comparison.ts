@@ -22,8 +22,12 @@ export interface ShadowFigures {
 }
 
 const add = (a: SideSums, b: SideSums): SideSums => ({
-  absReturn: a.absReturn + b.absReturn, sqReturn: a.sqReturn + b.sqReturn, absClose: a.absClose + b.absClose,
-  sqClose: a.sqClose + b.sqClose, apeClose: a.apeClose + b.apeClose, hits: a.hits + b.hits,
+  absReturn: a.absReturn + b.absReturn,
+  sqReturn: a.sqReturn + b.sqReturn,
+  absClose: a.absClose + b.absClose,
+  sqClose: a.sqClose + b.sqClose,
+  apeClose: a.apeClose + b.apeClose,
+  hits: a.hits + b.hits,
 });
 const ZERO: SideSums = { absReturn: 0, sqReturn: 0, absClose: 0, sqClose: 0, apeClose: 0, hits: 0 };
 
@@ -31,8 +35,13 @@ const ZERO: SideSums = { absReturn: 0, sqReturn: 0, absClose: 0, sqClose: 0, ape
 export function metricsOf(s: SideSums, count: number): MessageInitShape<typeof ForecastMetricsSchema> {
   const avg = (x: number) => (count > 0 ? x / count : 0);
   return {
-    count: BigInt(count), maeReturn: avg(s.absReturn), rmseReturn: Math.sqrt(avg(s.sqReturn)), maeClose: avg(s.absClose),
-    rmseClose: Math.sqrt(avg(s.sqClose)), mapeClose: avg(s.apeClose), directionalAccuracy: avg(s.hits),
+    count: BigInt(count),
+    maeReturn: avg(s.absReturn),
+    rmseReturn: Math.sqrt(avg(s.sqReturn)),
+    maeClose: avg(s.absClose),
+    rmseClose: Math.sqrt(avg(s.sqClose)),
+    mapeClose: avg(s.apeClose),
+    directionalAccuracy: avg(s.hits),
   };
 }
 
@@ -40,7 +49,14 @@ export function metricsOf(s: SideSums, count: number): MessageInitShape<typeof F
  * The version's latest shadow and both sides' scores on the shared pairs with target days in
  * [from, to]; undefined when no shadow of the name was heard.
  */
-export async function shadowFigures(store: MonitoringStore, name: string, version: number, symbol: string, from: string, to: string): Promise<ShadowFigures | undefined> {
+export async function shadowFigures(
+  store: MonitoringStore,
+  name: string,
+  version: number,
+  symbol: string,
+  from: string,
+  to: string,
+): Promise<ShadowFigures | undefined> {
   const challengerVersion = await store.shadowVersion(name, version);
   if (challengerVersion === undefined) return undefined;
   const days = await store.headToHead(name, version, challengerVersion, symbol, from, to);
@@ -61,8 +77,14 @@ export function toShadowComparison(f: ShadowFigures): MessageInitShape<typeof Sh
   const count = f.days.reduce((n, d) => n + d.count, 0);
   return {
     challengerVersion: f.challengerVersion,
-    champion: metricsOf(f.days.reduce((s, d) => add(s, d.champion), ZERO), count),
-    challenger: metricsOf(f.days.reduce((s, d) => add(s, d.challenger), ZERO), count),
+    champion: metricsOf(
+      f.days.reduce((s, d) => add(s, d.champion), ZERO),
+      count,
+    ),
+    challenger: metricsOf(
+      f.days.reduce((s, d) => add(s, d.challenger), ZERO),
+      count,
+    ),
     sessions: f.days.length,
     challengerBetterSessions: f.challengerBetterSessions,
   };

@@ -279,21 +279,39 @@ export class MonitoringStore {
     await this.store.insert(
       'predictions',
       rows.map((p) => ({
-        model_name: p.modelName, model_version: p.modelVersion, symbol: p.symbol, feature_date: p.featureDate, prediction_id: p.predictionId,
-        predicted_return: p.predictedReturn, predicted_close: p.predictedClose, base_close: p.baseClose, features: p.features,
-        degraded: p.degraded ? 1 : 0, instance_id: p.instanceId, occurred_at: p.occurredAt, shadow: p.shadow ? 1 : 0,
+        model_name: p.modelName,
+        model_version: p.modelVersion,
+        symbol: p.symbol,
+        feature_date: p.featureDate,
+        prediction_id: p.predictionId,
+        predicted_return: p.predictedReturn,
+        predicted_close: p.predictedClose,
+        base_close: p.baseClose,
+        features: p.features,
+        degraded: p.degraded ? 1 : 0,
+        instance_id: p.instanceId,
+        occurred_at: p.occurredAt,
+        shadow: p.shadow ? 1 : 0,
       })),
     );
   }
 
   /** Writes one event's latency samples per model version. */
-  async insertLatencies(rows: readonly { modelName: string; modelVersion: number; eventId: string; at: Date; latencies: number[] }[]): Promise<void> {
-    await this.store.insert('latency_samples', rows.map((r) => ({ model_name: r.modelName, model_version: r.modelVersion, event_id: r.eventId, at: r.at, latencies: r.latencies })));
+  async insertLatencies(
+    rows: readonly { modelName: string; modelVersion: number; eventId: string; at: Date; latencies: number[] }[],
+  ): Promise<void> {
+    await this.store.insert(
+      'latency_samples',
+      rows.map((r) => ({ model_name: r.modelName, model_version: r.modelVersion, event_id: r.eventId, at: r.at, latencies: r.latencies })),
+    );
   }
 
   /** Writes closes of one symbol, versioned by when ingestion stored them. */
   async insertActuals(symbol: string, bars: readonly { date: string; close: number }[], storedAt: Date): Promise<void> {
-    await this.store.insert('actuals', bars.map((b) => ({ symbol, date: b.date, close: b.close, stored_at: storedAt })));
+    await this.store.insert(
+      'actuals',
+      bars.map((b) => ({ symbol, date: b.date, close: b.close, stored_at: storedAt })),
+    );
   }
 
   /** The latest bar day of `symbol` before `day`, or undefined. */
@@ -314,7 +332,17 @@ export class MonitoringStore {
     const unscored = options.unscoredOnly
       ? `AND (model_name, model_version, symbol, feature_date) NOT IN (SELECT model_name, model_version, symbol, feature_date FROM scores FINAL)`
       : '';
-    const rows = await this.store.query<{ model_name: string; model_version: number; symbol: string; feature_day: string; target_day: string; predicted_return: number; predicted_close: number; base_close: number; actual_close: number }>(
+    const rows = await this.store.query<{
+      model_name: string;
+      model_version: number;
+      symbol: string;
+      feature_day: string;
+      target_day: string;
+      predicted_return: number;
+      predicted_close: number;
+      base_close: number;
+      actual_close: number;
+    }>(
       `SELECT p.model_name AS model_name, p.model_version AS model_version, p.symbol AS symbol, toString(p.feature_date) AS feature_day,
               toString(a.date) AS target_day, p.predicted_return AS predicted_return, p.predicted_close AS predicted_close,
               p.base_close AS base_close, a.close AS actual_close
@@ -325,8 +353,15 @@ export class MonitoringStore {
       { symbols: options.symbols ?? [], from: options.from ?? '1970-01-01' },
     );
     return rows.map((r) => ({
-      modelName: r.model_name, modelVersion: r.model_version, symbol: r.symbol, featureDate: r.feature_day, targetDate: r.target_day,
-      predictedReturn: r.predicted_return, predictedClose: r.predicted_close, baseClose: r.base_close, actualClose: r.actual_close,
+      modelName: r.model_name,
+      modelVersion: r.model_version,
+      symbol: r.symbol,
+      featureDate: r.feature_day,
+      targetDate: r.target_day,
+      predictedReturn: r.predicted_return,
+      predictedClose: r.predicted_close,
+      baseClose: r.base_close,
+      actualClose: r.actual_close,
     }));
   }
 
@@ -335,7 +370,17 @@ export class MonitoringStore {
     if (candidates.length === 0) return new Map();
     const symbols = [...new Set(candidates.map((c) => c.symbol))];
     const from = candidates.reduce((min, c) => (c.featureDate < min ? c.featureDate : min), candidates[0].featureDate);
-    const rows = await this.store.query<{ model_name: string; model_version: number; symbol: string; feature_day: string; target_day: string; actual_close: number; predicted_return: number; predicted_close: number; base_close: number }>(
+    const rows = await this.store.query<{
+      model_name: string;
+      model_version: number;
+      symbol: string;
+      feature_day: string;
+      target_day: string;
+      actual_close: number;
+      predicted_return: number;
+      predicted_close: number;
+      base_close: number;
+    }>(
       `SELECT model_name, model_version, symbol, toString(feature_date) AS feature_day, toString(target_date) AS target_day,
               actual_close, predicted_return, predicted_close, base_close
        FROM scores FINAL WHERE symbol IN {symbols:Array(String)} AND feature_date >= {from:Date}`,
@@ -344,7 +389,13 @@ export class MonitoringStore {
     return new Map(
       rows.map((r) => [
         scoreKey(r.model_name, r.model_version, r.symbol, r.feature_day),
-        { targetDate: r.target_day, actualClose: r.actual_close, predictedReturn: r.predicted_return, predictedClose: r.predicted_close, baseClose: r.base_close },
+        {
+          targetDate: r.target_day,
+          actualClose: r.actual_close,
+          predictedReturn: r.predicted_return,
+          predictedClose: r.predicted_close,
+          baseClose: r.base_close,
+        },
       ]),
     );
   }
@@ -354,11 +405,29 @@ export class MonitoringStore {
     await this.store.insert(
       'scores',
       scored.map(({ candidate: c, score: s }) => ({
-        model_name: c.modelName, model_version: c.modelVersion, symbol: c.symbol, feature_date: c.featureDate, target_date: c.targetDate,
-        base_close: c.baseClose, predicted_return: c.predictedReturn, predicted_close: c.predictedClose, actual_close: c.actualClose, actual_return: s.actualReturn,
-        abs_err_return: s.model.absReturn, sq_err_return: s.model.sqReturn, abs_err_close: s.model.absClose, sq_err_close: s.model.sqClose, ape_close: s.model.apeClose, hit: s.model.hit,
-        base_abs_err_return: s.noChange.absReturn, base_sq_err_return: s.noChange.sqReturn, base_abs_err_close: s.noChange.absClose,
-        base_sq_err_close: s.noChange.sqClose, base_ape_close: s.noChange.apeClose, base_hit: s.noChange.hit, scored_at: at,
+        model_name: c.modelName,
+        model_version: c.modelVersion,
+        symbol: c.symbol,
+        feature_date: c.featureDate,
+        target_date: c.targetDate,
+        base_close: c.baseClose,
+        predicted_return: c.predictedReturn,
+        predicted_close: c.predictedClose,
+        actual_close: c.actualClose,
+        actual_return: s.actualReturn,
+        abs_err_return: s.model.absReturn,
+        sq_err_return: s.model.sqReturn,
+        abs_err_close: s.model.absClose,
+        sq_err_close: s.model.sqClose,
+        ape_close: s.model.apeClose,
+        hit: s.model.hit,
+        base_abs_err_return: s.noChange.absReturn,
+        base_sq_err_return: s.noChange.sqReturn,
+        base_abs_err_close: s.noChange.absClose,
+        base_sq_err_close: s.noChange.sqClose,
+        base_ape_close: s.noChange.apeClose,
+        base_hit: s.noChange.hit,
+        scored_at: at,
       })),
     );
   }
@@ -368,18 +437,29 @@ export class MonitoringStore {
     const rows = await this.store.query<{ model_name: string; model_version: number; last_at: string; shadow: number }>(
       `SELECT model_name, model_version, toString(max(occurred_at)) AS last_at, min(shadow) AS shadow FROM predictions GROUP BY model_name, model_version`,
     );
-    return rows.map((r) => ({ modelName: r.model_name, modelVersion: r.model_version, lastAt: ms(r.last_at), shadow: Number(r.shadow) === 1 }));
+    return rows.map((r) => ({
+      modelName: r.model_name,
+      modelVersion: r.model_version,
+      lastAt: ms(r.last_at),
+      shadow: Number(r.shadow) === 1,
+    }));
   }
 
   /** The latest target day with a scored prediction in scope, or undefined. */
   async lastScoredDay(scope: Scope): Promise<string | undefined> {
-    const [row] = await this.store.query<{ day: string; n: number }>(`SELECT toString(max(target_date)) AS day, count() AS n FROM scores FINAL WHERE ${SCOPE_WHERE}`, scopeParams(scope));
+    const [row] = await this.store.query<{ day: string; n: number }>(
+      `SELECT toString(max(target_date)) AS day, count() AS n FROM scores FINAL WHERE ${SCOPE_WHERE}`,
+      scopeParams(scope),
+    );
     return row && row.n > 0 ? row.day : undefined;
   }
 
   /** The latest feature day of a prediction in scope, or undefined. */
   async lastFeatureDay(scope: Scope): Promise<string | undefined> {
-    const [row] = await this.store.query<{ day: string; n: number }>(`SELECT toString(max(feature_date)) AS day, count() AS n FROM predictions WHERE ${SCOPE_WHERE}`, scopeParams(scope));
+    const [row] = await this.store.query<{ day: string; n: number }>(
+      `SELECT toString(max(feature_date)) AS day, count() AS n FROM predictions WHERE ${SCOPE_WHERE}`,
+      scopeParams(scope),
+    );
     return row && row.n > 0 ? row.day : undefined;
   }
 
@@ -398,8 +478,24 @@ export class MonitoringStore {
     );
     const n = row?.n ?? 0;
     return {
-      model: { count: n, maeReturn: row.mae_r, rmseReturn: row.rmse_r, maeClose: row.mae_c, rmseClose: row.rmse_c, mapeClose: row.mape, directionalAccuracy: row.da },
-      noChange: { count: n, maeReturn: row.b_mae_r, rmseReturn: row.b_rmse_r, maeClose: row.b_mae_c, rmseClose: row.b_rmse_c, mapeClose: row.b_mape, directionalAccuracy: row.b_da },
+      model: {
+        count: n,
+        maeReturn: row.mae_r,
+        rmseReturn: row.rmse_r,
+        maeClose: row.mae_c,
+        rmseClose: row.rmse_c,
+        mapeClose: row.mape,
+        directionalAccuracy: row.da,
+      },
+      noChange: {
+        count: n,
+        maeReturn: row.b_mae_r,
+        rmseReturn: row.b_rmse_r,
+        maeClose: row.b_mae_c,
+        rmseClose: row.b_rmse_c,
+        mapeClose: row.b_mape,
+        directionalAccuracy: row.b_da,
+      },
     };
   }
 
@@ -430,7 +526,12 @@ export class MonitoringStore {
       { model: name, champion, challenger, symbol, from, to },
     );
     const of = (r: Record<string, number>, t: string): SideSums => ({
-      absReturn: Number(r[`${t}_ar`]), sqReturn: Number(r[`${t}_sr`]), absClose: Number(r[`${t}_ac`]), sqClose: Number(r[`${t}_sc`]), apeClose: Number(r[`${t}_ape`]), hits: Number(r[`${t}_hit`]),
+      absReturn: Number(r[`${t}_ar`]),
+      sqReturn: Number(r[`${t}_sr`]),
+      absClose: Number(r[`${t}_ac`]),
+      sqClose: Number(r[`${t}_sc`]),
+      apeClose: Number(r[`${t}_ape`]),
+      hits: Number(r[`${t}_hit`]),
     });
     return rows.map((r) => ({ day: r.day, count: Number(r.n), champion: of(r, 'c'), challenger: of(r, 's') }));
   }
@@ -467,7 +568,9 @@ export class MonitoringStore {
 
   /** The last bar day of every symbol. */
   async lastBarDays(): Promise<{ symbol: string; day: string }[]> {
-    const rows = await this.store.query<{ symbol: string; day: string }>(`SELECT symbol, toString(max(date)) AS day FROM actuals GROUP BY symbol ORDER BY symbol`);
+    const rows = await this.store.query<{ symbol: string; day: string }>(
+      `SELECT symbol, toString(max(date)) AS day FROM actuals GROUP BY symbol ORDER BY symbol`,
+    );
     return rows;
   }
 
@@ -482,17 +585,42 @@ export class MonitoringStore {
       '({version:UInt32} = 0 OR model_version = {version:UInt32})',
       'feature_date BETWEEN {from:Date} AND {to:Date}',
     ];
-    const params: Record<string, unknown> = { symbol: filter.symbol, model: filter.modelName, version: filter.modelVersion, from: filter.from, to: filter.to };
+    const params: Record<string, unknown> = {
+      symbol: filter.symbol,
+      model: filter.modelName,
+      version: filter.modelVersion,
+      from: filter.from,
+      to: filter.to,
+    };
     const cursor = filter.after
       ? 'AND (feature_date, model_name, model_version) < ({afterDay:Date}, {afterModel:String}, {afterVersion:UInt32})'
       : '';
-    if (filter.after) Object.assign(params, { afterDay: filter.after.featureDate, afterModel: filter.after.modelName, afterVersion: filter.after.modelVersion });
+    if (filter.after)
+      Object.assign(params, {
+        afterDay: filter.after.featureDate,
+        afterModel: filter.after.modelName,
+        afterVersion: filter.after.modelVersion,
+      });
     const order = 'ORDER BY feature_date DESC, model_name DESC, model_version DESC';
     // The page is cut from the predictions first, so the join reads only the scores of that page.
     const rows = await this.store.query<{
-      model_name: string; model_version: number; symbol: string; feature_day: string; predicted_return: number; predicted_close: number; base_close: number;
-      degraded: number; at_ms: number; scored: number; target_day: string; actual_close: number; actual_return: number;
-      abs_err_close: number; abs_err_return: number; base_abs_err_close: number; base_abs_err_return: number;
+      model_name: string;
+      model_version: number;
+      symbol: string;
+      feature_day: string;
+      predicted_return: number;
+      predicted_close: number;
+      base_close: number;
+      degraded: number;
+      at_ms: number;
+      scored: number;
+      target_day: string;
+      actual_close: number;
+      actual_return: number;
+      abs_err_close: number;
+      abs_err_return: number;
+      base_abs_err_close: number;
+      base_abs_err_return: number;
     }>(
       `SELECT p.model_name AS model_name, p.model_version AS model_version, p.symbol AS symbol, toString(p.feature_date) AS feature_day,
               p.predicted_return AS predicted_return, p.predicted_close AS predicted_close, p.base_close AS base_close, p.degraded AS degraded,
@@ -509,15 +637,28 @@ export class MonitoringStore {
       params,
     );
     return rows.map((r) => ({
-      modelName: r.model_name, modelVersion: r.model_version, symbol: r.symbol, featureDate: r.feature_day, predictedReturn: r.predicted_return,
-      predictedClose: r.predicted_close, baseClose: r.base_close, degraded: r.degraded === 1, predictedAt: new Date(Number(r.at_ms)),
+      modelName: r.model_name,
+      modelVersion: r.model_version,
+      symbol: r.symbol,
+      featureDate: r.feature_day,
+      predictedReturn: r.predicted_return,
+      predictedClose: r.predicted_close,
+      baseClose: r.base_close,
+      degraded: r.degraded === 1,
+      predictedAt: new Date(Number(r.at_ms)),
       // A prediction without a score joins the defaults (0): `scored` tells them apart.
-      score: r.scored === 1
-        ? {
-            targetDate: r.target_day, actualClose: r.actual_close, actualReturn: r.actual_return, absErrClose: r.abs_err_close, absErrReturn: r.abs_err_return,
-            baseAbsErrClose: r.base_abs_err_close, baseAbsErrReturn: r.base_abs_err_return,
-          }
-        : undefined,
+      score:
+        r.scored === 1
+          ? {
+              targetDate: r.target_day,
+              actualClose: r.actual_close,
+              actualReturn: r.actual_return,
+              absErrClose: r.abs_err_close,
+              absErrReturn: r.abs_err_return,
+              baseAbsErrClose: r.base_abs_err_close,
+              baseAbsErrReturn: r.base_abs_err_return,
+            }
+          : undefined,
     }));
   }
 
@@ -530,7 +671,14 @@ export class MonitoringStore {
        GROUP BY target_date ORDER BY target_date`,
       { ...scopeParams(scope), from, to },
     );
-    return rows.map((r) => ({ day: r.day, count: Number(r.n), absReturn: r.ae_r, absClose: r.ae_c, baseAbsReturn: r.b_r, baseAbsClose: r.b_c }));
+    return rows.map((r) => ({
+      day: r.day,
+      count: Number(r.n),
+      absReturn: r.ae_r,
+      absClose: r.ae_c,
+      baseAbsReturn: r.b_r,
+      baseAbsClose: r.b_c,
+    }));
   }
 
   /** Writes a new revision of each alert, in one insert. */
@@ -538,9 +686,20 @@ export class MonitoringStore {
     await this.store.insert(
       'alerts',
       alerts.map((alert) => ({
-        alert_id: alert.alertId, alert_key: alert.key, rule: alert.rule, kind: alert.kind, severity: alert.severity, state: alert.state,
-        labels: alert.labels, value: alert.value, threshold: alert.threshold, summary: alert.summary, started_at: alert.startedAt,
-        resolved_at: alert.resolvedAt ?? null, announced: alert.announced ? 1 : 0, revision: nextRevision(),
+        alert_id: alert.alertId,
+        alert_key: alert.key,
+        rule: alert.rule,
+        kind: alert.kind,
+        severity: alert.severity,
+        state: alert.state,
+        labels: alert.labels,
+        value: alert.value,
+        threshold: alert.threshold,
+        summary: alert.summary,
+        started_at: alert.startedAt,
+        resolved_at: alert.resolvedAt ?? null,
+        announced: alert.announced ? 1 : 0,
+        revision: nextRevision(),
       })),
     );
   }
@@ -559,9 +718,17 @@ export class MonitoringStore {
       "({model:String} = '' OR labels['model_name'] = {model:String})",
       "({symbol:String} = '' OR labels['symbol'] = {symbol:String})",
     ];
-    const params: Record<string, unknown> = { state: filter.state, minSeverity: filter.minSeverity, rule: filter.rule, model: filter.modelName, symbol: filter.symbol };
+    const params: Record<string, unknown> = {
+      state: filter.state,
+      minSeverity: filter.minSeverity,
+      rule: filter.rule,
+      model: filter.modelName,
+      symbol: filter.symbol,
+    };
     if (filter.before) {
-      where.push('(toUnixTimestamp64Milli(started_at) < {beforeMs:Int64} OR (toUnixTimestamp64Milli(started_at) = {beforeMs:Int64} AND alert_id < {beforeId:String}))');
+      where.push(
+        '(toUnixTimestamp64Milli(started_at) < {beforeMs:Int64} OR (toUnixTimestamp64Milli(started_at) = {beforeMs:Int64} AND alert_id < {beforeId:String}))',
+      );
       params.beforeMs = filter.before.startedAtMs;
       params.beforeId = filter.before.alertId;
     }
@@ -570,8 +737,19 @@ export class MonitoringStore {
 
   private async alertRows(tail: string, params: Record<string, unknown>): Promise<AlertRow[]> {
     const rows = await this.store.query<{
-      alert_id: string; alert_key: string; rule: string; kind: number; severity: number; state: number; labels: Record<string, string>;
-      value: number; threshold: number; summary: string; started_ms: number; resolved_ms: number | null; announced: number;
+      alert_id: string;
+      alert_key: string;
+      rule: string;
+      kind: number;
+      severity: number;
+      state: number;
+      labels: Record<string, string>;
+      value: number;
+      threshold: number;
+      summary: string;
+      started_ms: number;
+      resolved_ms: number | null;
+      announced: number;
     }>(
       `SELECT alert_id, alert_key, rule, kind, severity, state, labels, value, threshold, summary,
               toUnixTimestamp64Milli(started_at) AS started_ms, toUnixTimestamp64Milli(resolved_at) AS resolved_ms, announced
@@ -579,9 +757,19 @@ export class MonitoringStore {
       params,
     );
     return rows.map((r) => ({
-      alertId: r.alert_id, key: r.alert_key, rule: r.rule, kind: r.kind, severity: r.severity, state: r.state, labels: r.labels,
-      value: r.value, threshold: r.threshold, summary: r.summary, startedAt: new Date(Number(r.started_ms)),
-      resolvedAt: r.resolved_ms === null ? undefined : new Date(Number(r.resolved_ms)), announced: r.announced === 1,
+      alertId: r.alert_id,
+      key: r.alert_key,
+      rule: r.rule,
+      kind: r.kind,
+      severity: r.severity,
+      state: r.state,
+      labels: r.labels,
+      value: r.value,
+      threshold: r.threshold,
+      summary: r.summary,
+      startedAt: new Date(Number(r.started_ms)),
+      resolvedAt: r.resolved_ms === null ? undefined : new Date(Number(r.resolved_ms)),
+      announced: r.announced === 1,
     }));
   }
 }

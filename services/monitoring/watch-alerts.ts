@@ -1,6 +1,12 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { AlertSeverity, WatchAlertsResponseSchema, type Alert, type WatchAlertsRequest, type WatchAlertsResponse } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
+import {
+  AlertSeverity,
+  WatchAlertsResponseSchema,
+  type Alert,
+  type WatchAlertsRequest,
+  type WatchAlertsResponse,
+} from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
 import { InvalidArgumentError, UnavailableError, type CallContext } from '../../lib/grpc/index.js';
 import type { AlertBook } from './alert-book.js';
 
@@ -16,8 +22,15 @@ const alertMessage = (value: Alert) => create(WatchAlertsResponseSchema, { kind:
  * is taken, so nothing falls between them. A heartbeat goes out first and whenever nothing else
  * was sent for the keep-alive interval; the stream ends when the client cancels, and cleanly (OK) when the service shuts down.
  */
-export async function* watchAlerts(book: AlertBook, request: WatchAlertsRequest, context: CallContext, heartbeatMs: number, closing: AbortSignal): AsyncIterable<WatchAlertsResponse> {
-  if (!(request.minSeverity in AlertSeverity)) throw new InvalidArgumentError({ field: 'min_severity', description: `${request.minSeverity} is not a valid value` });
+export async function* watchAlerts(
+  book: AlertBook,
+  request: WatchAlertsRequest,
+  context: CallContext,
+  heartbeatMs: number,
+  closing: AbortSignal,
+): AsyncIterable<WatchAlertsResponse> {
+  if (!(request.minSeverity in AlertSeverity))
+    throw new InvalidArgumentError({ field: 'min_severity', description: `${request.minSeverity} is not a valid value` });
   const wanted = (alert: Alert) => alert.severity >= request.minSeverity;
   const backlog: Alert[] = [];
   let overflow = false;

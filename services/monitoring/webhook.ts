@@ -11,7 +11,10 @@ import { metric, type Logger } from '../../lib/telemetry/index.js';
  */
 export class Webhook {
   private readonly inflight = new Set<Promise<void>>();
-  private readonly failures = metric('nepse_monitoring_webhook_failures_total', () => new Counter({ name: 'nepse_monitoring_webhook_failures_total', help: 'Alert webhook POSTs that failed or timed out.' }));
+  private readonly failures = metric(
+    'nepse_monitoring_webhook_failures_total',
+    () => new Counter({ name: 'nepse_monitoring_webhook_failures_total', help: 'Alert webhook POSTs that failed or timed out.' }),
+  );
 
   constructor(
     private readonly url: string,
@@ -22,7 +25,12 @@ export class Webhook {
   /** Sends one change in the background. */
   send(alert: Alert, at: Date): void {
     const body = JSON.stringify({ state: AlertState[alert.state], alert: toJson(AlertSchema, alert), occurredAt: at.toISOString() });
-    const post = fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(this.timeoutMs) })
+    const post = fetch(this.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(this.timeoutMs),
+    })
       .then(async (response) => {
         await response.body?.cancel();
         if (!response.ok) throw new Error(`HTTP ${response.status}`);

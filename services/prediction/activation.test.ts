@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { ActivationResult, ModelActivationSchema, ModelRolledBackSchema, ModelWithdrawnSchema, type ModelActivation } from '../../gen/nepse/events/v1/events_pb.js';
+import {
+  ActivationResult,
+  ModelActivationSchema,
+  ModelRolledBackSchema,
+  ModelWithdrawnSchema,
+  type ModelActivation,
+} from '../../gen/nepse/events/v1/events_pb.js';
 import { ModelStatus, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { connectEvents, NO_KEY, type EventBus } from '../../lib/events/index.js';
@@ -11,7 +17,13 @@ import { createLogger } from '../../lib/telemetry/index.js';
 import type { SeenEvent } from '../../testing/event-log.js';
 import { startTestBed, startTestFeatureService, type TestBed, type TestFeatureService } from '../../testing/registry-bed.js';
 import { linearModel, registerRequests, registrationFor, sha256Hex } from '../../testing/models.js';
-import { activationDurables, createActivationHandlers, startModelActivation, type ActivationOptions, type RunningActivation } from './activation.js';
+import {
+  activationDurables,
+  createActivationHandlers,
+  startModelActivation,
+  type ActivationOptions,
+  type RunningActivation,
+} from './activation.js';
 import { expectedLinear, nanOnNonZeroModel, openLinear, testRows, TEST_WIDTH } from '../../testing/inference-models.js';
 import { infer, ModelCache } from './model-cache.js';
 import { createModelLoader, type ModelLoader } from './model-loader.js';
@@ -29,22 +41,46 @@ describe('the promotion saga, prediction side', () => {
   /** Promotion ids by version of `alpha`. */
   const promotions = new Map<number, string>();
 
-  const register = async (artifact: Uint8Array) => (await bed.client.registerModel(registerRequests(registrationFor('alpha', TEST_WIDTH), artifact))).modelVersion!.version;
+  const register = async (artifact: Uint8Array) =>
+    (await bed.client.registerModel(registerRequests(registrationFor('alpha', TEST_WIDTH), artifact))).modelVersion!.version;
   const promote = async (version: number) => {
-    const response = await bed.client.transitionStage({ name: 'alpha', version, targetStage: Stage.PRODUCTION, actor: 'test', reason: `promote ${version}` });
+    const response = await bed.client.transitionStage({
+      name: 'alpha',
+      version,
+      targetStage: Stage.PRODUCTION,
+      actor: 'test',
+      reason: `promote ${version}`,
+    });
     promotions.set(version, response.promotionId);
     return response.promotionId;
   };
-  const production = async () => (await bed.client.listModels({ name: 'alpha', stage: Stage.PRODUCTION })).modelVersions.map((v) => v.version);
+  const production = async () =>
+    (await bed.client.listModels({ name: 'alpha', stage: Stage.PRODUCTION })).modelVersions.map((v) => v.version);
   const answersOf = (instanceId: string, promotionId?: string): SeenEvent<ModelActivation>[] =>
-    bed.events.of(MeshEvents.modelActivation, (m) => m.instanceId === instanceId && (promotionId === undefined || m.promotionId === promotionId));
-  const answerOf = (promotionId: string, instanceId = INSTANCE) => waitFor(() => answersOf(instanceId, promotionId)[0], `${instanceId}'s answer to ${promotionId}`);
-  const rollbackOf = (promotionId: string) => waitFor(() => bed.events.of(MeshEvents.modelRolledBack, (m) => m.promotionId === promotionId)[0], `the rollback of ${promotionId}`);
+    bed.events.of(
+      MeshEvents.modelActivation,
+      (m) => m.instanceId === instanceId && (promotionId === undefined || m.promotionId === promotionId),
+    );
+  const answerOf = (promotionId: string, instanceId = INSTANCE) =>
+    waitFor(() => answersOf(instanceId, promotionId)[0], `${instanceId}'s answer to ${promotionId}`);
+  const rollbackOf = (promotionId: string) =>
+    waitFor(() => bed.events.of(MeshEvents.modelRolledBack, (m) => m.promotionId === promotionId)[0], `the rollback of ${promotionId}`);
   const idle = (instanceId: string) => {
     const { promotions: p, rollbacks: r } = activationDurables(instanceId);
-    return waitFor(async () => (await bus.consumerLag(p)).total === 0 && (await bus.consumerLag(r)).total === 0, `${instanceId}'s consumers to catch up`);
+    return waitFor(
+      async () => (await bus.consumerLag(p)).total === 0 && (await bus.consumerLag(r)).total === 0,
+      `${instanceId}'s consumers to catch up`,
+    );
   };
-  const options = (overrides: Partial<ActivationOptions> = {}): ActivationOptions => ({ cache, loader, events: bus, instanceId: INSTANCE, logger, backoffMs: [200], ...overrides });
+  const options = (overrides: Partial<ActivationOptions> = {}): ActivationOptions => ({
+    cache,
+    loader,
+    events: bus,
+    instanceId: INSTANCE,
+    logger,
+    backoffMs: [200],
+    ...overrides,
+  });
   /** Answers of version `bias` on fixed rows, to tell versions apart by what they compute. */
   const rows = testRows(3, 5);
   const answersLike = async (bias: number) => {
@@ -72,12 +108,18 @@ describe('the promotion saga, prediction side', () => {
   it('loads the Production models at start, then answers the saga that was waiting', async () => {
     activation = await startModelActivation(options());
     assert.equal(cache.ready, true);
-    assert.deepEqual(activation.initial.loaded.map((m) => `${m.name}/${m.version}`), ['alpha/1']);
+    assert.deepEqual(
+      activation.initial.loaded.map((m) => `${m.name}/${m.version}`),
+      ['alpha/1'],
+    );
     assert.equal(cache.current('alpha')?.version, 1);
     assert.ok(await answersLike(0.01));
     const answer = await answerOf(promotions.get(1)!);
     assert.equal(answer.msgId, `models.activation:${promotions.get(1)}:${INSTANCE}`);
-    assert.deepEqual([answer.message.name, answer.message.version, answer.message.result, answer.message.reason], ['alpha', 1, ActivationResult.OK, '']);
+    assert.deepEqual(
+      [answer.message.name, answer.message.version, answer.message.result, answer.message.reason],
+      ['alpha', 1, ActivationResult.OK, ''],
+    );
   });
 
   it('loads, swaps in and answers OK a promoted version; the registry keeps it in Production', async () => {
@@ -105,7 +147,10 @@ describe('the promotion saga, prediction side', () => {
       assert.equal(answer.message.result, ActivationResult.FAILED);
       assert.match(answer.message.reason, /^smoke test: the model answers NaN for row 1 of \[2, 25\]/);
       const rolledBack = await rollbackOf(promotionId);
-      assert.deepEqual([rolledBack.message.failedVersion, rolledBack.message.restoredVersion, rolledBack.message.instanceId], [3, 2, INSTANCE]);
+      assert.deepEqual(
+        [rolledBack.message.failedVersion, rolledBack.message.restoredVersion, rolledBack.message.instanceId],
+        [3, 2, INSTANCE],
+      );
       await idle(INSTANCE);
     } finally {
       clearInterval(sampler);
@@ -138,7 +183,15 @@ describe('the promotion saga, prediction side', () => {
     const promotionId = await promote(5);
     assert.equal((await answerOf(promotionId)).message.result, ActivationResult.OK);
     assert.equal(cache.current('alpha')?.version, 5);
-    const failure = create(ModelActivationSchema, { promotionId, name: 'alpha', version: 5, instanceId: 'prediction-other', result: ActivationResult.FAILED, reason: 'out of memory', occurredAt: timestampNow() });
+    const failure = create(ModelActivationSchema, {
+      promotionId,
+      name: 'alpha',
+      version: 5,
+      instanceId: 'prediction-other',
+      result: ActivationResult.FAILED,
+      reason: 'out of memory',
+      occurredAt: timestampNow(),
+    });
     await bus.publish(MeshEvents.modelActivation, NO_KEY, failure, { msgId: `models.activation:${promotionId}:prediction-other` });
     await rollbackOf(promotionId);
     await waitFor(() => cache.current('alpha')?.version === 2, 'version 2 to serve again');
@@ -152,7 +205,8 @@ describe('the promotion saga, prediction side', () => {
     let loads = 0;
     const counting: ModelLoader = { ...loader, load: (...args) => (loads++, loader.load(...args)) };
     const handlers = createActivationHandlers(options({ loader: counting, instanceId: 'prediction-redelivery' }));
-    const promoted = (version: number) => bed.events.of(MeshEvents.modelPromoted, (m) => m.promotionId === promotions.get(version))[0].message;
+    const promoted = (version: number) =>
+      bed.events.of(MeshEvents.modelPromoted, (m) => m.promotionId === promotions.get(version))[0].message;
     assert.equal(await handlers.promoted(promoted(2), { deliveryCount: 1 }), 'already_active');
     assert.equal(await handlers.promoted(promoted(2), { deliveryCount: 2 }), 'answered_before');
     assert.equal(await handlers.promoted(promoted(5), { deliveryCount: 1 }), 'superseded');
@@ -162,7 +216,11 @@ describe('the promotion saga, prediction side', () => {
     assert.equal(loads, 0);
     assert.equal(cache.current('alpha')?.version, 2);
     await waitFor(() => answersOf('prediction-redelivery').length >= 2, 'both answers published');
-    assert.ok(answersOf('prediction-redelivery').every((a) => a.message.promotionId === promotions.get(2) && a.message.result === ActivationResult.OK));
+    assert.ok(
+      answersOf('prediction-redelivery').every(
+        (a) => a.message.promotionId === promotions.get(2) && a.message.result === ActivationResult.OK,
+      ),
+    );
   });
 
   it('retries while the registry is unreachable, and answers FAILED on the last allowed delivery', async () => {
@@ -170,7 +228,10 @@ describe('the promotion saga, prediction side', () => {
     const flaky: ModelLoader = { load: unavailable, loadProduction: unavailable, productionVersion: unavailable };
     const handlers = createActivationHandlers(options({ loader: flaky, instanceId: 'prediction-flaky', maxDeliver: 3 }));
     // A promotion the registry never made: the registry dead-letters the answer, nothing else changes.
-    const event = { ...bed.events.of(MeshEvents.modelPromoted, (m) => m.promotionId === promotions.get(2))[0].message, promotionId: 'promotion-while-down' };
+    const event = {
+      ...bed.events.of(MeshEvents.modelPromoted, (m) => m.promotionId === promotions.get(2))[0].message,
+      promotionId: 'promotion-while-down',
+    };
     await assert.rejects(handlers.promoted(event, { deliveryCount: 1 }), { code: 14 });
     await assert.rejects(handlers.promoted(event, { deliveryCount: 2 }), { code: 14 });
     assert.equal(await handlers.promoted(event, { deliveryCount: 3 }), 'failed');
@@ -184,7 +245,14 @@ describe('the promotion saga, prediction side', () => {
     const own = new ModelCache();
     own.activate(await openLinear('solo', 1, 0.3));
     const handlers = createActivationHandlers(options({ cache: own, instanceId: 'prediction-solo' }));
-    const rolledBack = create(ModelRolledBackSchema, { promotionId: 'p-solo', name: 'solo', failedVersion: 1, restoredVersion: 0, instanceId: 'prediction-other', reason: 'x' });
+    const rolledBack = create(ModelRolledBackSchema, {
+      promotionId: 'p-solo',
+      name: 'solo',
+      failedVersion: 1,
+      restoredVersion: 0,
+      instanceId: 'prediction-other',
+      reason: 'x',
+    });
     assert.equal(await handlers.rolledBack(rolledBack, { deliveryCount: 1 }), 'deactivated');
     assert.deepEqual([own.current('solo'), own.get('solo', 1)], [undefined, undefined]);
     await own.close();
@@ -194,8 +262,11 @@ describe('the promotion saga, prediction side', () => {
     const own = new ModelCache();
     own.activate(await openLinear('solo', 2, 0.3));
     let production = 2;
-    const handlers = createActivationHandlers(options({ cache: own, instanceId: 'prediction-solo', loader: { ...loader, productionVersion: async () => production } }));
-    const withdrawn = (version: number) => create(ModelWithdrawnSchema, { changeId: `w-${version}`, name: 'solo', version, stage: Stage.ARCHIVED, actor: 'test' });
+    const handlers = createActivationHandlers(
+      options({ cache: own, instanceId: 'prediction-solo', loader: { ...loader, productionVersion: async () => production } }),
+    );
+    const withdrawn = (version: number) =>
+      create(ModelWithdrawnSchema, { changeId: `w-${version}`, name: 'solo', version, stage: Stage.ARCHIVED, actor: 'test' });
     // Replayed after a newer promotion of the same version: it keeps serving.
     assert.equal(await handlers.withdrawn(withdrawn(2), { deliveryCount: 1 }), 'back_in_production');
     assert.equal(own.current('solo')?.version, 2);
@@ -232,7 +303,10 @@ describe('the promotion saga, prediction side', () => {
     try {
       await idle('prediction-fresh');
       assert.deepEqual(changes, ['alpha:2'], 'only the Production version was ever served');
-      assert.deepEqual(answersOf('prediction-fresh').map((a) => [a.message.version, a.message.result]), [[2, ActivationResult.OK]]);
+      assert.deepEqual(
+        answersOf('prediction-fresh').map((a) => [a.message.version, a.message.result]),
+        [[2, ActivationResult.OK]],
+      );
     } finally {
       await second.stop();
       await fresh.close();
@@ -248,19 +322,16 @@ describe('the promotion saga, prediction side', () => {
       const rows = await db.query<{ version: number; state: string; instance_id: string; result: string }>(
         `SELECT p.version, p.state, a.instance_id, a.result FROM activations a JOIN promotions p USING (promotion_id)`,
       );
-      assert.deepEqual(
-        rows.map((r) => `${r.version} ${r.state} ${r.instance_id} ${r.result}`).sort(),
-        [
-          `1 superseded ${INSTANCE} ok`,
-          '2 superseded prediction-fresh ok',
-          '2 superseded prediction-redelivery ok',
-          `2 superseded ${INSTANCE} ok`,
-          `3 rolled_back ${INSTANCE} failed`,
-          `4 rolled_back ${INSTANCE} failed`,
-          '5 rolled_back prediction-other failed',
-          `5 rolled_back ${INSTANCE} ok`,
-        ],
-      );
+      assert.deepEqual(rows.map((r) => `${r.version} ${r.state} ${r.instance_id} ${r.result}`).sort(), [
+        `1 superseded ${INSTANCE} ok`,
+        '2 superseded prediction-fresh ok',
+        '2 superseded prediction-redelivery ok',
+        `2 superseded ${INSTANCE} ok`,
+        `3 rolled_back ${INSTANCE} failed`,
+        `4 rolled_back ${INSTANCE} failed`,
+        '5 rolled_back prediction-other failed',
+        `5 rolled_back ${INSTANCE} ok`,
+      ]);
     } finally {
       await db.close();
     }

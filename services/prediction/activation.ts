@@ -22,7 +22,13 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { createHash } from 'node:crypto';
-import { ActivationResult, ModelActivationSchema, type ModelPromoted, type ModelRolledBack, type ModelWithdrawn } from '../../gen/nepse/events/v1/events_pb.js';
+import {
+  ActivationResult,
+  ModelActivationSchema,
+  type ModelPromoted,
+  type ModelRolledBack,
+  type ModelWithdrawn,
+} from '../../gen/nepse/events/v1/events_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { EventRejectedError, NO_KEY, type Delivery, type EventBus, type EventSubscription } from '../../lib/events/index.js';
 import { isModelName } from '../../lib/market/index.js';
@@ -87,7 +93,11 @@ export function activationDurables(instanceId: string): { promotions: string; ro
   const clean = instanceId.replace(/[^A-Za-z0-9_-]/g, '_') || 'unnamed';
   // 'prediction-' + id + '-withdrawals' must fit JetStream's 64; long ids keep a hash to stay unique.
   const id = clean.length <= 40 ? clean : `${clean.slice(0, 31)}-${createHash('sha256').update(instanceId).digest('hex').slice(0, 8)}`;
-  return { promotions: `prediction-${id}-promotions`, rollbacks: `prediction-${id}-rollbacks`, withdrawals: `prediction-${id}-withdrawals` };
+  return {
+    promotions: `prediction-${id}-promotions`,
+    rollbacks: `prediction-${id}-rollbacks`,
+    withdrawals: `prediction-${id}-withdrawals`,
+  };
 }
 
 function requireEvent(name: string, version: number, what: string): void {
@@ -130,7 +140,9 @@ export function createActivationHandlers(options: ActivationOptions): Activation
     });
     // Deterministic per saga and instance: a repeated answer is dropped by JetStream, and the
     // registry records one answer per instance anyway.
-    await events.publish(MeshEvents.modelActivation, NO_KEY, activation, { msgId: `models.activation:${event.promotionId}:${options.instanceId}` });
+    await events.publish(MeshEvents.modelActivation, NO_KEY, activation, {
+      msgId: `models.activation:${event.promotionId}:${options.instanceId}`,
+    });
   };
 
   /** Whether `version` is still the registry's Production version; on a transient error, assume it is. */
@@ -144,7 +156,10 @@ export function createActivationHandlers(options: ActivationOptions): Activation
     }
   };
 
-  async function decide(event: ModelPromoted, last: boolean): Promise<{ outcome: PromotionOutcome; result?: ActivationResult; reason?: string }> {
+  async function decide(
+    event: ModelPromoted,
+    last: boolean,
+  ): Promise<{ outcome: PromotionOutcome; result?: ActivationResult; reason?: string }> {
     const { name, version } = event;
     try {
       if ((await loader.productionVersion(name)) !== version) return { outcome: 'superseded' };
@@ -161,7 +176,11 @@ export function createActivationHandlers(options: ActivationOptions): Activation
     } catch (error) {
       if (isTransient(error) && !last) throw error;
       const why = error instanceof Error ? error.message : String(error);
-      return { outcome: 'failed', result: ActivationResult.FAILED, reason: isTransient(error) ? `gave up after ${maxDeliver} attempts: ${why}` : why };
+      return {
+        outcome: 'failed',
+        result: ActivationResult.FAILED,
+        reason: isTransient(error) ? `gave up after ${maxDeliver} attempts: ${why}` : why,
+      };
     }
   }
 
@@ -178,13 +197,22 @@ export function createActivationHandlers(options: ActivationOptions): Activation
         }
         const decision = await decide(event, delivery.deliveryCount >= maxDeliver);
         if (decision.result === undefined) {
-          logger.info({ model: event.name, version: event.version, promotionId: event.promotionId }, 'promotion skipped: the version is no longer in Production');
+          logger.info(
+            { model: event.name, version: event.version, promotionId: event.promotionId },
+            'promotion skipped: the version is no longer in Production',
+          );
           return decision.outcome;
         }
         // Remembered before publishing: if the publish fails, the redelivery repeats this answer.
         remember(event.promotionId, decision.result, decision.reason ?? '');
         await answer(event, decision.result, decision.reason ?? '', started);
-        const fields = { model: event.name, version: event.version, promotionId: event.promotionId, outcome: decision.outcome, reason: decision.reason };
+        const fields = {
+          model: event.name,
+          version: event.version,
+          promotionId: event.promotionId,
+          outcome: decision.outcome,
+          reason: decision.reason,
+        };
         if (decision.result === ActivationResult.FAILED) logger.warn(fields, 'activation failed; the previous version keeps serving');
         else logger.info(fields, 'activation answered');
         return decision.outcome;
@@ -212,13 +240,19 @@ export function createActivationHandlers(options: ActivationOptions): Activation
           } catch (error) {
             if (isTransient(error) && delivery.deliveryCount < maxDeliver) throw error;
             // Better the version that works here than nothing at all.
-            logger.error({ err: error, model: name, failedVersion, restoredVersion }, 'restored version cannot be loaded; the rolled-back version keeps serving');
+            logger.error(
+              { err: error, model: name, failedVersion, restoredVersion },
+              'restored version cannot be loaded; the rolled-back version keeps serving',
+            );
             return 'restore_failed';
           }
         }
         cache.activate(model);
         cache.remove(name, failedVersion);
-        logger.warn({ model: name, failedVersion, restoredVersion, reason: event.reason, by: event.instanceId }, 'rolled back to the restored version');
+        logger.warn(
+          { model: name, failedVersion, restoredVersion, reason: event.reason, by: event.instanceId },
+          'rolled back to the restored version',
+        );
         return 'restored';
       });
     },
@@ -237,7 +271,10 @@ export function createActivationHandlers(options: ActivationOptions): Activation
           logger.warn({ err: error, model: name, version }, 'registry unreachable; withdrawing as the event says');
         }
         cache.deactivate(name);
-        logger.warn({ model: name, version, actor: event.actor, reason: event.reason }, 'withdrawn from Production: the model has no Production version here until one is promoted');
+        logger.warn(
+          { model: name, version, actor: event.actor, reason: event.reason },
+          'withdrawn from Production: the model has no Production version here until one is promoted',
+        );
         return 'withdrawn';
       });
     },
@@ -278,15 +315,40 @@ export async function startModelActivation(options: ActivationOptions): Promise<
   };
   const subscriptions: EventSubscription[] = [];
   try {
-    subscriptions.push(await events.consume(MeshEvents.modelPromoted, { ...consumeOptions, durable: durables.promotions }, async (event, delivery) => void (await handlers.promoted(event, delivery))));
-    subscriptions.push(await events.consume(MeshEvents.modelRolledBack, { ...consumeOptions, durable: durables.rollbacks }, async (event, delivery) => void (await handlers.rolledBack(event, delivery))));
-    subscriptions.push(await events.consume(MeshEvents.modelWithdrawn, { ...consumeOptions, durable: durables.withdrawals }, async (event, delivery) => void (await handlers.withdrawn(event, delivery))));
+    subscriptions.push(
+      await events.consume(
+        MeshEvents.modelPromoted,
+        { ...consumeOptions, durable: durables.promotions },
+        async (event, delivery) => void (await handlers.promoted(event, delivery)),
+      ),
+    );
+    subscriptions.push(
+      await events.consume(
+        MeshEvents.modelRolledBack,
+        { ...consumeOptions, durable: durables.rollbacks },
+        async (event, delivery) => void (await handlers.rolledBack(event, delivery)),
+      ),
+    );
+    subscriptions.push(
+      await events.consume(
+        MeshEvents.modelWithdrawn,
+        { ...consumeOptions, durable: durables.withdrawals },
+        async (event, delivery) => void (await handlers.withdrawn(event, delivery)),
+      ),
+    );
   } catch (error) {
     await Promise.allSettled(subscriptions.map((s) => s.stop()));
     throw error;
   }
   cache.markReady();
-  logger.info({ models: initial.loaded.map((m) => `${m.name}/${m.version}`), failed: initial.failed.map((f) => `${f.model}/${f.version}: ${f.message}`), durables }, 'models loaded; following promotions');
+  logger.info(
+    {
+      models: initial.loaded.map((m) => `${m.name}/${m.version}`),
+      failed: initial.failed.map((f) => `${f.model}/${f.version}: ${f.message}`),
+      durables,
+    },
+    'models loaded; following promotions',
+  );
   return {
     initial,
     async stop() {

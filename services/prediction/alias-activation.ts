@@ -37,14 +37,18 @@ export function registryAliases(registry: ServiceClient<typeof RegistryService>,
       let pageToken = '';
       do {
         const page = await registry.listModels({ pageSize: 1000, pageToken }, { signal: AbortSignal.timeout(timeoutMs) });
-        for (const v of page.modelVersions) for (const alias of v.aliases) out.push({ name: v.name, alias, version: v.version, sha256: v.artifact?.sha256 ?? '' });
+        for (const v of page.modelVersions)
+          for (const alias of v.aliases) out.push({ name: v.name, alias, version: v.version, sha256: v.artifact?.sha256 ?? '' });
         pageToken = page.nextPageToken;
       } while (pageToken !== '');
       return out;
     },
     async target(name, alias) {
       try {
-        const found = await registry.getModel({ name, selector: { case: 'alias', value: alias } }, { signal: AbortSignal.timeout(timeoutMs) });
+        const found = await registry.getModel(
+          { name, selector: { case: 'alias', value: alias } },
+          { signal: AbortSignal.timeout(timeoutMs) },
+        );
         return found.modelVersion?.version ?? 0;
       } catch (error) {
         if ((error as { code?: unknown })?.code === grpc.status.NOT_FOUND) return 0;
@@ -72,7 +76,9 @@ export interface AliasActivationOptions {
 export type AliasOutcome = 'moved' | 'removed' | 'already_there' | 'superseded' | 'failed';
 
 /** The ModelAliasSet handler, apart from its consumer (tests call it directly). */
-export function createAliasHandler(options: AliasActivationOptions): (event: ModelAliasSet, delivery: Pick<Delivery, 'deliveryCount'>) => Promise<AliasOutcome> {
+export function createAliasHandler(
+  options: AliasActivationOptions,
+): (event: ModelAliasSet, delivery: Pick<Delivery, 'deliveryCount'>) => Promise<AliasOutcome> {
   const { aliases, loader, directory, logger } = options;
   const maxDeliver = options.maxDeliver ?? 10;
   const queues = new Map<string, Promise<unknown>>();
@@ -87,7 +93,9 @@ export function createAliasHandler(options: AliasActivationOptions): (event: Mod
   return (event, delivery) => {
     const { name, alias, version } = event;
     if (!isModelName(name) || !ALIAS_PATTERN.test(alias) || !Number.isInteger(version) || version < 0) {
-      throw new EventRejectedError(`alias change ${event.changeId} names no valid alias: ${JSON.stringify(name)}@${JSON.stringify(alias)} → ${version}`);
+      throw new EventRejectedError(
+        `alias change ${event.changeId} names no valid alias: ${JSON.stringify(name)}@${JSON.stringify(alias)} → ${version}`,
+      );
     }
     return serial(`${name}@${alias}`, async (): Promise<AliasOutcome> => {
       try {
@@ -99,12 +107,16 @@ export function createAliasHandler(options: AliasActivationOptions): (event: Mod
           return 'removed';
         }
         if (aliases.get(name, alias)?.version === version) return 'already_there';
-        const model = aliases.find(name, version) ?? (await loader.load(name, version, { expectedSha256: event.artifactSha256 || undefined }));
+        const model =
+          aliases.find(name, version) ?? (await loader.load(name, version, { expectedSha256: event.artifactSha256 || undefined }));
         aliases.set(alias, name, model);
         return 'moved';
       } catch (error) {
         if (isTransient(error) && delivery.deliveryCount < maxDeliver) throw error;
-        logger.error({ err: error, model: name, alias, version }, 'alias target cannot be loaded; the alias keeps its previous target here');
+        logger.error(
+          { err: error, model: name, alias, version },
+          'alias target cannot be loaded; the alias keeps its previous target here',
+        );
         return 'failed';
       }
     });
@@ -125,7 +137,11 @@ export async function startAliasActivation(options: AliasActivationOptions): Pro
   try {
     for (const a of await directory.all()) {
       try {
-        aliases.set(a.alias, a.name, aliases.find(a.name, a.version) ?? (await loader.load(a.name, a.version, { expectedSha256: a.sha256 || undefined })));
+        aliases.set(
+          a.alias,
+          a.name,
+          aliases.find(a.name, a.version) ?? (await loader.load(a.name, a.version, { expectedSha256: a.sha256 || undefined })),
+        );
       } catch (error) {
         logger.error({ err: error, model: a.name, alias: a.alias, version: a.version }, 'alias target could not be loaded at start');
       }
@@ -138,7 +154,13 @@ export async function startAliasActivation(options: AliasActivationOptions): Pro
   const durable = activationDurables(options.instanceId).promotions.replace(/-promotions$/, '-aliases');
   const subscription: EventSubscription = await options.events.consume(
     MeshEvents.modelAliasSet,
-    { durable, concurrency: 1, maxDeliver: options.maxDeliver ?? 10, backoffMs: options.backoffMs ?? [1_000, 5_000, 15_000, 30_000, 60_000], ackWaitMs: 180_000 },
+    {
+      durable,
+      concurrency: 1,
+      maxDeliver: options.maxDeliver ?? 10,
+      backoffMs: options.backoffMs ?? [1_000, 5_000, 15_000, 30_000, 60_000],
+      ackWaitMs: 180_000,
+    },
     async (event, delivery) => void (await handle(event, delivery)),
   );
   logger.info({ aliases: aliases.list(), durable }, 'aliases loaded; following alias changes');

@@ -48,8 +48,14 @@ describe('micro-batcher', () => {
     const runs: number[] = [];
     const batcher = new Batcher({ infer: fakeInfer(runs), maxBatch: 16, maxQueueDelayMs: 0.1 });
     await Promise.all(Array.from({ length: 100 }, (_, i) => batcher.predict(model, rowOf(i, 5))));
-    assert.ok(runs.every((n) => n <= 16), `runs ${runs}`);
-    assert.equal(runs.reduce((a, b) => a + b, 0), 100);
+    assert.ok(
+      runs.every((n) => n <= 16),
+      `runs ${runs}`,
+    );
+    assert.equal(
+      runs.reduce((a, b) => a + b, 0),
+      100,
+    );
     assert.equal(runs.length, 7);
   });
 
@@ -73,8 +79,14 @@ describe('micro-batcher', () => {
     };
     const batcher = new Batcher({ infer, maxBatch: 64, maxQueueDelayMs: 0.1 });
     const v2: FakeModel = { name: 'm-v2', inputWidth: 5 };
-    await Promise.all([...Array.from({ length: 10 }, (_, i) => batcher.predict(model, rowOf(i, 5))), ...Array.from({ length: 7 }, (_, i) => batcher.predict(v2, rowOf(i, 5)))]);
-    assert.deepEqual(seen.sort(), [['m', 10], ['m-v2', 7]]);
+    await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => batcher.predict(model, rowOf(i, 5))),
+      ...Array.from({ length: 7 }, (_, i) => batcher.predict(v2, rowOf(i, 5))),
+    ]);
+    assert.deepEqual(seen.sort(), [
+      ['m', 10],
+      ['m-v2', 7],
+    ]);
   });
 
   it('a failed run fails its own requests only', async () => {
@@ -85,7 +97,10 @@ describe('micro-batcher', () => {
     };
     const batcher = new Batcher({ infer, maxBatch: 4, maxQueueDelayMs: 0.1 });
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => batcher.predict(model, rowOf(i, 5))));
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+    );
   });
 
   it('refuses a row of the wrong width and a bad configuration', async () => {

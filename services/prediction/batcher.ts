@@ -74,7 +74,8 @@ export class Batcher<M extends { readonly inputWidth: number }> {
   private readonly counts: BatcherStats = { requests: 0, runs: 0, rows: 0 };
 
   constructor(private readonly options: BatcherOptions<M>) {
-    if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${options.maxBatch}`);
+    if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1)
+      throw new RangeError(`maxBatch must be a positive integer, got ${options.maxBatch}`);
     if (!(options.maxQueueDelayMs >= 0)) throw new RangeError(`maxQueueDelayMs must be ≥ 0, got ${options.maxQueueDelayMs}`);
     this.enabled = options.maxBatch > 1 && options.maxQueueDelayMs > 0;
   }

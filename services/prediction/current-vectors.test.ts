@@ -36,7 +36,8 @@ describe('prediction service: Predict from the vectors FeaturesComputed announce
 
   it('answers live without the feature service while no newer bar is seen; a symbol with a newer bar is degraded until its features come', async () => {
     const latest = (symbol: string) => bed.bars.get(symbol)!.at(-1)!.date;
-    for (const symbol of SYMBOLS) await predictUntil(bed, symbol, (p) => dayOf(p.featureDate) === latest(symbol) && !p.degraded, `${symbol} live`);
+    for (const symbol of SYMBOLS)
+      await predictUntil(bed, symbol, (p) => dayOf(p.featureDate) === latest(symbol) && !p.degraded, `${symbol} live`);
 
     await bed.stopFeature();
     await sleep(300);
@@ -48,11 +49,26 @@ describe('prediction service: Predict from the vectors FeaturesComputed announce
 
     // A new day's bar of NABIL while the feature service is away: its vector is now behind the bars.
     const last = bed.bars.get('NABIL')!.at(-1)!;
-    const bar = { date: nextTradingDay(last.date), open: last.close, high: last.close * 1.02, low: last.close * 0.99, close: last.close * 1.01, volume: 5_000, turnover: last.close * 5_050 };
+    const bar = {
+      date: nextTradingDay(last.date),
+      open: last.close,
+      high: last.close * 1.02,
+      low: last.close * 0.99,
+      close: last.close * 1.01,
+      volume: 5_000,
+      turnover: last.close * 5_050,
+    };
     await bed.bus.publish(
       MeshEvents.barsIngested,
       'NABIL',
-      create(BarsIngestedSchema, { symbol: 'NABIL', bars: [{ symbol: 'NABIL', ...bar, date: toProtoDate(bar.date) }], batchId: 'current-1', part: 1, partCount: 1, barsNew: 1n }),
+      create(BarsIngestedSchema, {
+        symbol: 'NABIL',
+        bars: [{ symbol: 'NABIL', ...bar, date: toProtoDate(bar.date) }],
+        batchId: 'current-1',
+        part: 1,
+        partCount: 1,
+        barsNew: 1n,
+      }),
       { msgId: 'bars.ingested:NABIL:current-1:1' },
     );
     const stale = await predictUntil(bed, 'NABIL', (p) => p.degraded, 'NABIL degraded once its newer bar is seen');
@@ -63,7 +79,12 @@ describe('prediction service: Predict from the vectors FeaturesComputed announce
 
     await bed.startFeature();
     bed.bars.get('NABIL')!.push(bar);
-    const fresh = await predictUntil(bed, 'NABIL', (p) => !p.degraded && dayOf(p.featureDate) === bar.date, 'NABIL live on the new day once its features are computed');
+    const fresh = await predictUntil(
+      bed,
+      'NABIL',
+      (p) => !p.degraded && dayOf(p.featureDate) === bar.date,
+      'NABIL live on the new day once its features are computed',
+    );
     assert.equal(fresh.baseClose, bar.close);
   });
 });

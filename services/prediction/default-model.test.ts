@@ -34,8 +34,22 @@ async function refusal(call: Promise<unknown>): Promise<{ code?: number; reason?
 async function promoteOther(bed: PredictionBed): Promise<void> {
   const bytes = linearModel({ width: WIDTH, weights: Array.from({ length: WIDTH }, () => 0), bias: 0.02 });
   const { modelVersion } = await bed.registry.registerModel(registerRequests(registrationFor(OTHER, WIDTH), bytes));
-  await bed.registry.transitionStage({ name: OTHER, version: modelVersion!.version, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'a second algorithm' });
-  await waitFor(() => bed.client.predict({ symbol: 'NABIL', modelName: OTHER }).then((r) => r.prediction, () => undefined), `${OTHER} to serve`, { timeoutMs: 30_000 });
+  await bed.registry.transitionStage({
+    name: OTHER,
+    version: modelVersion!.version,
+    targetStage: Stage.PRODUCTION,
+    actor: 'test',
+    reason: 'a second algorithm',
+  });
+  await waitFor(
+    () =>
+      bed.client.predict({ symbol: 'NABIL', modelName: OTHER }).then(
+        (r) => r.prediction,
+        () => undefined,
+      ),
+    `${OTHER} to serve`,
+    { timeoutMs: 30_000 },
+  );
 }
 
 describe('the default model, with no PREDICTION_DEFAULT_MODEL', { timeout: 180_000 }, () => {
@@ -54,7 +68,13 @@ describe('the default model, with no PREDICTION_DEFAULT_MODEL', { timeout: 180_0
     const named = (await bed.client.predict({ symbol: 'NABIL', modelName: FIRST })).prediction!;
     assert.deepEqual([named.modelName, named.defaultModelUsed], [FIRST, false]);
     const batch = (await bed.client.predictBatch({ symbols: SYMBOLS })).results;
-    assert.deepEqual(batch.map((r) => r.outcome.case === 'prediction' && [r.outcome.value.modelName, r.outcome.value.defaultModelUsed]), [[FIRST, true], [FIRST, true]]);
+    assert.deepEqual(
+      batch.map((r) => r.outcome.case === 'prediction' && [r.outcome.value.modelName, r.outcome.value.defaultModelUsed]),
+      [
+        [FIRST, true],
+        [FIRST, true],
+      ],
+    );
 
     // A watch that names no model, started now, stays on the model it started with.
     const controller = new AbortController();
@@ -76,7 +96,10 @@ describe('the default model, with no PREDICTION_DEFAULT_MODEL', { timeout: 180_0
       const predict = await refusal(bed.client.predict({ symbol: 'NABIL' }));
       assert.equal(predict.code, grpc.status.FAILED_PRECONDITION);
       assert.equal(predict.reason, 'DEFAULT_MODEL_AMBIGUOUS');
-      assert.match(predict.message, new RegExp(`2 models are in Production \\(${OTHER}, ${FIRST}\\); name one in model_name, or configure PREDICTION_DEFAULT_MODEL`));
+      assert.match(
+        predict.message,
+        new RegExp(`2 models are in Production \\(${OTHER}, ${FIRST}\\); name one in model_name, or configure PREDICTION_DEFAULT_MODEL`),
+      );
       assert.equal((await refusal(bed.client.predictBatch({ symbols: SYMBOLS }))).reason, 'DEFAULT_MODEL_AMBIGUOUS');
       const [streamed] = await Array.fromAsync(bed.client.streamPredictions([{ requestId: 'r1', symbol: 'NABIL' }]));
       assert.equal(streamed.outcome.case === 'error' && streamed.outcome.value.code, grpc.status.FAILED_PRECONDITION);
@@ -117,7 +140,10 @@ describe('the default model, configured', { timeout: 180_000 }, () => {
     const p = (await bed.client.predict({ symbol: 'NABIL' })).prediction!;
     assert.deepEqual([p.modelName, p.modelVersion, p.defaultModelUsed], [FIRST, bed.model.version, true]);
     const [result] = (await bed.client.predictBatch({ symbols: ['NICA'] })).results;
-    assert.deepEqual(result.outcome.case === 'prediction' && [result.outcome.value.modelName, result.outcome.value.defaultModelUsed], [FIRST, true]);
+    assert.deepEqual(result.outcome.case === 'prediction' && [result.outcome.value.modelName, result.outcome.value.defaultModelUsed], [
+      FIRST,
+      true,
+    ]);
   });
 });
 
@@ -125,12 +151,18 @@ describe('resolveModel without a usable default', () => {
   it('a configured default with no Production version is FAILED_PRECONDITION naming it, as is an empty instance', () => {
     const models = new ModelCache();
     models.markReady();
-    assert.throws(() => resolveModel({ models, defaultModel: 'nepse-gbrt' }, ''), (error: Error & { code?: number; reason?: string }) => {
-      assert.equal(error.code, grpc.status.FAILED_PRECONDITION);
-      assert.equal(error.reason, 'NO_MODEL_LOADED');
-      assert.match(error.message, /the default model nepse-gbrt \(PREDICTION_DEFAULT_MODEL\) has no version in Production; name a model in model_name/);
-      return true;
-    });
+    assert.throws(
+      () => resolveModel({ models, defaultModel: 'nepse-gbrt' }, ''),
+      (error: Error & { code?: number; reason?: string }) => {
+        assert.equal(error.code, grpc.status.FAILED_PRECONDITION);
+        assert.equal(error.reason, 'NO_MODEL_LOADED');
+        assert.match(
+          error.message,
+          /the default model nepse-gbrt \(PREDICTION_DEFAULT_MODEL\) has no version in Production; name a model in model_name/,
+        );
+        return true;
+      },
+    );
     assert.throws(() => resolveModel({ models, defaultModel: undefined }, ''), /no model is in Production/);
   });
 });

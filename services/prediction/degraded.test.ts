@@ -66,7 +66,8 @@ async function hangingFeatureService(port: number): Promise<GrpcServer> {
 /** Reason counts of degraded answers. */
 function reasonsOf(answers: Answer[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const { prediction } of answers) if (prediction?.degraded) out[DegradedReason[prediction.degradedReason]] = (out[DegradedReason[prediction.degradedReason]] ?? 0) + 1;
+  for (const { prediction } of answers)
+    if (prediction?.degraded) out[DegradedReason[prediction.degradedReason]] = (out[DegradedReason[prediction.degradedReason]] ?? 0) + 1;
   return out;
 }
 
@@ -133,13 +134,20 @@ describe('prediction service while the feature service is away', () => {
     const { answers } = traffic;
 
     const failed = answers.filter((a) => !a.prediction);
-    assert.deepEqual(failed.map((a) => a.code), [], 'no request failed');
+    assert.deepEqual(
+      failed.map((a) => a.code),
+      [],
+      'no request failed',
+    );
     const slowest = Math.max(...answers.map((a) => a.ms));
     assert.ok(slowest < DEADLINE_MS, `every answer inside the ${DEADLINE_MS} ms deadline (slowest ${slowest.toFixed(0)} ms)`);
 
     const refused = answers.filter((a) => a.at > killedAt + 50 && a.at < restartedAt);
     const hung = answers.filter((a) => a.at > hangAt + DEADLINE_MS && a.at < returnedAt);
-    for (const [phase, away] of [['refused', refused], ['hanging', hung]] as const) {
+    for (const [phase, away] of [
+      ['refused', refused],
+      ['hanging', hung],
+    ] as const) {
       assert.ok(away.length > 20, `answers kept coming while the feature service was ${phase} (${away.length})`);
       for (const { prediction } of away) {
         assert.equal(prediction!.degraded, true, `${phase}: degraded`);
@@ -151,7 +159,11 @@ describe('prediction service while the feature service is away', () => {
     const refusedReasons = reasonsOf(refused);
     const hungReasons = reasonsOf(hung);
     // Refused connections fail fast, so the breaker opens within milliseconds and its reason dominates.
-    assert.ok(refusedReasons.CIRCUIT_OPEN > 0 && Object.keys(refusedReasons).every((r) => r === 'CIRCUIT_OPEN' || r === 'FEATURE_SERVICE_UNAVAILABLE'), JSON.stringify(refusedReasons));
+    assert.ok(
+      refusedReasons.CIRCUIT_OPEN > 0 &&
+        Object.keys(refusedReasons).every((r) => r === 'CIRCUIT_OPEN' || r === 'FEATURE_SERVICE_UNAVAILABLE'),
+      JSON.stringify(refusedReasons),
+    );
     assert.ok(hungReasons.FEATURE_SERVICE_TIMEOUT > 0 && hungReasons.CIRCUIT_OPEN > 0, JSON.stringify(hungReasons));
 
     for (const live of [live1, live2]) {

@@ -8,7 +8,14 @@ import { predictionMetrics } from './metrics.js';
 
 const SET = { name: 'ohlcv', version: 1 };
 const vector = (symbol: string, day: number, first = 0) =>
-  create(FeatureVectorSchema, { symbol, date: { year: 2024, month: 5, day }, featureSet: SET, names: ['a', 'b'], values: [first, 1], close: 100 });
+  create(FeatureVectorSchema, {
+    symbol,
+    date: { year: 2024, month: 5, day },
+    featureSet: SET,
+    names: ['a', 'b'],
+    values: [first, 1],
+    close: 100,
+  });
 const cache = (freshMs = 60_000) => new FeatureCache({ freshMs, logger: createLogger('test', 'silent'), metrics: predictionMetrics() });
 
 describe('feature cache: which vectors Predict serves without asking the feature service', () => {

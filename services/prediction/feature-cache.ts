@@ -109,7 +109,8 @@ export class FeatureCache {
     if (!held) return undefined;
     if (asOf === undefined && this.isCurrent(held, symbol)) return held.vector;
     const bars = this.bars.get(symbol);
-    if (performance.now() - held.heardAt >= this.options.freshMs || (bars && (held.heardAt < bars.at || held.day < bars.day))) return undefined;
+    if (performance.now() - held.heardAt >= this.options.freshMs || (bars && (held.heardAt < bars.at || held.day < bars.day)))
+      return undefined;
     if (asOf !== undefined && isoOf(held.vector) !== asOf) return undefined;
     return held.vector;
   }
@@ -184,17 +185,21 @@ export class FeatureCache {
    * Events published before `since` warm the cache but are not pushed to watchers: they are history.
    */
   async consume(events: EventBus, durable: string, since: Date, inactiveMs = 3_600_000): Promise<EventSubscription> {
-    const subscription = await events.consume(MeshEvents.featuresComputed, { durable, concurrency: 4, startAt: 'last_per_key' }, async (event, delivery) => {
-      const vector = event.latest;
-      if (!vector || !this.remember(vector, delivery.seq) || delivery.publishedAt < since) return;
-      for (const listener of this.listeners) {
-        try {
-          listener(vector);
-        } catch (error) {
-          this.options.logger.error({ err: error, symbol: vector.symbol }, 'feature listener failed');
+    const subscription = await events.consume(
+      MeshEvents.featuresComputed,
+      { durable, concurrency: 4, startAt: 'last_per_key' },
+      async (event, delivery) => {
+        const vector = event.latest;
+        if (!vector || !this.remember(vector, delivery.seq) || delivery.publishedAt < since) return;
+        for (const listener of this.listeners) {
+          try {
+            listener(vector);
+          } catch (error) {
+            this.options.logger.error({ err: error, symbol: vector.symbol }, 'feature listener failed');
+          }
         }
-      }
-    });
+      },
+    );
     await this.expireWhenUnused(events, durable, inactiveMs);
     return subscription;
   }
@@ -205,11 +210,15 @@ export class FeatureCache {
    * corrected bars have overtaken.
    */
   async consumeBars(events: EventBus, durable: string, inactiveMs = 3_600_000): Promise<EventSubscription> {
-    const subscription = await events.consume(MeshEvents.barsIngested, { durable, concurrency: 4, startAt: 'last_per_key' }, async (event, delivery) => {
-      let day = event.lastDate ? dayNumber(event.lastDate) : 0;
-      for (const bar of event.bars) if (bar.date) day = Math.max(day, dayNumber(bar.date));
-      this.barsSeen(event.symbol, day, delivery.seq);
-    });
+    const subscription = await events.consume(
+      MeshEvents.barsIngested,
+      { durable, concurrency: 4, startAt: 'last_per_key' },
+      async (event, delivery) => {
+        let day = event.lastDate ? dayNumber(event.lastDate) : 0;
+        for (const bar of event.bars) if (bar.date) day = Math.max(day, dayNumber(bar.date));
+        this.barsSeen(event.symbol, day, delivery.seq);
+      },
+    );
     await this.expireWhenUnused(events, durable, inactiveMs);
     return subscription;
   }

@@ -13,7 +13,15 @@ import { BrokenCircuitError, TaskCancelledError } from 'cockatiel';
 import type { Status } from '../../gen/google/rpc/status_pb.js';
 import { FeatureService, type FeatureVector } from '../../gen/nepse/feature/v1/feature_pb.js';
 import { DegradedReason } from '../../gen/nepse/prediction/v1/prediction_pb.js';
-import { detached, FailedPreconditionError, grpc, InvalidArgumentError, NotFoundError, UnavailableError, type ServiceClient } from '../../lib/grpc/index.js';
+import {
+  detached,
+  FailedPreconditionError,
+  grpc,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  type ServiceClient,
+} from '../../lib/grpc/index.js';
 import { toProtoDate } from '../../lib/market/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
@@ -41,7 +49,12 @@ type Outcome = { vector: FeatureVector } | { error: Error } | { failure: Degrada
 const MAX_SYMBOLS_PER_CALL = 1000;
 
 /** Codes by which the feature service answers the question instead of failing to answer it. */
-const VERDICTS = new Set<number>([grpc.status.NOT_FOUND, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.OUT_OF_RANGE]);
+const VERDICTS = new Set<number>([
+  grpc.status.NOT_FOUND,
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.OUT_OF_RANGE,
+]);
 
 /** Options of {@link FeatureSource}. */
 export interface FeatureSourceOptions {
@@ -89,7 +102,12 @@ export class FeatureSource {
    * The vectors of many symbols in one BatchGetFeatures (PredictBatch): one entry per symbol, in
    * order, each a vector or the error that symbol gets.
    */
-  async getMany(symbols: readonly string[], asOf: string | undefined, set: FeatureSetKey, deadline?: number): Promise<Array<SourcedVector | Error>> {
+  async getMany(
+    symbols: readonly string[],
+    asOf: string | undefined,
+    set: FeatureSetKey,
+    deadline?: number,
+  ): Promise<Array<SourcedVector | Error>> {
     const hits = new Map<string, FeatureVector>();
     for (const symbol of symbols) {
       const fresh = this.cache.fresh(set, symbol, asOf);
@@ -143,7 +161,12 @@ export class FeatureSource {
       if (symbols.length === 1) {
         const symbol = symbols[0];
         const response = await policy.execute((signal) => client.getFeatures({ ...request, symbol }, { timeoutMs, signal }));
-        outcomes.set(symbol, response.vector ? { vector: this.kept(response.vector, asOf) } : { failure: unavailable('the feature service answered without a vector') });
+        outcomes.set(
+          symbol,
+          response.vector
+            ? { vector: this.kept(response.vector, asOf) }
+            : { failure: unavailable('the feature service answered without a vector') },
+        );
         return outcomes;
       }
       const response = await policy.execute((signal) => client.batchGetFeatures({ ...request, symbols }, { timeoutMs, signal }));
@@ -151,7 +174,8 @@ export class FeatureSource {
         if (result.outcome.case === 'vector') outcomes.set(result.symbol, { vector: this.kept(result.outcome.value, asOf) });
         else if (result.outcome.case === 'error') outcomes.set(result.symbol, outcomeOfStatus(result.outcome.value, result.symbol, asOf));
       }
-      for (const symbol of symbols) if (!outcomes.has(symbol)) outcomes.set(symbol, { failure: unavailable(`the feature service left ${symbol} out of its answer`) });
+      for (const symbol of symbols)
+        if (!outcomes.has(symbol)) outcomes.set(symbol, { failure: unavailable(`the feature service left ${symbol} out of its answer`) });
       return outcomes;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
@@ -186,7 +210,13 @@ export class FeatureSource {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<Outcome>((resolve) => {
       timer = setTimeout(
-        () => resolve({ failure: { reason: DegradedReason.FEATURE_SERVICE_TIMEOUT, detail: `the feature service did not answer within ${Math.round(budget)} ms` } }),
+        () =>
+          resolve({
+            failure: {
+              reason: DegradedReason.FEATURE_SERVICE_TIMEOUT,
+              detail: `the feature service did not answer within ${Math.round(budget)} ms`,
+            },
+          }),
         budget,
       );
     });
@@ -248,6 +278,8 @@ function outcomeOfStatus(status: Pick<Status, 'code' | 'message'>, symbol: strin
     case grpc.status.OUT_OF_RANGE:
       return { error: new FailedPreconditionError(`feature service: ${status.message}`) };
     default:
-      return { failure: unavailable(`the feature service failed for ${symbol} (${grpc.status[status.code] ?? status.code}: ${status.message})`) };
+      return {
+        failure: unavailable(`the feature service failed for ${symbol} (${grpc.status[status.code] ?? status.code}: ${status.message})`),
+      };
   }
 }

@@ -45,13 +45,20 @@ export const DEFAULT_SESSION_OPTIONS: InferenceSession.SessionOptions = {
 };
 
 /** ONNX Runtime messages can be long; an activation reason carries the gist. */
-export const gist = (error: unknown) => String((error as Error)?.message ?? error).replace(/\s+/g, ' ').slice(0, 300);
+export const gist = (error: unknown) =>
+  String((error as Error)?.message ?? error)
+    .replace(/\s+/g, ' ')
+    .slice(0, 300);
 
 /**
  * Creates the session, checks its signature against `description` and smoke-tests it.
  * @throws ModelLoadError (stage `session`, `signature` or `smoke_test`); the session is released.
  */
-export async function openModel(bytes: Uint8Array, description: ModelDescription, sessionOptions: InferenceSession.SessionOptions = DEFAULT_SESSION_OPTIONS): Promise<LoadedModel> {
+export async function openModel(
+  bytes: Uint8Array,
+  description: ModelDescription,
+  sessionOptions: InferenceSession.SessionOptions = DEFAULT_SESSION_OPTIONS,
+): Promise<LoadedModel> {
   const { name, version } = description;
   let session: InferenceSession;
   try {
@@ -74,16 +81,24 @@ export async function openModel(bytes: Uint8Array, description: ModelDescription
 function checkSignature(model: LoadedModel): void {
   const { session, name, version } = model;
   const refuse = (reason: string) => new ModelLoadError(name, version, 'signature', reason);
-  if (session.inputNames.length !== 1) throw refuse(`the model takes ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); it must take exactly one, the feature vectors`);
-  if (session.inputNames[0] !== model.inputName) throw refuse(`the model's input is ${JSON.stringify(session.inputNames[0])}, the registry says ${JSON.stringify(model.inputName)}`);
-  if (!session.outputNames.includes(model.outputName)) throw refuse(`the model has no output ${JSON.stringify(model.outputName)} (its outputs: ${session.outputNames.join(', ')})`);
+  if (session.inputNames.length !== 1)
+    throw refuse(
+      `the model takes ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); it must take exactly one, the feature vectors`,
+    );
+  if (session.inputNames[0] !== model.inputName)
+    throw refuse(`the model's input is ${JSON.stringify(session.inputNames[0])}, the registry says ${JSON.stringify(model.inputName)}`);
+  if (!session.outputNames.includes(model.outputName))
+    throw refuse(`the model has no output ${JSON.stringify(model.outputName)} (its outputs: ${session.outputNames.join(', ')})`);
   const input = session.inputMetadata[0];
   if (input?.isTensor) {
     if (input.type !== 'float32') throw refuse(`the model's input is ${input.type}; only float32 models are served`);
-    if (input.shape.length !== 2) throw refuse(`the model's input has shape [${input.shape.join(', ')}]; it must be [batch, ${model.inputWidth}]`);
+    if (input.shape.length !== 2)
+      throw refuse(`the model's input has shape [${input.shape.join(', ')}]; it must be [batch, ${model.inputWidth}]`);
     const width = input.shape[1];
     if (typeof width === 'number' && width !== model.inputWidth) {
-      throw refuse(`the model's input is ${width} features wide, but feature set ${model.featureSet.name} v${model.featureSet.version} has ${model.inputWidth}`);
+      throw refuse(
+        `the model's input is ${width} features wide, but feature set ${model.featureSet.name} v${model.featureSet.version} has ${model.inputWidth}`,
+      );
     }
   }
 }

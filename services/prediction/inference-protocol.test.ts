@@ -29,7 +29,11 @@ async function failure(call: Promise<unknown>): Promise<{ code: number | undefin
     await call;
   } catch (error) {
     const details = statusDetails(error);
-    return { code: details?.code, field: details?.fieldViolations[0]?.field ?? details?.resource?.type, message: details?.message ?? String(error) };
+    return {
+      code: details?.code,
+      field: details?.fieldViolations[0]?.field ?? details?.resource?.type,
+      message: details?.message ?? String(error),
+    };
   }
   assert.fail('the call succeeded');
 }
@@ -43,7 +47,14 @@ const floats = (bytes: Uint8Array) => {
 const typed = (rows: ArrayLike<number>, extra: Partial<InferRequest> = {}, width = TEST_WIDTH): InferRequest => ({
   modelName: 'alpha',
   id: 'typed-1',
-  inputs: [{ name: 'features', datatype: 'FP32', shape: [BigInt(rows.length / width), BigInt(width)], contents: { fp32Contents: Array.from(rows) } }],
+  inputs: [
+    {
+      name: 'features',
+      datatype: 'FP32',
+      shape: [BigInt(rows.length / width), BigInt(width)],
+      contents: { fp32Contents: Array.from(rows) },
+    },
+  ],
   ...extra,
 });
 
@@ -85,16 +96,33 @@ describe('inference.GRPCInferenceService', () => {
     assert.deepEqual([server.name, server.version, server.extensions], [SERVER_NAME, '9.9.9', []]);
 
     const ready = async (name: string, version = '') => (await client.modelReady({ name, version })).ready;
-    assert.deepEqual([await ready('alpha'), await ready('alpha', '1'), await ready('alpha', '2'), await ready('alpha', '3'), await ready('nope')], [true, true, true, false, false]);
-    assert.deepEqual(await failure(client.modelReady({ name: 'alpha', version: 'v2' })), { code: 3, field: 'version', message: 'version: must be a version number such as "3", or empty for the Production version; got "v2"' });
+    assert.deepEqual(
+      [await ready('alpha'), await ready('alpha', '1'), await ready('alpha', '2'), await ready('alpha', '3'), await ready('nope')],
+      [true, true, true, false, false],
+    );
+    assert.deepEqual(await failure(client.modelReady({ name: 'alpha', version: 'v2' })), {
+      code: 3,
+      field: 'version',
+      message: 'version: must be a version number such as "3", or empty for the Production version; got "v2"',
+    });
 
     const meta = await client.modelMetadata({ name: 'alpha' });
     assert.deepEqual(
-      [meta.name, meta.versions, meta.platform, meta.inputs.map((t) => [t.name, t.datatype, t.shape]), meta.outputs.map((t) => [t.name, t.datatype, t.shape])],
+      [
+        meta.name,
+        meta.versions,
+        meta.platform,
+        meta.inputs.map((t) => [t.name, t.datatype, t.shape]),
+        meta.outputs.map((t) => [t.name, t.datatype, t.shape]),
+      ],
       ['alpha', ['2', '1'], PLATFORM, [['features', 'FP32', [-1n, 25n]]], [['log_return', 'FP32', [-1n, 1n]]]],
     );
     assert.equal((await client.modelMetadata({ name: 'beta', version: '4' })).versions[0], '4');
-    assert.deepEqual(await failure(client.modelMetadata({ name: 'gamma' })), { code: 5, field: 'model', message: 'model "gamma" is not served (no Production version loaded)' });
+    assert.deepEqual(await failure(client.modelMetadata({ name: 'gamma' })), {
+      code: 5,
+      field: 'model',
+      message: 'model "gamma" is not served (no Production version loaded)',
+    });
     assert.deepEqual((await failure(client.modelMetadata({ name: 'alpha', version: '7' }))).field, 'model version');
     assert.deepEqual((await failure(client.modelMetadata({ name: '' }))).field, 'name');
   });
@@ -132,13 +160,23 @@ describe('inference.GRPCInferenceService', () => {
       ['too narrow', typed(testRows(2, 3, 24), {}, 24), 3, 'inputs[0].shape'],
       ['one dimension', { ...typed(rows), inputs: [{ ...typed(rows).inputs![0], shape: [50n] }] }, 3, 'inputs[0].shape'],
       ['too many rows', typed(testRows(101, 3)), 3, 'inputs[0].shape'],
-      ['values short of the shape', { ...typed(rows), inputs: [{ ...typed(rows).inputs![0], contents: { fp32Contents: Array.from(rows).slice(1) } }] }, 3, 'inputs[0].contents.fp32_contents'],
+      [
+        'values short of the shape',
+        { ...typed(rows), inputs: [{ ...typed(rows).inputs![0], contents: { fp32Contents: Array.from(rows).slice(1) } }] },
+        3,
+        'inputs[0].contents.fp32_contents',
+      ],
       ['NaN', typed(nan), 3, 'inputs[0].contents.fp32_contents'],
       ['Infinity in raw bytes', raw(inf), 3, 'raw_input_contents[0]'],
       ['raw bytes short of the shape', { ...raw(rows), rawInputContents: [bytesOf(rows).subarray(4)] }, 3, 'raw_input_contents[0]'],
       ['raw and typed at once', { ...raw(rows), inputs: typed(rows).inputs }, 3, 'inputs[0].contents'],
       ['FP64', { ...raw(rows), inputs: [{ ...raw(rows).inputs![0], datatype: 'FP64' }] }, 3, 'inputs[0].datatype'],
-      ['int contents', { ...typed(rows), inputs: [{ ...typed(rows).inputs![0], contents: { intContents: [1] } }] }, 3, 'inputs[0].contents.int_contents'],
+      [
+        'int contents',
+        { ...typed(rows), inputs: [{ ...typed(rows).inputs![0], contents: { intContents: [1] } }] },
+        3,
+        'inputs[0].contents.int_contents',
+      ],
       ['wrong input name', { ...raw(rows), inputs: [{ ...raw(rows).inputs![0], name: 'x' }] }, 3, 'inputs[0].name'],
       ['no input', { modelName: 'alpha' }, 3, 'inputs'],
       ['unknown output', raw(rows, { outputs: [{ name: 'close' }] }), 3, 'outputs[0].name'],
@@ -151,7 +189,10 @@ describe('inference.GRPCInferenceService', () => {
       const f = await failure(client.modelInfer(request));
       assert.deepEqual([f.code, f.field], [code, field], `${what}: ${f.message}`);
     }
-    assert.equal((await failure(client.modelInfer(typed(nan)))).message, 'inputs[0].contents.fp32_contents: input "features" holds NaN at row 1, column 7; features must be finite');
+    assert.equal(
+      (await failure(client.modelInfer(typed(nan)))).message,
+      'inputs[0].contents.fp32_contents: input "features" holds NaN at row 1, column 7; features must be finite',
+    );
     assert.match((await failure(client.modelInfer(raw(inf)))).message, /input "features" holds Infinity at row 0, column 3/);
   });
 
@@ -167,11 +208,19 @@ describe('inference.GRPCInferenceService', () => {
     const responses = await Array.fromAsync(client.modelStreamInfer(requests));
     assert.deepEqual(
       responses.map((r) => [r.inferResponse?.id, r.errorMessage.split(':')[0]]),
-      [['first', ''], ['bad-shape', 'INVALID_ARGUMENT'], ['unknown-model', 'NOT_FOUND'], ['last', '']],
+      [
+        ['first', ''],
+        ['bad-shape', 'INVALID_ARGUMENT'],
+        ['unknown-model', 'NOT_FOUND'],
+        ['last', ''],
+      ],
     );
     assert.match(responses[1].errorMessage, /^INVALID_ARGUMENT: inputs\[0\]\.shape: must be \[N, 25\]/);
     assert.equal(responses[2].errorMessage, 'NOT_FOUND: model "nope" is not served (no Production version loaded)');
-    assert.deepEqual(Float32Array.from(responses[0].inferResponse!.outputs[0].contents!.fp32Contents), await infer(cache.current('alpha')!, rows, 3));
+    assert.deepEqual(
+      Float32Array.from(responses[0].inferResponse!.outputs[0].contents!.fp32Contents),
+      await infer(cache.current('alpha')!, rows, 3),
+    );
     assert.deepEqual([responses[3].inferResponse?.modelName, responses[3].inferResponse?.modelVersion], ['beta', '4']);
     assert.deepEqual(floats(responses[3].inferResponse!.rawOutputContents[0]), await infer(cache.current('beta')!, rows, 3));
   });

@@ -47,7 +47,11 @@ function packageVersion(): string {
 /** '' or a positive integer as a string; anything else is refused naming `field`. */
 function parseVersion(version: string, field: string): number | undefined {
   if (version === '') return undefined;
-  if (!/^[1-9][0-9]{0,8}$/.test(version)) throw new InvalidArgumentError({ field, description: `must be a version number such as "3", or empty for the Production version; got ${JSON.stringify(version)}` });
+  if (!/^[1-9][0-9]{0,8}$/.test(version))
+    throw new InvalidArgumentError({
+      field,
+      description: `must be a version number such as "3", or empty for the Production version; got ${JSON.stringify(version)}`,
+    });
   return Number(version);
 }
 
@@ -61,7 +65,11 @@ function find(cache: ModelCache, name: string, version: number | undefined): Loa
   const found = version === undefined ? cache.current(name) : cache.get(name, version);
   if (found) return found;
   if (version !== undefined && cache.current(name)) throw new NotFoundError('model version', `${name}/${version}`);
-  throw new NotFoundError('model', name, version === undefined ? `model ${JSON.stringify(name)} is not served (no Production version loaded)` : undefined);
+  throw new NotFoundError(
+    'model',
+    name,
+    version === undefined ? `model ${JSON.stringify(name)} is not served (no Production version loaded)` : undefined,
+  );
 }
 
 /** How one failed request of a stream is reported: `INVALID_ARGUMENT: inputs[0].shape: …`. */
@@ -105,7 +113,10 @@ export function inferenceHandlers(cache: ModelCache, options: InferenceProtocolO
     modelMetadata: (request) => {
       const name = requireName(request.name, 'name');
       const model = find(cache, name, parseVersion(request.version, 'version'));
-      const versions = cache.list().filter((m) => m.name === name).map((m) => String(m.version));
+      const versions = cache
+        .list()
+        .filter((m) => m.name === name)
+        .map((m) => String(m.version));
       return create(ModelMetadataResponseSchema, {
         name,
         versions,

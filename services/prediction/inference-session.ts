@@ -38,7 +38,10 @@ export type ModelState = 'serving' | 'retiring' | 'released';
 /** Inference was asked of a model whose session has been released (a caller kept it without a lease). */
 export class ModelReleasedError extends Error {
   override readonly name = 'ModelReleasedError';
-  constructor(readonly model: string, readonly version: number) {
+  constructor(
+    readonly model: string,
+    readonly version: number,
+  ) {
     super(`${model} version ${version} has been unloaded; pick the current version again`);
   }
 }
@@ -76,7 +79,10 @@ function releaseIfIdle(model: LoadedModel, life: Lifecycle): void {
   if (life.released || !life.retired || !life.graceOver || life.leases > 0) return;
   life.released = true;
   // A failed release leaks native memory but must not disturb serving; nothing can be retried.
-  model.session.release().catch(() => {}).finally(life.resolveReleased);
+  model.session
+    .release()
+    .catch(() => {})
+    .finally(life.resolveReleased);
 }
 
 /**
@@ -149,10 +155,15 @@ export async function infer(model: LoadedModel, rows: Float32Array, count: numbe
     const input = new Tensor('float32', rows, [count, model.inputWidth]);
     const result = await model.session.run({ [model.inputName]: input }, [model.outputName]);
     const output = result[model.outputName] as Tensor | undefined;
-    if (!output || output.type !== 'float32') throw new ModelOutputError(`${model.name}/${model.version} answered ${output?.type ?? 'nothing'} for ${model.outputName}, not float32`);
+    if (!output || output.type !== 'float32')
+      throw new ModelOutputError(
+        `${model.name}/${model.version} answered ${output?.type ?? 'nothing'} for ${model.outputName}, not float32`,
+      );
     const values = output.data as Float32Array;
     if (values.length !== count) {
-      throw new ModelOutputError(`${model.name}/${model.version} answered ${values.length} value(s) of shape [${output.dims.join(', ')}] for ${count} row(s)`);
+      throw new ModelOutputError(
+        `${model.name}/${model.version} answered ${values.length} value(s) of shape [${output.dims.join(', ')}] for ${count} row(s)`,
+      );
     }
     return values;
   } finally {

@@ -64,9 +64,14 @@ export function bytesOf(values: Float32Array): Uint8Array {
  */
 export function decodeInput(request: ModelInferRequest, model: LoadedModel, maxRows: number): DecodedInput {
   const width = model.inputWidth;
-  if (request.inputs.length !== 1) throw invalid('inputs', `the model takes exactly one input, ${JSON.stringify(model.inputName)} of shape [N, ${width}]; got ${request.inputs.length}`);
+  if (request.inputs.length !== 1)
+    throw invalid(
+      'inputs',
+      `the model takes exactly one input, ${JSON.stringify(model.inputName)} of shape [N, ${width}]; got ${request.inputs.length}`,
+    );
   const input = request.inputs[0];
-  if (input.name !== model.inputName) throw invalid('inputs[0].name', `the model's input is ${JSON.stringify(model.inputName)}, got ${JSON.stringify(input.name)}`);
+  if (input.name !== model.inputName)
+    throw invalid('inputs[0].name', `the model's input is ${JSON.stringify(model.inputName)}, got ${JSON.stringify(input.name)}`);
   if (input.datatype !== FP32) throw invalid('inputs[0].datatype', `must be ${FP32}, got ${JSON.stringify(input.datatype)}`);
   const [n, f] = input.shape;
   if (input.shape.length !== 2 || f !== BigInt(width) || n < 1n || n > BigInt(maxRows)) {
@@ -78,11 +83,13 @@ export function decodeInput(request: ModelInferRequest, model: LoadedModel, maxR
   let rows: Float32Array;
   let field: string;
   if (raw) {
-    if (request.rawInputContents.length !== 1) throw invalid('raw_input_contents', `has ${request.rawInputContents.length} entries for 1 input`);
+    if (request.rawInputContents.length !== 1)
+      throw invalid('raw_input_contents', `has ${request.rawInputContents.length} entries for 1 input`);
     if (input.contents) throw invalid('inputs[0].contents', 'must be unset when raw_input_contents is used');
     field = 'raw_input_contents[0]';
     const bytes = request.rawInputContents[0];
-    if (bytes.byteLength !== expected * 4) throw invalid(field, `has ${bytes.byteLength} bytes; shape [${count}, ${width}] of ${FP32} takes ${expected * 4}`);
+    if (bytes.byteLength !== expected * 4)
+      throw invalid(field, `has ${bytes.byteLength} bytes; shape [${count}, ${width}] of ${FP32} takes ${expected * 4}`);
     rows = floatsOf(bytes);
   } else {
     const contents = input.contents;
@@ -95,14 +102,22 @@ export function decodeInput(request: ModelInferRequest, model: LoadedModel, maxR
   }
   for (let i = 0; i < rows.length; i++) {
     if (!Number.isFinite(rows[i])) {
-      throw invalid(field, `input ${JSON.stringify(input.name)} holds ${rows[i]} at row ${Math.floor(i / width)}, column ${i % width}; features must be finite`);
+      throw invalid(
+        field,
+        `input ${JSON.stringify(input.name)} holds ${rows[i]} at row ${Math.floor(i / width)}, column ${i % width}; features must be finite`,
+      );
     }
   }
   return { rows, count, raw };
 }
 
 /** The ModelInfer response for `outputs` (one value per row) in the request's form, with its id. */
-export function encodeResponse(request: ModelInferRequest, model: LoadedModel, outputs: Float32Array, raw: boolean): MessageInitShape<typeof ModelInferResponseSchema> {
+export function encodeResponse(
+  request: ModelInferRequest,
+  model: LoadedModel,
+  outputs: Float32Array,
+  raw: boolean,
+): MessageInitShape<typeof ModelInferResponseSchema> {
   const tensor = { name: model.outputName, datatype: FP32, shape: [BigInt(outputs.length), 1n] };
   return create(ModelInferResponseSchema, {
     modelName: model.name,
@@ -116,6 +131,10 @@ export function encodeResponse(request: ModelInferRequest, model: LoadedModel, o
 /** Checks the outputs a request asks for: none (all) or the model's one output. */
 export function checkRequestedOutputs(request: ModelInferRequest, model: LoadedModel): void {
   request.outputs.forEach((output, i) => {
-    if (output.name !== model.outputName) throw invalid(`outputs[${i}].name`, `the model has no output ${JSON.stringify(output.name)}; its output is ${JSON.stringify(model.outputName)}`);
+    if (output.name !== model.outputName)
+      throw invalid(
+        `outputs[${i}].name`,
+        `the model has no output ${JSON.stringify(output.name)}; its output is ${JSON.stringify(model.outputName)}`,
+      );
   });
 }

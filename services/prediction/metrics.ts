@@ -53,7 +53,10 @@ export function predictionSeries(metrics: PredictionMetrics): PredictionSeries {
 const SERIES = new WeakMap<PredictionMetrics, PredictionSeries>();
 
 function seriesOver(metrics: PredictionMetrics): PredictionSeries {
-  const byModel = new Map<string, { live: { inc(): void }; degraded: { inc(): void }; rows: { observe(v: number): void }; seconds: { observe(v: number): void } }>();
+  const byModel = new Map<
+    string,
+    { live: { inc(): void }; degraded: { inc(): void }; rows: { observe(v: number): void }; seconds: { observe(v: number): void } }
+  >();
   const of = (model: string) => {
     let series = byModel.get(model);
     if (!series) {
@@ -80,13 +83,68 @@ function seriesOver(metrics: PredictionMetrics): PredictionSeries {
 /** The prediction service's metrics, registered on first use. */
 export function predictionMetrics(): PredictionMetrics {
   return {
-    inferenceRows: metric('nepse_prediction_inference_rows', () => new Histogram({ name: 'nepse_prediction_inference_rows', help: 'Rows per inference run (micro-batch size), by model.', labelNames: ['model'], buckets: ROW_BUCKETS })),
-    inferenceSeconds: metric('nepse_prediction_inference_seconds', () => new Histogram({ name: 'nepse_prediction_inference_seconds', help: 'Duration of one inference run, in seconds, by model.', labelNames: ['model'], buckets: RUN_BUCKETS })),
-    predictions: metric('nepse_predictions_total', () => new Counter({ name: 'nepse_predictions_total', help: 'Predictions served, by model and whether a cached feature vector was used.', labelNames: ['model', 'degraded'] })),
-    degraded: metric('nepse_prediction_degraded_total', () => new Counter({ name: 'nepse_prediction_degraded_total', help: 'Predictions answered from a cached feature vector, by reason.', labelNames: ['reason'] })),
-    cachedVectors: metric('nepse_prediction_feature_cache_vectors', () => new Gauge({ name: 'nepse_prediction_feature_cache_vectors', help: 'Feature vectors held for degraded answers (latest per symbol and feature set).' })),
-    eventsDropped: metric('nepse_prediction_events_dropped_total', () => new Counter({ name: 'nepse_prediction_events_dropped_total', help: 'Predictions not published in PredictionsMade, by reason: queue_full, publish_failed or shutdown.', labelNames: ['reason'] })),
-    eventsQueued: metric('nepse_prediction_events_queued', () => new Gauge({ name: 'nepse_prediction_events_queued', help: 'Predictions waiting to be published in PredictionsMade.' })),
-    watchers: metric('nepse_prediction_watchers', () => new Gauge({ name: 'nepse_prediction_watchers', help: 'Open WatchPredictions streams.' })),
+    inferenceRows: metric(
+      'nepse_prediction_inference_rows',
+      () =>
+        new Histogram({
+          name: 'nepse_prediction_inference_rows',
+          help: 'Rows per inference run (micro-batch size), by model.',
+          labelNames: ['model'],
+          buckets: ROW_BUCKETS,
+        }),
+    ),
+    inferenceSeconds: metric(
+      'nepse_prediction_inference_seconds',
+      () =>
+        new Histogram({
+          name: 'nepse_prediction_inference_seconds',
+          help: 'Duration of one inference run, in seconds, by model.',
+          labelNames: ['model'],
+          buckets: RUN_BUCKETS,
+        }),
+    ),
+    predictions: metric(
+      'nepse_predictions_total',
+      () =>
+        new Counter({
+          name: 'nepse_predictions_total',
+          help: 'Predictions served, by model and whether a cached feature vector was used.',
+          labelNames: ['model', 'degraded'],
+        }),
+    ),
+    degraded: metric(
+      'nepse_prediction_degraded_total',
+      () =>
+        new Counter({
+          name: 'nepse_prediction_degraded_total',
+          help: 'Predictions answered from a cached feature vector, by reason.',
+          labelNames: ['reason'],
+        }),
+    ),
+    cachedVectors: metric(
+      'nepse_prediction_feature_cache_vectors',
+      () =>
+        new Gauge({
+          name: 'nepse_prediction_feature_cache_vectors',
+          help: 'Feature vectors held for degraded answers (latest per symbol and feature set).',
+        }),
+    ),
+    eventsDropped: metric(
+      'nepse_prediction_events_dropped_total',
+      () =>
+        new Counter({
+          name: 'nepse_prediction_events_dropped_total',
+          help: 'Predictions not published in PredictionsMade, by reason: queue_full, publish_failed or shutdown.',
+          labelNames: ['reason'],
+        }),
+    ),
+    eventsQueued: metric(
+      'nepse_prediction_events_queued',
+      () => new Gauge({ name: 'nepse_prediction_events_queued', help: 'Predictions waiting to be published in PredictionsMade.' }),
+    ),
+    watchers: metric(
+      'nepse_prediction_watchers',
+      () => new Gauge({ name: 'nepse_prediction_watchers', help: 'Open WatchPredictions streams.' }),
+    ),
   };
 }

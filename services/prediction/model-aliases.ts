@@ -25,8 +25,24 @@ export type AliasChangeListener = (name: string, alias: string, model: LoadedMod
 
 function aliasMetrics() {
   return {
-    info: metric('nepse_prediction_alias_info', () => new Gauge({ name: 'nepse_prediction_alias_info', help: 'The version each served alias points at on this instance, value 1.', labelNames: ['model', 'alias', 'version'] })),
-    moves: metric('nepse_prediction_alias_moves_total', () => new Counter({ name: 'nepse_prediction_alias_moves_total', help: 'Alias moves served here, by model name and alias.', labelNames: ['model', 'alias'] })),
+    info: metric(
+      'nepse_prediction_alias_info',
+      () =>
+        new Gauge({
+          name: 'nepse_prediction_alias_info',
+          help: 'The version each served alias points at on this instance, value 1.',
+          labelNames: ['model', 'alias', 'version'],
+        }),
+    ),
+    moves: metric(
+      'nepse_prediction_alias_moves_total',
+      () =>
+        new Counter({
+          name: 'nepse_prediction_alias_moves_total',
+          help: 'Alias moves served here, by model name and alias.',
+          labelNames: ['model', 'alias'],
+        }),
+    ),
   };
 }
 
@@ -79,7 +95,10 @@ export class ModelAliases {
     if (model) this.metrics.info.set({ model: name, alias, version: String(model.version) }, 1);
     this.metrics.moves.inc({ model: name, alias });
     if (before && ![...this.targets.values()].includes(before)) void retireModel(before, this.releaseGraceMs);
-    this.logger?.info({ model: name, alias, version: model?.version, previous: before?.version }, model ? 'alias now serving' : 'alias no longer served');
+    this.logger?.info(
+      { model: name, alias, version: model?.version, previous: before?.version },
+      model ? 'alias now serving' : 'alias no longer served',
+    );
     for (const listener of this.listeners) {
       try {
         listener(name, alias, model);

@@ -2,13 +2,22 @@ import assert from 'node:assert/strict';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { linearModel } from '../../testing/models.js';
-import { batchDependentModel, expectedLinear, nanOnNonZeroModel, openLinear, testDescription, testRows, TEST_WIDTH } from '../../testing/inference-models.js';
+import {
+  batchDependentModel,
+  expectedLinear,
+  nanOnNonZeroModel,
+  openLinear,
+  testDescription,
+  testRows,
+  TEST_WIDTH,
+} from '../../testing/inference-models.js';
 import { infer, ModelCache, modelLeases, ModelReleasedError, modelState, type LoadedModel } from './model-cache.js';
 import { ModelLoadError, openModel } from './model-loader.js';
 
 const close = (actual: ArrayLike<number>, expected: readonly number[], what: string) => {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(actual[i] - expected[i]) < 1e-5, `${what}: row ${i} is ${actual[i]}, expected ${expected[i]}`);
+  for (let i = 0; i < expected.length; i++)
+    assert.ok(Math.abs(actual[i] - expected[i]) < 1e-5, `${what}: row ${i} is ${actual[i]}, expected ${expected[i]}`);
 };
 
 const loadFailure = async (bytes: Uint8Array, width = TEST_WIDTH): Promise<ModelLoadError> => {
@@ -25,7 +34,10 @@ describe('openModel', () => {
   it('loads a linear model whose answers match x·w + b, one per row', async () => {
     const model = await openLinear('alpha', 3, 0.25);
     try {
-      assert.deepEqual([model.name, model.version, model.inputWidth, model.inputName, model.outputName], ['alpha', 3, TEST_WIDTH, 'features', 'log_return']);
+      assert.deepEqual(
+        [model.name, model.version, model.inputWidth, model.inputName, model.outputName],
+        ['alpha', 3, TEST_WIDTH, 'features', 'log_return'],
+      );
       assert.match(model.sha256, /^[0-9a-f]{64}$/);
       const rows = testRows(7);
       close(await infer(model, rows, 7), expectedLinear(rows, 0.25), 'batch of 7');
@@ -89,7 +101,10 @@ describe('ModelCache', () => {
     assert.deepEqual([cache.current('alpha'), cache.get('alpha', 1), cache.get('alpha', 2)], [a2, a1, a2]);
     cache.activate(a3);
     assert.equal(cache.get('alpha', 1), undefined, 'only one previous version is kept');
-    assert.deepEqual(cache.list().map((m) => `${m.name}/${m.version}`), ['alpha/3', 'alpha/2', 'beta/1']);
+    assert.deepEqual(
+      cache.list().map((m) => `${m.name}/${m.version}`),
+      ['alpha/3', 'alpha/2', 'beta/1'],
+    );
     assert.equal(modelState(a1), 'released');
     assert.equal(modelState(a2), 'serving');
 
@@ -137,7 +152,10 @@ describe('ModelCache', () => {
    * version each call ran on. The hardest setting: nothing retained, no grace — a replaced session
    * goes as soon as its last inference ends.
    */
-  const swapUnderLoad = async (name: string, callers: (run: (model: LoadedModel, count: number) => Promise<void>, cache: ModelCache, stopped: () => boolean) => Promise<void>[]) => {
+  const swapUnderLoad = async (
+    name: string,
+    callers: (run: (model: LoadedModel, count: number) => Promise<void>, cache: ModelCache, stopped: () => boolean) => Promise<void>[],
+  ) => {
     const cache = new ModelCache({ retainPrevious: 0, releaseGraceMs: 0 });
     const versions = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((v) => open(name, v)));
     cache.activate(versions[0]);

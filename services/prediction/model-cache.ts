@@ -10,7 +10,15 @@ import { Counter, Gauge } from 'prom-client';
 import { metric, type Logger } from '../../lib/telemetry/index.js';
 import { acquireModel, retireModel, type LoadedModel } from './inference-session.js';
 
-export { infer, modelLeases, modelState, ModelOutputError, ModelReleasedError, type LoadedModel, type ModelState } from './inference-session.js';
+export {
+  infer,
+  modelLeases,
+  modelState,
+  ModelOutputError,
+  ModelReleasedError,
+  type LoadedModel,
+  type ModelState,
+} from './inference-session.js';
 
 /** Options of {@link ModelCache}. */
 export interface ModelCacheOptions {
@@ -46,9 +54,29 @@ function cacheMetrics() {
   return {
     // An info metric (value 1, the facts in labels) rather than a version-valued gauge: it joins
     // onto other series by `model` and `version` (e.g. the monitoring service's live MAE).
-    info: metric('nepse_prediction_model_info', () => new Gauge({ name: 'nepse_prediction_model_info', help: 'The model version this instance serves as current, one series per model name with value 1.', labelNames: ['model', 'version', 'stage'] })),
-    swaps: metric('nepse_prediction_model_swaps_total', () => new Counter({ name: 'nepse_prediction_model_swaps_total', help: 'Changes of the current version, by model name.', labelNames: ['model'] })),
-    loaded: metric('nepse_prediction_models_loaded', () => new Gauge({ name: 'nepse_prediction_models_loaded', help: 'Model versions held in ONNX Runtime sessions (current and retained).' })),
+    info: metric(
+      'nepse_prediction_model_info',
+      () =>
+        new Gauge({
+          name: 'nepse_prediction_model_info',
+          help: 'The model version this instance serves as current, one series per model name with value 1.',
+          labelNames: ['model', 'version', 'stage'],
+        }),
+    ),
+    swaps: metric(
+      'nepse_prediction_model_swaps_total',
+      () =>
+        new Counter({
+          name: 'nepse_prediction_model_swaps_total',
+          help: 'Changes of the current version, by model name.',
+          labelNames: ['model'],
+        }),
+    ),
+    loaded: metric(
+      'nepse_prediction_models_loaded',
+      () =>
+        new Gauge({ name: 'nepse_prediction_models_loaded', help: 'Model versions held in ONNX Runtime sessions (current and retained).' }),
+    ),
   };
 }
 
@@ -67,7 +95,8 @@ export class ModelCache {
   constructor(private readonly options: ModelCacheOptions = {}) {
     this.retainPrevious = options.retainPrevious ?? 1;
     this.releaseGraceMs = options.releaseGraceMs ?? 2_000;
-    if (!Number.isInteger(this.retainPrevious) || this.retainPrevious < 0) throw new RangeError(`retainPrevious must be a non-negative integer, got ${this.retainPrevious}`);
+    if (!Number.isInteger(this.retainPrevious) || this.retainPrevious < 0)
+      throw new RangeError(`retainPrevious must be a non-negative integer, got ${this.retainPrevious}`);
     if (!(this.releaseGraceMs >= 0)) throw new RangeError(`releaseGraceMs must be ≥ 0, got ${this.releaseGraceMs}`);
   }
 
@@ -92,7 +121,10 @@ export class ModelCache {
 
   /** Names that have a Production version loaded now, sorted. */
   servingNames(): string[] {
-    return [...this.entries].filter(([, entry]) => entry.current).map(([name]) => name).sort();
+    return [...this.entries]
+      .filter(([, entry]) => entry.current)
+      .map(([name]) => name)
+      .sort();
   }
 
   /** A specific version if loaded (the current one or one retained after a swap). */
@@ -102,7 +134,9 @@ export class ModelCache {
 
   /** Every loaded version, by name, newest version first. */
   list(): LoadedModel[] {
-    return [...this.entries.keys()].sort().flatMap((name) => [...this.entries.get(name)!.versions.values()].sort((a, b) => b.version - a.version));
+    return [...this.entries.keys()]
+      .sort()
+      .flatMap((name) => [...this.entries.get(name)!.versions.values()].sort((a, b) => b.version - a.version));
   }
 
   /**
@@ -203,7 +237,10 @@ export class ModelCache {
     if (current) this.metrics.info.set(infoLabels(current), 1);
     this.metrics.swaps.inc({ model: name });
     this.metrics.loaded.set(this.count());
-    this.options.logger?.info({ model: name, version: current?.version, previous: before?.version, sha256: current?.sha256 }, current ? 'model version now serving' : 'model no longer served');
+    this.options.logger?.info(
+      { model: name, version: current?.version, previous: before?.version, sha256: current?.sha256 },
+      current ? 'model version now serving' : 'model no longer served',
+    );
     for (const listener of this.listeners) {
       try {
         listener(name, current);

@@ -87,7 +87,16 @@ function describeCallError(error: unknown): string {
 }
 
 const loadSeconds = () =>
-  metric('nepse_prediction_model_load_seconds', () => new Histogram({ name: 'nepse_prediction_model_load_seconds', help: 'Time to load one model version (metadata, download, session, smoke test), in seconds, by result.', labelNames: ['result'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120] }));
+  metric(
+    'nepse_prediction_model_load_seconds',
+    () =>
+      new Histogram({
+        name: 'nepse_prediction_model_load_seconds',
+        help: 'Time to load one model version (metadata, download, session, smoke test), in seconds, by result.',
+        labelNames: ['result'],
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+      }),
+  );
 
 /** Creates a loader over the registry client. */
 export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
@@ -100,24 +109,38 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
   async function describe(name: string, version: number): Promise<{ description: ModelDescription; sha256: string }> {
     let found: ModelVersion | undefined;
     try {
-      found = (await policy.execute((signal) => registry.getModel({ name, selector: { case: 'version', value: version } }, { signal }))).modelVersion;
+      found = (await policy.execute((signal) => registry.getModel({ name, selector: { case: 'version', value: version } }, { signal })))
+        .modelVersion;
     } catch (error) {
-      throw new ModelLoadError(name, version, 'metadata', `the registry answered ${describeCallError(error)}`, { transient: isTransient(error), cause: error });
+      throw new ModelLoadError(name, version, 'metadata', `the registry answered ${describeCallError(error)}`, {
+        transient: isTransient(error),
+        cause: error,
+      });
     }
     const refuse = (reason: string) => new ModelLoadError(name, version, 'signature', reason);
-    if (!found?.input || !found.output || !found.featureSet || !found.artifact) throw new ModelLoadError(name, version, 'metadata', 'the registry answered an incomplete model version');
-    if (found.input.dataType !== TensorDataType.FP32) throw refuse(`the input is ${TensorDataType[found.input.dataType]}; only FP32 models are served`);
+    if (!found?.input || !found.output || !found.featureSet || !found.artifact)
+      throw new ModelLoadError(name, version, 'metadata', 'the registry answered an incomplete model version');
+    if (found.input.dataType !== TensorDataType.FP32)
+      throw refuse(`the input is ${TensorDataType[found.input.dataType]}; only FP32 models are served`);
     const width = found.input.shape.length === 2 ? Number(found.input.shape[1]) : NaN;
     if (!Number.isInteger(width) || width < 1) throw refuse(`the input shape [${found.input.shape.join(', ')}] is not [batch, features]`);
     return {
-      description: { name, version, featureSet: { name: found.featureSet.name, version: found.featureSet.version }, inputWidth: width, inputName: found.input.name, outputName: found.output.name },
+      description: {
+        name,
+        version,
+        featureSet: { name: found.featureSet.name, version: found.featureSet.version },
+        inputWidth: width,
+        inputName: found.input.name,
+        outputName: found.output.name,
+      },
       sha256: found.artifact.sha256,
     };
   }
 
   /** The artifact's bytes, checked against the size and sha256 the stream announces and `sha256`. */
   async function download(name: string, version: number, sha256: string): Promise<Uint8Array> {
-    const fail = (reason: string, transient = false, cause?: unknown) => new ModelLoadError(name, version, 'checksum', reason, { transient, cause });
+    const fail = (reason: string, transient = false, cause?: unknown) =>
+      new ModelLoadError(name, version, 'checksum', reason, { transient, cause });
     const signal = AbortSignal.timeout(downloadTimeoutMs);
     const hash = createHash('sha256');
     let bytes: Uint8Array | undefined;
@@ -128,8 +151,10 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
         if (!bytes) {
           if (content.case !== 'artifact') throw fail('the download did not start with the artifact description');
           const size = Number(content.value.sizeBytes);
-          if (content.value.sha256 !== sha256) throw fail(`the download announces sha256 ${content.value.sha256}, the model version has ${sha256}`);
-          if (!Number.isSafeInteger(size) || size < 1 || size > maxArtifactBytes) throw fail(`the artifact's size ${size} bytes is outside 1…${maxArtifactBytes}`);
+          if (content.value.sha256 !== sha256)
+            throw fail(`the download announces sha256 ${content.value.sha256}, the model version has ${sha256}`);
+          if (!Number.isSafeInteger(size) || size < 1 || size > maxArtifactBytes)
+            throw fail(`the artifact's size ${size} bytes is outside 1…${maxArtifactBytes}`);
           bytes = new Uint8Array(size);
           continue;
         }
@@ -141,7 +166,9 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
       }
     } catch (error) {
       if (error instanceof ModelLoadError) throw error;
-      const reason = signal.aborted ? `the download took longer than ${downloadTimeoutMs} ms` : `the registry answered ${describeCallError(error)}`;
+      const reason = signal.aborted
+        ? `the download took longer than ${downloadTimeoutMs} ms`
+        : `the registry answered ${describeCallError(error)}`;
       throw new ModelLoadError(name, version, 'download', reason, { transient: signal.aborted || isTransient(error), cause: error });
     }
     if (!bytes) throw fail('the download ended before the artifact description', true);
@@ -157,12 +184,16 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
     try {
       const { description, sha256 } = await describe(name, version);
       const expected = loadOptions.expectedSha256;
-      if (expected && expected !== sha256) throw new ModelLoadError(name, version, 'checksum', `the promotion announced sha256 ${expected}, the registry holds ${sha256}`);
+      if (expected && expected !== sha256)
+        throw new ModelLoadError(name, version, 'checksum', `the promotion announced sha256 ${expected}, the registry holds ${sha256}`);
       const bytes = await download(name, version, sha256);
       const model = await openModel(bytes, description, options.sessionOptions ?? DEFAULT_SESSION_OPTIONS);
       const ms = performance.now() - started;
       metrics.observe({ result: 'ok' }, ms / 1000);
-      logger.info({ model: name, version, sha256, bytes: bytes.byteLength, inputWidth: model.inputWidth, ms: Math.round(ms) }, 'model loaded');
+      logger.info(
+        { model: name, version, sha256, bytes: bytes.byteLength, inputWidth: model.inputWidth, ms: Math.round(ms) },
+        'model loaded',
+      );
       return model;
     } catch (error) {
       metrics.observe({ result: 'failed' }, (performance.now() - started) / 1000);
@@ -174,7 +205,9 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
     const versions: ModelVersion[] = [];
     let pageToken = '';
     do {
-      const page = await policy.execute((signal) => registry.listModels({ stage: Stage.PRODUCTION, pageSize: 1000, pageToken }, { signal }));
+      const page = await policy.execute((signal) =>
+        registry.listModels({ stage: Stage.PRODUCTION, pageSize: 1000, pageToken }, { signal }),
+      );
       versions.push(...page.modelVersions);
       pageToken = page.nextPageToken;
     } while (pageToken !== '');
@@ -189,8 +222,12 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
         try {
           result.loaded.push(await load(v.name, v.version, { expectedSha256: v.artifact?.sha256 }));
         } catch (error) {
-          const failure = error instanceof ModelLoadError ? error : new ModelLoadError(v.name, v.version, 'session', gist(error), { cause: error });
-          logger.error({ model: v.name, version: v.version, reason: failure.message, transient: failure.transient }, 'production model could not be loaded');
+          const failure =
+            error instanceof ModelLoadError ? error : new ModelLoadError(v.name, v.version, 'session', gist(error), { cause: error });
+          logger.error(
+            { model: v.name, version: v.version, reason: failure.message, transient: failure.transient },
+            'production model could not be loaded',
+          );
           result.failed.push(failure);
         }
       }
@@ -198,7 +235,9 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
     },
     async productionVersion(name) {
       try {
-        const found = await policy.execute((signal) => registry.getModel({ name, selector: { case: 'stage', value: Stage.PRODUCTION } }, { signal }));
+        const found = await policy.execute((signal) =>
+          registry.getModel({ name, selector: { case: 'stage', value: Stage.PRODUCTION } }, { signal }),
+        );
         return found.modelVersion?.version ?? 0;
       } catch (error) {
         if ((error as { code?: unknown })?.code === grpc.status.NOT_FOUND) return 0;

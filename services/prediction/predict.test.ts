@@ -16,13 +16,26 @@ async function failure(call: Promise<unknown>): Promise<{ code?: number; field?:
     await call;
   } catch (error) {
     const details = statusDetails(error);
-    return { code: details?.code ?? (error as { code?: number }).code, field: details?.fieldViolations[0]?.field, resource: details?.resource ? `${details.resource.type}:${details.resource.name}` : undefined, message: details?.message ?? String(error) };
+    return {
+      code: details?.code ?? (error as { code?: number }).code,
+      field: details?.fieldViolations[0]?.field,
+      resource: details?.resource ? `${details.resource.type}:${details.resource.name}` : undefined,
+      message: details?.message ?? String(error),
+    };
   }
   assert.fail('the call succeeded');
 }
 
 /** What two predictions must share to be "the same prediction" (ids and times differ by design). */
-const essence = (p: Prediction) => ({ symbol: p.symbol, date: dayOf(p.featureDate), ret: p.predictedReturn, close: p.predictedClose, base: p.baseClose, model: `${p.modelName}/${p.modelVersion}`, degraded: p.degraded });
+const essence = (p: Prediction) => ({
+  symbol: p.symbol,
+  date: dayOf(p.featureDate),
+  ret: p.predictedReturn,
+  close: p.predictedClose,
+  base: p.baseClose,
+  model: `${p.modelName}/${p.modelVersion}`,
+  degraded: p.degraded,
+});
 
 describe('prediction service: Predict, PredictBatch, micro-batching, streams, events', () => {
   let bed: PredictionBed;
@@ -63,7 +76,12 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
 
   it('Predict takes an as-of day and a pinned version', async () => {
     const day = bed.bars.get('NABIL')!.at(-5)!.date;
-    const { prediction } = await bed.client.predict({ symbol: 'NABIL', asOf: toProtoDate(day), modelName: bed.model.name, modelVersion: bed.model.version });
+    const { prediction } = await bed.client.predict({
+      symbol: 'NABIL',
+      asOf: toProtoDate(day),
+      modelName: bed.model.name,
+      modelVersion: bed.model.version,
+    });
     assert.equal(dayOf(prediction!.featureDate), day);
     const vector = (await bed.features.getFeatures({ symbol: 'NABIL', asOf: toProtoDate(day) })).vector!;
     assert.equal(prediction!.baseClose, vector.close);
@@ -73,7 +91,10 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     const runsBefore = bed.prediction.batcher.stats().runs;
     const { results } = await bed.client.predictBatch({ symbols: SYMBOLS });
     assert.equal(bed.prediction.batcher.stats().runs - runsBefore, 1, 'one inference run');
-    assert.deepEqual(results.map((r) => r.symbol), SYMBOLS);
+    assert.deepEqual(
+      results.map((r) => r.symbol),
+      SYMBOLS,
+    );
     for (const result of results) {
       assert.equal(result.outcome.case, 'prediction');
       const single = (await bed.client.predict({ symbol: result.symbol })).prediction!;
@@ -83,7 +104,10 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
 
   it('PredictBatch fails only the entries that fail', async () => {
     const { results } = await bed.client.predictBatch({ symbols: ['NABIL', 'not a symbol', 'NOSUCH', 'NICA'] });
-    assert.deepEqual(results.map((r) => r.outcome.case), ['prediction', 'error', 'error', 'prediction']);
+    assert.deepEqual(
+      results.map((r) => r.outcome.case),
+      ['prediction', 'error', 'error', 'prediction'],
+    );
     const invalid = results[1].outcome.value as { code: number; message: string };
     assert.equal(invalid.code, grpc.status.INVALID_ARGUMENT);
     assert.match(invalid.message, /symbols\[1\]/);
@@ -128,11 +152,16 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     const runs = after.runs - before.runs;
     assert.equal(requests, 64 * rounds);
     assert.ok(runs < requests / 4, `${runs} inference runs for ${requests} requests`);
-    console.log(`# micro-batching: ${requests} concurrent Predicts in ${runs} inference runs (${(requests / runs).toFixed(1)} rows per run)`);
+    console.log(
+      `# micro-batching: ${requests} concurrent Predicts in ${runs} inference runs (${(requests / runs).toFixed(1)} rows per run)`,
+    );
   });
 
   it('StreamPredictions answers 1,000 requests with their ids; an invalid one gets its error and the stream goes on', async () => {
-    const requests: Array<MessageInitShape<typeof StreamPredictionsRequestSchema>> = Array.from({ length: 1000 }, (_, i) => ({ requestId: `r-${i}`, symbol: SYMBOLS[i % SYMBOLS.length] }));
+    const requests: Array<MessageInitShape<typeof StreamPredictionsRequestSchema>> = Array.from({ length: 1000 }, (_, i) => ({
+      requestId: `r-${i}`,
+      symbol: SYMBOLS[i % SYMBOLS.length],
+    }));
     requests[500] = { requestId: 'r-500', symbol: 'not valid!' };
     requests[700] = { requestId: 'r-700', symbol: 'NABIL', modelName: 'no-such-model' };
     const answers = new Map<string, StreamPredictionsResponse['outcome']>();
@@ -155,7 +184,11 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
 
   it('StreamPredictions refuses an over-long request_id in that response only', async () => {
     const out = [];
-    for await (const response of bed.client.streamPredictions([{ requestId: 'x'.repeat(101), symbol: 'NABIL' }, { requestId: 'ok', symbol: 'NABIL' }])) out.push(response);
+    for await (const response of bed.client.streamPredictions([
+      { requestId: 'x'.repeat(101), symbol: 'NABIL' },
+      { requestId: 'ok', symbol: 'NABIL' },
+    ]))
+      out.push(response);
     const byId = new Map(out.map((r) => [r.requestId, r]));
     assert.equal(byId.get('x'.repeat(101))?.outcome.case, 'error');
     assert.equal(byId.get('ok')?.outcome.case, 'prediction');
@@ -168,7 +201,10 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     let current: Prediction | undefined;
     const watching = (async () => {
       try {
-        for await (const message of bed.client.watchPredictions({ symbols: ['NICA', 'SCB'], includeCurrent: true }, { signal: controller.signal })) {
+        for await (const message of bed.client.watchPredictions(
+          { symbols: ['NICA', 'SCB'], includeCurrent: true },
+          { signal: controller.signal },
+        )) {
           if (message.kind.case === 'heartbeat') heartbeats++;
           else if (message.kind.case === 'prediction') {
             if (!current) current = message.kind.value;
@@ -215,7 +251,8 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     const { prediction } = await bed.client.predict({ symbol: 'EBL' });
     const deadline = Date.now() + 10_000;
     let event: PredictionMade | undefined;
-    while (!(event = made.find((e) => e.predictionId === prediction!.predictionId)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (!(event = made.find((e) => e.predictionId === prediction!.predictionId)) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     assert.ok(event, 'PredictionMade arrived');
     assert.equal(event.symbol, 'EBL');
     assert.equal(event.modelName, bed.model.name);

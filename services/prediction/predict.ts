@@ -17,7 +17,15 @@ import {
   type PredictRequest,
   type PredictResponse,
 } from '../../gen/nepse/prediction/v1/prediction_pb.js';
-import { DomainError, FailedPreconditionError, InvalidArgumentError, NotFoundError, toStatus, UnavailableError, type CallContext } from '../../lib/grpc/index.js';
+import {
+  DomainError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  toStatus,
+  UnavailableError,
+  type CallContext,
+} from '../../lib/grpc/index.js';
 import { fromProtoDate, isModelName, MODEL_NAME_PATTERN, requireSymbol } from '../../lib/market/index.js';
 import type { Logger } from '../../lib/telemetry/index.js';
 import type { Batcher } from './batcher.js';
@@ -88,11 +96,20 @@ export function defaultModelName(deps: Pick<PredictionDeps, 'models' | 'defaultM
  * @throws FailedPreconditionError when the version asked for is not loaded, or there is no default to use.
  * @throws UnavailableError while the models of the start are still loading.
  */
-export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel' | 'aliases'>, requestedName: string, version = 0, alias = ''): LoadedModel {
+export function resolveModel(
+  deps: Pick<PredictionDeps, 'models' | 'defaultModel' | 'aliases'>,
+  requestedName: string,
+  version = 0,
+  alias = '',
+): LoadedModel {
   if (requestedName !== '' && !isModelName(requestedName)) {
-    throw new InvalidArgumentError({ field: 'model_name', description: `model name ${JSON.stringify(requestedName.slice(0, 70))} must match ${MODEL_NAME_PATTERN.source}` });
+    throw new InvalidArgumentError({
+      field: 'model_name',
+      description: `model name ${JSON.stringify(requestedName.slice(0, 70))} must match ${MODEL_NAME_PATTERN.source}`,
+    });
   }
-  if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError({ field: 'model_version', description: `must be 0 (Production) or a version ≥ 1, got ${version}` });
+  if (!Number.isInteger(version) || version < 0)
+    throw new InvalidArgumentError({ field: 'model_version', description: `must be 0 (Production) or a version ≥ 1, got ${version}` });
   if (alias !== '') return resolveAlias(deps, requestedName, version, alias);
   const target = requestedName || defaultModelName(deps);
   const production = deps.models.current(target);
@@ -105,13 +122,19 @@ export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel
   if (!deps.models.ready) throw new UnavailableError('the models in Production are still being loaded', 1_000);
   if (requestedName === '' && !production) {
     // Only a configured default can be missing here: the request did not name it, so say whose it is.
-    throw new FailedPreconditionError(`the default model ${target} (PREDICTION_DEFAULT_MODEL) has no version in Production; name a model in model_name`, 'NO_MODEL_LOADED');
+    throw new FailedPreconditionError(
+      `the default model ${target} (PREDICTION_DEFAULT_MODEL) has no version in Production; name a model in model_name`,
+      'NO_MODEL_LOADED',
+    );
   }
   if (!production && !deps.models.list().some((m) => m.name === target)) {
     throw new NotFoundError('model', target, `model ${JSON.stringify(target)} is not loaded: no version of it is in Production`);
   }
   if (version === 0) throw new FailedPreconditionError(`model ${target} has no version in Production`, 'NO_MODEL_LOADED');
-  throw new FailedPreconditionError(`model ${target} version ${version} is not loaded (Production is version ${production?.version ?? 'none'})`, 'MODEL_VERSION_NOT_LOADED');
+  throw new FailedPreconditionError(
+    `model ${target} version ${version} is not loaded (Production is version ${production?.version ?? 'none'})`,
+    'MODEL_VERSION_NOT_LOADED',
+  );
 }
 
 /**
@@ -119,9 +142,22 @@ export function resolveModel(deps: Pick<PredictionDeps, 'models' | 'defaultModel
  * @throws InvalidArgumentError naming model_alias for a malformed alias or one sent with a version.
  * @throws FailedPreconditionError (ALIAS_NOT_SERVED) when this instance serves no such alias.
  */
-function resolveAlias(deps: Pick<PredictionDeps, 'models' | 'defaultModel' | 'aliases'>, requestedName: string, version: number, alias: string): LoadedModel {
-  if (!ALIAS_PATTERN.test(alias)) throw new InvalidArgumentError({ field: 'model_alias', description: `alias ${JSON.stringify(alias.slice(0, 70))} must match ${ALIAS_PATTERN.source}` });
-  if (version !== 0) throw new InvalidArgumentError({ field: 'model_alias', description: `name a version or an alias, not both (model_version ${version})` });
+function resolveAlias(
+  deps: Pick<PredictionDeps, 'models' | 'defaultModel' | 'aliases'>,
+  requestedName: string,
+  version: number,
+  alias: string,
+): LoadedModel {
+  if (!ALIAS_PATTERN.test(alias))
+    throw new InvalidArgumentError({
+      field: 'model_alias',
+      description: `alias ${JSON.stringify(alias.slice(0, 70))} must match ${ALIAS_PATTERN.source}`,
+    });
+  if (version !== 0)
+    throw new InvalidArgumentError({
+      field: 'model_alias',
+      description: `name a version or an alias, not both (model_version ${version})`,
+    });
   const target = requestedName || defaultModelName(deps);
   const model = deps.aliases?.get(target, alias);
   if (model) return model;
@@ -148,7 +184,8 @@ export function checkVector(model: LoadedModel, vector: FeatureVector): void {
     );
   }
   for (const value of vector.values) {
-    if (!Number.isFinite(value)) throw new FailedPreconditionError(`the feature vector of ${vector.symbol} holds a value that is not finite`, 'NON_FINITE_FEATURES');
+    if (!Number.isFinite(value))
+      throw new FailedPreconditionError(`the feature vector of ${vector.symbol} holds a value that is not finite`, 'NON_FINITE_FEATURES');
   }
 }
 
@@ -156,10 +193,19 @@ export function checkVector(model: LoadedModel, vector: FeatureVector): void {
  * The Prediction message for a model output on a vector; no NaN or Infinity ever leaves.
  * @param defaultModelUsed whether the request named no model and the default made it.
  */
-export function toPrediction(model: LoadedModel, vector: FeatureVector, predictedReturn: number, degraded: Degradation | undefined, defaultModelUsed = false): Prediction {
+export function toPrediction(
+  model: LoadedModel,
+  vector: FeatureVector,
+  predictedReturn: number,
+  degraded: Degradation | undefined,
+  defaultModelUsed = false,
+): Prediction {
   const predictedClose = vector.close * Math.exp(predictedReturn);
   if (!Number.isFinite(predictedReturn) || !Number.isFinite(predictedClose)) {
-    throw new FailedPreconditionError(`model ${model.name} v${model.version} produced a value that is not finite for ${vector.symbol}`, 'NON_FINITE_PREDICTION');
+    throw new FailedPreconditionError(
+      `model ${model.name} v${model.version} produced a value that is not finite for ${vector.symbol}`,
+      'NON_FINITE_PREDICTION',
+    );
   }
   return create(PredictionSchema, {
     predictionId: randomUUID(),
@@ -179,7 +225,12 @@ export function toPrediction(model: LoadedModel, vector: FeatureVector, predicte
 }
 
 /** Publishes and counts a prediction served from `features`; `started` is the performance.now() of the request. */
-export function served(deps: Pick<PredictionDeps, 'events' | 'metrics' | 'shadow'>, prediction: Prediction, started: number, features: readonly number[]): Prediction {
+export function served(
+  deps: Pick<PredictionDeps, 'events' | 'metrics' | 'shadow'>,
+  prediction: Prediction,
+  started: number,
+  features: readonly number[],
+): Prediction {
   deps.events.made(prediction, performance.now() - started, features);
   deps.shadow?.offer(prediction, features);
   predictionSeries(deps.metrics).served(prediction.modelName, prediction.degraded);
@@ -200,7 +251,13 @@ export async function withModel<T>(model: LoadedModel, work: () => Promise<T>): 
 }
 
 /** Predicts from a vector already at hand (WatchPredictions: the one FeaturesComputed carried). */
-export async function predictFromVector(deps: PredictionDeps, model: LoadedModel, sourced: SourcedVector, started = performance.now(), defaultModelUsed = false): Promise<Prediction> {
+export async function predictFromVector(
+  deps: PredictionDeps,
+  model: LoadedModel,
+  sourced: SourcedVector,
+  started = performance.now(),
+  defaultModelUsed = false,
+): Promise<Prediction> {
   checkVector(model, sourced.vector);
   const predicted = await deps.batcher.predict(model, sourced.vector.values);
   return served(deps, toPrediction(model, sourced.vector, predicted, sourced.degraded, defaultModelUsed), started, sourced.vector.values);
@@ -216,7 +273,9 @@ export async function predictOne(deps: PredictionDeps, input: PredictionInput, d
   const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
   const alias = input.modelAlias ?? '';
   const model = resolveModel(deps, input.modelName, input.modelVersion, alias);
-  const prediction = await withModel(model, async () => predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started, input.modelName === ''));
+  const prediction = await withModel(model, async () =>
+    predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started, input.modelName === ''),
+  );
   prediction.modelAlias = alias;
   return prediction;
 }
@@ -279,7 +338,12 @@ export async function predictMany(
   const outputs = await deps.batcher.run(model, rows, ready.length);
   ready.forEach(({ index, sourced: s }, i) => {
     try {
-      results[index].prediction = served(deps, toPrediction(model, s.vector, outputs[i], s.degraded, defaultModelUsed), started, s.vector.values);
+      results[index].prediction = served(
+        deps,
+        toPrediction(model, s.vector, outputs[i], s.degraded, defaultModelUsed),
+        started,
+        s.vector.values,
+      );
     } catch (error) {
       results[index].error = error;
     }
@@ -319,7 +383,11 @@ export async function predictSymbols(deps: PredictionDeps, input: BatchInput, de
 }
 
 /** PredictBatch. */
-export async function predictBatch(deps: PredictionDeps, request: PredictBatchRequest, context: CallContext): Promise<PredictBatchResponse> {
+export async function predictBatch(
+  deps: PredictionDeps,
+  request: PredictBatchRequest,
+  context: CallContext,
+): Promise<PredictBatchResponse> {
   return { $typeName: 'nepse.prediction.v1.PredictBatchResponse', results: await predictSymbols(deps, request, context.deadline) };
 }
 

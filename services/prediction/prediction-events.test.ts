@@ -43,7 +43,14 @@ describe('PredictionsMade publisher', () => {
   const stored = async () => (await bus.jsm.streams.info(EVENTS_STREAM)).state.messages;
 
   it('publishes every prediction to JetStream in events of at most 1,000, deduplicated on a re-send', async () => {
-    const events = new PredictionEvents({ bus, instanceId: 'i-0', queueLimit: 10_000, concurrency: 256, logger, metrics: predictionMetrics() });
+    const events = new PredictionEvents({
+      bus,
+      instanceId: 'i-0',
+      queueLimit: 10_000,
+      concurrency: 256,
+      logger,
+      metrics: predictionMetrics(),
+    });
     const before = await stored();
     const features = [0.5, -0.25, 1];
     for (let i = 0; i < 2_500; i++) events.made(prediction(i), 1.5, features);
@@ -54,11 +61,21 @@ describe('PredictionsMade publisher', () => {
     const { predictions } = fromBinary(PredictionsMadeSchema, last.data);
     assert.deepEqual([predictions.length, predictions[0].predictionId, predictions.at(-1)!.predictionId], [500, 'p-2000', 'p-2499']);
     const event = predictions.at(-1)!;
-    assert.deepEqual([event.instanceId, event.latencyMs, event.symbol, event.modelVersion, event.features], ['i-0', 1.5, 'NABIL', 3, features]);
+    assert.deepEqual(
+      [event.instanceId, event.latencyMs, event.symbol, event.modelVersion, event.features],
+      ['i-0', 1.5, 'NABIL', 3, features],
+    );
     assert.equal(last.header.get('Nats-Msg-Id'), 'predictions.made:p-2000');
 
     // The same first prediction again: JetStream drops the event as a duplicate.
-    const again = new PredictionEvents({ bus, instanceId: 'i-0', queueLimit: 10_000, concurrency: 256, logger, metrics: predictionMetrics() });
+    const again = new PredictionEvents({
+      bus,
+      instanceId: 'i-0',
+      queueLimit: 10_000,
+      concurrency: 256,
+      logger,
+      metrics: predictionMetrics(),
+    });
     again.made(prediction(2000), 1.5, features);
     await again.stop();
     assert.equal(again.stats().published, 1);
@@ -66,7 +83,15 @@ describe('PredictionsMade publisher', () => {
   });
 
   it('while NATS is down, queues up to its bound, drops the rest with a count, and never blocks the caller', async () => {
-    const events = new PredictionEvents({ bus, instanceId: 'i-1', queueLimit: 500, concurrency: 100, ackTimeoutMs: 300, logger, metrics: predictionMetrics() });
+    const events = new PredictionEvents({
+      bus,
+      instanceId: 'i-1',
+      queueLimit: 500,
+      concurrency: 100,
+      ackTimeoutMs: 300,
+      logger,
+      metrics: predictionMetrics(),
+    });
     await nats.stop();
     const started = performance.now();
     for (let i = 0; i < 5_000; i++) events.made(prediction(10_000 + i), 1, [0]);

@@ -115,7 +115,14 @@ export class PredictionEvents {
     if (this.queue.length - this.head >= this.options.queueLimit) return this.drop('queue_full');
     const span = trace.getSpanContext(context.active());
     const traced = span !== undefined && trace.isSpanContextValid(span);
-    this.queue.push({ prediction, latencyMs, features, shadow, trace: traced ? context.active() : undefined, traceKey: traced ? `${span.traceId}-${span.spanId}` : '' });
+    this.queue.push({
+      prediction,
+      latencyMs,
+      features,
+      shadow,
+      trace: traced ? context.active() : undefined,
+      traceKey: traced ? `${span.traceId}-${span.spanId}` : '',
+    });
     this.schedule();
   }
 

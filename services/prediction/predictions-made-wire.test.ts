@@ -24,13 +24,29 @@ const entries: MadeEntry[] = [
   },
   {
     // Defaults everywhere, degraded, no timestamp, no features.
-    prediction: create(PredictionSchema, { predictionId: 'b', symbol: 'NICA', modelName: 'm', modelVersion: 1, degraded: true, degradedReason: DegradedReason.CIRCUIT_OPEN, featureDate: { year: 2025, month: 1, day: 1 } }),
+    prediction: create(PredictionSchema, {
+      predictionId: 'b',
+      symbol: 'NICA',
+      modelName: 'm',
+      modelVersion: 1,
+      degraded: true,
+      degradedReason: DegradedReason.CIRCUIT_OPEN,
+      featureDate: { year: 2025, month: 1, day: 1 },
+    }),
     latencyMs: 0,
     features: [],
   },
   {
     // A shadow (challenger) prediction.
-    prediction: create(PredictionSchema, { predictionId: 'c', symbol: 'SCB', modelName: 'm', modelVersion: 2, predictedReturn: 0.001, baseClose: 100, featureDate: { year: 2025, month: 1, day: 2 } }),
+    prediction: create(PredictionSchema, {
+      predictionId: 'c',
+      symbol: 'SCB',
+      modelName: 'm',
+      modelVersion: 2,
+      predictedReturn: 0.001,
+      baseClose: 100,
+      featureDate: { year: 2025, month: 1, day: 2 },
+    }),
     latencyMs: 0,
     features: [1, 2],
     shadow: true,

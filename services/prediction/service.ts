@@ -62,7 +62,10 @@ export const barsDurable = (instanceId: string) => `prediction-${instanceId}-bar
  * inference.GRPCInferenceService) — live at once, ready only once every Production model has been
  * loaded and the promotion consumers run.
  */
-export async function startPrediction(config: PredictionConfig, logger: Logger = createLogger('prediction', config.LOG_LEVEL)): Promise<RunningPrediction> {
+export async function startPrediction(
+  config: PredictionConfig,
+  logger: Logger = createLogger('prediction', config.LOG_LEVEL),
+): Promise<RunningPrediction> {
   const events = await connectEvents({ servers: config.NATS_URL, name: 'prediction', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
   const observer = grpcClientObserver();
@@ -87,7 +90,14 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   const series = predictionSeries(metrics);
   const models = new ModelCache({ logger });
   const cache = new FeatureCache({ freshMs: config.PREDICTION_FEATURE_FRESH_MS, logger, metrics });
-  const features = new FeatureSource({ client: featureClient, policy: featurePolicy, timeoutMs: config.PREDICTION_FEATURE_TIMEOUT_MS, cache, logger, metrics });
+  const features = new FeatureSource({
+    client: featureClient,
+    policy: featurePolicy,
+    timeoutMs: config.PREDICTION_FEATURE_TIMEOUT_MS,
+    cache,
+    logger,
+    metrics,
+  });
   const batcher = new Batcher<LoadedModel>({
     infer,
     maxBatch: config.PREDICTION_MAX_BATCH,
@@ -103,8 +113,24 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
     metrics,
   });
   const aliases = new ModelAliases(logger);
-  const shadow = new ShadowScorer({ aliases, events: predictionEvents, queueLimit: config.PREDICTION_SHADOW_QUEUE, maxBatch: config.PREDICTION_MAX_BATCH, logger });
-  const deps: PredictionDeps = { models, features, batcher, events: predictionEvents, defaultModel: config.PREDICTION_DEFAULT_MODEL, metrics, logger, aliases, shadow };
+  const shadow = new ShadowScorer({
+    aliases,
+    events: predictionEvents,
+    queueLimit: config.PREDICTION_SHADOW_QUEUE,
+    maxBatch: config.PREDICTION_MAX_BATCH,
+    logger,
+  });
+  const deps: PredictionDeps = {
+    models,
+    features,
+    batcher,
+    events: predictionEvents,
+    defaultModel: config.PREDICTION_DEFAULT_MODEL,
+    metrics,
+    logger,
+    aliases,
+    shadow,
+  };
   const watches = new PredictionWatchHub(deps, config.PREDICTION_HEARTBEAT_MS);
   watches.start();
   // Both start at the latest stored event of each symbol (the warm-up) and then take every new
@@ -112,7 +138,10 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   const barsConsumer = await cache.consumeBars(events, barsDurable(config.PREDICTION_INSTANCE_ID));
   const featureConsumer = await cache.consume(events, featuresDurable(config.PREDICTION_INSTANCE_ID), new Date());
   const host = await hostServices({
-    services: [predictionHandlers(deps, watches, config.PREDICTION_STREAM_WINDOW), inferenceHandlers(models, { run: (model, rows, count) => batcher.run(model, rows, count) })],
+    services: [
+      predictionHandlers(deps, watches, config.PREDICTION_STREAM_WINDOW),
+      inferenceHandlers(models, { run: (model, rows, count) => batcher.run(model, rows, count) }),
+    ],
     port: config.PREDICTION_PORT,
     metricsPort: config.PREDICTION_METRICS_PORT,
     host: config.BIND_HOST,
@@ -124,7 +153,14 @@ export async function startPrediction(config: PredictionConfig, logger: Logger =
   let aliasActivation: RunningAliasActivation;
   try {
     activation = await startModelActivation({ cache: models, loader, events, instanceId: config.PREDICTION_INSTANCE_ID, logger });
-    aliasActivation = await startAliasActivation({ aliases, loader, directory: registryAliases(registry), events, instanceId: config.PREDICTION_INSTANCE_ID, logger }).catch(async (error) => {
+    aliasActivation = await startAliasActivation({
+      aliases,
+      loader,
+      directory: registryAliases(registry),
+      events,
+      instanceId: config.PREDICTION_INSTANCE_ID,
+      logger,
+    }).catch(async (error) => {
       await activation.stop();
       throw error;
     });

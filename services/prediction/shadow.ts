@@ -39,10 +39,23 @@ interface Pending {
 
 function shadowMetrics() {
   return {
-    made: metric('nepse_prediction_shadow_total', () => new Counter({ name: 'nepse_prediction_shadow_total', help: 'Shadow predictions made and published, by model.', labelNames: ['model'] })),
+    made: metric(
+      'nepse_prediction_shadow_total',
+      () =>
+        new Counter({
+          name: 'nepse_prediction_shadow_total',
+          help: 'Shadow predictions made and published, by model.',
+          labelNames: ['model'],
+        }),
+    ),
     dropped: metric(
       'nepse_prediction_shadow_dropped_total',
-      () => new Counter({ name: 'nepse_prediction_shadow_dropped_total', help: 'Shadow predictions not made, by reason: queue_full, width_mismatch, failed.', labelNames: ['reason'] }),
+      () =>
+        new Counter({
+          name: 'nepse_prediction_shadow_dropped_total',
+          help: 'Shadow predictions not made, by reason: queue_full, width_mismatch, failed.',
+          labelNames: ['reason'],
+        }),
     ),
   };
 }

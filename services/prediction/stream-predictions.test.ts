@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { FeatureVectorSchema } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { StreamPredictionsRequestSchema, type StreamPredictionsRequest, type StreamPredictionsResponse } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import {
+  StreamPredictionsRequestSchema,
+  type StreamPredictionsRequest,
+  type StreamPredictionsResponse,
+} from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import type { CallContext } from '../../lib/grpc/index.js';
 import { detailsOf, grpc } from '../../lib/grpc/index.js';
 import { createLogger } from '../../lib/telemetry/index.js';
@@ -32,10 +36,25 @@ async function localDeps(): Promise<{ deps: PredictionDeps; model: LoadedModel }
   models.markReady();
   const cache = new FeatureCache({ freshMs: 3_600_000, logger, metrics });
   for (const symbol of ['NABIL', 'NICA']) {
-    cache.remember(create(FeatureVectorSchema, { symbol, date: { year: 2024, month: 5, day: 2 }, featureSet: { name: 'ohlcv', version: 1 }, values: Array.from({ length: TEST_WIDTH }, (_, i) => i / 100), close: 500 }));
+    cache.remember(
+      create(FeatureVectorSchema, {
+        symbol,
+        date: { year: 2024, month: 5, day: 2 },
+        featureSet: { name: 'ohlcv', version: 1 },
+        values: Array.from({ length: TEST_WIDTH }, (_, i) => i / 100),
+        close: 500,
+      }),
+    );
   }
   const unusedClient = new Proxy({}, { get: () => () => assert.fail('the feature service must not be asked') });
-  const features = new FeatureSource({ client: unusedClient as never, policy: { execute: () => assert.fail('no feature call') } as never, timeoutMs: 500, cache, logger, metrics });
+  const features = new FeatureSource({
+    client: unusedClient as never,
+    policy: { execute: () => assert.fail('no feature call') } as never,
+    timeoutMs: 500,
+    cache,
+    logger,
+    metrics,
+  });
   const events = { made() {} } as unknown as PredictionEvents;
   const batcher = new Batcher<LoadedModel>({ infer, maxBatch: 64, maxQueueDelayMs: 0.1 });
   return { deps: { models, features, batcher, events, defaultModel: undefined, metrics, logger }, model };
@@ -45,7 +64,13 @@ async function* fromArray<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-const context = (signal = new AbortController().signal): CallContext => ({ method: '/test', metadata: new grpc.Metadata(), deadline: undefined, signal, peer: 'test' });
+const context = (signal = new AbortController().signal): CallContext => ({
+  method: '/test',
+  metadata: new grpc.Metadata(),
+  deadline: undefined,
+  signal,
+  peer: 'test',
+});
 
 describe('StreamPredictions flow control', () => {
   let deps: PredictionDeps;
@@ -111,14 +136,28 @@ describe('StreamPredictions flow control', () => {
     for await (const response of streamPredictions(deps, fromArray(requests), context(), WINDOW)) out.set(response.requestId, response);
     const many = out.get('many')!;
     assert.equal(many.outcome.case, undefined);
-    assert.deepEqual(many.results.map((r) => [r.symbol, r.outcome.case]), [['NICA', 'prediction'], ['bad symbol', 'error'], ['NABIL', 'prediction'], ['NICA', 'prediction']]);
+    assert.deepEqual(
+      many.results.map((r) => [r.symbol, r.outcome.case]),
+      [
+        ['NICA', 'prediction'],
+        ['bad symbol', 'error'],
+        ['NABIL', 'prediction'],
+        ['NICA', 'prediction'],
+      ],
+    );
     const bad = many.results[1].outcome;
     assert.ok(bad.case === 'error' && bad.value.code === grpc.status.INVALID_ARGUMENT);
     const single = out.get('one')!.outcome;
     assert.ok(single.case === 'prediction');
     const nica = many.results[0].outcome;
-    assert.ok(nica.case === 'prediction' && nica.value.predictedReturn === single.value.predictedReturn, 'the same vector and model give the same number either way');
-    for (const [id, field] of [['both', 'symbol'], ['too-many', 'symbols']] as const) {
+    assert.ok(
+      nica.case === 'prediction' && nica.value.predictedReturn === single.value.predictedReturn,
+      'the same vector and model give the same number either way',
+    );
+    for (const [id, field] of [
+      ['both', 'symbol'],
+      ['too-many', 'symbols'],
+    ] as const) {
       const outcome = out.get(id)!.outcome;
       assert.ok(outcome.case === 'error' && outcome.value.code === grpc.status.INVALID_ARGUMENT, id);
       assert.equal(detailsOf(outcome.value).fieldViolations[0]?.field, field, id);

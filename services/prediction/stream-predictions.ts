@@ -15,11 +15,23 @@ import { predictOne, predictSymbols, statusOf, type PredictionDeps } from './pre
 export const MAX_REQUEST_ID_LENGTH = 100;
 
 /** One request's answer: its prediction (or its symbols' results), or its error as google.rpc.Status. */
-async function answer(deps: PredictionDeps, request: StreamPredictionsRequest, deadline: number | undefined): Promise<StreamPredictionsResponse> {
-  const response: StreamPredictionsResponse = { $typeName: 'nepse.prediction.v1.StreamPredictionsResponse', requestId: request.requestId, outcome: { case: undefined }, results: [] };
+async function answer(
+  deps: PredictionDeps,
+  request: StreamPredictionsRequest,
+  deadline: number | undefined,
+): Promise<StreamPredictionsResponse> {
+  const response: StreamPredictionsResponse = {
+    $typeName: 'nepse.prediction.v1.StreamPredictionsResponse',
+    requestId: request.requestId,
+    outcome: { case: undefined },
+    results: [],
+  };
   try {
     if (request.requestId.length > MAX_REQUEST_ID_LENGTH) {
-      throw new InvalidArgumentError({ field: 'request_id', description: `at most ${MAX_REQUEST_ID_LENGTH} characters, got ${request.requestId.length}` });
+      throw new InvalidArgumentError({
+        field: 'request_id',
+        description: `at most ${MAX_REQUEST_ID_LENGTH} characters, got ${request.requestId.length}`,
+      });
     }
     if (request.symbols.length === 0) {
       response.outcome = { case: 'prediction', value: await predictOne(deps, request, deadline) };

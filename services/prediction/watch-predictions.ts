@@ -55,7 +55,10 @@ export class PredictionWatchHub {
   async *watch(request: WatchPredictionsRequest, context: CallContext): AsyncGenerator<WatchPredictionsResponse> {
     if (request.symbols.length === 0) throw new InvalidArgumentError({ field: 'symbols', description: 'at least one symbol is required' });
     if (request.symbols.length > MAX_BATCH_SYMBOLS) {
-      throw new InvalidArgumentError({ field: 'symbols', description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${request.symbols.length}` });
+      throw new InvalidArgumentError({
+        field: 'symbols',
+        description: `at most ${MAX_BATCH_SYMBOLS} symbols, got ${request.symbols.length}`,
+      });
     }
     const symbols = [...new Set(request.symbols.map((raw, i) => requireSymbol(raw, `symbols[${i}]`)))];
     // Fail now for a model that is not there at all; later events use whatever version of that name
@@ -86,8 +89,11 @@ export class PredictionWatchHub {
     try {
       if (request.includeCurrent) {
         // Symbols without a vector yet simply have no current prediction; their first one comes with their first features.
-        for (const { prediction } of await withModel(model, () => predictMany(this.deps, model, symbols, undefined, undefined, defaultModelUsed))) {
-          if (prediction && !watcher.unsent.has(prediction.symbol)) watcher.unsent.set(prediction.symbol, { ...prediction, modelAlias: request.modelAlias });
+        for (const { prediction } of await withModel(model, () =>
+          predictMany(this.deps, model, symbols, undefined, undefined, defaultModelUsed),
+        )) {
+          if (prediction && !watcher.unsent.has(prediction.symbol))
+            watcher.unsent.set(prediction.symbol, { ...prediction, modelAlias: request.modelAlias });
         }
       }
       let lastSent = Date.now();
@@ -95,13 +101,17 @@ export class PredictionWatchHub {
         if (watcher.unsent.size > 0) {
           const batch = [...watcher.unsent.values()];
           watcher.unsent.clear();
-          for (const prediction of batch) yield { $typeName: 'nepse.prediction.v1.WatchPredictionsResponse', kind: { case: 'prediction', value: prediction } };
+          for (const prediction of batch)
+            yield { $typeName: 'nepse.prediction.v1.WatchPredictionsResponse', kind: { case: 'prediction', value: prediction } };
           lastSent = Date.now();
           continue;
         }
         const quiet = Date.now() - lastSent;
         if (quiet >= this.heartbeatMs) {
-          yield { $typeName: 'nepse.prediction.v1.WatchPredictionsResponse', kind: { case: 'heartbeat', value: create(HeartbeatSchema, { sentAt: timestampNow() }) } };
+          yield {
+            $typeName: 'nepse.prediction.v1.WatchPredictionsResponse',
+            kind: { case: 'heartbeat', value: create(HeartbeatSchema, { sentAt: timestampNow() }) },
+          };
           lastSent = Date.now();
           continue;
         }

@@ -40,7 +40,12 @@ async function versionToRestore(tx: Queryable, saga: PromotionRow): Promise<numb
  * Archived with status ACTIVATION_FAILED, the version it replaced comes back, the saga is marked
  * rolled back, and ModelRolledBack goes to the outbox, all in one transaction.
  */
-async function rollBack(tx: Queryable, history: HistoryWriter, saga: PromotionRow, failure: { instance: string; reason: string }): Promise<number> {
+async function rollBack(
+  tx: Queryable,
+  history: HistoryWriter,
+  saga: PromotionRow,
+  failure: { instance: string; reason: string },
+): Promise<number> {
   const restored = await versionToRestore(tx, saga);
   const why = `activation failed on ${failure.instance}: ${failure.reason}`;
   await registryStore.setStage(tx, saga.name, saga.version, 'archived');
@@ -96,14 +101,17 @@ async function rollBack(tx: Queryable, history: HistoryWriter, saga: PromotionRo
  */
 export async function handleActivation(deps: RegistryDeps, activation: ModelActivation): Promise<ActivationOutcome> {
   const failed = activation.result === ActivationResult.FAILED;
-  if (!failed && activation.result !== ActivationResult.OK) throw new EventRejectedError(`activation of promotion ${activation.promotionId} has no result`);
+  if (!failed && activation.result !== ActivationResult.OK)
+    throw new EventRejectedError(`activation of promotion ${activation.promotionId} has no result`);
   const instance = activation.instanceId.trim() || 'unknown-instance';
   const reason = activation.reason.trim().slice(0, 1000) || (failed ? 'no reason given' : '');
   return commitChange(deps, async (tx, history) => {
     const known = await registryStore.promotion(tx, activation.promotionId);
     if (!known) throw new EventRejectedError(`unknown promotion ${JSON.stringify(activation.promotionId)}`);
     if (known.name !== activation.name || known.version !== activation.version) {
-      throw new EventRejectedError(`promotion ${known.promotion_id} is of ${known.name}/${known.version}, the activation names ${activation.name}/${activation.version}`);
+      throw new EventRejectedError(
+        `promotion ${known.promotion_id} is of ${known.name}/${known.version}, the activation names ${activation.name}/${activation.version}`,
+      );
     }
     await registryStore.lockModel(tx, known.name);
     // Read again under the lock: a concurrent promotion may have superseded it meanwhile.
@@ -128,7 +136,14 @@ export async function handleActivation(deps: RegistryDeps, activation: ModelActi
     if (!holdsProduction && version.stage === 'production') return 'recorded';
     if (version.status !== 'activation_failed') {
       await registryStore.markActivationFailed(tx, saga.name, saga.version, `${instance}: ${reason}`);
-      await history.append({ name: saga.name, version: saga.version, kind: 'activation_failed', actor: instance, reason, promotionId: saga.promotion_id });
+      await history.append({
+        name: saga.name,
+        version: saga.version,
+        kind: 'activation_failed',
+        actor: instance,
+        reason,
+        promotionId: saga.promotion_id,
+      });
     }
     if (!holdsProduction) return 'marked_failed';
     await rollBack(tx, history, saga, { instance, reason });
@@ -138,12 +153,24 @@ export async function handleActivation(deps: RegistryDeps, activation: ModelActi
 
 /** Subscribes the registry to ModelActivation, one answer at a time so sagas are settled in order. */
 export function consumeActivations(deps: RegistryDeps, events: EventBus): Promise<EventSubscription> {
-  return events.consume(MeshEvents.modelActivation, { durable: ACTIVATION_DURABLE, concurrency: 1, ackWaitMs: 30_000 }, async (activation) => {
-    const outcome = await handleActivation(deps, activation);
-    const log = outcome === 'rolled_back' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
-    log(
-      { promotionId: activation.promotionId, model: activation.name, version: activation.version, instance: activation.instanceId, result: ActivationResult[activation.result], reason: activation.reason || undefined, outcome },
-      outcome === 'rolled_back' ? 'promotion rolled back' : 'activation recorded',
-    );
-  });
+  return events.consume(
+    MeshEvents.modelActivation,
+    { durable: ACTIVATION_DURABLE, concurrency: 1, ackWaitMs: 30_000 },
+    async (activation) => {
+      const outcome = await handleActivation(deps, activation);
+      const log = outcome === 'rolled_back' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
+      log(
+        {
+          promotionId: activation.promotionId,
+          model: activation.name,
+          version: activation.version,
+          instance: activation.instanceId,
+          result: ActivationResult[activation.result],
+          reason: activation.reason || undefined,
+          outcome,
+        },
+        outcome === 'rolled_back' ? 'promotion rolled back' : 'activation recorded',
+      );
+    },
+  );
 }

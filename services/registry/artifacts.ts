@@ -51,7 +51,9 @@ export class ArtifactStore {
     const info = await this.os.putBlob({ name: sha256, description: 'onnx' }, bytes);
     if (!sameDigest(info.digest, sha256) || info.size !== bytes.byteLength) {
       await this.os.delete(sha256).catch(() => {});
-      throw new ArtifactIntegrityError(`object store digest ${info.digest} (${info.size} bytes) does not match sha256 ${sha256} (${bytes.byteLength} bytes)`);
+      throw new ArtifactIntegrityError(
+        `object store digest ${info.digest} (${info.size} bytes) does not match sha256 ${sha256} (${bytes.byteLength} bytes)`,
+      );
     }
     return { created: true };
   }
@@ -68,7 +70,8 @@ export class ArtifactStore {
   async *read(sha256: string): AsyncIterable<Uint8Array> {
     const result = await this.os.get(sha256);
     if (!result) throw new ArtifactIntegrityError(`artifact ${sha256} is missing from the object store`);
-    if (!sameDigest(result.info.digest, sha256)) throw new ArtifactIntegrityError(`artifact ${sha256} is stored with digest ${result.info.digest}`);
+    if (!sameDigest(result.info.digest, sha256))
+      throw new ArtifactIntegrityError(`artifact ${sha256} is stored with digest ${result.info.digest}`);
     try {
       for await (const chunk of result.data as unknown as AsyncIterable<Uint8Array>) yield chunk;
     } catch (error) {

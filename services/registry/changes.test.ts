@@ -19,7 +19,13 @@ describe('model change feed', () => {
       const out: string[] = [];
       for (let i = 0; i < n; i++) {
         const next = await s.next(10, never);
-        out.push('change' in next ? `${next.change.modelVersion?.name}/${next.change.modelVersion?.version}` : 'idle' in next ? 'idle' : next.ended);
+        out.push(
+          'change' in next
+            ? `${next.change.modelVersion?.name}/${next.change.modelVersion?.version}`
+            : 'idle' in next
+              ? 'idle'
+              : next.ended,
+        );
       }
       return out;
     };

@@ -14,7 +14,10 @@ const schema = z.object({
   /** Time allowed to look up a feature set, retries included, in milliseconds. */
   REGISTRY_FEATURE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   /** JetStream Object Store bucket of the artifacts. */
-  REGISTRY_ARTIFACT_BUCKET: z.string().regex(/^[A-Za-z0-9_-]+$/).default(ARTIFACT_BUCKET),
+  REGISTRY_ARTIFACT_BUCKET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default(ARTIFACT_BUCKET),
   /** Registrations received at once at most (each may buffer up to 256 MiB); more get UNAVAILABLE. */
   REGISTRY_MAX_UPLOADS: z.coerce.number().int().min(1).max(64).default(4),
   /** Keep-alive interval of WatchModels streams, in milliseconds (market.proto: at least every 15 s). */

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
-import { ArtifactFormat, DownloadArtifactResponseSchema, type DownloadArtifactRequest, type DownloadArtifactResponse } from '../../gen/nepse/registry/v1/registry_pb.js';
+import {
+  ArtifactFormat,
+  DownloadArtifactResponseSchema,
+  type DownloadArtifactRequest,
+  type DownloadArtifactResponse,
+} from '../../gen/nepse/registry/v1/registry_pb.js';
 import { NotFoundError, type CallContext } from '../../lib/grpc/index.js';
 import type { RegistryDeps } from './context.js';
 import { DataLossError } from '../../lib/grpc/index.js';
@@ -18,7 +23,11 @@ const chunk = (value: Uint8Array) => create(DownloadArtifactResponseSchema, { co
  * until the digest and size match the stored ones: a damaged artifact ends the stream with
  * DATA_LOSS before the client has the whole thing. Clients verify the sha256 themselves too.
  */
-export async function* downloadArtifact(deps: RegistryDeps, request: DownloadArtifactRequest, context: CallContext): AsyncIterable<DownloadArtifactResponse> {
+export async function* downloadArtifact(
+  deps: RegistryDeps,
+  request: DownloadArtifactRequest,
+  context: CallContext,
+): AsyncIterable<DownloadArtifactResponse> {
   const name = requireModelName(request.name);
   const version = requireVersion(request.version);
   const row = await registryStore.version(deps.db, name, version);
@@ -42,7 +51,10 @@ export async function* downloadArtifact(deps: RegistryDeps, request: DownloadArt
   }
   const digest = hash.digest('hex');
   if (digest !== sha256 || size !== row.artifact_size_bytes) {
-    throw new DataLossError(`artifact of ${name}/${version} is damaged: ${size} bytes hashing to ${digest}, expected ${row.artifact_size_bytes} bytes hashing to ${sha256}`, 'ARTIFACT_LOST');
+    throw new DataLossError(
+      `artifact of ${name}/${version} is damaged: ${size} bytes hashing to ${digest}, expected ${row.artifact_size_bytes} bytes hashing to ${sha256}`,
+      'ARTIFACT_LOST',
+    );
   }
   if (held) yield chunk(held);
 }

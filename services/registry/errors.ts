@@ -10,7 +10,8 @@ import { ArtifactIntegrityError } from './artifacts.js';
  */
 export function toDomainError(error: unknown): unknown {
   if (error instanceof DomainError) return error;
-  if (isSerializationFailure(error) || isUniqueViolation(error)) return new AbortedError('a concurrent change to the same model got in the way; try again', 'CONCURRENT_CHANGE');
+  if (isSerializationFailure(error) || isUniqueViolation(error))
+    return new AbortedError('a concurrent change to the same model got in the way; try again', 'CONCURRENT_CHANGE');
   if (error instanceof ArtifactIntegrityError) return new DataLossError(error.message, 'ARTIFACT_LOST');
   return asDomainError(error);
 }

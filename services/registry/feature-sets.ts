@@ -39,17 +39,25 @@ const keyOf = (name: string, version: number) => `${name}_v${version}`;
  * for known sets while the feature service is down. A set not found is asked for again next time.
  */
 export function createFeatureSets(options: FeatureSetsOptions): FeatureSets {
-  const client: ServiceClient<typeof FeatureService> = createGrpcClient(FeatureService, options.address, { observer: grpcClientObserver() });
+  const client: ServiceClient<typeof FeatureService> = createGrpcClient(FeatureService, options.address, {
+    observer: grpcClientObserver(),
+  });
   const policy: CallPolicy = createCallPolicy({ mode: options.mode, timeoutMs: options.timeoutMs, bulkheadLimit: 8, bulkheadQueue: 64 });
   const known = new Map<string, FeatureSetInfo>();
 
   const refresh = async () => {
     let pageToken = '';
     do {
-      const page = await policy.execute((signal) => client.listFeatureSets({ pageSize: 1000, pageToken }, { signal, timeoutMs: options.timeoutMs }));
+      const page = await policy.execute((signal) =>
+        client.listFeatureSets({ pageSize: 1000, pageToken }, { signal, timeoutMs: options.timeoutMs }),
+      );
       for (const set of page.featureSets) {
         if (!set.ref) continue;
-        known.set(keyOf(set.ref.name, set.ref.version), { name: set.ref.name, version: set.ref.version, features: set.features.map((f) => f.name) });
+        known.set(keyOf(set.ref.name, set.ref.version), {
+          name: set.ref.name,
+          version: set.ref.version,
+          features: set.features.map((f) => f.name),
+        });
       }
       pageToken = page.nextPageToken;
     } while (pageToken !== '');
@@ -63,7 +71,10 @@ export function createFeatureSets(options: FeatureSetsOptions): FeatureSets {
       try {
         await refresh();
       } catch (error) {
-        throw new UnavailableError(`the feature service at ${options.address} cannot confirm feature set ${key}: ${(error as Error).message}`, 1_000);
+        throw new UnavailableError(
+          `the feature service at ${options.address} cannot confirm feature set ${key}: ${(error as Error).message}`,
+          1_000,
+        );
       }
       return known.get(key);
     },

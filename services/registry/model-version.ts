@@ -54,7 +54,10 @@ export function toModelVersion(row: VersionRow): ModelVersion {
     target: { kind: row.target_kind, horizonSessions: row.target_horizon_sessions, description: row.target_description },
     trainingRange:
       row.training_start || row.training_end
-        ? { start: row.training_start ? toProtoDate(row.training_start) : undefined, end: row.training_end ? toProtoDate(row.training_end) : undefined }
+        ? {
+            start: row.training_start ? toProtoDate(row.training_start) : undefined,
+            end: row.training_end ? toProtoDate(row.training_end) : undefined,
+          }
         : undefined,
     backtest: row.backtest ? fromJson(BacktestReportSchema, row.backtest as JsonValue) : undefined,
     trainingJobId: row.training_job_id,

@@ -16,7 +16,13 @@ const SENT_RETENTION_MS = 7 * 24 * 3600_000;
  * commit (see {@link EventOutbox.flush}), so an event never announces a change that was rolled
  * back, and a committed change never goes unannounced.
  */
-export async function enqueueEvent<T extends Message>(tx: Queryable, event: EventType<T>, key: string, message: T, msgId: string): Promise<void> {
+export async function enqueueEvent<T extends Message>(
+  tx: Queryable,
+  event: EventType<T>,
+  key: string,
+  message: T,
+  msgId: string,
+): Promise<void> {
   await registryStore.enqueueEvent(tx, { event: event.name, key, msgId, payload: toBinary(event.schema, message) });
 }
 
@@ -58,7 +64,11 @@ export class EventOutbox {
     try {
       do {
         this.#again = false;
-        for (let batch = await registryStore.unsentEvents(this.db, 100); batch.length > 0; batch = await registryStore.unsentEvents(this.db, 100)) {
+        for (
+          let batch = await registryStore.unsentEvents(this.db, 100);
+          batch.length > 0;
+          batch = await registryStore.unsentEvents(this.db, 100)
+        ) {
           for (const row of batch) {
             const event = EVENTS.get(row.event);
             if (!event) throw new Error(`outbox holds an unknown event ${JSON.stringify(row.event)}`);

@@ -39,15 +39,36 @@ for (const backend of backends) {
     const answers = new Map<string, Answer>();
 
     const registerVersions = async (name: string, count: number) => {
-      for (let i = 0; i < count; i++) await bed.client.registerModel(registerRequests(registrationFor(name, WIDTH), linearModel({ width: WIDTH, bias: i / 100 })));
+      for (let i = 0; i < count; i++)
+        await bed.client.registerModel(registerRequests(registrationFor(name, WIDTH), linearModel({ width: WIDTH, bias: i / 100 })));
     };
     const promote = (name: string, version: number, actor = 'alice', reason = 'better holdout MAE') =>
       bed.client.transitionStage({ name, version, targetStage: Stage.PRODUCTION, actor, reason });
-    const production = async (name: string) => (await bed.client.listModels({ name, stage: Stage.PRODUCTION })).modelVersions.map((v) => v.version);
+    const production = async (name: string) =>
+      (await bed.client.listModels({ name, stage: Stage.PRODUCTION })).modelVersions.map((v) => v.version);
     const history = async (name: string) => (await bed.client.getModelHistory({ name, pageSize: 1000 })).entries;
-    const settled = () => waitFor(async () => (await bed.bus.consumerLag(ACTIVATION_DURABLE)).total === 0 && (await bed.bus.consumerLag('fake-prediction')).total === 0, 'the saga consumers to catch up');
-    const activation = (promoted: Pick<ModelPromoted, 'promotionId' | 'name' | 'version'>, result: ActivationResult, reason = '', instanceId = 'prediction-0') =>
-      create(ModelActivationSchema, { promotionId: promoted.promotionId, name: promoted.name, version: promoted.version, instanceId, result, reason, durationMs: 12.5, occurredAt: timestampNow() });
+    const settled = () =>
+      waitFor(
+        async () =>
+          (await bed.bus.consumerLag(ACTIVATION_DURABLE)).total === 0 && (await bed.bus.consumerLag('fake-prediction')).total === 0,
+        'the saga consumers to catch up',
+      );
+    const activation = (
+      promoted: Pick<ModelPromoted, 'promotionId' | 'name' | 'version'>,
+      result: ActivationResult,
+      reason = '',
+      instanceId = 'prediction-0',
+    ) =>
+      create(ModelActivationSchema, {
+        promotionId: promoted.promotionId,
+        name: promoted.name,
+        version: promoted.version,
+        instanceId,
+        result,
+        reason,
+        durationMs: 12.5,
+        occurredAt: timestampNow(),
+      });
 
     before(async () => {
       bed = await startTestBed({ backend, featureAddress: feature.address });
@@ -56,7 +77,12 @@ for (const backend of backends) {
         const answer = answers.get(`${promoted.name}/${promoted.version}`) ?? { result: 'ok' };
         if (answer.result === 'silent') return;
         const result = answer.result === 'ok' ? ActivationResult.OK : ActivationResult.FAILED;
-        await bed.bus.publish(MeshEvents.modelActivation, NO_KEY, activation(promoted, result, answer.result === 'failed' ? answer.reason : ''), { msgId: `models.activation:${promoted.promotionId}:prediction-0` });
+        await bed.bus.publish(
+          MeshEvents.modelActivation,
+          NO_KEY,
+          activation(promoted, result, answer.result === 'failed' ? answer.reason : ''),
+          { msgId: `models.activation:${promoted.promotionId}:prediction-0` },
+        );
       });
     });
     after(async () => {
@@ -84,14 +110,18 @@ for (const backend of backends) {
         assert.equal(p.relatedVersion, before, `promotion ${i + 1} replaced the one before it`);
         assert.equal(responses[p.version - 1].previousProductionVersion, before);
         assert.equal(responses[p.version - 1].promotionId, p.promotionId);
-        if (i > 0) assert.ok(archivals.some((a) => a.version === before && a.promotionId === p.promotionId && a.fromStage === Stage.PRODUCTION));
+        if (i > 0)
+          assert.ok(archivals.some((a) => a.version === before && a.promotionId === p.promotionId && a.fromStage === Stage.PRODUCTION));
       });
       assert.equal(live[0], promotions[9].version);
       const events = bed.events.of(MeshEvents.modelPromoted, (m) => m.name === 'race');
       assert.deepEqual(new Set(events.map((e) => e.msgId)), new Set(responses.map((r) => `models.promoted:${r.promotionId}`)));
       for (const r of responses) {
         const event = events.find((e) => e.message.promotionId === r.promotionId)!.message;
-        assert.deepEqual([event.version, event.previousProductionVersion, event.artifactSha256], [r.modelVersion?.version, r.previousProductionVersion, r.modelVersion?.artifact?.sha256]);
+        assert.deepEqual(
+          [event.version, event.previousProductionVersion, event.artifactSha256],
+          [r.modelVersion?.version, r.previousProductionVersion, r.modelVersion?.artifact?.sha256],
+        );
       }
       assert.deepEqual(bed.events.of(MeshEvents.modelRolledBack), [], 'every activation was OK');
       // Promoting the Production version again changes nothing and answers its saga.
@@ -108,10 +138,19 @@ for (const backend of backends) {
       const promoted = await promote('saga', 2, 'training:job-7', 'beats no-change by 3%');
       assert.equal(promoted.previousProductionVersion, 1);
 
-      const rolledBack = await waitFor(() => bed.events.of(MeshEvents.modelRolledBack, (m) => m.promotionId === promoted.promotionId)[0], 'ModelRolledBack');
+      const rolledBack = await waitFor(
+        () => bed.events.of(MeshEvents.modelRolledBack, (m) => m.promotionId === promoted.promotionId)[0],
+        'ModelRolledBack',
+      );
       assert.equal(rolledBack.msgId, `models.rolled_back:${promoted.promotionId}`);
       assert.deepEqual(
-        [rolledBack.message.name, rolledBack.message.failedVersion, rolledBack.message.restoredVersion, rolledBack.message.instanceId, rolledBack.message.reason],
+        [
+          rolledBack.message.name,
+          rolledBack.message.failedVersion,
+          rolledBack.message.restoredVersion,
+          rolledBack.message.instanceId,
+          rolledBack.message.reason,
+        ],
         ['saga', 2, 1, 'prediction-0', 'smoke test: output is NaN'],
       );
       assert.deepEqual(await production('saga'), [1]);
@@ -136,9 +175,18 @@ for (const backend of backends) {
 
       // Redelivered, and reported again by a second instance: recorded, nothing else changes.
       const entries = (await history('saga')).length;
-      const same = activation({ promotionId: promoted.promotionId, name: 'saga', version: 2 }, ActivationResult.FAILED, 'smoke test: output is NaN');
+      const same = activation(
+        { promotionId: promoted.promotionId, name: 'saga', version: 2 },
+        ActivationResult.FAILED,
+        'smoke test: output is NaN',
+      );
       await bed.bus.publish(MeshEvents.modelActivation, NO_KEY, same, { msgId: 'redelivered-1' });
-      await bed.bus.publish(MeshEvents.modelActivation, NO_KEY, activation({ promotionId: promoted.promotionId, name: 'saga', version: 2 }, ActivationResult.FAILED, 'load error', 'prediction-1'), { msgId: 'second-instance' });
+      await bed.bus.publish(
+        MeshEvents.modelActivation,
+        NO_KEY,
+        activation({ promotionId: promoted.promotionId, name: 'saga', version: 2 }, ActivationResult.FAILED, 'load error', 'prediction-1'),
+        { msgId: 'second-instance' },
+      );
       await settled();
       assert.equal((await history('saga')).length, entries);
       assert.equal(bed.events.of(MeshEvents.modelRolledBack, (m) => m.name === 'saga').length, 1);
@@ -149,7 +197,10 @@ for (const backend of backends) {
       await registerVersions('fresh', 1);
       answers.set('fresh/1', { result: 'failed', reason: 'checksum mismatch' });
       const promoted = await promote('fresh', 1);
-      const rolledBack = await waitFor(() => bed.events.of(MeshEvents.modelRolledBack, (m) => m.promotionId === promoted.promotionId)[0], 'ModelRolledBack');
+      const rolledBack = await waitFor(
+        () => bed.events.of(MeshEvents.modelRolledBack, (m) => m.promotionId === promoted.promotionId)[0],
+        'ModelRolledBack',
+      );
       assert.equal(rolledBack.message.restoredVersion, 0);
       assert.deepEqual(await production('fresh'), []);
       assert.equal((await failure(bed.client.getModel({ name: 'fresh', selector: { case: 'stage', value: Stage.PRODUCTION } }))).code, 5);
@@ -161,13 +212,29 @@ for (const backend of backends) {
       const first = await promote('late', 1);
       await promote('late', 2);
       await settled();
-      await bed.bus.publish(MeshEvents.modelActivation, NO_KEY, activation({ promotionId: first.promotionId, name: 'late', version: 1 }, ActivationResult.FAILED, 'out of memory'), { msgId: 'late-failure' });
+      await bed.bus.publish(
+        MeshEvents.modelActivation,
+        NO_KEY,
+        activation({ promotionId: first.promotionId, name: 'late', version: 1 }, ActivationResult.FAILED, 'out of memory'),
+        { msgId: 'late-failure' },
+      );
       await settled();
       assert.deepEqual(await production('late'), [2]);
-      assert.equal(ModelStatus[(await bed.client.getModel({ name: 'late', selector: { case: 'version', value: 1 } })).modelVersion!.status], 'ACTIVATION_FAILED');
-      assert.deepEqual(bed.events.of(MeshEvents.modelRolledBack, (m) => m.name === 'late'), []);
+      assert.equal(
+        ModelStatus[(await bed.client.getModel({ name: 'late', selector: { case: 'version', value: 1 } })).modelVersion!.status],
+        'ACTIVATION_FAILED',
+      );
+      assert.deepEqual(
+        bed.events.of(MeshEvents.modelRolledBack, (m) => m.name === 'late'),
+        [],
+      );
       // An answer to a promotion the registry never made is dead-lettered, not retried forever.
-      await bed.bus.publish(MeshEvents.modelActivation, NO_KEY, activation({ promotionId: 'no-such-promotion', name: 'late', version: 2 }, ActivationResult.FAILED, 'x'), { msgId: 'unknown' });
+      await bed.bus.publish(
+        MeshEvents.modelActivation,
+        NO_KEY,
+        activation({ promotionId: 'no-such-promotion', name: 'late', version: 2 }, ActivationResult.FAILED, 'x'),
+        { msgId: 'unknown' },
+      );
       await settled();
       assert.deepEqual(await production('late'), [2]);
     });
@@ -187,7 +254,9 @@ for (const backend of backends) {
           { name: 'saga', result: 'failed', n: 2 },
           { name: 'saga', result: 'ok', n: 1 },
         ]);
-        const states = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM promotions GROUP BY state ORDER BY state`);
+        const states = await db.query<{ state: string; n: number }>(
+          `SELECT state, count(*)::int AS n FROM promotions GROUP BY state ORDER BY state`,
+        );
         assert.deepEqual(states, [
           { state: 'active', n: 2 },
           { state: 'rolled_back', n: 2 },

@@ -20,7 +20,8 @@ import { LATEST_ALIAS, optionalModelName, requireAlias, requireModelName, requir
 
 function requireStage(stage: Stage, field: string): StageName {
   const name = stageName(stage);
-  if (!name) throw new InvalidArgumentError({ field, description: `must be NONE, STAGING, PRODUCTION or ARCHIVED, got ${Stage[stage] ?? stage}` });
+  if (!name)
+    throw new InvalidArgumentError({ field, description: `must be NONE, STAGING, PRODUCTION or ARCHIVED, got ${Stage[stage] ?? stage}` });
   return name;
 }
 
@@ -50,7 +51,10 @@ export async function getModel(deps: RegistryDeps, request: GetModelRequest): Pr
     case 'alias': {
       const alias = requireAlias(selector.value, 'alias', true);
       what = `alias ${alias}`;
-      row = alias === LATEST_ALIAS ? await registryStore.latestVersion(deps.db, name) : await registryStore.versionByAlias(deps.db, name, alias);
+      row =
+        alias === LATEST_ALIAS
+          ? await registryStore.latestVersion(deps.db, name)
+          : await registryStore.versionByAlias(deps.db, name, alias);
       break;
     }
     default:
@@ -68,7 +72,8 @@ export async function listModels(deps: RegistryDeps, request: ListModelsRequest)
   if (cursor !== '') {
     const at = cursor.lastIndexOf('/');
     after = { name: cursor.slice(0, at), version: Number(cursor.slice(at + 1)) };
-    if (at < 1 || !Number.isInteger(after.version)) throw new InvalidArgumentError({ field: 'page_token', description: 'not a page token returned by this service' });
+    if (at < 1 || !Number.isInteger(after.version))
+      throw new InvalidArgumentError({ field: 'page_token', description: 'not a page token returned by this service' });
   }
   const filter = {
     name: optionalModelName(request.name),
@@ -91,11 +96,13 @@ export async function getModelHistory(deps: RegistryDeps, request: GetModelHisto
   const size = pageSize(request.pageSize);
   const cursor = decodePageToken(request.pageToken);
   const after = cursor === '' ? 0 : Number(cursor);
-  if (!Number.isInteger(after) || after < 0) throw new InvalidArgumentError({ field: 'page_token', description: 'not a page token returned by this service' });
+  if (!Number.isInteger(after) || after < 0)
+    throw new InvalidArgumentError({ field: 'page_token', description: 'not a page token returned by this service' });
   const rows = await registryStore.history(deps.db, name, version, after, size + 1);
   if (rows.length === 0 && after === 0) {
     if (!(await registryStore.latestVersion(deps.db, name))) throw new NotFoundError('model', name);
-    if (version > 0 && !(await registryStore.version(deps.db, name, version))) throw new NotFoundError('model version', `${name}/${version}`);
+    if (version > 0 && !(await registryStore.version(deps.db, name, version)))
+      throw new NotFoundError('model version', `${name}/${version}`);
   }
   const page = rows.slice(0, size);
   return create(GetModelHistoryResponseSchema, {

@@ -2,14 +2,25 @@ import { createHash } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { ModelRegisteredSchema } from '../../gen/nepse/events/v1/events_pb.js';
-import { RegisterModelResponseSchema, type RegisterModelRequest, type RegisterModelResponse } from '../../gen/nepse/registry/v1/registry_pb.js';
+import {
+  RegisterModelResponseSchema,
+  type RegisterModelRequest,
+  type RegisterModelResponse,
+} from '../../gen/nepse/registry/v1/registry_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { NO_KEY } from '../../lib/events/index.js';
 import { InvalidArgumentError, UnavailableError } from '../../lib/grpc/index.js';
 import { commitChange, type RegistryDeps } from './context.js';
 import { toModelVersion } from './model-version.js';
 import { enqueueEvent } from './outbox.js';
-import { checkAgainstFeatureSet, checkRegistration, MAX_ARTIFACT_BYTES, MAX_CHUNK_BYTES, newVersionOf, type CheckedRegistration } from './registration.js';
+import {
+  checkAgainstFeatureSet,
+  checkRegistration,
+  MAX_ARTIFACT_BYTES,
+  MAX_CHUNK_BYTES,
+  newVersionOf,
+  type CheckedRegistration,
+} from './registration.js';
 import { registryStore } from './store.js';
 import { verifyArtifact } from './verify-artifact.js';
 
@@ -35,21 +46,38 @@ async function readUpload(deps: RegistryDeps, requests: AsyncIterable<RegisterMo
   for await (const request of requests) {
     const content = request.content;
     if (content.case === 'registration') {
-      if (checked) throw new InvalidArgumentError({ field: 'registration', description: 'the registration comes once, in the first message' });
+      if (checked)
+        throw new InvalidArgumentError({ field: 'registration', description: 'the registration comes once, in the first message' });
       checked = checkRegistration(content.value);
       const set = await deps.featureSets.get(checked.featureSet);
       featureSetLabel = `${checked.featureSet.name}_v${checked.featureSet.version}`;
-      if (!set) throw new InvalidArgumentError({ field: 'registration.feature_set', description: `feature set ${featureSetLabel} is not served by the feature service` });
+      if (!set)
+        throw new InvalidArgumentError({
+          field: 'registration.feature_set',
+          description: `feature set ${featureSetLabel} is not served by the feature service`,
+        });
       checkAgainstFeatureSet(checked, set);
     } else if (content.case === 'chunk') {
-      if (!checked) throw new InvalidArgumentError({ field: 'registration', description: 'the first message must carry the registration, before any chunk' });
+      if (!checked)
+        throw new InvalidArgumentError({
+          field: 'registration',
+          description: 'the first message must carry the registration, before any chunk',
+        });
       const chunk = content.value;
-      if (chunk.byteLength > MAX_CHUNK_BYTES) throw new InvalidArgumentError({ field: 'chunk', description: `chunks are at most ${MAX_CHUNK_BYTES} bytes (1 MiB), got ${chunk.byteLength}` });
+      if (chunk.byteLength > MAX_CHUNK_BYTES)
+        throw new InvalidArgumentError({
+          field: 'chunk',
+          description: `chunks are at most ${MAX_CHUNK_BYTES} bytes (1 MiB), got ${chunk.byteLength}`,
+        });
       size += chunk.byteLength;
       if (checked.sizeBytes !== undefined && size > checked.sizeBytes) {
-        throw new InvalidArgumentError({ field: 'registration.artifact_size_bytes', description: `the artifact is larger than the declared ${checked.sizeBytes} bytes` });
+        throw new InvalidArgumentError({
+          field: 'registration.artifact_size_bytes',
+          description: `the artifact is larger than the declared ${checked.sizeBytes} bytes`,
+        });
       }
-      if (size > MAX_ARTIFACT_BYTES) throw new InvalidArgumentError({ field: 'chunk', description: `the artifact exceeds ${MAX_ARTIFACT_BYTES} bytes (256 MiB)` });
+      if (size > MAX_ARTIFACT_BYTES)
+        throw new InvalidArgumentError({ field: 'chunk', description: `the artifact exceeds ${MAX_ARTIFACT_BYTES} bytes (256 MiB)` });
       hash.update(chunk);
       chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } else {
@@ -57,13 +85,20 @@ async function readUpload(deps: RegistryDeps, requests: AsyncIterable<RegisterMo
     }
   }
   if (!checked) throw new InvalidArgumentError({ field: 'registration', description: 'the stream ended before the registration' });
-  if (size === 0) throw new InvalidArgumentError({ field: 'chunk', description: 'the artifact is empty: send its bytes after the registration' });
+  if (size === 0)
+    throw new InvalidArgumentError({ field: 'chunk', description: 'the artifact is empty: send its bytes after the registration' });
   if (checked.sizeBytes !== undefined && size !== checked.sizeBytes) {
-    throw new InvalidArgumentError({ field: 'registration.artifact_size_bytes', description: `declared ${checked.sizeBytes} bytes, received ${size}` });
+    throw new InvalidArgumentError({
+      field: 'registration.artifact_size_bytes',
+      description: `declared ${checked.sizeBytes} bytes, received ${size}`,
+    });
   }
   const sha256 = hash.digest('hex');
   if (checked.sha256 !== undefined && sha256 !== checked.sha256) {
-    throw new InvalidArgumentError({ field: 'registration.artifact_sha256', description: `declared ${checked.sha256}, but the bytes received hash to ${sha256}` });
+    throw new InvalidArgumentError({
+      field: 'registration.artifact_sha256',
+      description: `declared ${checked.sha256}, but the bytes received hash to ${sha256}`,
+    });
   }
   return { checked, featureSetLabel, bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), sha256 };
 }

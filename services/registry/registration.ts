@@ -66,7 +66,8 @@ function checkTensor(spec: TensorSpec | undefined, path: 'input' | 'output'): Te
 
 function checkMetrics(m: ForecastMetrics | undefined, path: string): void {
   if (!m) return;
-  for (const key of ['maeReturn', 'rmseReturn', 'maeClose', 'rmseClose', 'mapeClose', 'directionalAccuracy'] as const) requireFinite(m[key], field(`${path}.${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`));
+  for (const key of ['maeReturn', 'rmseReturn', 'maeClose', 'rmseClose', 'mapeClose', 'directionalAccuracy'] as const)
+    requireFinite(m[key], field(`${path}.${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`));
 }
 
 function checkEvaluation(e: Evaluation | undefined, path: string): void {
@@ -83,17 +84,22 @@ export function checkRegistration(r: ModelRegistration): CheckedRegistration {
   const name = requireModelName(r.name, field('name'));
   boundedText(r.description, field('description'), MAX_DESCRIPTION_CHARS);
   if (!r.featureSet) throw invalid('feature_set', 'the feature set (name and version) the model consumes is required');
-  if (!FEATURE_SET_NAME.test(r.featureSet.name)) throw invalid('feature_set.name', `feature set name ${JSON.stringify(r.featureSet.name)} must be lower_snake_case`);
-  if (!(r.featureSet.version >= 1)) throw invalid('feature_set.version', `must be 1 or more (the exact version the model was trained on), got ${r.featureSet.version}`);
+  if (!FEATURE_SET_NAME.test(r.featureSet.name))
+    throw invalid('feature_set.name', `feature set name ${JSON.stringify(r.featureSet.name)} must be lower_snake_case`);
+  if (!(r.featureSet.version >= 1))
+    throw invalid('feature_set.version', `must be 1 or more (the exact version the model was trained on), got ${r.featureSet.version}`);
   const input = checkTensor(r.input, 'input');
   checkTensor(r.output, 'output');
   if (!r.target) throw invalid('target', 'what the model predicts (kind and horizon) is required');
-  if (r.target.kind !== TargetKind.LOG_RETURN) throw invalid('target.kind', `must be LOG_RETURN, got ${TargetKind[r.target.kind] ?? r.target.kind}`);
-  if (!(r.target.horizonSessions >= 1)) throw invalid('target.horizon_sessions', `must be 1 or more trading sessions, got ${r.target.horizonSessions}`);
+  if (r.target.kind !== TargetKind.LOG_RETURN)
+    throw invalid('target.kind', `must be LOG_RETURN, got ${TargetKind[r.target.kind] ?? r.target.kind}`);
+  if (!(r.target.horizonSessions >= 1))
+    throw invalid('target.horizon_sessions', `must be 1 or more trading sessions, got ${r.target.horizonSessions}`);
   boundedText(r.target.description, field('target.description'), MAX_DESCRIPTION_CHARS);
   const trainingStart = r.trainingRange?.start ? fromProtoDate(r.trainingRange.start, field('training_range.start')) : null;
   const trainingEnd = r.trainingRange?.end ? fromProtoDate(r.trainingRange.end, field('training_range.end')) : null;
-  if (trainingStart && trainingEnd && trainingStart > trainingEnd) throw invalid('training_range.end', `end ${trainingEnd} is before start ${trainingStart}`);
+  if (trainingStart && trainingEnd && trainingStart > trainingEnd)
+    throw invalid('training_range.end', `end ${trainingEnd} is before start ${trainingStart}`);
   if (r.backtest) {
     r.backtest.folds.forEach((f, i) => checkEvaluation(f.evaluation, `backtest.folds[${i}].evaluation`));
     checkEvaluation(r.backtest.overall, 'backtest.overall');
@@ -103,22 +109,33 @@ export function checkRegistration(r: ModelRegistration): CheckedRegistration {
   const tags = Object.entries(r.tags);
   if (tags.length > MAX_TAGS) throw invalid('tags', `at most ${MAX_TAGS} tags, got ${tags.length}`);
   for (const [key, value] of tags) {
-    if (key === '' || key.length > MAX_TAG_CHARS) throw invalid('tags', `tag keys must be 1-${MAX_TAG_CHARS} characters, got ${JSON.stringify(key.slice(0, 40))}`);
-    if (value.length > MAX_TAG_CHARS) throw invalid(`tags[${JSON.stringify(key)}]`, `tag values must be at most ${MAX_TAG_CHARS} characters`);
+    if (key === '' || key.length > MAX_TAG_CHARS)
+      throw invalid('tags', `tag keys must be 1-${MAX_TAG_CHARS} characters, got ${JSON.stringify(key.slice(0, 40))}`);
+    if (value.length > MAX_TAG_CHARS)
+      throw invalid(`tags[${JSON.stringify(key)}]`, `tag values must be at most ${MAX_TAG_CHARS} characters`);
   }
   r.featureDistributions.forEach((d, i) => {
     const at = `feature_distributions[${i}]`;
     if (d.feature === '') throw invalid(`${at}.feature`, 'the feature name is required');
-    if (d.binEdges.some((e, j) => !Number.isFinite(e) || (j > 0 && e <= d.binEdges[j - 1]))) throw invalid(`${at}.bin_edges`, 'must be finite and strictly ascending');
-    if (d.binFractions.length !== d.binEdges.length + 1) throw invalid(`${at}.bin_fractions`, `n-1 edges make n bins: expected ${d.binEdges.length + 1} fractions, got ${d.binFractions.length}`);
+    if (d.binEdges.some((e, j) => !Number.isFinite(e) || (j > 0 && e <= d.binEdges[j - 1])))
+      throw invalid(`${at}.bin_edges`, 'must be finite and strictly ascending');
+    if (d.binFractions.length !== d.binEdges.length + 1)
+      throw invalid(
+        `${at}.bin_fractions`,
+        `n-1 edges make n bins: expected ${d.binEdges.length + 1} fractions, got ${d.binFractions.length}`,
+      );
     const sum = d.binFractions.reduce((s, f) => s + f, 0);
-    if (d.binFractions.some((f) => !(f >= 0 && f <= 1)) || Math.abs(sum - 1) > 1e-6) throw invalid(`${at}.bin_fractions`, `must be fractions in [0, 1] summing to 1, got sum ${sum}`);
+    if (d.binFractions.some((f) => !(f >= 0 && f <= 1)) || Math.abs(sum - 1) > 1e-6)
+      throw invalid(`${at}.bin_fractions`, `must be fractions in [0, 1] summing to 1, got sum ${sum}`);
     if (d.sampleCount < 0n) throw invalid(`${at}.sample_count`, 'must not be negative');
   });
-  if (r.artifactFormat !== ArtifactFormat.UNSPECIFIED && r.artifactFormat !== ArtifactFormat.ONNX) throw invalid('artifact_format', 'only ONNX artifacts are accepted');
-  if (r.artifactSha256 !== '' && !SHA256.test(r.artifactSha256)) throw invalid('artifact_sha256', 'must be 64 hexadecimal characters (SHA-256)');
+  if (r.artifactFormat !== ArtifactFormat.UNSPECIFIED && r.artifactFormat !== ArtifactFormat.ONNX)
+    throw invalid('artifact_format', 'only ONNX artifacts are accepted');
+  if (r.artifactSha256 !== '' && !SHA256.test(r.artifactSha256))
+    throw invalid('artifact_sha256', 'must be 64 hexadecimal characters (SHA-256)');
   const size = Number(r.artifactSizeBytes);
-  if (size < 0 || size > MAX_ARTIFACT_BYTES) throw invalid('artifact_size_bytes', `must be 0 (unknown) to ${MAX_ARTIFACT_BYTES} bytes (256 MiB), got ${size}`);
+  if (size < 0 || size > MAX_ARTIFACT_BYTES)
+    throw invalid('artifact_size_bytes', `must be 0 (unknown) to ${MAX_ARTIFACT_BYTES} bytes (256 MiB), got ${size}`);
   const registeredBy = r.registeredBy.trim();
   boundedText(registeredBy, field('registered_by'), MAX_ACTOR_CHARS);
   return {
@@ -145,7 +162,10 @@ export function checkAgainstFeatureSet(checked: CheckedRegistration, set: Featur
     const names = distributions.map((d) => d.feature);
     const mismatch = names.length !== set.features.length ? -1 : names.findIndex((n, i) => n !== set.features[i]);
     if (names.length !== set.features.length || mismatch !== -1) {
-      throw invalid('feature_distributions', `must list every feature of ${label} in its order (${set.features.slice(0, 3).join(', ')}, …)${mismatch >= 0 ? `; entry ${mismatch} is ${JSON.stringify(names[mismatch])}, expected ${JSON.stringify(set.features[mismatch])}` : `; got ${names.length} entries`}`);
+      throw invalid(
+        'feature_distributions',
+        `must list every feature of ${label} in its order (${set.features.slice(0, 3).join(', ')}, …)${mismatch >= 0 ? `; entry ${mismatch} is ${JSON.stringify(names[mismatch])}, expected ${JSON.stringify(set.features[mismatch])}` : `; got ${names.length} entries`}`,
+      );
     }
   }
 }

@@ -70,7 +70,12 @@ for (const backend of backends) {
     it('registers, reads back and downloads a model with its checksum; the same bytes again are the same version', async () => {
       const artifact = linearModel({ width: WIDTH, bias: 0.01, padding: 600_000 });
       const sha256 = sha256Hex(artifact);
-      const { modelVersion } = await register('ridge', artifact, { artifactSha256: sha256, artifactSizeBytes: BigInt(artifact.byteLength), tags: { algorithm: 'ridge' }, trainingJobId: 'job-1' });
+      const { modelVersion } = await register('ridge', artifact, {
+        artifactSha256: sha256,
+        artifactSizeBytes: BigInt(artifact.byteLength),
+        tags: { algorithm: 'ridge' },
+        trainingJobId: 'job-1',
+      });
       assert.equal(modelVersion?.version, 1);
       assert.equal(modelVersion?.stage, Stage.NONE);
       assert.equal(modelVersion?.status, ModelStatus.READY);
@@ -98,7 +103,10 @@ for (const backend of backends) {
       await waitFor(() => bed.events.of(MeshEvents.modelRegistered).length === 2, 'two ModelRegistered events');
       const [first] = bed.events.of(MeshEvents.modelRegistered);
       assert.equal(first.msgId, 'models.registered:ridge:1');
-      assert.deepEqual([first.message.name, first.message.version, first.message.artifactSha256, first.message.trainingJobId], ['ridge', 1, sha256, 'job-1']);
+      assert.deepEqual(
+        [first.message.name, first.message.version, first.message.artifactSha256, first.message.trainingJobId],
+        ['ridge', 1, sha256, 'job-1'],
+      );
       assert.equal((await bed.client.listModels({ name: 'ridge' })).modelVersions.length, 2);
     });
 
@@ -112,17 +120,26 @@ for (const backend of backends) {
     });
 
     it('moves aliases and keeps an append-only history of who changed what, when and why', async () => {
-      const set = (alias: string, version: number) => bed.client.setAlias({ name: 'ridge', alias, version, actor: 'alice', reason: `point ${alias} at ${version}` });
+      const set = (alias: string, version: number) =>
+        bed.client.setAlias({ name: 'ridge', alias, version, actor: 'alice', reason: `point ${alias} at ${version}` });
       assert.equal((await set('champion', 1)).previousVersion, 0);
       const moved = await set('champion', 2);
       assert.deepEqual([moved.previousVersion, moved.modelVersion?.aliases], [1, ['champion']]);
       await set('challenger', 1);
-      assert.deepEqual((await bed.client.getModel({ name: 'ridge', selector: { case: 'alias', value: 'champion' } })).modelVersion?.version, 2);
-      assert.deepEqual((await bed.client.getModel({ name: 'ridge', selector: { case: 'version', value: 1 } })).modelVersion?.aliases, ['challenger']);
+      assert.deepEqual(
+        (await bed.client.getModel({ name: 'ridge', selector: { case: 'alias', value: 'champion' } })).modelVersion?.version,
+        2,
+      );
+      assert.deepEqual((await bed.client.getModel({ name: 'ridge', selector: { case: 'version', value: 1 } })).modelVersion?.aliases, [
+        'challenger',
+      ]);
       assert.equal((await bed.client.getModel({ name: 'ridge', selector: { case: 'alias', value: 'latest' } })).modelVersion?.version, 2);
       const removed = await bed.client.setAlias({ name: 'ridge', alias: 'challenger', version: 0, actor: 'bob', reason: 'done' });
       assert.deepEqual([removed.previousVersion, removed.modelVersion], [1, undefined]);
-      assert.deepEqual((await bed.client.listModels({ alias: 'champion' })).modelVersions.map((v) => [v.name, v.version]), [['ridge', 2]]);
+      assert.deepEqual(
+        (await bed.client.listModels({ alias: 'champion' })).modelVersions.map((v) => [v.name, v.version]),
+        [['ridge', 2]],
+      );
       assert.equal((await failure(bed.client.getModel({ name: 'ridge', selector: { case: 'alias', value: 'challenger' } }))).code, 5);
 
       const { entries } = await bed.client.getModelHistory({ name: 'ridge' });
@@ -142,7 +159,10 @@ for (const backend of backends) {
       const paged = await bed.client.getModelHistory({ name: 'ridge', version: 1, pageSize: 2 });
       assert.equal(paged.entries.length, 2);
       const rest = await bed.client.getModelHistory({ name: 'ridge', version: 1, pageSize: 2, pageToken: paged.nextPageToken });
-      assert.deepEqual([...paged.entries, ...rest.entries].map((e) => ChangeKind[e.kind]), ['REGISTERED', 'ALIAS_SET', 'ALIAS_SET', 'ALIAS_REMOVED']);
+      assert.deepEqual(
+        [...paged.entries, ...rest.entries].map((e) => ChangeKind[e.kind]),
+        ['REGISTERED', 'ALIAS_SET', 'ALIAS_SET', 'ALIAS_REMOVED'],
+      );
       assert.equal(rest.nextPageToken, '');
     });
 
@@ -157,8 +177,14 @@ for (const backend of backends) {
         pageToken = page.nextPageToken;
       } while (pageToken);
       assert.deepEqual(all, ['alpha/1', 'ridge/2', 'ridge/1', 'tampered/1']);
-      assert.deepEqual((await bed.client.listModels({ stage: Stage.STAGING })).modelVersions.map((v) => `${v.name}/${v.version}`), ['ridge/1']);
-      assert.deepEqual((await bed.client.getModel({ name: 'ridge', selector: { case: 'stage', value: Stage.STAGING } })).modelVersion?.version, 1);
+      assert.deepEqual(
+        (await bed.client.listModels({ stage: Stage.STAGING })).modelVersions.map((v) => `${v.name}/${v.version}`),
+        ['ridge/1'],
+      );
+      assert.deepEqual(
+        (await bed.client.getModel({ name: 'ridge', selector: { case: 'stage', value: Stage.STAGING } })).modelVersion?.version,
+        1,
+      );
     });
 
     it('streams changes to watchers, with a snapshot first when asked and heartbeats while idle', async () => {
@@ -166,20 +192,28 @@ for (const backend of backends) {
       const seen: WatchModelsResponse[] = [];
       const watching = (async () => {
         try {
-          for await (const m of bed.client.watchModels({ name: 'ridge', includeExisting: true }, { signal: controller.signal })) seen.push(m);
+          for await (const m of bed.client.watchModels({ name: 'ridge', includeExisting: true }, { signal: controller.signal }))
+            seen.push(m);
         } catch {
           // cancelled below
         }
       })();
       await waitFor(() => seen.some((m) => m.kind.case === 'heartbeat'), 'the watch to start');
-      const snapshot = seen.filter((m) => m.kind.case === 'change').map((m) => (m.kind.case === 'change' ? m.kind.value.modelVersion?.version : 0));
+      const snapshot = seen
+        .filter((m) => m.kind.case === 'change')
+        .map((m) => (m.kind.case === 'change' ? m.kind.value.modelVersion?.version : 0));
       assert.deepEqual(snapshot, [2, 1], 'versions with an alias or in Staging');
       await bed.client.setAlias({ name: 'ridge', alias: 'canary', version: 1, actor: 'carol' });
       await register('other', linearModel({ width: WIDTH, bias: 2 }));
-      const change = await waitFor(() => seen.find((m) => m.kind.case === 'change' && m.kind.value.cause?.kind === ChangeKind.ALIAS_SET), 'the alias change');
+      const change = await waitFor(
+        () => seen.find((m) => m.kind.case === 'change' && m.kind.value.cause?.kind === ChangeKind.ALIAS_SET),
+        'the alias change',
+      );
       assert.equal(change.kind.case === 'change' && change.kind.value.modelVersion?.aliases.includes('canary'), true);
       const beats = seen.filter((m) => m.kind.case === 'heartbeat').length;
-      await waitFor(() => seen.filter((m) => m.kind.case === 'heartbeat').length >= beats + 2, 'heartbeats while idle', { timeoutMs: 3_000 });
+      await waitFor(() => seen.filter((m) => m.kind.case === 'heartbeat').length >= beats + 2, 'heartbeats while idle', {
+        timeoutMs: 3_000,
+      });
       assert.ok(!seen.some((m) => m.kind.case === 'change' && m.kind.value.modelVersion?.name === 'other'), 'only the watched name');
       controller.abort();
       await watching;
@@ -222,21 +256,35 @@ for (const backend of backends) {
       }
     });
 
-    it('answers UNAVAILABLE when the feature service cannot confirm the feature set', { skip: backend.label === 'postgres' ? 'the PGlite run covers it' : false }, async () => {
-      const lonely = await startRegistry(
-        registryConfig({ NATS_URL: bed.nats.url, DATA_DIR: `${bed.dataDir}/lonely`, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent', REGISTRY_PORT: '0', REGISTRY_METRICS_PORT: '0', NEPSE_FEATURE_ADDR: '127.0.0.1:1', REGISTRY_FEATURE_TIMEOUT_MS: '2000', REGISTRY_ARTIFACT_BUCKET: 'lonely' }),
-      );
-      const client = createGrpcClient(RegistryService, `127.0.0.1:${lonely.port}`);
-      try {
-        const started = Date.now();
-        const f = await failure(client.registerModel(registerRequests(registrationFor('m', WIDTH), linearModel({ width: WIDTH }))));
-        assert.equal(f.code, 14, f.message);
-        assert.match(f.message, /feature service/);
-        assert.ok(Date.now() - started < 5_000);
-      } finally {
-        client.close();
-        await lonely.stop();
-      }
-    });
+    it(
+      'answers UNAVAILABLE when the feature service cannot confirm the feature set',
+      { skip: backend.label === 'postgres' ? 'the PGlite run covers it' : false },
+      async () => {
+        const lonely = await startRegistry(
+          registryConfig({
+            NATS_URL: bed.nats.url,
+            DATA_DIR: `${bed.dataDir}/lonely`,
+            BIND_HOST: '127.0.0.1',
+            LOG_LEVEL: 'silent',
+            REGISTRY_PORT: '0',
+            REGISTRY_METRICS_PORT: '0',
+            NEPSE_FEATURE_ADDR: '127.0.0.1:1',
+            REGISTRY_FEATURE_TIMEOUT_MS: '2000',
+            REGISTRY_ARTIFACT_BUCKET: 'lonely',
+          }),
+        );
+        const client = createGrpcClient(RegistryService, `127.0.0.1:${lonely.port}`);
+        try {
+          const started = Date.now();
+          const f = await failure(client.registerModel(registerRequests(registrationFor('m', WIDTH), linearModel({ width: WIDTH }))));
+          assert.equal(f.code, 14, f.message);
+          assert.match(f.message, /feature service/);
+          assert.ok(Date.now() - started < 5_000);
+        } finally {
+          client.close();
+          await lonely.stop();
+        }
+      },
+    );
   });
 }

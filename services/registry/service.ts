@@ -50,7 +50,10 @@ export interface RunningRegistry {
  * relay, the ModelActivation consumer, then the gRPC server; ready once all of them are up. The
  * feature service is only needed when a model is registered.
  */
-export async function startRegistry(config: RegistryConfig, logger: Logger = createLogger('registry', config.LOG_LEVEL)): Promise<RunningRegistry> {
+export async function startRegistry(
+  config: RegistryConfig,
+  logger: Logger = createLogger('registry', config.LOG_LEVEL),
+): Promise<RunningRegistry> {
   const db = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: join(config.DATA_DIR, 'registry', 'pglite'),
@@ -63,11 +66,24 @@ export async function startRegistry(config: RegistryConfig, logger: Logger = cre
   const events = await connectEvents({ servers: config.NATS_URL, name: 'registry', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
   const artifacts = await ArtifactStore.open(events.js, { bucket: config.REGISTRY_ARTIFACT_BUCKET, replicas: config.NATS_STREAM_REPLICAS });
-  const featureSets = createFeatureSets({ address: config.NEPSE_FEATURE_ADDR, mode: config.RESILIENCE_MODE, timeoutMs: config.REGISTRY_FEATURE_TIMEOUT_MS });
+  const featureSets = createFeatureSets({
+    address: config.NEPSE_FEATURE_ADDR,
+    mode: config.RESILIENCE_MODE,
+    timeoutMs: config.REGISTRY_FEATURE_TIMEOUT_MS,
+  });
   const outbox = new EventOutbox(db, events, logger);
   outbox.start(config.REGISTRY_OUTBOX_INTERVAL_MS);
   const changes = new ModelChanges();
-  const deps: RegistryDeps = { db, artifacts, featureSets, outbox, changes, logger, heartbeatMs: config.REGISTRY_HEARTBEAT_MS, uploads: { active: 0, limit: config.REGISTRY_MAX_UPLOADS } };
+  const deps: RegistryDeps = {
+    db,
+    artifacts,
+    featureSets,
+    outbox,
+    changes,
+    logger,
+    heartbeatMs: config.REGISTRY_HEARTBEAT_MS,
+    uploads: { active: 0, limit: config.REGISTRY_MAX_UPLOADS },
+  };
   const consumer = await consumeActivations(deps, events);
   const host = await hostServices({
     services: [registryHandlers(deps)],
@@ -78,7 +94,10 @@ export async function startRegistry(config: RegistryConfig, logger: Logger = cre
     checks: [natsCheck(events), queryCheck('database', db)],
   });
   host.setReady(true);
-  logger.info({ port: host.port, metricsPort: host.metricsPort, database: db.driver, bucket: config.REGISTRY_ARTIFACT_BUCKET }, 'registry ready');
+  logger.info(
+    { port: host.port, metricsPort: host.metricsPort, database: db.driver, bucket: config.REGISTRY_ARTIFACT_BUCKET },
+    'registry ready',
+  );
   return {
     port: host.port,
     metricsPort: host.metricsPort,

@@ -59,7 +59,10 @@ export async function setAlias(deps: RegistryDeps, request: SetAliasRequest): Pr
     if (!row) throw new NotFoundError('model version', `${name}/${version}`);
     if (previous === version) return { row, previous };
     await registryStore.setAlias(tx, name, alias, version);
-    const entry = await history.append({ name, version, kind: 'alias_set', alias, relatedVersion: previous, actor, reason }, previous ? [previous] : []);
+    const entry = await history.append(
+      { name, version, kind: 'alias_set', alias, relatedVersion: previous, actor, reason },
+      previous ? [previous] : [],
+    );
     await announce(tx, entry, version, previous, row.artifact_sha256);
     return { row: await registryStore.version(tx, name, version), previous };
   });

@@ -33,7 +33,8 @@ for (const backend of backends) {
       await bed.client.registerModel(registerRequests(registrationFor(name, WIDTH), linearModel({ width: WIDTH, bias: registered / 100 })));
       return name;
     };
-    const move = (name: string, version: number, targetStage: Stage, reason = 'test') => bed.client.transitionStage({ name, version, targetStage, actor: 'operator', reason });
+    const move = (name: string, version: number, targetStage: Stage, reason = 'test') =>
+      bed.client.transitionStage({ name, version, targetStage, actor: 'operator', reason });
     const stageOf = async (name: string, version: number) =>
       (await bed.client.getModel({ name, selector: { case: 'version', value: version } })).modelVersion!.stage;
     const history = async (name: string) => (await bed.client.getModelHistory({ name, pageSize: 1000 })).entries;
@@ -71,13 +72,19 @@ for (const backend of backends) {
       ]);
       assert.equal(await stageOf(name, 1), Stage.ARCHIVED);
       assert.deepEqual(await history(name), before, 'no history entry');
-      assert.equal((await refusal(move(name, 1, Stage.NONE))).preconditionViolations[0]?.description, 'ARCHIVED -> NONE is not allowed (from ARCHIVED: STAGING)');
+      assert.equal(
+        (await refusal(move(name, 1, Stage.NONE))).preconditionViolations[0]?.description,
+        'ARCHIVED -> NONE is not allowed (from ARCHIVED: STAGING)',
+      );
 
       // The legal way back: through Staging. Its promotion is announced; the refused one never was.
       await move(name, 1, Stage.STAGING, 're-validate');
       const again = await move(name, 1, Stage.PRODUCTION, 're-validated');
       assert.equal(again.modelVersion?.stage, Stage.PRODUCTION);
-      await waitFor(() => bed.events.of(MeshEvents.modelPromoted, (m) => m.promotionId === again.promotionId)[0], 'the second ModelPromoted');
+      await waitFor(
+        () => bed.events.of(MeshEvents.modelPromoted, (m) => m.promotionId === again.promotionId)[0],
+        'the second ModelPromoted',
+      );
       assert.deepEqual(
         bed.events.of(MeshEvents.modelPromoted, (m) => m.name === name).map((e) => e.message.promotionId),
         [promoted.promotionId, again.promotionId],

@@ -34,7 +34,9 @@ export function requireAllowedMove(name: string, version: number, from: StageNam
   const allowed = ALLOWED_MOVES[from].map(word).join(' or ');
   const hint = from === 'archived' ? `; move it to STAGING first to look at it again before it serves` : '';
   const move = `${word(from)} -> ${word(to)}`;
-  throw new FailedPreconditionError(`${name} version ${version} may not move ${move}: from ${word(from)} it may move only to ${allowed}${hint}`, 'STAGE_TRANSITION_NOT_ALLOWED', [
-    { type: STAGE_TRANSITION, subject: `${name}/${version}`, description: `${move} is not allowed (from ${word(from)}: ${allowed})` },
-  ]);
+  throw new FailedPreconditionError(
+    `${name} version ${version} may not move ${move}: from ${word(from)} it may move only to ${allowed}${hint}`,
+    'STAGE_TRANSITION_NOT_ALLOWED',
+    [{ type: STAGE_TRANSITION, subject: `${name}/${version}`, description: `${move} is not allowed (from ${word(from)}: ${allowed})` }],
+  );
 }

@@ -286,12 +286,17 @@ export const registryStore = {
 
   /** The latest version of a name in a stage (the only one, for production). */
   async versionInStage(q: Queryable, name: string, stage: StageName): Promise<VersionRow | undefined> {
-    return (await q.query<VersionRow>(`${VERSION_SELECT} WHERE v.name = $1 AND v.stage = $2 ORDER BY v.version DESC LIMIT 1`, [name, stage]))[0];
+    return (
+      await q.query<VersionRow>(`${VERSION_SELECT} WHERE v.name = $1 AND v.stage = $2 ORDER BY v.version DESC LIMIT 1`, [name, stage])
+    )[0];
   },
 
   async versionByAlias(q: Queryable, name: string, alias: string): Promise<VersionRow | undefined> {
     return (
-      await q.query<VersionRow>(`${VERSION_SELECT} JOIN model_aliases al ON al.name = v.name AND al.version = v.version WHERE al.name = $1 AND al.alias = $2`, [name, alias])
+      await q.query<VersionRow>(
+        `${VERSION_SELECT} JOIN model_aliases al ON al.name = v.name AND al.version = v.version WHERE al.name = $1 AND al.alias = $2`,
+        [name, alias],
+      )
     )[0];
   },
 
@@ -301,7 +306,9 @@ export const registryStore = {
   },
 
   async nextVersion(tx: Queryable, name: string): Promise<number> {
-    const [row] = await tx.query<{ next: number }>('SELECT coalesce(max(version), 0) + 1 AS next FROM model_versions WHERE name = $1', [name]);
+    const [row] = await tx.query<{ next: number }>('SELECT coalesce(max(version), 0) + 1 AS next FROM model_versions WHERE name = $1', [
+      name,
+    ]);
     return row.next;
   },
 
@@ -312,9 +319,26 @@ export const registryStore = {
          feature_distributions, training_job_id, code_revision, tags, artifact_sha256, artifact_size_bytes, registered_by)
        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11::date, $12::date, $13::jsonb, $14::jsonb, $15, $16, $17::jsonb, $18, $19, $20)`,
       [
-        v.name, version, v.description, v.featureSetName, v.featureSetVersion, v.input, v.output,
-        v.targetKind, v.targetHorizonSessions, v.targetDescription, v.trainingStart, v.trainingEnd, v.backtest,
-        v.featureDistributions, v.trainingJobId, v.codeRevision, v.tags, v.artifactSha256, v.artifactSizeBytes, v.registeredBy,
+        v.name,
+        version,
+        v.description,
+        v.featureSetName,
+        v.featureSetVersion,
+        v.input,
+        v.output,
+        v.targetKind,
+        v.targetHorizonSessions,
+        v.targetDescription,
+        v.trainingStart,
+        v.trainingEnd,
+        v.backtest,
+        v.featureDistributions,
+        v.trainingJobId,
+        v.codeRevision,
+        v.tags,
+        v.artifactSha256,
+        v.artifactSizeBytes,
+        v.registeredBy,
       ],
     );
   },
@@ -323,7 +347,12 @@ export const registryStore = {
    * A page of versions ordered by name ascending, then version descending, after the cursor
    * (the last name and version of the previous page).
    */
-  async listVersions(q: Queryable, filter: VersionFilter, after: { name: string; version: number } | undefined, limit: number): Promise<VersionRow[]> {
+  async listVersions(
+    q: Queryable,
+    filter: VersionFilter,
+    after: { name: string; version: number } | undefined,
+    limit: number,
+  ): Promise<VersionRow[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     const param = (value: unknown) => {
@@ -332,7 +361,10 @@ export const registryStore = {
     };
     if (filter.name) where.push(`v.name = ${param(filter.name)}`);
     if (filter.stage) where.push(`v.stage = ${param(filter.stage)}`);
-    if (filter.alias) where.push(`EXISTS (SELECT 1 FROM model_aliases f WHERE f.name = v.name AND f.version = v.version AND f.alias = ${param(filter.alias)})`);
+    if (filter.alias)
+      where.push(
+        `EXISTS (SELECT 1 FROM model_aliases f WHERE f.name = v.name AND f.version = v.version AND f.alias = ${param(filter.alias)})`,
+      );
     if (after) {
       const name = param(after.name);
       where.push(`(v.name > ${name} OR (v.name = ${name} AND v.version < ${param(after.version)}))`);
@@ -352,18 +384,37 @@ export const registryStore = {
   },
 
   async setStage(tx: Queryable, name: string, version: number, stage: StageName): Promise<void> {
-    await tx.query('UPDATE model_versions SET stage = $3, stage_changed_at = now() WHERE name = $1 AND version = $2', [name, version, stage]);
+    await tx.query('UPDATE model_versions SET stage = $3, stage_changed_at = now() WHERE name = $1 AND version = $2', [
+      name,
+      version,
+      stage,
+    ]);
   },
 
   async markActivationFailed(tx: Queryable, name: string, version: number, reason: string): Promise<void> {
-    await tx.query(`UPDATE model_versions SET status = 'activation_failed', status_reason = $3 WHERE name = $1 AND version = $2`, [name, version, reason]);
+    await tx.query(`UPDATE model_versions SET status = 'activation_failed', status_reason = $3 WHERE name = $1 AND version = $2`, [
+      name,
+      version,
+      reason,
+    ]);
   },
 
   async appendHistory(tx: Queryable, h: NewHistory): Promise<HistoryRow> {
     const [row] = await tx.query<HistoryRow>(
       `INSERT INTO model_history (name, version, kind, from_stage, to_stage, alias, related_version, actor, reason, promotion_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
-      [h.name, h.version, h.kind, h.fromStage ?? null, h.toStage ?? null, h.alias ?? '', h.relatedVersion ?? 0, h.actor, h.reason ?? '', h.promotionId ?? ''],
+      [
+        h.name,
+        h.version,
+        h.kind,
+        h.fromStage ?? null,
+        h.toStage ?? null,
+        h.alias ?? '',
+        h.relatedVersion ?? 0,
+        h.actor,
+        h.reason ?? '',
+        h.promotionId ?? '',
+      ],
     );
     return row;
   },
@@ -377,7 +428,8 @@ export const registryStore = {
   },
 
   async aliasTarget(tx: Queryable, name: string, alias: string): Promise<number | undefined> {
-    return (await tx.query<{ version: number }>('SELECT version FROM model_aliases WHERE name = $1 AND alias = $2', [name, alias]))[0]?.version;
+    return (await tx.query<{ version: number }>('SELECT version FROM model_aliases WHERE name = $1 AND alias = $2', [name, alias]))[0]
+      ?.version;
   },
 
   async setAlias(tx: Queryable, name: string, alias: string, version: number): Promise<void> {
@@ -405,15 +457,27 @@ export const registryStore = {
 
   /** The latest promotion that put this version into Production, if any. */
   async promotionOf(q: Queryable, name: string, version: number): Promise<PromotionRow | undefined> {
-    return (await q.query<PromotionRow>('SELECT * FROM promotions WHERE name = $1 AND version = $2 ORDER BY created_at DESC LIMIT 1', [name, version]))[0];
+    return (
+      await q.query<PromotionRow>('SELECT * FROM promotions WHERE name = $1 AND version = $2 ORDER BY created_at DESC LIMIT 1', [
+        name,
+        version,
+      ])
+    )[0];
   },
 
   /** Ends every open saga of a name: its candidate no longer holds Production through it. */
   async supersedePromotions(tx: Queryable, name: string): Promise<void> {
-    await tx.query(`UPDATE promotions SET state = 'superseded', resolved_at = now() WHERE name = $1 AND state IN ('pending', 'active')`, [name]);
+    await tx.query(`UPDATE promotions SET state = 'superseded', resolved_at = now() WHERE name = $1 AND state IN ('pending', 'active')`, [
+      name,
+    ]);
   },
 
-  async setPromotionState(tx: Queryable, promotionId: string, state: PromotionState, failure?: { instance: string; reason: string }): Promise<void> {
+  async setPromotionState(
+    tx: Queryable,
+    promotionId: string,
+    state: PromotionState,
+    failure?: { instance: string; reason: string },
+  ): Promise<void> {
     await tx.query(
       `UPDATE promotions SET state = $2, failed_instance = coalesce($3, failed_instance), failure_reason = coalesce($4, failure_reason),
          resolved_at = CASE WHEN $2 IN ('superseded', 'rolled_back') THEN now() ELSE resolved_at END
@@ -440,11 +504,18 @@ export const registryStore = {
   },
 
   async enqueueEvent(tx: Queryable, e: { event: string; key: string; msgId: string; payload: Uint8Array }): Promise<void> {
-    await tx.query('INSERT INTO event_outbox (event, key, msg_id, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (msg_id) DO NOTHING', [e.event, e.key, e.msgId, e.payload]);
+    await tx.query('INSERT INTO event_outbox (event, key, msg_id, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (msg_id) DO NOTHING', [
+      e.event,
+      e.key,
+      e.msgId,
+      e.payload,
+    ]);
   },
 
   async unsentEvents(q: Queryable, limit: number): Promise<OutboxRow[]> {
-    return q.query<OutboxRow>('SELECT id, event, key, msg_id, payload FROM event_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1', [limit]);
+    return q.query<OutboxRow>('SELECT id, event, key, msg_id, payload FROM event_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1', [
+      limit,
+    ]);
   },
 
   async markSent(q: Queryable, id: number): Promise<void> {
@@ -453,6 +524,8 @@ export const registryStore = {
 
   /** Forgets sent events older than the retention (JetStream keeps its own copy). */
   async pruneSent(q: Queryable, olderThanMs: number): Promise<void> {
-    await q.query(`DELETE FROM event_outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)`, [olderThanMs / 1000]);
+    await q.query(`DELETE FROM event_outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)`, [
+      olderThanMs / 1000,
+    ]);
   },
 };

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { ModelPromotedSchema, ModelWithdrawnSchema } from '../../gen/nepse/events/v1/events_pb.js';
-import { Stage, TransitionStageResponseSchema, type TransitionStageRequest, type TransitionStageResponse } from '../../gen/nepse/registry/v1/registry_pb.js';
+import {
+  Stage,
+  TransitionStageResponseSchema,
+  type TransitionStageRequest,
+  type TransitionStageResponse,
+} from '../../gen/nepse/registry/v1/registry_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { NO_KEY } from '../../lib/events/index.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../lib/grpc/index.js';
@@ -26,7 +31,12 @@ interface Change {
  * model's row lock, so concurrent promotions of one name take turns and each archives the one
  * before it.
  */
-async function promote(tx: Queryable, history: HistoryWriter, row: VersionRow, change: Change): Promise<{ previous: number; promotionId: string }> {
+async function promote(
+  tx: Queryable,
+  history: HistoryWriter,
+  row: VersionRow,
+  change: Change,
+): Promise<{ previous: number; promotionId: string }> {
   const promotionId = randomUUID();
   const current = await registryStore.versionInStage(tx, row.name, 'production');
   await registryStore.supersedePromotions(tx, row.name);
@@ -57,7 +67,14 @@ async function promote(tx: Queryable, history: HistoryWriter, row: VersionRow, c
     promotionId,
   });
   const previous = current?.version ?? 0;
-  await registryStore.insertPromotion(tx, { promotion_id: promotionId, name: row.name, version: row.version, previous_version: previous, actor: change.actor, reason: change.reason });
+  await registryStore.insertPromotion(tx, {
+    promotion_id: promotionId,
+    name: row.name,
+    version: row.version,
+    previous_version: previous,
+    actor: change.actor,
+    reason: change.reason,
+  });
   const event = create(ModelPromotedSchema, {
     promotionId,
     name: row.name,
@@ -107,7 +124,10 @@ export async function transitionStage(deps: RegistryDeps, request: TransitionSta
   const version = requireVersion(request.version);
   const target = stageName(request.targetStage);
   if (!target) {
-    throw new InvalidArgumentError({ field: 'target_stage', description: `must be NONE, STAGING, PRODUCTION or ARCHIVED, got ${Stage[request.targetStage] ?? request.targetStage}` });
+    throw new InvalidArgumentError({
+      field: 'target_stage',
+      description: `must be NONE, STAGING, PRODUCTION or ARCHIVED, got ${Stage[request.targetStage] ?? request.targetStage}`,
+    });
   }
   const change: Change = { actor: requireActor(request.actor), reason: boundedText(request.reason.trim(), 'reason', MAX_REASON_CHARS) };
 
@@ -127,18 +147,44 @@ export async function transitionStage(deps: RegistryDeps, request: TransitionSta
     }
     // A failed activation first: it is why the version may never serve, whatever its stage.
     if (target === 'production' && row.status === 'activation_failed') {
-      throw new FailedPreconditionError(`${name} version ${version} failed activation (${row.status_reason}) and may not be promoted again`, 'ACTIVATION_FAILED');
+      throw new FailedPreconditionError(
+        `${name} version ${version} failed activation (${row.status_reason}) and may not be promoted again`,
+        'ACTIVATION_FAILED',
+      );
     }
     requireAllowedMove(name, version, row.stage, target);
     if (target === 'production') {
       ({ previous, promotionId } = await promote(tx, history, row, change));
     } else {
       await registryStore.setStage(tx, name, version, target);
-      await history.append({ name, version, kind: 'stage_changed', fromStage: row.stage, toStage: target, actor: change.actor, reason: change.reason });
+      await history.append({
+        name,
+        version,
+        kind: 'stage_changed',
+        fromStage: row.stage,
+        toStage: target,
+        actor: change.actor,
+        reason: change.reason,
+      });
       if (row.stage === 'production') await withdraw(tx, row, request.targetStage, change);
     }
     return { row: (await registryStore.version(tx, name, version))!, previous, promotionId, changed: true };
   });
-  if (outcome.changed) deps.logger.info({ model: name, version, stage: target, actor: change.actor, promotionId: outcome.promotionId || undefined, previous: outcome.previous || undefined }, 'stage changed');
-  return create(TransitionStageResponseSchema, { modelVersion: toModelVersion(outcome.row), previousProductionVersion: outcome.previous, promotionId: outcome.promotionId });
+  if (outcome.changed)
+    deps.logger.info(
+      {
+        model: name,
+        version,
+        stage: target,
+        actor: change.actor,
+        promotionId: outcome.promotionId || undefined,
+        previous: outcome.previous || undefined,
+      },
+      'stage changed',
+    );
+  return create(TransitionStageResponseSchema, {
+    modelVersion: toModelVersion(outcome.row),
+    previousProductionVersion: outcome.previous,
+    promotionId: outcome.promotionId,
+  });
 }

@@ -28,23 +28,34 @@ export function optionalModelName(value: string, field = 'name'): string | undef
 /** An alias to set or read; `latest` is reserved unless `allowLatest`. */
 export function requireAlias(value: string, field = 'alias', allowLatest = false): string {
   if (value === '') throw new InvalidArgumentError({ field, description: 'alias is required' });
-  if (!isModelName(value)) throw new InvalidArgumentError({ field, description: `alias ${quoted(value)} must match ${MODEL_NAME_PATTERN.source}` });
-  if (value === LATEST_ALIAS && !allowLatest) throw new InvalidArgumentError({ field, description: `"${LATEST_ALIAS}" is reserved: it always means the latest version` });
+  if (!isModelName(value))
+    throw new InvalidArgumentError({ field, description: `alias ${quoted(value)} must match ${MODEL_NAME_PATTERN.source}` });
+  if (value === LATEST_ALIAS && !allowLatest)
+    throw new InvalidArgumentError({ field, description: `"${LATEST_ALIAS}" is reserved: it always means the latest version` });
   return value;
 }
 
 /** A version number >= 1 (or >= 0 when `zeroAllowed`). */
 export function requireVersion(value: number, field = 'version', zeroAllowed = false): number {
   const min = zeroAllowed ? 0 : 1;
-  if (!Number.isInteger(value) || value < min) throw new InvalidArgumentError({ field, description: `must be ${min === 0 ? '0 or more' : 'a version number, 1 or more'}, got ${value}` });
+  if (!Number.isInteger(value) || value < min)
+    throw new InvalidArgumentError({
+      field,
+      description: `must be ${min === 0 ? '0 or more' : 'a version number, 1 or more'}, got ${value}`,
+    });
   return value;
 }
 
 /** Who made a change: required, trimmed, bounded. */
 export function requireActor(value: string, field = 'actor'): string {
   const actor = value.trim();
-  if (actor === '') throw new InvalidArgumentError({ field, description: 'who makes the change is required (a user, an API key principal, or a service such as "training")' });
-  if (actor.length > MAX_ACTOR_CHARS) throw new InvalidArgumentError({ field, description: `at most ${MAX_ACTOR_CHARS} characters, got ${actor.length}` });
+  if (actor === '')
+    throw new InvalidArgumentError({
+      field,
+      description: 'who makes the change is required (a user, an API key principal, or a service such as "training")',
+    });
+  if (actor.length > MAX_ACTOR_CHARS)
+    throw new InvalidArgumentError({ field, description: `at most ${MAX_ACTOR_CHARS} characters, got ${actor.length}` });
   return actor;
 }
 

@@ -20,7 +20,10 @@ const ORT_TYPE: Partial<Record<TensorDataType, 'float32' | 'float64'>> = {
 };
 
 /** Messages from ONNX Runtime can be long; a registration error carries the gist. */
-const gist = (error: unknown) => String((error as Error)?.message ?? error).replace(/\s+/g, ' ').slice(0, 300);
+const gist = (error: unknown) =>
+  String((error as Error)?.message ?? error)
+    .replace(/\s+/g, ' ')
+    .slice(0, 300);
 
 const refuse = (field: string, description: string) => new InvalidArgumentError({ field, description });
 
@@ -44,24 +47,43 @@ export async function verifyArtifact(bytes: Uint8Array, expect: ArtifactExpectat
     const inputName = expect.input.name;
     const outputName = expect.output.name;
     if (session.inputNames.length !== 1) {
-      throw refuse('chunk', `the model must take exactly one input (the feature vectors), it takes ${session.inputNames.length}: ${session.inputNames.join(', ')}`);
+      throw refuse(
+        'chunk',
+        `the model must take exactly one input (the feature vectors), it takes ${session.inputNames.length}: ${session.inputNames.join(', ')}`,
+      );
     }
     if (session.inputNames[0] !== inputName) {
-      throw refuse('registration.input.name', `the model's input is named ${JSON.stringify(session.inputNames[0])}, not ${JSON.stringify(inputName)}`);
+      throw refuse(
+        'registration.input.name',
+        `the model's input is named ${JSON.stringify(session.inputNames[0])}, not ${JSON.stringify(inputName)}`,
+      );
     }
     if (!session.outputNames.includes(outputName)) {
-      throw refuse('registration.output.name', `the model has no output named ${JSON.stringify(outputName)} (its outputs: ${session.outputNames.join(', ')})`);
+      throw refuse(
+        'registration.output.name',
+        `the model has no output named ${JSON.stringify(outputName)} (its outputs: ${session.outputNames.join(', ')})`,
+      );
     }
     const type = ORT_TYPE[expect.input.dataType]!;
     const meta = session.inputMetadata?.[0];
     if (meta?.isTensor) {
-      if (meta.type !== type) throw refuse('registration.input.data_type', `the model's input ${JSON.stringify(inputName)} is ${meta.type}, the registration says ${type}`);
+      if (meta.type !== type)
+        throw refuse(
+          'registration.input.data_type',
+          `the model's input ${JSON.stringify(inputName)} is ${meta.type}, the registration says ${type}`,
+        );
       const width = meta.shape.length === 2 ? meta.shape[1] : undefined;
       if (meta.shape.length !== 2) {
-        throw refuse('chunk', `the model's input ${JSON.stringify(inputName)} has shape [${meta.shape.join(', ')}]; it must be [batch, ${expect.width}]`);
+        throw refuse(
+          'chunk',
+          `the model's input ${JSON.stringify(inputName)} has shape [${meta.shape.join(', ')}]; it must be [batch, ${expect.width}]`,
+        );
       }
       if (typeof width === 'number' && width !== expect.width) {
-        throw refuse('chunk', `the model's input ${JSON.stringify(inputName)} is ${width} features wide, but feature set ${expect.featureSet} has ${expect.width} features`);
+        throw refuse(
+          'chunk',
+          `the model's input ${JSON.stringify(inputName)} is ${width} features wide, but feature set ${expect.featureSet} has ${expect.width} features`,
+        );
       }
     }
     const batches = Number(expect.input.shape[0]) === -1 ? [1, 2] : [Number(expect.input.shape[0])];
@@ -71,17 +93,28 @@ export async function verifyArtifact(bytes: Uint8Array, expect: ArtifactExpectat
       try {
         result = await session.run({ [inputName]: new Tensor(type, zeros, [rows, expect.width]) }, [outputName]);
       } catch (error) {
-        throw refuse('chunk', `the model fails a smoke inference on ${rows} zero vector(s) of ${expect.width} features (feature set ${expect.featureSet}): ${gist(error)}`);
+        throw refuse(
+          'chunk',
+          `the model fails a smoke inference on ${rows} zero vector(s) of ${expect.width} features (feature set ${expect.featureSet}): ${gist(error)}`,
+        );
       }
       const out = result[outputName] as Tensor;
       const outputType = ORT_TYPE[expect.output.dataType];
-      if (out.type !== outputType) throw refuse('registration.output.data_type', `the model's output ${JSON.stringify(outputName)} is ${out.type}, the registration says ${outputType}`);
+      if (out.type !== outputType)
+        throw refuse(
+          'registration.output.data_type',
+          `the model's output ${JSON.stringify(outputName)} is ${out.type}, the registration says ${outputType}`,
+        );
       const values = out.data as ArrayLike<number>;
       if (values.length !== rows) {
-        throw refuse('registration.output.shape', `the model answers ${values.length} value(s) of shape [${out.dims.join(', ')}] for ${rows} row(s); it must answer one value per row`);
+        throw refuse(
+          'registration.output.shape',
+          `the model answers ${values.length} value(s) of shape [${out.dims.join(', ')}] for ${rows} row(s); it must answer one value per row`,
+        );
       }
       for (let i = 0; i < values.length; i++) {
-        if (!Number.isFinite(Number(values[i]))) throw refuse('chunk', `the model answers ${values[i]} for a zero vector; predictions must be finite`);
+        if (!Number.isFinite(Number(values[i])))
+          throw refuse('chunk', `the model answers ${values[i]} for a zero vector; predictions must be finite`);
       }
     }
   } finally {

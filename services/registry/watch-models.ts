@@ -1,6 +1,12 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { ModelChangeSchema, WatchModelsResponseSchema, type ModelChange, type WatchModelsRequest, type WatchModelsResponse } from '../../gen/nepse/registry/v1/registry_pb.js';
+import {
+  ModelChangeSchema,
+  WatchModelsResponseSchema,
+  type ModelChange,
+  type WatchModelsRequest,
+  type WatchModelsResponse,
+} from '../../gen/nepse/registry/v1/registry_pb.js';
 import { UnavailableError, type CallContext } from '../../lib/grpc/index.js';
 import type { RegistryDeps } from './context.js';
 import { toModelVersion } from './model-version.js';
@@ -19,12 +25,17 @@ const changeMessage = (value: ModelChange) => create(WatchModelsResponseSchema, 
  * stream ends with UNAVAILABLE when the registry shuts down or the watcher falls too far behind:
  * reconnect with include_existing to resynchronise.
  */
-export async function* watchModels(deps: RegistryDeps, request: WatchModelsRequest, context: CallContext): AsyncIterable<WatchModelsResponse> {
+export async function* watchModels(
+  deps: RegistryDeps,
+  request: WatchModelsRequest,
+  context: CallContext,
+): AsyncIterable<WatchModelsResponse> {
   const name = optionalModelName(request.name);
   const subscription = deps.changes.subscribe(name);
   try {
     if (request.includeExisting) {
-      for (const row of await registryStore.watchedVersions(deps.db, name)) yield changeMessage(create(ModelChangeSchema, { modelVersion: toModelVersion(row) }));
+      for (const row of await registryStore.watchedVersions(deps.db, name))
+        yield changeMessage(create(ModelChangeSchema, { modelVersion: toModelVersion(row) }));
     }
     yield heartbeat();
     while (!context.signal.aborted) {

@@ -20,8 +20,16 @@ export function evaluation(figures: { model: ForecastFigures; noChange: Forecast
     $typeName: 'nepse.market.v1.Evaluation',
     model: { $typeName: 'nepse.market.v1.ForecastMetrics', ...metricsOf(figures.model) },
     baselines: [
-      { $typeName: 'nepse.market.v1.BaselineMetrics', baseline: Baseline.NO_CHANGE, metrics: { $typeName: 'nepse.market.v1.ForecastMetrics', ...metricsOf(figures.noChange) } },
-      { $typeName: 'nepse.market.v1.BaselineMetrics', baseline: Baseline.SMA5_DRIFT, metrics: { $typeName: 'nepse.market.v1.ForecastMetrics', ...metricsOf(figures.sma5Drift) } },
+      {
+        $typeName: 'nepse.market.v1.BaselineMetrics',
+        baseline: Baseline.NO_CHANGE,
+        metrics: { $typeName: 'nepse.market.v1.ForecastMetrics', ...metricsOf(figures.noChange) },
+      },
+      {
+        $typeName: 'nepse.market.v1.BaselineMetrics',
+        baseline: Baseline.SMA5_DRIFT,
+        metrics: { $typeName: 'nepse.market.v1.ForecastMetrics', ...metricsOf(figures.sma5Drift) },
+      },
     ],
   };
 }

@@ -82,7 +82,9 @@ export class JobStore {
 
   /** Snapshots of every job, newest first. */
   list(): Job[] {
-    return [...this.jobs.values()].sort((a, b) => Number((b.createdAt?.seconds ?? 0n) - (a.createdAt?.seconds ?? 0n)) || (a.jobId < b.jobId ? 1 : -1)).map((job) => clone(JobSchema, job));
+    return [...this.jobs.values()]
+      .sort((a, b) => Number((b.createdAt?.seconds ?? 0n) - (a.createdAt?.seconds ?? 0n)) || (a.jobId < b.jobId ? 1 : -1))
+      .map((job) => clone(JobSchema, job));
   }
 
   /** Subscribes to changes of one job; returns the unsubscribe function. */

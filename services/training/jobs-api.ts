@@ -59,7 +59,8 @@ const MAX_JOB_ID_LENGTH = 100;
 
 function requireJob(jobs: JobStore, jobId: string): Job {
   if (!jobId) throw new InvalidArgumentError({ field: 'job_id', description: 'a job id is required' });
-  if (jobId.length > MAX_JOB_ID_LENGTH) throw new InvalidArgumentError({ field: 'job_id', description: `at most ${MAX_JOB_ID_LENGTH} characters, got ${jobId.length}` });
+  if (jobId.length > MAX_JOB_ID_LENGTH)
+    throw new InvalidArgumentError({ field: 'job_id', description: `at most ${MAX_JOB_ID_LENGTH} characters, got ${jobId.length}` });
   const job = jobs.get(jobId);
   if (!job) throw new NotFoundError('training job', jobId);
   return job;
@@ -76,14 +77,24 @@ export function listJobs(jobs: JobStore, request: ListJobsRequest): ListJobsResp
   const after = decodePageToken(request.pageToken);
   if (!(request.state in JobState)) throw new InvalidArgumentError({ field: 'state', description: `${request.state} is not a JobState` });
   if (request.modelName !== '' && !isModelName(request.modelName)) {
-    throw new InvalidArgumentError({ field: 'model_name', description: 'lower-case letters, digits, "_" or "-", starting with a letter, at most 63' });
+    throw new InvalidArgumentError({
+      field: 'model_name',
+      description: 'lower-case letters, digits, "_" or "-", starting with a letter, at most 63',
+    });
   }
   const all = jobs
     .list()
-    .filter((job) => (request.state === JobState.UNSPECIFIED || job.state === request.state) && (request.modelName === '' || job.spec?.modelName === request.modelName));
+    .filter(
+      (job) =>
+        (request.state === JobState.UNSPECIFIED || job.state === request.state) &&
+        (request.modelName === '' || job.spec?.modelName === request.modelName),
+    );
   const start = after ? all.findIndex((job) => job.jobId === after) + 1 : 0;
   const page = all.slice(start, start + size);
-  return create(ListJobsResponseSchema, { jobs: page, nextPageToken: start + size < all.length ? encodePageToken(page[page.length - 1].jobId) : '' });
+  return create(ListJobsResponseSchema, {
+    jobs: page,
+    nextPageToken: start + size < all.length ? encodePageToken(page[page.length - 1].jobId) : '',
+  });
 }
 
 /** WatchJob: the job now, then every change, with heartbeats, until it finishes. */
@@ -112,7 +123,10 @@ export async function* watchJob(jobs: JobStore, request: WatchJobRequest, contex
         await timer;
         wake = undefined;
         if (pending.length === 0 && !context.signal.aborted) {
-          yield { $typeName: 'nepse.training.v1.WatchJobResponse', kind: { case: 'heartbeat', value: { $typeName: 'nepse.market.v1.Heartbeat', sentAt: timestampFromDate(new Date()) } } };
+          yield {
+            $typeName: 'nepse.training.v1.WatchJobResponse',
+            kind: { case: 'heartbeat', value: { $typeName: 'nepse.market.v1.Heartbeat', sentAt: timestampFromDate(new Date()) } },
+          };
         }
         continue;
       }

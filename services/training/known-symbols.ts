@@ -1,5 +1,12 @@
 import type { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { grpc, InvalidArgumentError, statusDetails, UnavailableError, type FieldViolation, type ServiceClient } from '../../lib/grpc/index.js';
+import {
+  grpc,
+  InvalidArgumentError,
+  statusDetails,
+  UnavailableError,
+  type FieldViolation,
+  type ServiceClient,
+} from '../../lib/grpc/index.js';
 import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { ResolvedSpec } from './spec.js';
 
@@ -14,7 +21,12 @@ const MAX_SYMBOLS_PER_CALL = 1000;
  * means every symbol and needs no check. Runs within the StartTraining call's deadline.
  * @throws UnavailableError when the feature service cannot answer, so nothing is queued unchecked.
  */
-export async function requireKnownSymbols(features: ServiceClient<typeof FeatureService>, policy: CallPolicy, spec: ResolvedSpec, field = 'spec'): Promise<void> {
+export async function requireKnownSymbols(
+  features: ServiceClient<typeof FeatureService>,
+  policy: CallPolicy,
+  spec: ResolvedSpec,
+  field = 'spec',
+): Promise<void> {
   if (spec.symbols.length === 0) return;
   const problems: FieldViolation[] = [];
   for (let at = 0; at < spec.symbols.length; at += MAX_SYMBOLS_PER_CALL) {
@@ -25,7 +37,8 @@ export async function requireKnownSymbols(features: ServiceClient<typeof Feature
     } catch (error) {
       const code = (error as { code?: number }).code;
       const set = `${spec.featureSet.name || 'the default feature set'}${spec.featureSet.version ? ` v${spec.featureSet.version}` : ''}`;
-      if (code === grpc.status.NOT_FOUND) throw new InvalidArgumentError({ field: `${field}.feature_set`, description: `the feature service does not compute ${set}` });
+      if (code === grpc.status.NOT_FOUND)
+        throw new InvalidArgumentError({ field: `${field}.feature_set`, description: `the feature service does not compute ${set}` });
       const refused = code === grpc.status.INVALID_ARGUMENT ? statusDetails(error)?.fieldViolations : undefined;
       if (refused?.length) {
         // The feature service names its own request's fields: the same ones, within the spec.

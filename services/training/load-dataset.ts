@@ -5,7 +5,6 @@ import type { CallPolicy } from '../../lib/resilience/index.js';
 import type { Dataset, TrainingExample } from './models/dataset.js';
 import type { ResolvedSpec } from './spec.js';
 
-
 /** A training set with the identity of the feature set it was computed with. */
 export interface LoadedDataset extends Dataset {
   featureSet: { name: string; version: number };
@@ -16,7 +15,12 @@ export interface LoadedDataset extends Dataset {
  * through the call policy: a failure before the stream completes retries the whole read, which is
  * safe because it only reads. Examples come back sorted by date, then symbol.
  */
-export async function loadDataset(features: ServiceClient<typeof FeatureService>, policy: CallPolicy, spec: ResolvedSpec, timeoutMs: number): Promise<LoadedDataset> {
+export async function loadDataset(
+  features: ServiceClient<typeof FeatureService>,
+  policy: CallPolicy,
+  spec: ResolvedSpec,
+  timeoutMs: number,
+): Promise<LoadedDataset> {
   return policy.execute(async (signal) => {
     const examples: TrainingExample[] = [];
     let featureNames: string[] = [];
@@ -31,7 +35,14 @@ export async function loadDataset(features: ServiceClient<typeof FeatureService>
         featureSet = { name: message.featureSet.ref?.name ?? '', version: message.featureSet.ref?.version ?? 0 };
       }
       for (const row of message.rows) {
-        examples.push({ symbol: row.symbol, date: dayOf(row.date), features: row.features, close: row.close, label: row.labelReturn, nextClose: row.labelClose });
+        examples.push({
+          symbol: row.symbol,
+          date: dayOf(row.date),
+          features: row.features,
+          close: row.close,
+          label: row.labelReturn,
+          nextClose: row.labelClose,
+        });
       }
     }
     examples.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));

@@ -85,21 +85,25 @@ export async function runJob(deps: JobDeps, jobId: string, spec: ResolvedSpec): 
     });
 
     const folds: FoldResult[] = [];
-    const trained = await trainInWorker({ spec, dataset, parityRows: PARITY_ROWS, docString: `${spec.modelName} trained by job ${jobId}` }, (progress) => {
-      if (progress.kind === 'fold') {
-        folds.push(progress.fold);
-        set((job) => {
-          job.foldsCompleted = folds.length;
-          job.backtest = backtestReport(spec.folds, folds);
-        });
-      } else {
-        set((job) => (job.phase = progress.phase === 'fitting' ? JobPhase.FITTING : JobPhase.EXPORTING));
-      }
-    });
+    const trained = await trainInWorker(
+      { spec, dataset, parityRows: PARITY_ROWS, docString: `${spec.modelName} trained by job ${jobId}` },
+      (progress) => {
+        if (progress.kind === 'fold') {
+          folds.push(progress.fold);
+          set((job) => {
+            job.foldsCompleted = folds.length;
+            job.backtest = backtestReport(spec.folds, folds);
+          });
+        } else {
+          set((job) => (job.phase = progress.phase === 'fitting' ? JobPhase.FITTING : JobPhase.EXPORTING));
+        }
+      },
+    );
     const { backtest, onnx } = trained;
     set((job) => (job.backtest = backtestReport(spec.folds, backtest.folds, backtest)));
     const gap = await parityGap(onnx, trained.parityRows, trained.parityPredictions);
-    if (!(gap <= PARITY_TOLERANCE)) throw new Error(`the exported ONNX model differs from the trained model by ${gap} (tolerance ${PARITY_TOLERANCE})`);
+    if (!(gap <= PARITY_TOLERANCE))
+      throw new Error(`the exported ONNX model differs from the trained model by ${gap} (tolerance ${PARITY_TOLERANCE})`);
 
     set((job) => (job.phase = JobPhase.REGISTERING));
     const sha256 = createHash('sha256').update(onnx).digest('hex');
@@ -110,7 +114,11 @@ export async function runJob(deps: JobDeps, jobId: string, spec: ResolvedSpec): 
       featureSet: dataset.featureSet,
       input: { name: 'features', dataType: TensorDataType.FP32, shape: [-1n, BigInt(width)] },
       output: { name: 'log_return', dataType: TensorDataType.FP32, shape: [-1n, 1n] },
-      target: { kind: TargetKind.LOG_RETURN, horizonSessions: 1, description: 'ln(close[t+1] / close[t]); the predicted close is close[t] * exp(prediction)' },
+      target: {
+        kind: TargetKind.LOG_RETURN,
+        horizonSessions: 1,
+        description: 'ln(close[t+1] / close[t]); the predicted close is close[t] * exp(prediction)',
+      },
       trainingRange: { start: toProtoDate(dataset.examples[0].date), end: toProtoDate(dataset.examples[dataset.examples.length - 1].date) },
       backtest: backtestReport(spec.folds, backtest.folds, backtest),
       trainingJobId: jobId,
@@ -126,7 +134,8 @@ export async function runJob(deps: JobDeps, jobId: string, spec: ResolvedSpec): 
       deps.registry.registerModel(
         (function* () {
           yield { content: { case: 'registration' as const, value: registration } };
-          for (let at = 0; at < onnx.byteLength; at += CHUNK_BYTES) yield { content: { case: 'chunk' as const, value: onnx.subarray(at, at + CHUNK_BYTES) } };
+          for (let at = 0; at < onnx.byteLength; at += CHUNK_BYTES)
+            yield { content: { case: 'chunk' as const, value: onnx.subarray(at, at + CHUNK_BYTES) } };
         })(),
         { signal, timeoutMs: 60_000 },
       ),
@@ -145,7 +154,10 @@ export async function runJob(deps: JobDeps, jobId: string, spec: ResolvedSpec): 
       const target = verdict.qualifies ? Stage.PRODUCTION : Stage.STAGING;
       try {
         await deps.registryPolicy.execute((signal) =>
-          deps.registry.transitionStage({ name: spec.modelName, version: modelVersion, targetStage: target, reason: verdict.reason, actor: `training:${jobId}` }, { signal }),
+          deps.registry.transitionStage(
+            { name: spec.modelName, version: modelVersion, targetStage: target, reason: verdict.reason, actor: `training:${jobId}` },
+            { signal },
+          ),
         );
         outcome = verdict.qualifies ? PromotionOutcome.PROMOTED : PromotionOutcome.KEPT_IN_STAGING;
         reason = verdict.reason;
@@ -155,7 +167,13 @@ export async function runJob(deps: JobDeps, jobId: string, spec: ResolvedSpec): 
       }
     }
     const finished = set((job) => {
-      job.promotion = { $typeName: 'nepse.training.v1.PromotionDecision', outcome, reason, modelMaeReturn: holdout.model.maeReturn, baselineMaeReturn: holdout.noChange.maeReturn };
+      job.promotion = {
+        $typeName: 'nepse.training.v1.PromotionDecision',
+        outcome,
+        reason,
+        modelMaeReturn: holdout.model.maeReturn,
+        baselineMaeReturn: holdout.noChange.maeReturn,
+      };
       job.state = JobState.SUCCEEDED;
       job.phase = JobPhase.DONE;
       job.finishedAt = timestampFromDate(new Date());

@@ -25,7 +25,10 @@ export interface RunningTraining {
  * Starts the training service: its job store, clients of the feature service and the registry
  * behind resilience policies, the optional cron schedule, then the gRPC server.
  */
-export async function startTrainingService(config: TrainingConfig, logger: Logger = createLogger('training', config.LOG_LEVEL)): Promise<RunningTraining> {
+export async function startTrainingService(
+  config: TrainingConfig,
+  logger: Logger = createLogger('training', config.LOG_LEVEL),
+): Promise<RunningTraining> {
   const schedule = config.TRAINING_SCHEDULE ? parseSchedule(config.TRAINING_SCHEDULE, config.TRAINING_SCHEDULE_SPEC) : undefined;
   const jobs = new JobStore(join(config.DATA_DIR, 'training', 'jobs.json'));
   const events = await connectEvents({ servers: config.NATS_URL, name: 'training', logger, metrics: eventMetrics() });
@@ -33,9 +36,24 @@ export async function startTrainingService(config: TrainingConfig, logger: Logge
   const observer = grpcClientObserver();
   const features = createGrpcClient(FeatureService, config.NEPSE_FEATURE_ADDR, { observer });
   const registry = createGrpcClient(RegistryService, config.NEPSE_REGISTRY_ADDR, { observer, defaultTimeoutMs: 60_000 });
-  const featurePolicy = createCallPolicy({ mode: config.RESILIENCE_MODE, timeoutMs: config.TRAINING_LOAD_TIMEOUT_MS, retries: 2, bulkheadLimit: 4 });
+  const featurePolicy = createCallPolicy({
+    mode: config.RESILIENCE_MODE,
+    timeoutMs: config.TRAINING_LOAD_TIMEOUT_MS,
+    retries: 2,
+    bulkheadLimit: 4,
+  });
   const registryPolicy = createCallPolicy({ mode: config.RESILIENCE_MODE, timeoutMs: 120_000, retries: 2, bulkheadLimit: 4 });
-  const queue = new JobQueue({ jobs, features, registry, featurePolicy, registryPolicy, events, logger, codeRevision: config.CODE_REVISION, loadTimeoutMs: config.TRAINING_LOAD_TIMEOUT_MS });
+  const queue = new JobQueue({
+    jobs,
+    features,
+    registry,
+    featurePolicy,
+    registryPolicy,
+    events,
+    logger,
+    codeRevision: config.CODE_REVISION,
+    loadTimeoutMs: config.TRAINING_LOAD_TIMEOUT_MS,
+  });
   const scheduler = schedule && startSchedule(schedule, queue, logger);
   const host = await hostServices({
     services: [

@@ -49,8 +49,14 @@ describe('training specs', () => {
       'spec.promotion_margin',
       'spec.symbols[1]',
     ]);
-    assert.deepEqual(fields(() => resolveSpec(undefined)), ['spec']);
-    assert.deepEqual(fields(() => resolveSpec(create(TrainingSpecSchema, { modelName: 'ok' }))), ['spec.algorithm']);
+    assert.deepEqual(
+      fields(() => resolveSpec(undefined)),
+      ['spec'],
+    );
+    assert.deepEqual(
+      fields(() => resolveSpec(create(TrainingSpecSchema, { modelName: 'ok' }))),
+      ['spec.algorithm'],
+    );
   });
 });
 
@@ -74,14 +80,23 @@ describe('schedule', () => {
   });
 
   it('refuses a bad expression or spec naming the variable', () => {
-    assert.throws(() => parseSchedule('every day', '{}'), (e: unknown) => e instanceof ConfigError && /TRAINING_SCHEDULE:/.test(e.message));
-    assert.throws(() => parseSchedule('0 9 * * *', '{"modelName":"X"}'), (e: unknown) => e instanceof ConfigError && /TRAINING_SCHEDULE_SPEC/.test(e.message));
+    assert.throws(
+      () => parseSchedule('every day', '{}'),
+      (e: unknown) => e instanceof ConfigError && /TRAINING_SCHEDULE:/.test(e.message),
+    );
+    assert.throws(
+      () => parseSchedule('0 9 * * *', '{"modelName":"X"}'),
+      (e: unknown) => e instanceof ConfigError && /TRAINING_SCHEDULE_SPEC/.test(e.message),
+    );
   });
 
   it('submits the scheduled spec at each cron time, marked as scheduled', async () => {
     const submitted: { trigger: JobTrigger; by: string; model: string }[] = [];
     // A stand-in queue records submissions: this tests the timer logic above the real queue.
-    const queue = { submit: (spec: { modelName: string }, _resolved: unknown, trigger: JobTrigger, by: string) => submitted.push({ trigger, by, model: spec.modelName }) } as unknown as JobQueue;
+    const queue = {
+      submit: (spec: { modelName: string }, _resolved: unknown, trigger: JobTrigger, by: string) =>
+        submitted.push({ trigger, by, model: spec.modelName }),
+    } as unknown as JobQueue;
     const schedule = parseSchedule('* * * * * *', '{"modelName":"every-second","algorithm":"ALGORITHM_RIDGE"}');
     const running = startSchedule(schedule, queue, createLogger('test', 'silent'));
     try {

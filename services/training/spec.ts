@@ -25,10 +25,19 @@ export function resolveSpec(spec: TrainingSpec | undefined, field = 'spec'): Res
     if (!ok) problems.push({ field: `${field}.${name}`, description });
   };
   check(isModelName(spec.modelName), 'model_name', 'lower-case letters, digits, "_" or "-", starting with a letter, at most 63');
-  check(spec.algorithm === Algorithm.RIDGE || spec.algorithm === Algorithm.GRADIENT_BOOSTED_TREES, 'algorithm', 'RIDGE or GRADIENT_BOOSTED_TREES is required');
+  check(
+    spec.algorithm === Algorithm.RIDGE || spec.algorithm === Algorithm.GRADIENT_BOOSTED_TREES,
+    'algorithm',
+    'RIDGE or GRADIENT_BOOSTED_TREES is required',
+  );
   const params = spec.hyperparameters;
   if (params.case === 'ridge') check(spec.algorithm === Algorithm.RIDGE, 'ridge', 'ridge parameters need algorithm RIDGE');
-  if (params.case === 'gradientBoostedTrees') check(spec.algorithm === Algorithm.GRADIENT_BOOSTED_TREES, 'gradient_boosted_trees', 'tree parameters need algorithm GRADIENT_BOOSTED_TREES');
+  if (params.case === 'gradientBoostedTrees')
+    check(
+      spec.algorithm === Algorithm.GRADIENT_BOOSTED_TREES,
+      'gradient_boosted_trees',
+      'tree parameters need algorithm GRADIENT_BOOSTED_TREES',
+    );
   const ridge = params.case === 'ridge' ? params.value : undefined;
   const trees = params.case === 'gradientBoostedTrees' ? params.value : undefined;
   const lambda = ridge?.alpha ?? 1.0;

@@ -33,7 +33,10 @@ export type WorkerMessage =
  * Trains in a worker thread and reports progress through `onProgress`. The worker runs the same
  * TypeScript through the loader this process runs with (its exec arguments are inherited).
  */
-export function trainInWorker(request: TrainRequest, onProgress: (message: Exclude<WorkerMessage, { kind: 'done' } | { kind: 'error' }>) => void): Promise<TrainResult> {
+export function trainInWorker(
+  request: TrainRequest,
+  onProgress: (message: Exclude<WorkerMessage, { kind: 'done' } | { kind: 'error' }>) => void,
+): Promise<TrainResult> {
   return new Promise((resolve, reject) => {
     // Beside this module: the TypeScript source when run through tsx, the bundled worker in an image.
     const file = import.meta.url.endsWith('.ts') ? './train-worker.ts' : './train-worker.js';

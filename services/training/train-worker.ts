@@ -17,11 +17,15 @@ const post = (message: WorkerMessage) => parentPort!.postMessage(message);
 
 try {
   const { spec, dataset, parityRows } = request;
-  const fit = (x: number[][], y: number[]) => (spec.algorithm === 'ridge' ? trainRidge(x, y, { lambda: spec.ridge.lambda }) : trainGbrt(x, y, spec.gbrt));
+  const fit = (x: number[][], y: number[]) =>
+    spec.algorithm === 'ridge' ? trainRidge(x, y, { lambda: spec.ridge.lambda }) : trainGbrt(x, y, spec.gbrt);
   const backtest = walkForward(dataset, { folds: spec.folds, train: fit, onFold: (_k, _n, fold) => post({ kind: 'fold', fold }) });
   post({ kind: 'phase', phase: 'fitting' });
   const x = dataset.examples.map((e) => e.features);
-  const model = fit(x, dataset.examples.map((e) => e.label));
+  const model = fit(
+    x,
+    dataset.examples.map((e) => e.label),
+  );
   post({ kind: 'phase', phase: 'exporting' });
   const featureSet = `${dataset.featureSet.name}_v${dataset.featureSet.version}`;
   const onnx = exportOnnx(model, {
@@ -32,7 +36,10 @@ try {
     metadata: { feature_set: featureSet, model_name: spec.modelName },
   });
   const holdoutStart = backtest.holdout.testRange.start;
-  const rows = dataset.examples.filter((e) => e.date >= holdoutStart).slice(-parityRows).map((e) => e.features);
+  const rows = dataset.examples
+    .filter((e) => e.date >= holdoutStart)
+    .slice(-parityRows)
+    .map((e) => e.features);
   post({
     kind: 'done',
     backtest,

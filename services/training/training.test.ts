@@ -68,10 +68,26 @@ describe('training service: feature service → walk-forward → registry → pr
     trainingClient = network.client('training');
     registryClient = network.client('registry');
     const { bus } = network;
-    for (const [symbols, signal] of [[planted, true], [walk, false]] as const) {
+    for (const [symbols, signal] of [
+      [planted, true],
+      [walk, false],
+    ] as const) {
       for (const [i, symbol] of symbols.entries()) {
-        const bars = plantedBars(signal ? 1000 + i : 2000 + i, signal).map((b) => ({ symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }));
-        await bus.publish(MeshEvents.barsIngested, symbol, create(BarsIngestedSchema, { symbol, bars, batchId: 'test', part: 1, partCount: 1 }), { msgId: `test-${symbol}` });
+        const bars = plantedBars(signal ? 1000 + i : 2000 + i, signal).map((b) => ({
+          symbol,
+          date: toProtoDate(b.date),
+          open: b.open,
+          high: b.high,
+          low: b.low,
+          close: b.close,
+          volume: b.volume,
+        }));
+        await bus.publish(
+          MeshEvents.barsIngested,
+          symbol,
+          create(BarsIngestedSchema, { symbol, bars, batchId: 'test', part: 1, partCount: 1 }),
+          { msgId: `test-${symbol}` },
+        );
       }
     }
     await network.processAll({ timeoutMs: 120_000 });
@@ -83,11 +99,21 @@ describe('training service: feature service → walk-forward → registry → pr
 
   it('a planted linear signal is learnt to the noise floor and the model is promoted', async () => {
     const { job } = await trainingClient.startTraining({
-      spec: { modelName: 'planted-ridge', algorithm: Algorithm.RIDGE, symbols: planted, foldCount: 4, autoPromote: true, promotionMargin: 0.02 },
+      spec: {
+        modelName: 'planted-ridge',
+        algorithm: Algorithm.RIDGE,
+        symbols: planted,
+        foldCount: 4,
+        autoPromote: true,
+        promotionMargin: 0.02,
+      },
       requestId: 'planted-1',
       requestedBy: 'test',
     });
-    const again = await trainingClient.startTraining({ spec: { modelName: 'planted-ridge', algorithm: Algorithm.RIDGE }, requestId: 'planted-1' });
+    const again = await trainingClient.startTraining({
+      spec: { modelName: 'planted-ridge', algorithm: Algorithm.RIDGE },
+      requestId: 'planted-1',
+    });
     assert.equal(again.job?.jobId, job?.jobId, 'a repeated request_id returns the same job');
     const done = await finished(job!.jobId);
     assert.equal(done.state, JobState.SUCCEEDED, done.error);
@@ -107,7 +133,9 @@ describe('training service: feature service → walk-forward → registry → pr
   });
 
   it('on a pure random walk the model is kept in Staging with the reason recorded', async () => {
-    const { job } = await trainingClient.startTraining({ spec: { modelName: 'walk-ridge', algorithm: Algorithm.RIDGE, symbols: walk, foldCount: 4, autoPromote: true, promotionMargin: 0.02 } });
+    const { job } = await trainingClient.startTraining({
+      spec: { modelName: 'walk-ridge', algorithm: Algorithm.RIDGE, symbols: walk, foldCount: 4, autoPromote: true, promotionMargin: 0.02 },
+    });
     const done = await finished(job!.jobId);
     assert.equal(done.state, JobState.SUCCEEDED, done.error);
     assert.equal(done.promotion?.outcome, PromotionOutcome.KEPT_IN_STAGING);
@@ -118,7 +146,13 @@ describe('training service: feature service → walk-forward → registry → pr
 
   it('trains gradient-boosted trees too', async () => {
     const { job } = await trainingClient.startTraining({
-      spec: { modelName: 'planted-trees', algorithm: Algorithm.GRADIENT_BOOSTED_TREES, symbols: planted.slice(0, 10), foldCount: 3, hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 30 } } },
+      spec: {
+        modelName: 'planted-trees',
+        algorithm: Algorithm.GRADIENT_BOOSTED_TREES,
+        symbols: planted.slice(0, 10),
+        foldCount: 3,
+        hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 30 } },
+      },
     });
     const done = await finished(job!.jobId);
     assert.equal(done.state, JobState.SUCCEEDED, done.error);
@@ -130,13 +164,24 @@ describe('training service: feature service → walk-forward → registry → pr
   it('a job outlives the deadline of the StartTraining call that queued it and registers its model', async () => {
     const deadlineMs = 2_000;
     const { job } = await trainingClient.startTraining(
-      { spec: { modelName: 'outlives-call', algorithm: Algorithm.GRADIENT_BOOSTED_TREES, symbols: [...planted, ...walk], foldCount: 3, hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 60 } } } },
+      {
+        spec: {
+          modelName: 'outlives-call',
+          algorithm: Algorithm.GRADIENT_BOOSTED_TREES,
+          symbols: [...planted, ...walk],
+          foldCount: 3,
+          hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 60 } },
+        },
+      },
       { timeoutMs: deadlineMs },
     );
     const done = await finished(job!.jobId);
     assert.equal(done.state, JobState.SUCCEEDED, done.error);
     const tookMs = timestampMs(done.finishedAt!) - timestampMs(done.createdAt!);
-    assert.ok(tookMs > deadlineMs, `the job must take longer than the call's ${deadlineMs} ms deadline to show anything (took ${tookMs} ms)`);
+    assert.ok(
+      tookMs > deadlineMs,
+      `the job must take longer than the call's ${deadlineMs} ms deadline to show anything (took ${tookMs} ms)`,
+    );
     const registered = await registryClient.getModel({ name: 'outlives-call', selector: { case: 'version', value: done.modelVersion } });
     assert.equal(registered.modelVersion?.trainingJobId, done.jobId);
   });
@@ -144,18 +189,37 @@ describe('training service: feature service → walk-forward → registry → pr
   it('refuses symbols the feature service has no features for, naming each, and queues nothing', async () => {
     const before = (await trainingClient.listJobs({})).jobs.length;
     const refused = await trainingClient
-      .startTraining({ spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0], walk[0], 'NOSUCH', 'plant1', 'GHOST2'] }, requestId: 'ghosts-1' })
-      .then(() => undefined, (error: unknown) => statusDetails(error));
+      .startTraining({
+        spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0], walk[0], 'NOSUCH', 'plant1', 'GHOST2'] },
+        requestId: 'ghosts-1',
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => statusDetails(error),
+      );
     assert.equal(refused?.code, 3, 'INVALID_ARGUMENT');
-    assert.deepEqual(refused.fieldViolations.map((v) => v.field), ['spec.symbols[2]', 'spec.symbols[4]']);
+    assert.deepEqual(
+      refused.fieldViolations.map((v) => v.field),
+      ['spec.symbols[2]', 'spec.symbols[4]'],
+    );
     assert.match(refused.fieldViolations[0].description, /unknown symbol NOSUCH/);
     const unknownSet = await trainingClient
-      .startTraining({ spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0]], featureSet: { name: 'nosuch', version: 1 } } })
-      .then(() => undefined, (error: unknown) => statusDetails(error));
+      .startTraining({
+        spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0]], featureSet: { name: 'nosuch', version: 1 } },
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => statusDetails(error),
+      );
     assert.equal(unknownSet?.fieldViolations[0]?.field, 'spec.feature_set');
     const badSet = await trainingClient
-      .startTraining({ spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0]], featureSet: { name: 'Not A Set', version: 1 } } })
-      .then(() => undefined, (error: unknown) => statusDetails(error));
+      .startTraining({
+        spec: { modelName: 'ghosts', algorithm: Algorithm.RIDGE, symbols: [planted[0]], featureSet: { name: 'Not A Set', version: 1 } },
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => statusDetails(error),
+      );
     assert.equal(badSet?.fieldViolations[0]?.field, 'spec.feature_set.name');
     const after = await trainingClient.listJobs({});
     assert.equal(after.jobs.length, before, 'no job was queued');
@@ -163,7 +227,10 @@ describe('training service: feature service → walk-forward → registry → pr
   });
 
   it('refuses a bad spec naming the field, and an unknown job', async () => {
-    await assert.rejects(trainingClient.startTraining({ spec: { modelName: 'x', algorithm: Algorithm.RIDGE, foldCount: 50 } }), (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'spec.fold_count');
+    await assert.rejects(
+      trainingClient.startTraining({ spec: { modelName: 'x', algorithm: Algorithm.RIDGE, foldCount: 50 } }),
+      (e: unknown) => statusDetails(e)?.fieldViolations[0]?.field === 'spec.fold_count',
+    );
     await assert.rejects(trainingClient.getJob({ jobId: 'nope' }), (e: unknown) => statusDetails(e)?.code === 5);
   });
 });

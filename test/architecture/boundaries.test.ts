@@ -63,7 +63,11 @@ describe('import boundaries', () => {
 
   it('no file under services/<a>/ imports services/<b>/, tests included', () => {
     const crossing = edges.filter((e) => serviceOf(e.from) && serviceOf(e.to) && serviceOf(e.from) !== serviceOf(e.to));
-    assert.equal(show(crossing), '', 'a test needing another service boots it through testing/ (TestNetwork); shared code goes to lib/ or the contract');
+    assert.equal(
+      show(crossing),
+      '',
+      'a test needing another service boots it through testing/ (TestNetwork); shared code goes to lib/ or the contract',
+    );
   });
 
   it('service code other than tests imports nothing from testing/: what ships never loads the harness', () => {
@@ -73,7 +77,11 @@ describe('import boundaries', () => {
 
   it('cli/ and scripts/ import no service code: they speak to services through their contracts', () => {
     const reaching = edges.filter((e) => /^(cli|scripts)\//.test(e.from) && e.to.startsWith('services/'));
-    assert.equal(show(reaching), '', 'what cli/ or scripts/ share with a service belongs in lib/ or the contract; tests go through testing/');
+    assert.equal(
+      show(reaching),
+      '',
+      'what cli/ or scripts/ share with a service belongs in lib/ or the contract; tests go through testing/',
+    );
   });
 
   it('lib/ imports nothing from services/, testing/, cli/, scripts/ or bench/', () => {

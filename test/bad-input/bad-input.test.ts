@@ -24,7 +24,15 @@ import { INGESTION_CASES } from './ingestion-cases.js';
 import { MONITORING_CASES, PREDICTION_CASES } from './prediction-monitoring-cases.js';
 import { REGISTRY_CASES } from './registry-cases.js';
 
-const CASES: BadCase[] = [...INGESTION_CASES, ...FEATURE_CASES, ...TRAINING_CASES, ...REGISTRY_CASES, ...PREDICTION_CASES, ...MONITORING_CASES, ...GATEWAY_CASES];
+const CASES: BadCase[] = [
+  ...INGESTION_CASES,
+  ...FEATURE_CASES,
+  ...TRAINING_CASES,
+  ...REGISTRY_CASES,
+  ...PREDICTION_CASES,
+  ...MONITORING_CASES,
+  ...GATEWAY_CASES,
+];
 const codeName = (code: number) => grpc.status[code] ?? String(code);
 
 describe('bad input', { concurrency: 1 }, () => {
@@ -38,8 +46,21 @@ describe('bad input', { concurrency: 1 }, () => {
 
   it('has at least 100 cases, over every RPC that takes input', () => {
     assert.ok(CASES.length >= 100, `${CASES.length} cases`);
-    const services: DescService[] = [IngestionService, FeatureService, TrainingService, RegistryService, PredictionService, GRPCInferenceService, MonitoringService, GatewayService];
-    const missing = services.flatMap((s) => s.methods.filter((m) => m.input.fields.length > 0 && !CASES.some((c) => c.name.startsWith(`${s.name}.${m.name}:`))).map((m) => `${s.name}.${m.name}`));
+    const services: DescService[] = [
+      IngestionService,
+      FeatureService,
+      TrainingService,
+      RegistryService,
+      PredictionService,
+      GRPCInferenceService,
+      MonitoringService,
+      GatewayService,
+    ];
+    const missing = services.flatMap((s) =>
+      s.methods
+        .filter((m) => m.input.fields.length > 0 && !CASES.some((c) => c.name.startsWith(`${s.name}.${m.name}:`)))
+        .map((m) => `${s.name}.${m.name}`),
+    );
     assert.deepEqual(missing, [], 'RPCs with no bad-input case');
   });
 
@@ -49,7 +70,8 @@ describe('bad input', { concurrency: 1 }, () => {
       const outcome = await outcomeOf(() => c.call(bed!));
       const tookMs = Date.now() - started;
       assert.equal(codeName(outcome.code), codeName(c.code), `status (${outcome.message})`);
-      if (c.field !== undefined || outcome.code !== grpc.status.OK) assert.equal(outcome.field, c.field, `field named (${outcome.message})`);
+      if (c.field !== undefined || outcome.code !== grpc.status.OK)
+        assert.equal(outcome.field, c.field, `field named (${outcome.message})`);
       if (c.withinMs !== undefined) assert.ok(tookMs <= c.withinMs, `took ${tookMs} ms, more than ${c.withinMs} ms`);
       assert.deepEqual(await unhealthy(bed!), [], 'services not answering health');
       assert.equal(await snapshot(bed!), stored, 'something was stored');

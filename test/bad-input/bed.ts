@@ -14,7 +14,15 @@ import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.
 import { TrainingService } from '../../gen/nepse/training/v1/training_pb.js';
 import { createGrpcClient, grpc, statusDetails, type GrpcJs, type ServiceClient } from '../../lib/grpc/index.js';
 import type { Refused } from './wire.js';
-import { linearModel, registerRequests, registrationFor, startGatewayBed, WIDTH, type GatewayBed, type ServiceName } from '../../testing/index.js';
+import {
+  linearModel,
+  registerRequests,
+  registrationFor,
+  startGatewayBed,
+  WIDTH,
+  type GatewayBed,
+  type ServiceName,
+} from '../../testing/index.js';
 
 /** Symbols the bed's feature service and model know. */
 export const BED_SYMBOLS = ['NABIL', 'UPPER'] as const;
@@ -44,7 +52,15 @@ export interface BadInputBed {
   readonly gatewayBed: GatewayBed;
 }
 
-const SERVICES = ['ingestion', 'feature', 'training', 'registry', 'prediction', 'monitoring', 'gateway'] as const satisfies readonly ServiceName[];
+const SERVICES = [
+  'ingestion',
+  'feature',
+  'training',
+  'registry',
+  'prediction',
+  'monitoring',
+  'gateway',
+] as const satisfies readonly ServiceName[];
 
 function clientsAt(address: (name: ServiceName) => string, metadata?: Record<string, string>): Clients {
   const options = { metadata, defaultTimeoutMs: 20_000 };
@@ -72,7 +88,9 @@ export async function startBadInputBed(): Promise<BadInputBed & { close(): Promi
     const direct = clientsAt((name) => address[name]);
     const viaGateway = clientsAt(() => address.gateway, auth);
     const { name, version } = gatewayBed.mesh.model;
-    const second = await direct.registry.registerModel(registerRequests(registrationFor(name, WIDTH), linearModel({ width: WIDTH, weights: new Array(WIDTH).fill(0), bias: 0.001 })));
+    const second = await direct.registry.registerModel(
+      registerRequests(registrationFor(name, WIDTH), linearModel({ width: WIDTH, weights: new Array(WIDTH).fill(0), bias: 0.001 })),
+    );
     const archived = second.modelVersion!.version;
     await direct.registry.transitionStage({ name, version: archived, targetStage: Stage.ARCHIVED, actor: 'test', reason: 'bad-input bed' });
     const close = async () => {
@@ -91,7 +109,12 @@ export async function unhealthy(bed: BadInputBed): Promise<string[]> {
   const down: string[] = [];
   for (const name of SERVICES) {
     const port = bed.gatewayBed.mesh.network.service(name).metricsPort;
-    const ok = port !== undefined && (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false));
+    const ok =
+      port !== undefined &&
+      (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
+        (r) => r.ok,
+        () => false,
+      ));
     if (!ok) down.push(name);
   }
   return down;
@@ -104,7 +127,9 @@ export async function unhealthy(bed: BadInputBed): Promise<string[]> {
  */
 export async function snapshot(bed: BadInputBed): Promise<string> {
   const { ingestion, registry, training, feature } = bed.direct;
-  const symbols = (await ingestion.listSymbols({ pageSize: 1000 })).symbols.map((s) => `${s.symbol}:${s.barCount}:${s.lastDate?.year}-${s.lastDate?.month}-${s.lastDate?.day}`);
+  const symbols = (await ingestion.listSymbols({ pageSize: 1000 })).symbols.map(
+    (s) => `${s.symbol}:${s.barCount}:${s.lastDate?.year}-${s.lastDate?.month}-${s.lastDate?.day}`,
+  );
   const models = (await registry.listModels({ pageSize: 1000 })).modelVersions.map((m) => `${m.name}/${m.version}:${Stage[m.stage]}`);
   const jobs = (await training.listJobs({ pageSize: 1000 })).jobs.map((j) => j.jobId);
   const featureSets = (await feature.listFeatureSets({ pageSize: 1000 })).featureSets.map((f) => `${f.ref?.name}/${f.ref?.version}`);

@@ -18,11 +18,22 @@ function metadataOf(entries: Record<string, string>) {
 }
 
 /** Sends `bytes` as the request of a unary method `path` (`/pkg.Service/Method`); resolves with the raw answer. */
-export function rawUnary(address: string, path: string, bytes: Uint8Array, options: { metadata?: Record<string, string>; timeoutMs?: number } = {}): Promise<Buffer> {
+export function rawUnary(
+  address: string,
+  path: string,
+  bytes: Uint8Array,
+  options: { metadata?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Buffer> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 });
   return new Promise<Buffer>((resolve, reject) => {
-    client.makeUnaryRequest(path, identity, identity, Buffer.from(bytes), metadataOf(options.metadata ?? {}), { deadline: Date.now() + (options.timeoutMs ?? 15_000) }, (error, answer) =>
-      error ? reject(error) : resolve(answer!),
+    client.makeUnaryRequest(
+      path,
+      identity,
+      identity,
+      Buffer.from(bytes),
+      metadataOf(options.metadata ?? {}),
+      { deadline: Date.now() + (options.timeoutMs ?? 15_000) },
+      (error, answer) => (error ? reject(error) : resolve(answer!)),
     );
   }).finally(() => client.close());
 }
@@ -41,8 +52,13 @@ export function rawClientStream(
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise<Buffer>((resolve, reject) => {
     const callOptions = options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs };
-    const call = client.makeClientStreamRequest(path, identity, identity, metadataOf(options.metadata ?? {}), callOptions, (error, answer) =>
-      error ? reject(error) : resolve(answer!),
+    const call = client.makeClientStreamRequest(
+      path,
+      identity,
+      identity,
+      metadataOf(options.metadata ?? {}),
+      callOptions,
+      (error, answer) => (error ? reject(error) : resolve(answer!)),
     );
     for (const message of messages) call.write(Buffer.from(message));
     if (options.end !== false) call.end();
@@ -110,7 +126,12 @@ export interface Refused {
 }
 
 /** Reads the refusals of an ImportCsv or IngestBars answer. */
-export function refusedOf(answer: { rowsAccepted?: bigint; barsAccepted?: bigint; rejectedRows?: { field: string }[]; rejectedBars?: { field: string }[] }): Refused {
+export function refusedOf(answer: {
+  rowsAccepted?: bigint;
+  barsAccepted?: bigint;
+  rejectedRows?: { field: string }[];
+  rejectedBars?: { field: string }[];
+}): Refused {
   const first = answer.rejectedRows?.[0] ?? answer.rejectedBars?.[0];
   return { accepted: Number(answer.rowsAccepted ?? answer.barsAccepted ?? 0n), refusedField: first?.field };
 }

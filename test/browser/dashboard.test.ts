@@ -23,7 +23,16 @@ import { MODEL, RULE, startDashboardBed, type DashboardBed } from './mesh-bed.js
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Without the background-networking flags Chromium's own outgoing connections are refused here, many at a time. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** Longest wait for anything the page should show, in ms. */
 const SHOW_MS = 20_000;
 
@@ -42,7 +51,10 @@ describe('the dashboard in Chromium', { timeout: 180_000 }, () => {
   const data = (selector: string, name: string) => page.locator(selector).getAttribute(`data-${name}`);
   /** Waits until a data attribute of the element holds a number of at least `min`. */
   const atLeast = (selector: string, name: string, min: number) =>
-    waitFor(async () => Number(await data(selector, name)) >= min, `${selector} data-${name} >= ${min}`, { timeoutMs: SHOW_MS, intervalMs: 100 });
+    waitFor(async () => Number(await data(selector, name)) >= min, `${selector} data-${name} >= ${min}`, {
+      timeoutMs: SHOW_MS,
+      intervalMs: 100,
+    });
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: make chromium installs Debian's package`);
@@ -116,7 +128,8 @@ describe('the dashboard in Chromium', { timeout: 180_000 }, () => {
   it('reports each service of the mesh', async () => {
     await page.locator('#mesh tr[data-component=prediction]').waitFor();
     const names = await page.locator('#mesh tr[data-component]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-component')));
-    for (const name of ['ingestion', 'feature', 'registry', 'training', 'prediction', 'monitoring']) assert.ok(names.includes(name), `${name} is listed`);
+    for (const name of ['ingestion', 'feature', 'registry', 'training', 'prediction', 'monitoring'])
+      assert.ok(names.includes(name), `${name} is listed`);
   });
 
   it('keeps drawing predictions against the actual closes and the live error as sessions arrive', async () => {
@@ -136,7 +149,9 @@ describe('the dashboard in Chromium', { timeout: 180_000 }, () => {
     // What monitoring holds, through the gateway over Connect JSON with the page's viewer key.
     const post = async (method: string, body: unknown) => {
       const response = await fetch(`${bed.url}/nepse.monitoring.v1.MonitoringService/${method}`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bed.apiKey}` }, body: JSON.stringify(body),
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bed.apiKey}` },
+        body: JSON.stringify(body),
       });
       assert.equal(response.status, 200, `${method}: ${await response.clone().text()}`);
       return response.json();
@@ -159,4 +174,3 @@ describe('the dashboard in Chromium', { timeout: 180_000 }, () => {
     console.log(`final view: ${file}`);
   });
 });
-

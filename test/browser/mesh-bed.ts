@@ -97,22 +97,37 @@ export async function startDashboardBed(options: DashboardBedOptions): Promise<D
     const pending = new Map(symbols.map((s) => [s, market.filter((b) => b.symbol === s && b.date >= cut)]));
 
     const rules = join(dataDir, 'rules.yaml');
-    await writeFile(rules, `rules:\n  - name: ${RULE}\n    kind: live_error\n    severity: warning\n    k: 0.01\n    window_days: 3650\n    min_count: 1\n`);
+    await writeFile(
+      rules,
+      `rules:\n  - name: ${RULE}\n    kind: live_error\n    severity: warning\n    k: 0.01\n    window_days: 3650\n    min_count: 1\n`,
+    );
     const apiKey = `nepse_dash_${'k'.repeat(8)}${Date.now().toString(36)}`;
     const keys = join(dataDir, 'keys.yaml');
     await writeFile(keys, `keys:\n  - id: dash\n    principal: dashboard-test\n    role: viewer\n    sha256: ${hashKey(apiKey)}\n`);
 
     // Every address is known before anything starts, so the services start side by side.
     const names = ['ingestion', 'feature', 'registry', 'training', 'prediction', 'monitoring'] as const;
-    const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()]))) as Record<(typeof names)[number], number>;
+    const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()]))) as Record<
+      (typeof names)[number],
+      number
+    >;
     const addr = (n: (typeof names)[number]) => `127.0.0.1:${ports[n]}`;
     const mesh = {
-      NEPSE_INGESTION_ADDR: addr('ingestion'), NEPSE_FEATURE_ADDR: addr('feature'), NEPSE_REGISTRY_ADDR: addr('registry'),
-      NEPSE_TRAINING_ADDR: addr('training'), NEPSE_PREDICTION_ADDR: addr('prediction'), NEPSE_MONITORING_ADDR: addr('monitoring'),
+      NEPSE_INGESTION_ADDR: addr('ingestion'),
+      NEPSE_FEATURE_ADDR: addr('feature'),
+      NEPSE_REGISTRY_ADDR: addr('registry'),
+      NEPSE_TRAINING_ADDR: addr('training'),
+      NEPSE_PREDICTION_ADDR: addr('prediction'),
+      NEPSE_MONITORING_ADDR: addr('monitoring'),
     };
     const env = { NATS_URL: nats.url, DATA_DIR: dataDir, LOG_LEVEL: 'error', BIND_HOST: '127.0.0.1', ...mesh };
     const extra: Record<string, Record<string, string>> = {
-      monitoring: { MONITORING_RULES_FILE: rules, MONITORING_EVALUATE_INTERVAL_MS: '1000', MONITORING_EVALUATE_DEBOUNCE_MS: '50', MONITORING_HEARTBEAT_MS: '1000' },
+      monitoring: {
+        MONITORING_RULES_FILE: rules,
+        MONITORING_EVALUATE_INTERVAL_MS: '1000',
+        MONITORING_EVALUATE_DEBOUNCE_MS: '50',
+        MONITORING_HEARTBEAT_MS: '1000',
+      },
       registry: { REGISTRY_OUTBOX_INTERVAL_MS: '200' },
     };
     // The services run in this process (one module load for all of them); the gateway in its own.
@@ -120,7 +135,12 @@ export async function startDashboardBed(options: DashboardBedOptions): Promise<D
     cleanup.push(async () => {
       for (const service of running.reverse()) await service.stop();
     });
-    const config = (name: (typeof names)[number]) => ({ ...env, ...extra[name], [`${name.toUpperCase()}_PORT`]: String(ports[name]), [`${name.toUpperCase()}_METRICS_PORT`]: '0' });
+    const config = (name: (typeof names)[number]) => ({
+      ...env,
+      ...extra[name],
+      [`${name.toUpperCase()}_PORT`]: String(ports[name]),
+      [`${name.toUpperCase()}_METRICS_PORT`]: '0',
+    });
     const starters = {
       ingestion: () => startIngestion(ingestionConfig(config('ingestion'))),
       feature: () => startFeature(featureConfig(config('feature'))),
@@ -143,36 +163,82 @@ export async function startDashboardBed(options: DashboardBedOptions): Promise<D
     cleanup.push(() => [ingestion, features, registry, prediction].forEach((c) => c.close()));
 
     const ingest = async (added: readonly SampleBar[]) => {
-      const wire = added.map((b) => ({ symbol: b.symbol, date: toProtoDate(b.date), open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, turnover: b.turnover, trades: BigInt(b.trades) }));
-      const result = await ingestion.ingestBars((function* () {
-        for (let i = 0; i < wire.length; i += 500) yield { bars: wire.slice(i, i + 500), source: 'dashboard-test' };
-      })());
-      if (result.barsRejected > 0n) throw new Error(`ingestion refused ${result.barsRejected} bars: ${JSON.stringify(result.rejectedBars[0])}`);
+      const wire = added.map((b) => ({
+        symbol: b.symbol,
+        date: toProtoDate(b.date),
+        open: b.open,
+        high: b.high,
+        low: b.low,
+        close: b.close,
+        volume: b.volume,
+        turnover: b.turnover,
+        trades: BigInt(b.trades),
+      }));
+      const result = await ingestion.ingestBars(
+        (function* () {
+          for (let i = 0; i < wire.length; i += 500) yield { bars: wire.slice(i, i + 500), source: 'dashboard-test' };
+        })(),
+      );
+      if (result.barsRejected > 0n)
+        throw new Error(`ingestion refused ${result.barsRejected} bars: ${JSON.stringify(result.rejectedBars[0])}`);
     };
     const featuresAt = (symbol: string, day: string) =>
-      waitFor(async () => dayOf((await features.getFeatures({ symbol })).vector?.date) === day, `features of ${symbol} on ${day}`, { timeoutMs: 30_000, intervalMs: 100 });
+      waitFor(async () => dayOf((await features.getFeatures({ symbol })).vector?.date) === day, `features of ${symbol} on ${day}`, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
 
     await ingest([...bars.values()].flat());
     const last = bars.get(symbols[0])!.at(-1)!.date;
     for (const symbol of symbols) await featuresAt(symbol, last);
 
     // A model with a walk-forward record beside both baselines, as training registers them.
-    const metrics = (mae: number, accuracy: number) => ({ count: 2400n, maeReturn: mae, rmseReturn: mae * 1.3, maeClose: mae * 400, rmseClose: mae * 520, mapeClose: mae, directionalAccuracy: accuracy });
+    const metrics = (mae: number, accuracy: number) => ({
+      count: 2400n,
+      maeReturn: mae,
+      rmseReturn: mae * 1.3,
+      maeClose: mae * 400,
+      rmseClose: mae * 520,
+      mapeClose: mae,
+      directionalAccuracy: accuracy,
+    });
     const backtest = {
       foldCount: 5,
       overall: {
         model: metrics(0.0118, 0.541),
-        baselines: [{ baseline: Baseline.NO_CHANGE, metrics: metrics(0.0127, 0) }, { baseline: Baseline.SMA5_DRIFT, metrics: metrics(0.0139, 0.497) }],
+        baselines: [
+          { baseline: Baseline.NO_CHANGE, metrics: metrics(0.0127, 0) },
+          { baseline: Baseline.SMA5_DRIFT, metrics: metrics(0.0139, 0.497) },
+        ],
       },
     };
-    const registration = registrationFor(MODEL, WIDTH, { description: 'ridge on ohlcv_v1', backtest, trainingRange: { start: toProtoDate(days[0]), end: toProtoDate(cut) } });
-    const { modelVersion } = await registry.registerModel(registerRequests(registration, linearModel({ width: WIDTH, weights: DEFAULT_FEATURE_SET.features.map((f) => WEIGHTS[f.name] ?? 0), bias: 0.0004 })));
-    await registry.transitionStage({ name: MODEL, version: modelVersion!.version, targetStage: Stage.PRODUCTION, actor: 'dashboard-test', reason: 'serve it' });
+    const registration = registrationFor(MODEL, WIDTH, {
+      description: 'ridge on ohlcv_v1',
+      backtest,
+      trainingRange: { start: toProtoDate(days[0]), end: toProtoDate(cut) },
+    });
+    const { modelVersion } = await registry.registerModel(
+      registerRequests(
+        registration,
+        linearModel({ width: WIDTH, weights: DEFAULT_FEATURE_SET.features.map((f) => WEIGHTS[f.name] ?? 0), bias: 0.0004 }),
+      ),
+    );
+    await registry.transitionStage({
+      name: MODEL,
+      version: modelVersion!.version,
+      targetStage: Stage.PRODUCTION,
+      actor: 'dashboard-test',
+      reason: 'serve it',
+    });
     // Served once PredictBatch answers every symbol with it; these are the predictions the next bars score.
-    await waitFor(async () => {
-      const { results } = await prediction.predictBatch({ symbols, modelName: MODEL }, { timeoutMs: 5_000 });
-      return results.every((r) => r.outcome.case === 'prediction' && r.outcome.value.modelVersion === modelVersion!.version);
-    }, 'the model to be served', { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor(
+      async () => {
+        const { results } = await prediction.predictBatch({ symbols, modelName: MODEL }, { timeoutMs: 5_000 });
+        return results.every((r) => r.outcome.case === 'prediction' && r.outcome.value.modelVersion === modelVersion!.version);
+      },
+      'the model to be served',
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
 
     const gateway = await startServiceProcess('gateway', {
       metricsPort: await freePort(),

@@ -22,7 +22,10 @@ import { checkBars, checkSagas, checkScoredOnce, readStream } from '../../testin
 import { DEFAULT_FEATURE_SET } from '../../testing/market.js';
 import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
 
-const SYMBOLS = Array.from({ length: 40 }, (_, i) => `CL${String.fromCharCode(65 + Math.floor(i / 26))}${String.fromCharCode(65 + (i % 26))}`);
+const SYMBOLS = Array.from(
+  { length: 40 },
+  (_, i) => `CL${String.fromCharCode(65 + Math.floor(i / 26))}${String.fromCharCode(65 + (i % 26))}`,
+);
 /** Sessions of the large import: past ohlcv_v1's warm-up. */
 const HISTORY = 120;
 const MODEL = 'bed-linear';
@@ -36,12 +39,27 @@ while (DAYS.length < HISTORY + 20) DAYS.push(nextTradingDay(DAYS.at(-1)!));
 function bar(s: number, k: number) {
   const close = 100 + 7 * s + 10 * Math.sin(k / 6 + s);
   const open = 100 + 7 * s + 10 * Math.sin((k - 1) / 6 + s);
-  return { date: DAYS[k]!, open, high: Math.max(open, close) * 1.01, low: Math.min(open, close) * 0.99, close, volume: 10_000 + 37 * ((k * 13 + s) % 29) };
+  return {
+    date: DAYS[k]!,
+    open,
+    high: Math.max(open, close) * 1.01,
+    low: Math.min(open, close) * 0.99,
+    close,
+    volume: 10_000 + 37 * ((k * 13 + s) % 29),
+  };
 }
 
 const csvOf = (sessions: readonly number[]) =>
   new TextEncoder().encode(
-    ['Symbol,Date,Open,High,Low,Close,Volume', ...sessions.flatMap((k) => SYMBOLS.map((symbol, s) => { const b = bar(s, k); return `${symbol},${b.date},${b.open.toFixed(2)},${b.high.toFixed(2)},${b.low.toFixed(2)},${b.close.toFixed(2)},${b.volume}`; }))].join('\n') + '\n',
+    [
+      'Symbol,Date,Open,High,Low,Close,Volume',
+      ...sessions.flatMap((k) =>
+        SYMBOLS.map((symbol, s) => {
+          const b = bar(s, k);
+          return `${symbol},${b.date},${b.open.toFixed(2)},${b.high.toFixed(2)},${b.low.toFixed(2)},${b.close.toFixed(2)},${b.volume}`;
+        }),
+      ),
+    ].join('\n') + '\n',
   );
 
 describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
@@ -57,7 +75,11 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
   async function importSessions(count: number) {
     const from = sessions;
     step(`importing ${count} sessions from ${DAYS[from]}`);
-    const response = await cluster.client('ingestion').importCsv([{ options: { source: `bed-${from}` } }, { chunk: csvOf(Array.from({ length: count }, (_, i) => from + i)) }], { timeoutMs: 120_000 });
+    const response = await cluster
+      .client('ingestion')
+      .importCsv([{ options: { source: `bed-${from}` } }, { chunk: csvOf(Array.from({ length: count }, (_, i) => from + i)) }], {
+        timeoutMs: 120_000,
+      });
     sessions += count;
     return response;
   }
@@ -78,7 +100,11 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
       step('reading the events stream');
       const events = await readStream(cluster);
       step(`checking bars, scored predictions and sagas (round ${round})`);
-      const findings = [...(await checkBars(cluster, expectedBars(), events)), ...(await checkScoredOnce(cluster, latest(), events)), ...checkSagas(events, INSTANCES)];
+      const findings = [
+        ...(await checkBars(cluster, expectedBars(), events)),
+        ...(await checkScoredOnce(cluster, latest(), events)),
+        ...checkSagas(events, INSTANCES),
+      ];
       if (findings.length === 0) return;
       if (Date.now() > deadline) assert.deepEqual(findings.slice(0, 20), [], `${findings.length} findings\n${cluster.tails(8)}`);
       step(`${findings.length} findings (first: ${findings[0]}); checking again`);
@@ -90,8 +116,14 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
   async function promote(scale: number): Promise<number> {
     const weights = Array.from({ length: WIDTH }, (_, i) => scale * 0.001 * (i + 1));
     const registry = cluster.client('registry');
-    const { modelVersion } = await registry.registerModel(registerRequests(registrationFor(MODEL, WIDTH), linearModel({ width: WIDTH, weights })), { timeoutMs: 60_000 });
-    await registry.transitionStage({ name: MODEL, version: modelVersion!.version, targetStage: Stage.PRODUCTION, actor: 'cluster-test', reason: 'bed' }, { timeoutMs: 30_000 });
+    const { modelVersion } = await registry.registerModel(
+      registerRequests(registrationFor(MODEL, WIDTH), linearModel({ width: WIDTH, weights })),
+      { timeoutMs: 60_000 },
+    );
+    await registry.transitionStage(
+      { name: MODEL, version: modelVersion!.version, targetStage: Stage.PRODUCTION, actor: 'cluster-test', reason: 'bed' },
+      { timeoutMs: 30_000 },
+    );
     return modelVersion!.version;
   }
 
@@ -100,7 +132,9 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     waitFor(
       async () => {
         for (const host of ['n2', 'n3']) {
-          const { prediction } = await cluster.client('prediction', host).predict({ symbol: SYMBOLS[0]!, modelName: MODEL }, { timeoutMs: 5_000 });
+          const { prediction } = await cluster
+            .client('prediction', host)
+            .predict({ symbol: SYMBOLS[0]!, modelName: MODEL }, { timeoutMs: 5_000 });
           if (prediction?.modelVersion !== version) return false;
         }
         return true;
@@ -133,7 +167,8 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
   after(async () => {
     step('tearing down');
     // The services' logs outlive the bed (it removes its folder), for reading after a failed run.
-    for (const service of cluster?.services ?? []) await cp(service.logFile, join(tmpdir(), 'nepse-cluster-logs', `${service.name}-${service.host.name}.log`)).catch(() => undefined);
+    for (const service of cluster?.services ?? [])
+      await cp(service.logFile, join(tmpdir(), 'nepse-cluster-logs', `${service.name}-${service.host.name}.log`)).catch(() => undefined);
     await cluster?.close();
     // What would keep this process from exiting once the bed is gone (stdio aside): said, so a hang has a name.
     const left = process.getActiveResourcesInfo().filter((r) => !/TTYWrap|PipeWrap|FSReqCallback/.test(r));
@@ -160,7 +195,10 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     promoted = await promote(1);
     await servedBy(promoted);
     const answers = await predictAll('n2', 5_000);
-    assert.deepEqual(answers.filter((a) => a.error).map((a) => `${a.symbol}: ${a.error!.message}`), []);
+    assert.deepEqual(
+      answers.filter((a) => a.error).map((a) => `${a.symbol}: ${a.error!.message}`),
+      [],
+    );
     await importSessions(1);
     await assertLedger();
   });
@@ -177,12 +215,24 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     } finally {
       await joinLink(n2!);
     }
-    assert.deepEqual(during.filter((a) => a.error).map((a) => `${a.symbol}: ${a.error!.code} ${a.error!.message}`), [], 'every Predict answered');
-    assert.deepEqual(during.filter((a) => a.ms > deadlineMs).map((a) => `${a.symbol} ${a.ms} ms`), [], 'inside the deadline');
-    assert.ok(during.some((a) => a.prediction?.degraded), 'some answers flagged degraded while the feature host was unreachable');
+    assert.deepEqual(
+      during.filter((a) => a.error).map((a) => `${a.symbol}: ${a.error!.code} ${a.error!.message}`),
+      [],
+      'every Predict answered',
+    );
+    assert.deepEqual(
+      during.filter((a) => a.ms > deadlineMs).map((a) => `${a.symbol} ${a.ms} ms`),
+      [],
+      'inside the deadline',
+    );
+    assert.ok(
+      during.some((a) => a.prediction?.degraded),
+      'some answers flagged degraded while the feature host was unreachable',
+    );
     const newest = DAYS[sessions - 1]!;
     await waitFor(
-      async () => (await predictAll('n2', 5_000)).every((a) => a.prediction && !a.prediction.degraded && dayOf(a.prediction.featureDate) === newest),
+      async () =>
+        (await predictAll('n2', 5_000)).every((a) => a.prediction && !a.prediction.degraded && dayOf(a.prediction.featureDate) === newest),
       'prediction on n2 to answer undegraded from the newest session',
       { timeoutMs: 60_000, intervalMs: 1_000 },
     );
@@ -197,7 +247,11 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     await feature.start();
     await assertLedger();
     const newest = DAYS[sessions - 1]!;
-    const vectors = await Promise.all(SYMBOLS.map(async (symbol) => [symbol, (await cluster.client('feature').getFeatures({ symbol }, { timeoutMs: 10_000 })).vector] as const));
+    const vectors = await Promise.all(
+      SYMBOLS.map(
+        async (symbol) => [symbol, (await cluster.client('feature').getFeatures({ symbol }, { timeoutMs: 10_000 })).vector] as const,
+      ),
+    );
     for (const [symbol, vector] of vectors) assert.equal(dayOf(vector?.date), newest, `${symbol}'s latest vector`);
   });
 
@@ -209,7 +263,9 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     await registry.start();
     const { modelVersion } = await waitFor(
       async () => {
-        const answer = await cluster.client('registry').getModel({ name: MODEL, selector: { case: 'version', value: version } }, { timeoutMs: 5_000 });
+        const answer = await cluster
+          .client('registry')
+          .getModel({ name: MODEL, selector: { case: 'version', value: version } }, { timeoutMs: 5_000 });
         return answer.modelVersion?.stage === Stage.PRODUCTION || answer.modelVersion?.stage === Stage.ARCHIVED ? answer : undefined;
       },
       `v${version} to settle`,
@@ -225,10 +281,10 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
   // On a full disk ingestion writes the outbox rows before the bars, so whichever write fails
   // nothing is visible, the relay never announces bars that were not stored, and the answer is
   // RESOURCE_EXHAUSTED naming the store.
-  it('answers an import with an error and stores nothing of it while ingestion\'s disk is full, and takes it once there is room', async () => {
+  it("answers an import with an error and stores nothing of it while ingestion's disk is full, and takes it once there is room", async () => {
     const ingestion = cluster.service('ingestion');
     // Its store on a disk of its own (a tmpfs) that can be filled without touching the machine's.
-    step('moving ingestion\'s store onto a 256 MiB tmpfs');
+    step("moving ingestion's store onto a 256 MiB tmpfs");
     await ingestion.stop();
     const dir = join(cluster.dataDir, ingestion.host.name, 'ingestion');
     await cluster.moveToTmpfs(dir, 256);
@@ -242,8 +298,14 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
     sessions -= 1;
     step(`import answered ${failed.error ? `${failed.error.code} ${failed.error.message.slice(0, 160)}` : 'ok'}; freeing the disk`);
     await rm(join(dir, 'filler'), { force: true });
-    assert.ok(failed.error, `the import succeeded on a full disk: ${JSON.stringify(failed.response, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
-    assert.ok(failed.error.code === grpc.status.UNAVAILABLE || failed.error.code === grpc.status.RESOURCE_EXHAUSTED, `a clear error: ${failed.error.code} ${failed.error.message}`);
+    assert.ok(
+      failed.error,
+      `the import succeeded on a full disk: ${JSON.stringify(failed.response, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+    );
+    assert.ok(
+      failed.error.code === grpc.status.UNAVAILABLE || failed.error.code === grpc.status.RESOURCE_EXHAUSTED,
+      `a clear error: ${failed.error.code} ${failed.error.message}`,
+    );
     if (!ingestion.running) {
       step('ingestion exited on the full disk; starting it again');
       await ingestion.kill();

@@ -81,7 +81,8 @@ describe('an injected degradation, through real models', () => {
 
   const performance = async (version: number) => (await client.getModelPerformance({ modelName: MODEL, modelVersion: version })).report!;
   const alertsOf = async (state = AlertState.UNSPECIFIED) => (await client.listAlerts({ rule: RULE, state })).alerts;
-  const raisedOf = () => raised.filter((r) => r.alert?.rule === RULE).map((r) => [r.alert?.alertId, r.alert?.labels.model_version, r.alert?.state]);
+  const raisedOf = () =>
+    raised.filter((r) => r.alert?.rule === RULE).map((r) => [r.alert?.alertId, r.alert?.labels.model_version, r.alert?.state]);
 
   /**
    * One session: the next bar of every symbol, then one PredictBatch of them all from it, answered
@@ -100,7 +101,11 @@ describe('an injected degradation, through real models', () => {
       return results.every((r) => r.outcome.case === 'prediction' && dayOf(r.outcome.value.featureDate) === day) ? results : undefined;
     }, `predictions from ${day}`);
     for (const r of results) {
-      assert.equal(r.outcome.case === 'prediction' && r.outcome.value.modelVersion, version, `${r.symbol} on ${day} predicted by v${version}`);
+      assert.equal(
+        r.outcome.case === 'prediction' && r.outcome.value.modelVersion,
+        version,
+        `${r.symbol} on ${day} predicted by v${version}`,
+      );
     }
     await waitFor(async () => {
       const report = await performance(version);
@@ -121,9 +126,16 @@ describe('an injected degradation, through real models', () => {
     await writeFile(rulesFile, RULES);
     monitoring = await startMonitoring(
       monitoringConfig({
-        NATS_URL: bed.nats.url, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', LOG_LEVEL: 'silent', MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0',
-        NEPSE_REGISTRY_ADDR: `127.0.0.1:${bed.registryPort}`, MONITORING_RULES_FILE: rulesFile,
-        MONITORING_EVALUATE_INTERVAL_MS: '250', MONITORING_EVALUATE_DEBOUNCE_MS: '50',
+        NATS_URL: bed.nats.url,
+        DATA_DIR: dataDir,
+        BIND_HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        MONITORING_PORT: '0',
+        MONITORING_METRICS_PORT: '0',
+        NEPSE_REGISTRY_ADDR: `127.0.0.1:${bed.registryPort}`,
+        MONITORING_RULES_FILE: rulesFile,
+        MONITORING_EVALUATE_INTERVAL_MS: '250',
+        MONITORING_EVALUATE_DEBOUNCE_MS: '50',
       }),
     );
     client = createGrpcClient(MonitoringService, `127.0.0.1:${monitoring.port}`);
@@ -163,7 +175,10 @@ describe('an injected degradation, through real models', () => {
     await session(v, 4 * SYMBOLS.length);
     await monitoring.evaluator.evaluate();
     await bed.bus.nc.flush();
-    assert.deepEqual((await alertsOf()).map((a) => [a.alertId, a.state]), [[alert.alertId, AlertState.FIRING]]);
+    assert.deepEqual(
+      (await alertsOf()).map((a) => [a.alertId, a.state]),
+      [[alert.alertId, AlertState.FIRING]],
+    );
     assert.deepEqual(raisedOf(), [[alert.alertId, String(v), AlertState.FIRING]]);
     const [event] = raised.filter((r) => r.alert?.rule === RULE);
     assert.equal(event.alert?.value, 0);
@@ -176,15 +191,28 @@ describe('an injected degradation, through real models', () => {
     const bytes = linearModel({ width: WIDTH, weights: followModel(-1), bias: 0 });
     const registered = await bed.registry.registerModel(registerRequests(registrationFor(MODEL, WIDTH), bytes));
     goodVersion = registered.modelVersion!.version;
-    await bed.registry.transitionStage({ name: MODEL, version: goodVersion, targetStage: Stage.PRODUCTION, actor: 'test', reason: 'replace the wrong-signed model' });
+    await bed.registry.transitionStage({
+      name: MODEL,
+      version: goodVersion,
+      targetStage: Stage.PRODUCTION,
+      actor: 'test',
+      reason: 'replace the wrong-signed model',
+    });
     // The saga ends when the prediction service has swapped the version in; until then the wrong
     // one answers. The first batch of the new version predicts the current session again, so the
     // right model's record starts on the same day the wrong one's stops.
     const day = DAYS[published - 1];
-    await waitFor(async () => {
-      const { results } = await bed.client.predictBatch({ symbols: SYMBOLS, modelName: MODEL }, { timeoutMs: 5_000 });
-      return results.every((r) => r.outcome.case === 'prediction' && r.outcome.value.modelVersion === goodVersion && dayOf(r.outcome.value.featureDate) === day);
-    }, `PredictBatch to answer with v${goodVersion}`, { timeoutMs: 30_000 });
+    await waitFor(
+      async () => {
+        const { results } = await bed.client.predictBatch({ symbols: SYMBOLS, modelName: MODEL }, { timeoutMs: 5_000 });
+        return results.every(
+          (r) =>
+            r.outcome.case === 'prediction' && r.outcome.value.modelVersion === goodVersion && dayOf(r.outcome.value.featureDate) === day,
+        );
+      },
+      `PredictBatch to answer with v${goodVersion}`,
+      { timeoutMs: 30_000 },
+    );
 
     // Three sessions score the right model's 30 predictions: enough for the rule to judge it.
     for (let i = 1; i <= 3; i++) await session(goodVersion, SYMBOLS.length * i);
@@ -192,7 +220,10 @@ describe('an injected degradation, through real models', () => {
     await bed.bus.nc.flush();
 
     const alerts = await alertsOf();
-    assert.deepEqual(alerts.map((a) => [a.alertId, a.state, a.labels.model_version]), [[firing.alertId, AlertState.RESOLVED, String(wrongVersion())]]);
+    assert.deepEqual(
+      alerts.map((a) => [a.alertId, a.state, a.labels.model_version]),
+      [[firing.alertId, AlertState.RESOLVED, String(wrongVersion())]],
+    );
     assert.ok(alerts[0].resolvedAt, 'resolved_at is set');
     await waitFor(() => raisedOf().length >= 2, 'the second AlertRaised');
     assert.deepEqual(raisedOf(), [
@@ -213,9 +244,18 @@ describe('an injected degradation, through real models', () => {
   it('keeps judging the Production version when a request pins the replaced one', async () => {
     // The replaced version stays loaded for pinned requests; its predictions must not move the
     // rules back onto it (the registry, not the latest prediction, says which version is served).
-    const { results } = await bed.client.predictBatch({ symbols: SYMBOLS, modelName: MODEL, modelVersion: wrongVersion() }, { timeoutMs: 5_000 });
-    assert.ok(results.every((r) => r.outcome.case === 'prediction' && r.outcome.value.modelVersion === wrongVersion()), 'the pinned version answered');
-    await waitFor(async () => Number((await performance(wrongVersion())).pendingPredictions) === SYMBOLS.length, 'the pinned predictions at monitoring');
+    const { results } = await bed.client.predictBatch(
+      { symbols: SYMBOLS, modelName: MODEL, modelVersion: wrongVersion() },
+      { timeoutMs: 5_000 },
+    );
+    assert.ok(
+      results.every((r) => r.outcome.case === 'prediction' && r.outcome.value.modelVersion === wrongVersion()),
+      'the pinned version answered',
+    );
+    await waitFor(
+      async () => Number((await performance(wrongVersion())).pendingPredictions) === SYMBOLS.length,
+      'the pinned predictions at monitoring',
+    );
     await monitoring.evaluator.evaluate();
     await bed.bus.nc.flush();
     assert.deepEqual(await alertsOf(AlertState.FIRING), []);

@@ -46,7 +46,9 @@ describe('a ClickHouse server that goes down under ingestion, feature and monito
     await clickhouse.cut();
     const answers = {
       ingestion: await failure(network.client('ingestion').listSymbols({}, deadline())),
-      feature: await failure(network.client('feature').getFeatures({ symbol: 'NABIL', asOf: { year: 2024, month: 1, day: 15 } }, deadline())),
+      feature: await failure(
+        network.client('feature').getFeatures({ symbol: 'NABIL', asOf: { year: 2024, month: 1, day: 15 } }, deadline()),
+      ),
       monitoring: await failure(network.client('monitoring').listAlerts({}, deadline())),
     };
     for (const [service, details] of Object.entries(answers)) {

@@ -6,7 +6,11 @@ import { istioFiles, kustomize, OVERLAYS, renderAll } from './manifests.js';
 import { configReader, kitEnv, readServiceCode, servicesInCode } from './service-code.js';
 
 type Rule = { from?: { source: { principals?: string[] } }[]; to?: { operation: { paths?: string[]; ports?: string[] } }[] };
-type Route = { match?: { uri: { exact?: string; prefix?: string } }[]; timeout?: string; retries?: { attempts: number; perTryTimeout?: string } };
+type Route = {
+  match?: { uri: { exact?: string; prefix?: string } }[];
+  timeout?: string;
+  retries?: { attempts: number; perTryTimeout?: string };
+};
 type Container = {
   name: string;
   ports?: { name: string; containerPort: number }[];
@@ -32,7 +36,9 @@ function containerEnv(objects: K8sObject[], container: Container): Record<string
     Object.assign(env, map.data);
   }
   for (const entry of container.env ?? []) {
-    env[entry.name] = entry.value ?? (entry.valueFrom?.fieldRef ? 'pod-name-0' : /_URL$/.test(entry.name) ? 'postgres://user:secret@db:5432/nepse' : 'secret');
+    env[entry.name] =
+      entry.value ??
+      (entry.valueFrom?.fieldRef ? 'pod-name-0' : /_URL$/.test(entry.name) ? 'postgres://user:secret@db:5432/nepse' : 'secret');
   }
   return env;
 }
@@ -41,7 +47,8 @@ function containerEnv(objects: K8sObject[], container: Container): Record<string
 function serviceWorkloads(objects: K8sObject[]) {
   return objects.flatMap((object) => {
     if (object.kind !== 'Deployment') return [];
-    const container = (object as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
+    const container = (object as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec
+      .containers[0]!;
     const service = graph.services.find((s) => s.name === container.name);
     return service ? [{ deployment: object.metadata.name, service, container }] : [];
   });
@@ -54,12 +61,15 @@ describe('mesh manifests against the contracts and the code', () => {
     for (const object of istio) {
       const paths: string[] = [];
       if (object.kind === 'AuthorizationPolicy') {
-        for (const rule of ((object.spec as { rules?: Rule[] }).rules ?? [])) for (const to of rule.to ?? []) paths.push(...(to.operation.paths ?? []));
+        for (const rule of (object.spec as { rules?: Rule[] }).rules ?? [])
+          for (const to of rule.to ?? []) paths.push(...(to.operation.paths ?? []));
       }
       if (object.kind === 'VirtualService') {
-        for (const route of (object.spec as { http: Route[] }).http) for (const match of route.match ?? []) if (match.uri.exact) paths.push(match.uri.exact);
+        for (const route of (object.spec as { http: Route[] }).http)
+          for (const match of route.match ?? []) if (match.uri.exact) paths.push(match.uri.exact);
       }
-      for (const path of paths) assert.ok(methods.has(path.slice(1)), `${object.kind} ${object.metadata.name}: ${path} is not a method in descriptors/`);
+      for (const path of paths)
+        assert.ok(methods.has(path.slice(1)), `${object.kind} ${object.metadata.name}: ${path} is not a method in descriptors/`);
     }
   });
 
@@ -69,22 +79,33 @@ describe('mesh manifests against the contracts and the code', () => {
       const code = await readServiceCode(service.name);
       const allowed = new Set<string>();
       for (const policy of istio.filter((o) => o.kind === 'AuthorizationPolicy')) {
-        const target = (policy.spec as { selector?: { matchLabels: Record<string, string> } }).selector?.matchLabels['app.kubernetes.io/name'];
+        const target = (policy.spec as { selector?: { matchLabels: Record<string, string> } }).selector?.matchLabels[
+          'app.kubernetes.io/name'
+        ];
         const callee = graph.services.find((s) => s.name === target);
-        for (const rule of ((policy.spec as { rules?: Rule[] }).rules ?? [])) {
+        for (const rule of (policy.spec as { rules?: Rule[] }).rules ?? []) {
           if (!rule.from?.some((f) => f.source.principals?.includes(principal(graph, service.name)))) continue;
           for (const to of rule.to ?? []) {
             for (const path of to.operation.paths ?? []) {
               allowed.add(path.slice(1));
               // The path must be served by the workload the policy guards.
-              if (callee && !path.startsWith('/grpc.health.v1.')) assert.ok(callee.serves.includes(path.slice(1).split('/')[0]!), `${path} allowed on ${target}, which does not serve it`);
+              if (callee && !path.startsWith('/grpc.health.v1.'))
+                assert.ok(callee.serves.includes(path.slice(1).split('/')[0]!), `${path} allowed on ${target}, which does not serve it`);
             }
           }
         }
       }
-      assert.deepEqual([...allowed].sort(), [...code.calls].sort(), `allowed for ${principal(graph, service.name)} vs called in services/${service.name}`);
+      assert.deepEqual(
+        [...allowed].sort(),
+        [...code.calls].sort(),
+        `allowed for ${principal(graph, service.name)} vs called in services/${service.name}`,
+      );
       assert.deepEqual([...code.serves].sort(), [...service.serves].sort(), 'served in code vs call graph');
-      assert.deepEqual([...code.events].sort(), [...new Set([...service.publishes, ...service.consumes])].sort(), 'events in code vs call graph');
+      assert.deepEqual(
+        [...code.events].sort(),
+        [...new Set([...service.publishes, ...service.consumes])].sort(),
+        'events in code vs call graph',
+      );
     });
   }
 
@@ -97,8 +118,14 @@ describe('mesh manifests against the contracts and the code', () => {
         const path = route.match?.[0]?.uri.exact;
         assert.ok(path, `${object.metadata.name}: retries on a route that is not one method`);
         const method = methods.get(path.slice(1))!;
-        assert.ok(method.noSideEffects && method.kind === 'unary', `${path} is retried but is ${method.kind}${method.noSideEffects ? '' : ' with side effects'}`);
-        assert.ok((route.retries.attempts + 1) * ms(route.retries.perTryTimeout!) <= ms(route.timeout!), `${path}: attempts outlast the route timeout`);
+        assert.ok(
+          method.noSideEffects && method.kind === 'unary',
+          `${path} is retried but is ${method.kind}${method.noSideEffects ? '' : ' with side effects'}`,
+        );
+        assert.ok(
+          (route.retries.attempts + 1) * ms(route.retries.perTryTimeout!) <= ms(route.timeout!),
+          `${path}: attempts outlast the route timeout`,
+        );
       }
     }
   });
@@ -115,18 +142,26 @@ describe('mesh manifests against the contracts and the code', () => {
         }
         const env = containerEnv(objects, container);
         const config = read(env);
-        for (const name of Object.keys(env)) assert.ok(name in config || kit.has(name), `${overlay} ${deployment}: ${name} is unknown to services/${service.name}/config.ts`);
+        for (const name of Object.keys(env))
+          assert.ok(name in config || kit.has(name), `${overlay} ${deployment}: ${name} is unknown to services/${service.name}/config.ts`);
         const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]));
         const prefix = service.name.toUpperCase();
         // The podman overlay declares no container ports (podman maps them, the host network refuses).
         if (container.ports) {
           assert.equal(ports['grpc-api'], config[`${prefix}_PORT`], `${deployment}: grpc-api port`);
-          assert.equal(ports['http-metrics'], config[`${prefix}_METRICS_PORT`] ?? Number(config[`${prefix}_PORT`]) + 1000, `${deployment}: http-metrics port`);
+          assert.equal(
+            ports['http-metrics'],
+            config[`${prefix}_METRICS_PORT`] ?? Number(config[`${prefix}_PORT`]) + 1000,
+            `${deployment}: http-metrics port`,
+          );
         }
         const code = await readServiceCode(service.name);
         for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
           assert.equal(probe?.grpc?.port, config[`${prefix}_PORT`], `${deployment}: probe port`);
-          assert.ok(code.serves.has(probe?.grpc?.service ?? ''), `${deployment}: probe asks for ${probe?.grpc?.service}, which the process does not register`);
+          assert.ok(
+            code.serves.has(probe?.grpc?.service ?? ''),
+            `${deployment}: probe asks for ${probe?.grpc?.service}, which the process does not register`,
+          );
         }
       }
     });

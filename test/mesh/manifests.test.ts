@@ -31,7 +31,11 @@ describe('mesh manifests', () => {
     (deployment.spec as { replicas: unknown }).replicas = 'three';
     await assert.rejects(validateObject(deployment), /replicas/);
 
-    const route = structuredClone(istioFiles().flatMap((file) => file.objects).find((object) => object.kind === 'VirtualService')!);
+    const route = structuredClone(
+      istioFiles()
+        .flatMap((file) => file.objects)
+        .find((object) => object.kind === 'VirtualService')!,
+    );
     await validateObject(route);
     (route.spec as { http: { retries: { attempts: unknown } }[] }).http[0]!.retries.attempts = 'two';
     await assert.rejects(validateObject(route), /attempts/);

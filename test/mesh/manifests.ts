@@ -22,7 +22,10 @@ const rendered = new Map<string, Promise<K8sObject[]>>();
 export async function kustomize(dir: string): Promise<K8sObject[]> {
   if (!rendered.has(dir)) {
     const run = promisify(execFile)('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
-    rendered.set(dir, run.then(({ stdout }) => parseObjects(stdout)));
+    rendered.set(
+      dir,
+      run.then(({ stdout }) => parseObjects(stdout)),
+    );
   }
   return structuredClone(await rendered.get(dir)!);
 }
@@ -45,7 +48,9 @@ type Model = new (data: unknown) => { validate(): void };
 /** The kubernetes-models (or @kubernetes-models/istio) class of an object's apiVersion and kind. */
 async function modelOf(object: K8sObject): Promise<Model> {
   const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
-  const module = group.endsWith('istio.io') ? `@kubernetes-models/istio/${group}/${version}` : `kubernetes-models/${group ? `${group}/` : ''}${version}`;
+  const module = group.endsWith('istio.io')
+    ? `@kubernetes-models/istio/${group}/${version}`
+    : `kubernetes-models/${group ? `${group}/` : ''}${version}`;
   const models = (await import(module)) as Record<string, Model>;
   const model = models[object.kind];
   if (!model) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);

@@ -46,7 +46,10 @@ async function importedServices(file: string, text: string): Promise<DescService
   for (const match of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'([^']*\/gen\/[^']+_pb\.js)'/g)) {
     const module = (await import(resolve(dirname(file), match[2]!.replace(/\.js$/, '.ts')))) as Record<string, DescService>;
     for (const part of match[1]!.split(',')) {
-      const name = part.replace(/\btype\b/, '').trim().split(/\s+as\s+/)[0]!;
+      const name = part
+        .replace(/\btype\b/, '')
+        .trim()
+        .split(/\s+as\s+/)[0]!;
       if (module[name]?.kind === 'service') found.push(module[name]);
     }
   }

@@ -37,7 +37,11 @@ const ONE_CALL: Partial<Record<ServiceName, (address: string) => Promise<unknown
 };
 
 /** Makes one call on a fresh client; a failed status counts as a call made. */
-async function call<S extends Parameters<typeof createGrpcClient>[0]>(service: S, address: string, run: (client: ReturnType<typeof createGrpcClient<S>>) => Promise<unknown>) {
+async function call<S extends Parameters<typeof createGrpcClient>[0]>(
+  service: S,
+  address: string,
+  run: (client: ReturnType<typeof createGrpcClient<S>>) => Promise<unknown>,
+) {
   const client = createGrpcClient(service, address, { defaultTimeoutMs: 10_000 });
   try {
     return await run(client).catch((error: unknown) => error);
@@ -94,23 +98,39 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
 
   it('serves process metrics and grpc_server_* of the RPC just made on every service', () => {
     for (const [name, scraped] of scrapes) {
-      for (const family of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+      for (const family of [
+        'process_cpu_seconds_total',
+        'process_resident_memory_bytes',
+        'nodejs_eventloop_lag_seconds',
+        'nodejs_heap_size_used_bytes',
+      ]) {
         assert.ok(scraped.families.get(family)?.samples.length, `${name}: ${family}`);
       }
       const handled = scraped.families.get('grpc_server_handled_total');
       assert.equal(handled?.type, 'counter', `${name}: grpc_server_handled_total`);
-      const ours = handled.samples.filter((s) => s.labels.grpc_service === `nepse.${name}.v1.${name[0].toUpperCase()}${name.slice(1)}Service`);
-      assert.ok(ours.length >= 1 && ours.every((s) => s.value >= 1 && s.labels.grpc_code && s.labels.grpc_method), `${name}: ${JSON.stringify(handled.samples)}`);
+      const ours = handled.samples.filter(
+        (s) => s.labels.grpc_service === `nepse.${name}.v1.${name[0].toUpperCase()}${name.slice(1)}Service`,
+      );
+      assert.ok(
+        ours.length >= 1 && ours.every((s) => s.value >= 1 && s.labels.grpc_code && s.labels.grpc_method),
+        `${name}: ${JSON.stringify(handled.samples)}`,
+      );
       const seconds = scraped.families.get('grpc_server_handling_seconds');
       assert.equal(seconds?.type, 'histogram', `${name}: grpc_server_handling_seconds`);
       // Seconds, not milliseconds: one local call on an idle service ends well under 10 s.
-      const sum = seconds.samples.find((s) => s.name === 'grpc_server_handling_seconds_sum' && s.labels.grpc_method === ours[0].labels.grpc_method);
+      const sum = seconds.samples.find(
+        (s) => s.name === 'grpc_server_handling_seconds_sum' && s.labels.grpc_method === ours[0].labels.grpc_method,
+      );
       assert.ok(sum && sum.value > 0 && sum.value < 10, `${name}: handling seconds ${sum?.value}`);
     }
   });
 
   it('reports the lag of each durable consumer a service runs, and the prediction metrics', () => {
-    const durables = (name: string) => scrapes.get(name)?.families.get('nepse_events_consumer_pending')?.samples.map((s) => s.labels.durable) ?? [];
+    const durables = (name: string) =>
+      scrapes
+        .get(name)
+        ?.families.get('nepse_events_consumer_pending')
+        ?.samples.map((s) => s.labels.durable) ?? [];
     assert.ok(durables('feature').length >= 1, 'feature consumes bars.ingested');
     assert.ok(durables('registry').length >= 1, 'registry consumes models.activation');
     assert.ok(durables('prediction').length >= 2, `prediction consumes features.computed and models.promoted: ${durables('prediction')}`);
@@ -123,12 +143,15 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
       assert.ok(scraped.families.get('nepse_events_consumer_ack_pending')?.samples.length, `${name}: ack pending`);
     }
     const prediction = scrapes.get('prediction')!;
-    for (const family of ['nepse_prediction_inference_seconds', 'nepse_prediction_inference_rows']) assert.equal(prediction.families.get(family)?.type, 'histogram', family);
+    for (const family of ['nepse_prediction_inference_seconds', 'nepse_prediction_inference_rows'])
+      assert.equal(prediction.families.get(family)?.type, 'histogram', family);
     assert.equal(prediction.families.get('nepse_prediction_model_info')?.type, 'gauge');
   });
 
   it('serves every metric name the alert rules and the dashboard use', async () => {
-    const alerts = parseYaml(await readFile(join(ROOT, 'ops/prometheus/alerts.yml'), 'utf8')) as { groups: Array<{ name: string; rules: Array<Record<string, unknown>> }> };
+    const alerts = parseYaml(await readFile(join(ROOT, 'ops/prometheus/alerts.yml'), 'utf8')) as {
+      groups: Array<{ name: string; rules: Array<Record<string, unknown>> }>;
+    };
     const dashboard = JSON.parse(await readFile(join(ROOT, 'ops/grafana/nepse-mesh.json'), 'utf8')) as {
       panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
       templating: { list: Array<{ name: string; definition?: string }> };
@@ -142,8 +165,10 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
         for (const name of metricNamesOf(String(rule.expr))) used.set(name, `alert ${rule.alert}`);
       }
     }
-    for (const panel of dashboard.panels) for (const target of panel.targets ?? []) for (const name of metricNamesOf(target.expr)) used.set(name, `panel ${panel.title}`);
-    for (const variable of dashboard.templating.list) for (const name of metricNamesOf(variable.definition ?? '')) used.set(name, `variable ${variable.name}`);
+    for (const panel of dashboard.panels)
+      for (const target of panel.targets ?? []) for (const name of metricNamesOf(target.expr)) used.set(name, `panel ${panel.title}`);
+    for (const variable of dashboard.templating.list)
+      for (const name of metricNamesOf(variable.definition ?? '')) used.set(name, `variable ${variable.name}`);
     assert.ok(used.size >= 25, `names found: ${[...used.keys()]}`);
 
     const served = new Set<string>();
@@ -165,7 +190,9 @@ describe('metrics of every service, scraped', { timeout: 150_000 }, () => {
     assert.deepEqual(config.rule_files, ['alerts.yml']);
     const job = config.scrape_configs.find((c) => c.job_name === 'nepse-mesh')!;
     const targets = Object.fromEntries(job.static_configs.map((c) => [c.labels.service, c.targets[0]]));
-    const expected = Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([name, port]) => [name, `127.0.0.1:${port + METRICS_PORT_OFFSET}`]));
+    const expected = Object.fromEntries(
+      Object.entries(DEFAULT_PORTS).map(([name, port]) => [name, `127.0.0.1:${port + METRICS_PORT_OFFSET}`]),
+    );
     assert.deepEqual(targets, expected);
   });
 });

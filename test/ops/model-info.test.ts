@@ -13,7 +13,17 @@ import { ModelCache, type LoadedModel } from '../../services/prediction/model-ca
 /** A model whose session does nothing: the cache only swaps and releases it. */
 function fakeModel(name: string, version: number): LoadedModel {
   const session = { release: async () => {} } as unknown as InferenceSession;
-  return { name, version, featureSet: { name: 'ohlcv', version: 1 }, inputWidth: 25, inputName: 'features', outputName: 'log_return', sha256: `${version}`.padStart(64, '0'), loadedAt: new Date(), session };
+  return {
+    name,
+    version,
+    featureSet: { name: 'ohlcv', version: 1 },
+    inputWidth: 25,
+    inputName: 'features',
+    outputName: 'log_return',
+    sha256: `${version}`.padStart(64, '0'),
+    loadedAt: new Date(),
+    session,
+  };
 }
 
 /** The info series of the scrape, as `model/version/stage=value`. */

@@ -5,11 +5,15 @@ import { metricNamesOf } from './promql-names.js';
 describe('metricNamesOf', () => {
   it('finds metric names and skips functions, aggregations, keywords, label names, strings, ranges and variables', () => {
     assert.deepEqual(
-      metricNamesOf('histogram_quantile(0.99, sum by (service, le) (rate(grpc_server_handling_seconds_bucket{grpc_type="unary", x=~"a|b"}[5m]))) > 0.5'),
+      metricNamesOf(
+        'histogram_quantile(0.99, sum by (service, le) (rate(grpc_server_handling_seconds_bucket{grpc_type="unary", x=~"a|b"}[5m]))) > 0.5',
+      ),
       ['grpc_server_handling_seconds_bucket'],
     );
     assert.deepEqual(
-      metricNamesOf('sum by (service) (rate(a_total{code=~"INTERNAL"}[$__rate_interval])) / on (service) group_left (model) sum without (instance) (b_total offset 5m) and bool c'),
+      metricNamesOf(
+        'sum by (service) (rate(a_total{code=~"INTERNAL"}[$__rate_interval])) / on (service) group_left (model) sum without (instance) (b_total offset 5m) and bool c',
+      ),
       ['a_total', 'b_total', 'c'],
     );
     assert.deepEqual(metricNamesOf('max by (model, version) (x) > max by (model, version) (y)'), ['x', 'y']);

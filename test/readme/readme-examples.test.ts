@@ -196,7 +196,10 @@ const checks: Record<string, (messages: Json[]) => void> = {
   },
   'inference.GRPCInferenceService/ModelMetadata': ([response]) => {
     assert.equal(response.name, MODEL);
-    assert.deepEqual(response.inputs.map((t: Json) => [t.name, t.datatype, t.shape.map(Number)]), [['features', 'FP32', [-1, 25]]]);
+    assert.deepEqual(
+      response.inputs.map((t: Json) => [t.name, t.datatype, t.shape.map(Number)]),
+      [['features', 'FP32', [-1, 25]]],
+    );
   },
   'inference.GRPCInferenceService/ModelInfer': ([response]) => {
     assert.equal(response.modelName, MODEL);
@@ -245,10 +248,18 @@ describe('README buf curl examples', () => {
 
     const ingestion = await startIngestion(ingestionConfig({ ...env, INGESTION_PORT: '0', INGESTION_METRICS_PORT: '0' }));
     stops.push(() => ingestion.stop());
-    const monitoring = await startMonitoring(monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', NEPSE_REGISTRY_ADDR: registryAddr }));
+    const monitoring = await startMonitoring(
+      monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', NEPSE_REGISTRY_ADDR: registryAddr }),
+    );
     stops.push(() => monitoring.stop());
     const training = await startTrainingService(
-      trainingConfig({ ...env, TRAINING_PORT: '0', TRAINING_METRICS_PORT: '0', NEPSE_FEATURE_ADDR: `127.0.0.1:${bed.featurePort}`, NEPSE_REGISTRY_ADDR: registryAddr }),
+      trainingConfig({
+        ...env,
+        TRAINING_PORT: '0',
+        TRAINING_METRICS_PORT: '0',
+        NEPSE_FEATURE_ADDR: `127.0.0.1:${bed.featurePort}`,
+        NEPSE_REGISTRY_ADDR: registryAddr,
+      }),
     );
     stops.push(() => training.stop());
     for (const [name, port] of [
@@ -271,18 +282,26 @@ describe('README buf curl examples', () => {
     }
     const imported = await ingestionClient.importCsv(csv());
     assert.ok(imported.symbols.includes('NABIL'), 'the fixture has NABIL bars');
-    for await (const page of ingestionClient.getBars({ symbol: 'NABIL' })) nabilBars.push(...page.bars.map((b) => `${dayOf(b.date)} ${b.close}`));
+    for await (const page of ingestionClient.getBars({ symbol: 'NABIL' }))
+      nabilBars.push(...page.bars.map((b) => `${dayOf(b.date)} ${b.close}`));
     const lastDay = nabilBars.at(-1)?.split(' ')[0];
-    await waitFor(async () => dayOf((await bed.features.getFeatures({ symbol: 'NABIL' })).vector?.date) === lastDay, 'the NABIL vector of the imported bars', {
-      timeoutMs: 20_000,
-      intervalMs: 50,
-    });
+    await waitFor(
+      async () => dayOf((await bed.features.getFeatures({ symbol: 'NABIL' })).vector?.date) === lastDay,
+      'the NABIL vector of the imported bars',
+      {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+      },
+    );
 
     // Monitoring answers NOT_FOUND for a model it has heard no prediction of.
     await bed.client.predict({ symbol: 'NABIL', modelName: MODEL });
     const monitoringClient = createGrpcClient(MonitoringService, `127.0.0.1:${monitoring.port}`);
     stops.push(() => monitoringClient.close());
-    await waitFor(() => monitoringClient.getModelPerformance({ modelName: MODEL }), 'monitoring to hear a prediction of nepse-ridge', { timeoutMs: 15_000, intervalMs: 100 });
+    await waitFor(() => monitoringClient.getModelPerformance({ modelName: MODEL }), 'monitoring to hear a prediction of nepse-ridge', {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+    });
   });
 
   after(async () => {

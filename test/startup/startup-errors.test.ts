@@ -19,7 +19,15 @@ interface Outcome {
 function runService(name: string, env: Record<string, string>, dataDir: string): Promise<Outcome> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', BIND_HOST: '127.0.0.1', DATA_DIR: dataDir, [`${name.toUpperCase()}_PORT`]: '0', NATS_URL: 'nats://127.0.0.1:9', ...env },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      BIND_HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      [`${name.toUpperCase()}_PORT`]: '0',
+      NATS_URL: 'nats://127.0.0.1:9',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -32,7 +40,10 @@ function runService(name: string, env: Record<string, string>, dataDir: string):
       clearTimeout(timer);
       // Wait for the pipes to drain: exit can come before the last chunk.
       setImmediate(() => {
-        const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+        const lines = stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
         resolve({ code, signal, lines, stdout, stderr });
       });
     }),
@@ -62,7 +73,11 @@ describe('a service that cannot start says why in one JSON line and exits 1 (rea
   });
 
   it('registry with a PostgreSQL that refuses: names DATABASE_URL without its password and says how to fix it', async () => {
-    const outcome = await runService('registry', { DATABASE_URL: `postgres://nepse:hunter2@127.0.0.1:${closedPort}/registry` }, join(dir, 'registry'));
+    const outcome = await runService(
+      'registry',
+      { DATABASE_URL: `postgres://nepse:hunter2@127.0.0.1:${closedPort}/registry` },
+      join(dir, 'registry'),
+    );
     const line = failure(outcome);
     assert.equal(
       line.msg,
@@ -78,7 +93,9 @@ describe('a service that cannot start says why in one JSON line and exits 1 (rea
     const line = failure(await runService('ingestion', { NATS_URL: `nats://127.0.0.1:${closedPort}` }, join(dir, 'ingestion')));
     assert.match(
       String(line.msg),
-      new RegExp(`^cannot connect to NATS at NATS_URL=nats://127\\.0\\.0\\.1:${closedPort}: connection refused \\(3 attempts over \\d+\\.\\d s\\); start nats-server \\(make dev runs one on 4223\\) or set NATS_URL`),
+      new RegExp(
+        `^cannot connect to NATS at NATS_URL=nats://127\\.0\\.0\\.1:${closedPort}: connection refused \\(3 attempts over \\d+\\.\\d s\\); start nats-server \\(make dev runs one on 4223\\) or set NATS_URL`,
+      ),
     );
     assert.ok(Date.now() - started < 90_000, 'no hang');
   });
@@ -95,8 +112,16 @@ describe('a service that cannot start says why in one JSON line and exits 1 (rea
 
   it('every other service: a configuration error names each variable at fault', async () => {
     const cases: Array<[string, Record<string, string>, RegExp]> = [
-      ['prediction', { PREDICTION_PORT: '99999' }, /^invalid configuration: PREDICTION_PORT: Too big: expected number to be <=65535; fix this variable/],
-      ['training', { LOG_LEVEL: 'loud', TRAINING_PORT: 'x' }, /^invalid configuration: LOG_LEVEL: .*; TRAINING_PORT: .*; fix these variables/],
+      [
+        'prediction',
+        { PREDICTION_PORT: '99999' },
+        /^invalid configuration: PREDICTION_PORT: Too big: expected number to be <=65535; fix this variable/,
+      ],
+      [
+        'training',
+        { LOG_LEVEL: 'loud', TRAINING_PORT: 'x' },
+        /^invalid configuration: LOG_LEVEL: .*; TRAINING_PORT: .*; fix these variables/,
+      ],
       ['monitoring', { CLICKHOUSE_URL: 'clickhouse-at-port-8123' }, /^invalid configuration: CLICKHOUSE_URL: /],
     ];
     const outcomes = await Promise.all(cases.map(([name, env]) => runService(name, env, join(dir, name))));

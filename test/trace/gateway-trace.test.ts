@@ -28,7 +28,8 @@ const PREDICT = 'grpc.nepse.prediction.v1.PredictionService/Predict';
 function ancestry(span: ReadableSpan, spans: readonly ReadableSpan[]): ReadableSpan[] {
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
   const chain: ReadableSpan[] = [];
-  for (let parent = byId.get(span.parentSpanContext?.spanId ?? ''); parent; parent = byId.get(parent.parentSpanContext?.spanId ?? '')) chain.push(parent);
+  for (let parent = byId.get(span.parentSpanContext?.spanId ?? ''); parent; parent = byId.get(parent.parentSpanContext?.spanId ?? ''))
+    chain.push(parent);
   return chain;
 }
 
@@ -47,7 +48,8 @@ describe('tracing through the gateway', { timeout: 180_000 }, () => {
       // The caller's span, as an outside client would send it (neither transport here is instrumented).
       const traceId = randomBytes(16).toString('hex');
       const callerSpanId = randomBytes(8).toString('hex');
-      const transport = protocol === 'gRPC' ? createGrpcTransport({ baseUrl: bed.url }) : createConnectTransport({ baseUrl: bed.url, httpVersion: '1.1' });
+      const transport =
+        protocol === 'gRPC' ? createGrpcTransport({ baseUrl: bed.url }) : createConnectTransport({ baseUrl: bed.url, httpVersion: '1.1' });
       const answer = await createClient(PredictionService, transport).predict(
         { symbol: 'NABIL' },
         { headers: { authorization: `Bearer ${bed.keys.viewer}`, traceparent: `00-${traceId}-${callerSpanId}-01` }, timeoutMs: 10_000 },
@@ -57,12 +59,21 @@ describe('tracing through the gateway', { timeout: 180_000 }, () => {
       const inTrace = () => exported.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
       const gatewaySpan = () => inTrace().find((s) => s.kind === SpanKind.SERVER && s.parentSpanContext?.spanId === callerSpanId);
       const serviceSpan = () => inTrace().find((s) => s.kind === SpanKind.SERVER && s.name === PREDICT && s !== gatewaySpan());
-      await waitFor(() => gatewaySpan() !== undefined && serviceSpan() !== undefined, 'the gateway and the prediction service to end their spans', { timeoutMs: 10_000 });
+      await waitFor(
+        () => gatewaySpan() !== undefined && serviceSpan() !== undefined,
+        'the gateway and the prediction service to end their spans',
+        { timeoutMs: 10_000 },
+      );
 
       const gateway = gatewaySpan()!;
       assert.equal(gateway.name, PREDICT);
       assert.deepEqual(
-        { system: gateway.attributes['rpc.system'], service: gateway.attributes['rpc.service'], method: gateway.attributes['rpc.method'], code: gateway.attributes['rpc.grpc.status_code'] },
+        {
+          system: gateway.attributes['rpc.system'],
+          service: gateway.attributes['rpc.service'],
+          method: gateway.attributes['rpc.method'],
+          code: gateway.attributes['rpc.grpc.status_code'],
+        },
         { system: 'grpc', service: 'nepse.prediction.v1.PredictionService', method: 'Predict', code: 0 },
       );
       const service = serviceSpan()!;

@@ -43,7 +43,9 @@ describe('tracing across the mesh', () => {
     stops.push(() => ingestionService.stop());
     ingestion = createGrpcClient(IngestionService, `127.0.0.1:${ingestionService.port}`);
     stops.push(async () => ingestion.close());
-    const monitoring = await startMonitoring(monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', NEPSE_REGISTRY_ADDR: '127.0.0.1:9' }));
+    const monitoring = await startMonitoring(
+      monitoringConfig({ ...env, MONITORING_PORT: '0', MONITORING_METRICS_PORT: '0', NEPSE_REGISTRY_ADDR: '127.0.0.1:9' }),
+    );
     stops.push(() => monitoring.stop());
   });
 
@@ -82,16 +84,33 @@ describe('tracing across the mesh', () => {
     const inTrace = () => exported.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
     const consumedBy = (spans: ReadableSpan[], event: string) =>
       spans.filter((s) => s.name === `process ${event}`).map((s) => String(s.attributes['messaging.consumer.group.name']));
-    await waitFor(() => consumedBy(inTrace(), 'predictions.made').some((d) => d.startsWith('monitoring')), 'monitoring to consume the prediction in the same trace', { timeoutMs: 20_000 });
+    await waitFor(
+      () => consumedBy(inTrace(), 'predictions.made').some((d) => d.startsWith('monitoring')),
+      'monitoring to consume the prediction in the same trace',
+      { timeoutMs: 20_000 },
+    );
 
     const spans = inTrace();
     const services = new Set<string>(['ingestion']);
-    for (const durable of [...consumedBy(spans, 'bars.ingested'), ...consumedBy(spans, 'features.computed'), ...consumedBy(spans, 'predictions.made')]) {
+    for (const durable of [
+      ...consumedBy(spans, 'bars.ingested'),
+      ...consumedBy(spans, 'features.computed'),
+      ...consumedBy(spans, 'predictions.made'),
+    ]) {
       services.add(durable.split('-')[0]);
     }
-    assert.ok(consumedBy(spans, 'bars.ingested').some((d) => d.startsWith('feature')), 'feature computed from the imported bar in this trace');
-    assert.ok(consumedBy(spans, 'features.computed').some((d) => d.startsWith('prediction')), 'prediction heard FeaturesComputed in this trace');
-    assert.ok(spans.some((s) => s.name === 'send features.computed'), 'FeaturesComputed was sent in this trace');
+    assert.ok(
+      consumedBy(spans, 'bars.ingested').some((d) => d.startsWith('feature')),
+      'feature computed from the imported bar in this trace',
+    );
+    assert.ok(
+      consumedBy(spans, 'features.computed').some((d) => d.startsWith('prediction')),
+      'prediction heard FeaturesComputed in this trace',
+    );
+    assert.ok(
+      spans.some((s) => s.name === 'send features.computed'),
+      'FeaturesComputed was sent in this trace',
+    );
     assert.deepEqual([...services].sort(), ['feature', 'ingestion', 'monitoring', 'prediction']);
   });
 });

@@ -67,7 +67,10 @@ describe('OTLP export', () => {
       await service.stop();
     }
     const traces = await waitFor(() => exports.filter((e) => e.path === '/v1/traces'), 'spans at the collector', { timeoutMs: 5_000 });
-    assert.ok(traces.every((e) => e.contentType === 'application/x-protobuf'), traces.map((e) => e.contentType).join());
+    assert.ok(
+      traces.every((e) => e.contentType === 'application/x-protobuf'),
+      traces.map((e) => e.contentType).join(),
+    );
     const body = Buffer.concat(traces.map((e) => e.body));
     assert.ok(body.includes('ingestion'), 'service.name is the service');
     assert.ok(body.includes('nepse.ingestion.v1.IngestionService/ListSymbols'), 'the server span of the call');

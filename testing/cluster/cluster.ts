@@ -47,7 +47,14 @@ const DEFINITIONS = {
 export type ClusterServiceName = keyof typeof DEFINITIONS;
 
 /** gRPC port of every service on its host (hosts have ports of their own: no clash across hosts). */
-const PORTS: Record<ClusterServiceName, number> = { ingestion: 7051, feature: 7052, training: 7053, registry: 7054, prediction: 7055, monitoring: 7056 };
+const PORTS: Record<ClusterServiceName, number> = {
+  ingestion: 7051,
+  feature: 7052,
+  training: 7053,
+  registry: 7054,
+  prediction: 7055,
+  monitoring: 7056,
+};
 
 /**
  * Where each service runs, by host number (1-based), in start order: n1–n3 each carry a NATS
@@ -103,7 +110,14 @@ export class ClusterService {
     await mkdir(dirname(this.logFile), { recursive: true });
     const log = openSync(this.logFile, 'a');
     try {
-      this.child = await startServiceProcess(this.name, { port, metricsPort: port + 1000, env: this.env, netns: this.host.netns, readyTimeoutMs, output: log });
+      this.child = await startServiceProcess(this.name, {
+        port,
+        metricsPort: port + 1000,
+        env: this.env,
+        netns: this.host.netns,
+        readyTimeoutMs,
+        output: log,
+      });
     } finally {
       closeSync(log);
     }
@@ -118,7 +132,10 @@ export class ClusterService {
   tail(lines = 15): string {
     const text = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
     const kept = text.split('\n').filter((line) => line.trim() && !/cgroups|^\s*\d+\. |^ \(version/.test(line));
-    return kept.slice(-lines).map((line) => `  ${this.id}: ${line}`).join('\n');
+    return kept
+      .slice(-lines)
+      .map((line) => `  ${this.id}: ${line}`)
+      .join('\n');
   }
 
   /** SIGKILL: no drain, no goodbye. Resolves once it is gone. */
@@ -171,7 +188,10 @@ export class TestCluster implements AsyncDisposable {
   }
 
   private async boot(env: Record<string, string>): Promise<void> {
-    [this.nats, this.postgres] = await Promise.all([startNatsCluster(this.hosts.slice(0, 3), this.dataDir), startPostgres(this.hosts[0]!, this.dataDir)]);
+    [this.nats, this.postgres] = await Promise.all([
+      startNatsCluster(this.hosts.slice(0, 3), this.dataDir),
+      startPostgres(this.hosts[0]!, this.dataDir),
+    ]);
     // Several connect attempts: the cluster's meta leader may still be being elected.
     this.bus = await connectEvents({ servers: this.nats.url.split(','), name: 'test-cluster' });
     await ensureStreams(this.bus, { replicas: 3 });
@@ -229,7 +249,10 @@ export class TestCluster implements AsyncDisposable {
 
   /** The recent output of every service, for a failing test's message. */
   tails(lines?: number): string {
-    return this.services.map((s) => s.tail(lines)).filter(Boolean).join('\n');
+    return this.services
+      .map((s) => s.tail(lines))
+      .filter(Boolean)
+      .join('\n');
   }
 
   /** Waits until every durable consumer has drained (see TestNetwork.processAll). */

@@ -41,7 +41,8 @@ export async function sh(file: string, args: readonly string[], timeoutMs = 15_0
 }
 
 /** `ip netns exec <netns> <command…>`. */
-export const inHost = (netns: string, file: string, args: readonly string[], timeoutMs?: number) => sh('ip', ['netns', 'exec', netns, file, ...args], timeoutMs);
+export const inHost = (netns: string, file: string, args: readonly string[], timeoutMs?: number) =>
+  sh('ip', ['netns', 'exec', netns, file, ...args], timeoutMs);
 
 /**
  * Removes every namespace and link with the bed's prefix, killing (SIGKILL, by pid) what still
@@ -49,7 +50,10 @@ export const inHost = (netns: string, file: string, args: readonly string[], tim
  */
 export async function removeHosts(): Promise<void> {
   const listed = await sh('ip', ['netns', 'list']);
-  const namespaces = listed.split('\n').map((line) => line.split(' ')[0]!).filter((name) => name.startsWith(`${HOST_PREFIX}-`));
+  const namespaces = listed
+    .split('\n')
+    .map((line) => line.split(' ')[0]!)
+    .filter((name) => name.startsWith(`${HOST_PREFIX}-`));
   for (const netns of namespaces) {
     const pids = (await sh('ip', ['netns', 'pids', netns]).catch(() => '')).split('\n').filter(Boolean);
     for (const pid of pids) {

@@ -88,7 +88,11 @@ export type Findings = string[];
  * Bars: every symbol holds exactly `days` (its dates, oldest first) once each through GetBars and
  * ListSymbols, and the stream announced each (symbol, day) exactly once.
  */
-export async function checkBars(cluster: TestCluster, expected: ReadonlyMap<string, readonly string[]>, events: Map<string, Message[]>): Promise<Findings> {
+export async function checkBars(
+  cluster: TestCluster,
+  expected: ReadonlyMap<string, readonly string[]>,
+  events: Map<string, Message[]>,
+): Promise<Findings> {
   const findings: Findings = [];
   const ingestion = cluster.client('ingestion');
   const counts = new Map<string, bigint>();
@@ -99,7 +103,9 @@ export async function checkBars(cluster: TestCluster, expected: ReadonlyMap<stri
     if (!token) break;
   }
   const announced = new Map<string, number>();
-  for (const event of (events.get('bars.ingested') ?? []) as Array<Message & { symbol: string; bars: Array<{ date?: Parameters<typeof dayOf>[0] }> }>) {
+  for (const event of (events.get('bars.ingested') ?? []) as Array<
+    Message & { symbol: string; bars: Array<{ date?: Parameters<typeof dayOf>[0] }> }
+  >) {
     for (const bar of event.bars) {
       const key = `${event.symbol} ${dayOf(bar.date)}`;
       announced.set(key, (announced.get(key) ?? 0) + 1);
@@ -108,12 +114,14 @@ export async function checkBars(cluster: TestCluster, expected: ReadonlyMap<stri
   const storedBy = await inParallel([...expected.keys()], (symbol) =>
     attempt(`GetBars ${symbol}`, async () => {
       const stored: string[] = [];
-      for await (const response of ingestion.getBars({ symbol }, { timeoutMs: CALL_MS })) for (const bar of response.bars) stored.push(dayOf(bar.date));
+      for await (const response of ingestion.getBars({ symbol }, { timeoutMs: CALL_MS }))
+        for (const bar of response.bars) stored.push(dayOf(bar.date));
       return stored;
     }),
   );
   for (const [i, [symbol, days]] of [...expected].entries()) {
-    if (Number(counts.get(symbol) ?? 0n) !== days.length) findings.push(`${symbol}: ListSymbols counts ${counts.get(symbol) ?? 0n} bars, expected ${days.length}`);
+    if (Number(counts.get(symbol) ?? 0n) !== days.length)
+      findings.push(`${symbol}: ListSymbols counts ${counts.get(symbol) ?? 0n} bars, expected ${days.length}`);
     const stored = storedBy[i]!;
     const unique = new Set(stored);
     if (unique.size !== stored.length) findings.push(`${symbol}: GetBars gives ${stored.length - unique.size} dates twice`);
@@ -134,7 +142,11 @@ export async function checkBars(cluster: TestCluster, expected: ReadonlyMap<stri
  * Predictions: every (model, version, symbol, feature day) that PredictionsMade announced is listed
  * by monitoring exactly once, and scored when ingestion holds a later bar of its symbol.
  */
-export async function checkScoredOnce(cluster: TestCluster, latestDay: ReadonlyMap<string, string>, events: Map<string, Message[]>): Promise<Findings> {
+export async function checkScoredOnce(
+  cluster: TestCluster,
+  latestDay: ReadonlyMap<string, string>,
+  events: Map<string, Message[]>,
+): Promise<Findings> {
   type Made = { modelName: string; modelVersion: number; symbol: string; featureDate?: Parameters<typeof dayOf>[0] };
   const made = new Set<string>();
   for (const event of (events.get('predictions.made') ?? []) as Array<Message & { predictions: Made[] }>) {
@@ -147,7 +159,9 @@ export async function checkScoredOnce(cluster: TestCluster, latestDay: ReadonlyM
   const pagesBy = await inParallel([...symbols], async (symbol) => {
     const pages = [];
     for (let token = '', page = 0; page < 100; page++) {
-      const response = await attempt(`ListScoredPredictions ${symbol}`, () => monitoring.listScoredPredictions({ symbol, pageSize: 500, pageToken: token }, { timeoutMs: CALL_MS }));
+      const response = await attempt(`ListScoredPredictions ${symbol}`, () =>
+        monitoring.listScoredPredictions({ symbol, pageSize: 500, pageToken: token }, { timeoutMs: CALL_MS }),
+      );
       pages.push(response);
       token = response.nextPageToken;
       if (!token) break;
@@ -189,7 +203,9 @@ export function checkSagas(events: Map<string, Message[]>, instances: readonly s
     const completed = instances.every((id) => okBy.has(id));
     const compensated = rolledBack.has(promoted.promotionId);
     if (completed === compensated) {
-      findings.push(`promotion ${promoted.promotionId} of ${promoted.name} v${promoted.version}: ${completed ? 'both completed and rolled back' : `neither completed (ok from ${[...okBy].join(', ') || 'none'}) nor rolled back`}`);
+      findings.push(
+        `promotion ${promoted.promotionId} of ${promoted.name} v${promoted.version}: ${completed ? 'both completed and rolled back' : `neither completed (ok from ${[...okBy].join(', ') || 'none'}) nor rolled back`}`,
+      );
     }
   }
   return findings;

@@ -52,7 +52,9 @@ export class NatsNode {
     await waitFor(
       async () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server on ${this.host.name} exited during start`);
-        const response = await fetch(`http://${this.host.address}:${MONITOR_PORT}/varz`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined);
+        const response = await fetch(`http://${this.host.address}:${MONITOR_PORT}/varz`, { signal: AbortSignal.timeout(1_000) }).catch(
+          () => undefined,
+        );
         return response?.ok === true;
       },
       `nats-server on ${this.host.name} to serve`,

@@ -36,14 +36,20 @@ export async function startPostgres(host: Host, dataDir: string): Promise<BedPos
   const { uid, gid } = await idOf('postgres');
   await chown(dir, uid, gid);
   const asPostgres = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups'];
-  await sh(asPostgres[0]!, [...asPostgres.slice(1), join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync'], 120_000);
+  await sh(
+    asPostgres[0]!,
+    [...asPostgres.slice(1), join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync'],
+    120_000,
+  );
   const options = `-c listen_addresses=${host.address} -p ${PORT} -k ${dir} -c fsync=off`;
-  const pgCtl = (args: string[]) => inHost(host.netns, asPostgres[0]!, [...asPostgres.slice(1), join(bin, 'pg_ctl'), '-D', join(dir, 'data'), ...args], 90_000);
+  const pgCtl = (args: string[]) =>
+    inHost(host.netns, asPostgres[0]!, [...asPostgres.slice(1), join(bin, 'pg_ctl'), '-D', join(dir, 'data'), ...args], 90_000);
   await sh('sh', ['-c', `echo "host all all ${SUBNET}.0/24 trust" >> ${join(dir, 'data', 'pg_hba.conf')}`]);
   await pgCtl(['-w', '-t', '60', '-o', options, '-l', join(dir, 'log'), 'start']);
   return {
     url: `postgres://postgres@${host.address}:${PORT}/postgres`,
-    stop: async () => void (await pgCtl(['-w', '-t', '30', '-m', 'fast', 'stop']).catch(() => pgCtl(['-m', 'immediate', 'stop']).catch(() => undefined))),
+    stop: async () =>
+      void (await pgCtl(['-w', '-t', '30', '-m', 'fast', 'stop']).catch(() => pgCtl(['-m', 'immediate', 'stop']).catch(() => undefined))),
   };
 }
 

@@ -12,6 +12,11 @@ export const gateway = {
   env: { GATEWAY_KEYS_RELOAD_MS: '0' },
   async start(env) {
     const running = await startGateway(gatewayConfig(env));
-    return { port: running.port, metricsPort: running.metricsPort, devKey: running.devKey, stop: (graceMs = 1_000) => running.stop(graceMs) };
+    return {
+      port: running.port,
+      metricsPort: running.metricsPort,
+      devKey: running.devKey,
+      stop: (graceMs = 1_000) => running.stop(graceMs),
+    };
   },
 } satisfies ServiceDriver<RunningGateway>;

@@ -7,8 +7,18 @@
  * `data-next-close`) for tests and tools.
  */
 import {
-  CandlestickSeries, ColorType, createChart, createSeriesMarkers, CrosshairMode, LineSeries, LineStyle,
-  type IChartApi, type ISeriesApi, type ISeriesMarkersPluginApi, type Time, type UTCTimestamp,
+  CandlestickSeries,
+  ColorType,
+  createChart,
+  createSeriesMarkers,
+  CrosshairMode,
+  LineSeries,
+  LineStyle,
+  type IChartApi,
+  type ISeriesApi,
+  type ISeriesMarkersPluginApi,
+  type Time,
+  type UTCTimestamp,
 } from 'lightweight-charts';
 import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
 import type { ScoredPrediction } from '../../gen/nepse/monitoring/v1/monitoring_pb.js';
@@ -35,20 +45,40 @@ export class ChartPanel {
   private bars: Bar[] = [];
   private symbol = '';
 
-  constructor(private readonly root: HTMLElement, private readonly legend: HTMLElement) {
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly legend: HTMLElement,
+  ) {
     this.chart = createChart(root, {
       autoSize: true,
-      layout: { background: { type: ColorType.Solid, color: '#ffffff' }, textColor: COLORS.text, fontFamily: 'Inter, system-ui, sans-serif', attributionLogo: true },
+      layout: {
+        background: { type: ColorType.Solid, color: '#ffffff' },
+        textColor: COLORS.text,
+        fontFamily: 'Inter, system-ui, sans-serif',
+        attributionLogo: true,
+      },
       grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
       rightPriceScale: { borderColor: COLORS.border },
       timeScale: { borderColor: COLORS.border, rightOffset: 4 },
       crosshair: { mode: CrosshairMode.Normal },
     });
     this.candles = this.chart.addSeries(CandlestickSeries, {
-      upColor: COLORS.up, downColor: COLORS.down, borderVisible: false, wickUpColor: COLORS.up, wickDownColor: COLORS.down, title: 'close',
+      upColor: COLORS.up,
+      downColor: COLORS.down,
+      borderVisible: false,
+      wickUpColor: COLORS.up,
+      wickDownColor: COLORS.down,
+      title: 'close',
     });
     this.predicted = this.chart.addSeries(LineSeries, {
-      color: COLORS.predicted, lineWidth: 2, lineStyle: LineStyle.Dotted, pointMarkersVisible: true, pointMarkersRadius: 3, title: 'predicted', lastValueVisible: true, priceLineVisible: false,
+      color: COLORS.predicted,
+      lineWidth: 2,
+      lineStyle: LineStyle.Dotted,
+      pointMarkersVisible: true,
+      pointMarkersRadius: 3,
+      title: 'predicted',
+      lastValueVisible: true,
+      priceLineVisible: false,
     });
     this.markers = createSeriesMarkers(this.predicted, []);
   }
@@ -131,7 +161,18 @@ export class ChartPanel {
     this.predicted.setData(points);
     const next = this.next();
     this.markers.setMarkers(
-      next ? [{ time: timeOf(nextTradingDay(dayOf(next.featureDate))), position: 'atPriceMiddle', price: next.predictedClose, shape: 'circle', color: COLORS.predicted, text: 'next' }] : [],
+      next
+        ? [
+            {
+              time: timeOf(nextTradingDay(dayOf(next.featureDate))),
+              position: 'atPriceMiddle',
+              price: next.predictedClose,
+              shape: 'circle',
+              color: COLORS.predicted,
+              text: 'next',
+            },
+          ]
+        : [],
     );
     this.root.dataset.symbol = this.symbol;
     this.root.dataset.candles = String(this.bars.length);
@@ -151,7 +192,9 @@ export class ChartPanel {
     const parts = [`<strong>${escapeHtml(this.symbol)}</strong>`, `close ${price(last.close)} on ${dayOf(last.date)}`];
     if (next) {
       const move = Math.expm1(next.predictedReturn);
-      parts.push(`<span class="predicted-chip">next close ${price(next.predictedClose)} <span class="${move >= 0 ? 'up' : 'down'}">${signedPct(move)}</span></span>`);
+      parts.push(
+        `<span class="predicted-chip">next close ${price(next.predictedClose)} <span class="${move >= 0 ? 'up' : 'down'}">${signedPct(move)}</span></span>`,
+      );
       if (next.degraded) parts.push('<span class="badge warn" title="Predicted from stale features">degraded</span>');
     } else {
       parts.push('<span class="muted">no prediction for the next session yet</span>');

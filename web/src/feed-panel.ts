@@ -13,7 +13,10 @@ export class FeedPanel {
   private readonly list: HTMLOListElement;
   private received = 0;
 
-  constructor(private readonly root: HTMLElement, private readonly onSelect: (symbol: string) => void) {
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly onSelect: (symbol: string) => void,
+  ) {
     this.list = root.querySelector('ol')!;
     this.list.append(el('li', 'empty', 'Waiting for predictions: one arrives with each new bar.'));
     root.dataset.count = '0';

@@ -9,7 +9,11 @@ import { describeError, needsKey } from './api.js';
 export type StreamState = { state: 'open' } | { state: 'retrying'; inMs: number; error: string } | { state: 'needs-key' };
 
 /** Follows a stream; returns a function that stops it. */
-export function follow<T>(open: (signal: AbortSignal) => AsyncIterable<T>, onMessage: (message: T) => void, onState: (state: StreamState) => void = () => {}): () => void {
+export function follow<T>(
+  open: (signal: AbortSignal) => AsyncIterable<T>,
+  onMessage: (message: T) => void,
+  onState: (state: StreamState) => void = () => {},
+): () => void {
   const controller = new AbortController();
   let delay = 1000;
   const run = async () => {

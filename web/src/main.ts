@@ -73,7 +73,11 @@ async function withKey<T>(call: () => Promise<T>): Promise<T> {
       if (!needsKey(error)) throw error;
       const had = storedKey();
       saveKey('');
-      await askForKey(had ? 'The gateway refused the saved key. Enter another one.' : 'This gateway needs an API key (make dev prints one and writes it to .data/gateway/dev-api-key).');
+      await askForKey(
+        had
+          ? 'The gateway refused the saved key. Enter another one.'
+          : 'This gateway needs an API key (make dev prints one and writes it to .data/gateway/dev-api-key).',
+      );
     }
   }
 }
@@ -104,7 +108,8 @@ async function loadDashboard(): Promise<void> {
   symbols.show(all);
   productionModels = first?.productionModels ?? [];
   for (const a of first?.firingAlerts ?? []) alerts.add(a);
-  if (first?.unavailableSections.length) banner(`Some parts of the mesh did not answer: ${first.unavailableSections.length} section(s) left out.`);
+  if (first?.unavailableSections.length)
+    banner(`Some parts of the mesh did not answer: ${first.unavailableSections.length} section(s) left out.`);
 }
 
 /** Shows a symbol: its bars, predictions and the serving model's figures. */
@@ -126,10 +131,15 @@ async function refreshOverview(): Promise<void> {
     // A section whose service did not answer in time keeps what the page already shows.
     const missing = new Set(overview.unavailableSections);
     chart.show(symbol, missing.has(Section.BARS) ? undefined : overview.bars, [...(seen.get(symbol)?.values() ?? [])]);
-    banner(missing.size ? `Part of ${symbol} could not be read in time (${[...missing].map((m) => Section[m].toLowerCase()).join(', ')}); showing what was there.` : '');
+    banner(
+      missing.size
+        ? `Part of ${symbol} could not be read in time (${[...missing].map((m) => Section[m].toLowerCase()).join(', ')}); showing what was there.`
+        : '',
+    );
     const p = overview.latestPrediction;
-    const serving = productionModels.find((m) => m.name === p?.modelName && m.version === p?.modelVersion)
-      ?? (p ? await servingModel(p.modelName, p.modelVersion) : productionModels[0]);
+    const serving =
+      productionModels.find((m) => m.name === p?.modelName && m.version === p?.modelVersion) ??
+      (p ? await servingModel(p.modelName, p.modelVersion) : productionModels[0]);
     shownModel = serving?.name ?? p?.modelName ?? '';
     shownVersion = serving;
     const report = serving ? await modelReport(serving, overview.performance) : overview.performance;
@@ -172,8 +182,15 @@ async function refreshHistory(): Promise<void> {
   const version = shownVersion;
   if (!symbol) return;
   const [history, errors] = await Promise.all([
-    api.monitoring.listScoredPredictions({ symbol, modelName: shownModel, pageSize: HISTORY_PREDICTIONS }).then((r) => r.predictions, () => undefined),
-    version ? api.monitoring.getErrorSeries({ modelName: version.name, modelVersion: version.version, rollingDays: ERROR_ROLLING_DAYS }).catch(() => undefined) : undefined,
+    api.monitoring.listScoredPredictions({ symbol, modelName: shownModel, pageSize: HISTORY_PREDICTIONS }).then(
+      (r) => r.predictions,
+      () => undefined,
+    ),
+    version
+      ? api.monitoring
+          .getErrorSeries({ modelName: version.name, modelVersion: version.version, rollingDays: ERROR_ROLLING_DAYS })
+          .catch(() => undefined)
+      : undefined,
   ]);
   if (history) chart.showHistory(symbol, history);
   if (errors) model.showErrors(errors);
@@ -195,18 +212,26 @@ function streamState(state: StreamState): void {
 function startStreams(): void {
   const watched = symbols.symbols().slice(0, 1000);
   if (watched.length) {
-    follow((signal) => api.prediction.watchPredictions({ symbols: watched, includeCurrent: false }, { signal }), (message) => {
-      if (message.kind.case !== 'prediction') return;
-      const p = message.kind.value;
-      remember(p);
-      feed.add(p);
-      symbols.predicted(p);
-      if (p.symbol === selected) refreshSoon();
-    }, streamState);
+    follow(
+      (signal) => api.prediction.watchPredictions({ symbols: watched, includeCurrent: false }, { signal }),
+      (message) => {
+        if (message.kind.case !== 'prediction') return;
+        const p = message.kind.value;
+        remember(p);
+        feed.add(p);
+        symbols.predicted(p);
+        if (p.symbol === selected) refreshSoon();
+      },
+      streamState,
+    );
   }
-  follow((signal) => api.monitoring.watchAlerts({ includeFiring: true }, { signal }), (message) => {
-    if (message.kind.case === 'alert') alerts.add(message.kind.value);
-  }, (state) => state.state === 'retrying' && console.warn(`alerts stream: ${state.error}`));
+  follow(
+    (signal) => api.monitoring.watchAlerts({ includeFiring: true }, { signal }),
+    (message) => {
+      if (message.kind.case === 'alert') alerts.add(message.kind.value);
+    },
+    (state) => state.state === 'retrying' && console.warn(`alerts stream: ${state.error}`),
+  );
   const readMesh = async () => {
     try {
       mesh.show(await api.gateway.getMeshStatus({}));

@@ -47,7 +47,13 @@ export class MeshPanel {
     lagCell.title = c.consumers.map((x) => `${x.durable}: ${x.pending} pending, ${x.ackPending} awaiting ack`).join('\n');
     const name = el('td', 'component');
     name.append(el('strong', '', c.name), el('span', 'muted small', c.address));
-    tr.append(name, state, el('td', 'num version', c.version || '–'), lagCell, el('td', 'num', c.latencyMs ? `${c.latencyMs.toFixed(1)} ms` : '–'));
+    tr.append(
+      name,
+      state,
+      el('td', 'num version', c.version || '–'),
+      lagCell,
+      el('td', 'num', c.latencyMs ? `${c.latencyMs.toFixed(1)} ms` : '–'),
+    );
     return tr;
   }
 }

@@ -11,7 +11,12 @@ import { Stage, type ModelVersion } from '../../gen/nepse/registry/v1/registry_p
 import { COLORS } from './chart-panel.js';
 import { bp, dayOf, el, pct, price } from './format.js';
 
-const STAGES: Record<number, string> = { [Stage.NONE]: 'None', [Stage.STAGING]: 'Staging', [Stage.PRODUCTION]: 'Production', [Stage.ARCHIVED]: 'Archived' };
+const STAGES: Record<number, string> = {
+  [Stage.NONE]: 'None',
+  [Stage.STAGING]: 'Staging',
+  [Stage.PRODUCTION]: 'Production',
+  [Stage.ARCHIVED]: 'Archived',
+};
 
 /** A row of a metrics table. */
 interface MetricsRow {
@@ -20,7 +25,8 @@ interface MetricsRow {
   model?: boolean;
 }
 
-const baselineOf = (evaluation: Evaluation | undefined, baseline: Baseline) => evaluation?.baselines.find((b) => b.baseline === baseline)?.metrics;
+const baselineOf = (evaluation: Evaluation | undefined, baseline: Baseline) =>
+  evaluation?.baselines.find((b) => b.baseline === baseline)?.metrics;
 
 /** The model panel. */
 export class ModelPanel {
@@ -33,7 +39,13 @@ export class ModelPanel {
     const holder = root.querySelector<HTMLElement>('.live-chart')!;
     this.chart = createChart(holder, {
       autoSize: true,
-      layout: { background: { type: ColorType.Solid, color: '#ffffff' }, textColor: COLORS.text, fontFamily: 'Inter, system-ui, sans-serif', fontSize: 11, attributionLogo: false },
+      layout: {
+        background: { type: ColorType.Solid, color: '#ffffff' },
+        textColor: COLORS.text,
+        fontFamily: 'Inter, system-ui, sans-serif',
+        fontSize: 11,
+        attributionLogo: false,
+      },
       grid: { vertLines: { visible: false }, horzLines: { color: COLORS.grid } },
       rightPriceScale: { borderColor: COLORS.border },
       timeScale: { borderColor: COLORS.border },
@@ -57,20 +69,33 @@ export class ModelPanel {
     } else {
       const stage = el('span', `badge stage-${(STAGES[model.stage] ?? 'none').toLowerCase()}`, STAGES[model.stage] ?? 'Unknown');
       const trained = model.trainingRange ? `trained on ${dayOf(model.trainingRange.start)} – ${dayOf(model.trainingRange.end)}` : '';
-      head.replaceChildren(el('span', 'model-name', model.name), el('span', 'model-version', `v${model.version}`), stage, el('span', 'muted small', trained));
+      head.replaceChildren(
+        el('span', 'model-name', model.name),
+        el('span', 'model-version', `v${model.version}`),
+        stage,
+        el('span', 'muted small', trained),
+      );
     }
     const backtest = model?.backtest?.overall ?? report?.backtest;
-    this.table('.backtest', [
-      { label: 'model', metrics: backtest?.model, model: true },
-      { label: 'no change', metrics: baselineOf(backtest, Baseline.NO_CHANGE) },
-      { label: 'SMA-5 drift', metrics: baselineOf(backtest, Baseline.SMA5_DRIFT) },
-    ], model?.backtest ? `${model.backtest.foldCount} walk-forward folds` : '');
+    this.table(
+      '.backtest',
+      [
+        { label: 'model', metrics: backtest?.model, model: true },
+        { label: 'no change', metrics: baselineOf(backtest, Baseline.NO_CHANGE) },
+        { label: 'SMA-5 drift', metrics: baselineOf(backtest, Baseline.SMA5_DRIFT) },
+      ],
+      model?.backtest ? `${model.backtest.foldCount} walk-forward folds` : '',
+    );
     const live = report?.live;
     const window = report?.window ? `${dayOf(report.window.start)} – ${dayOf(report.window.end)}` : '';
-    this.table('.live', [
-      { label: 'model', metrics: live?.model, model: true },
-      { label: 'no change', metrics: baselineOf(live, Baseline.NO_CHANGE) },
-    ], report ? `${window}${report.pendingPredictions ? ` · ${report.pendingPredictions} awaiting their bar` : ''}` : 'no live figures yet');
+    this.table(
+      '.live',
+      [
+        { label: 'model', metrics: live?.model, model: true },
+        { label: 'no change', metrics: baselineOf(live, Baseline.NO_CHANGE) },
+      ],
+      report ? `${window}${report.pendingPredictions ? ` · ${report.pendingPredictions} awaiting their bar` : ''}` : 'no live figures yet',
+    );
   }
 
   private table(selector: string, rows: MetricsRow[], caption: string): void {
@@ -80,7 +105,10 @@ export class ModelPanel {
     const body = rows.map((r) => {
       const tr = el('tr', r.model ? 'model-row' : '');
       const m = r.metrics;
-      const cells = m && m.count > 0n ? [String(m.count), bp(m.maeReturn), price(m.maeClose), r.label === 'no change' ? '–' : pct(m.directionalAccuracy)] : ['–', '–', '–', '–'];
+      const cells =
+        m && m.count > 0n
+          ? [String(m.count), bp(m.maeReturn), price(m.maeClose), r.label === 'no change' ? '–' : pct(m.directionalAccuracy)]
+          : ['–', '–', '–', '–'];
       tr.append(el('th', '', r.label), ...cells.map((c) => el('td', '', c)));
       return tr;
     });

@@ -22,7 +22,10 @@ export class SymbolsPanel {
   private readonly search: HTMLInputElement;
   private selected = '';
 
-  constructor(private readonly root: HTMLElement, private readonly onSelect: (symbol: string) => void) {
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly onSelect: (symbol: string) => void,
+  ) {
     this.search = root.querySelector('input[type=search]')!;
     this.list = root.querySelector('ul')!;
     this.search.addEventListener('input', () => this.filter());
@@ -39,7 +42,12 @@ export class SymbolsPanel {
     this.list.replaceChildren();
     for (const s of symbols) {
       const bar = s.info?.lastBar;
-      const row: Row = { symbol: s.info?.symbol ?? '', close: bar?.close, change: bar && bar.open ? bar.close / bar.open - 1 : undefined, node: el('li') };
+      const row: Row = {
+        symbol: s.info?.symbol ?? '',
+        close: bar?.close,
+        change: bar && bar.open ? bar.close / bar.open - 1 : undefined,
+        node: el('li'),
+      };
       if (s.latestPrediction) row.predictedReturn = Math.expm1(s.latestPrediction.predictedReturn);
       row.node.dataset.symbol = row.symbol;
       row.node.tabIndex = 0;
@@ -85,7 +93,12 @@ export class SymbolsPanel {
     };
     const predicted = move(row.predictedReturn, 'predicted');
     predicted.title = 'Predicted move to the next close';
-    row.node.replaceChildren(el('span', 'ticker', row.symbol), el('span', 'close', price(row.close)), move(row.change, 'change'), predicted);
+    row.node.replaceChildren(
+      el('span', 'ticker', row.symbol),
+      el('span', 'close', price(row.close)),
+      move(row.change, 'change'),
+      predicted,
+    );
   }
 
   private filter(): void {

@@ -40,6 +40,9 @@ describe('ohlcv_v1 resumed from a saved state', () => {
     // Stale: covers 300 bars, asked to go on at 500.
     assert.deepEqual(bits(OHLCV_V1.computeFrom(history, 500, early.state).rows), bits(full.slice(500 - 49)));
     // A state that ended on another day than the bar before `from`: the past changed underneath.
-    assert.deepEqual(bits(OHLCV_V1.computeFrom(history, 300, { ...(early.state as object), lastDate: 'x' }).rows), bits(full.slice(300 - 49)));
+    assert.deepEqual(
+      bits(OHLCV_V1.computeFrom(history, 300, { ...(early.state as object), lastDate: 'x' }).rows),
+      bits(full.slice(300 - 49)),
+    );
   });
 });

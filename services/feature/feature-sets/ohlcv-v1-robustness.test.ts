@@ -47,8 +47,14 @@ describe('ohlcv_v1 never emits NaN or Infinity', () => {
   });
 
   it('extreme but accepted magnitudes: largest and smallest prices and quantities, and jumps between them', () => {
-    assertAllFinite(series(70, () => ({ open: MAX_PRICE, high: MAX_PRICE, low: MAX_PRICE, close: MAX_PRICE, volume: MAX_QUANTITY })), 'max');
-    assertAllFinite(series(70, () => ({ open: MIN_PRICE, high: MIN_PRICE, low: MIN_PRICE, close: MIN_PRICE, volume: 0 })), 'min');
+    assertAllFinite(
+      series(70, () => ({ open: MAX_PRICE, high: MAX_PRICE, low: MAX_PRICE, close: MAX_PRICE, volume: MAX_QUANTITY })),
+      'max',
+    );
+    assertAllFinite(
+      series(70, () => ({ open: MIN_PRICE, high: MIN_PRICE, low: MIN_PRICE, close: MIN_PRICE, volume: 0 })),
+      'min',
+    );
     assertAllFinite(
       series(70, (i) => {
         const close = i % 2 ? MAX_PRICE : MIN_PRICE;

@@ -18,7 +18,18 @@ import {
   type FeatureRow,
   type FeatureSetDefinition,
 } from './feature-set.js';
-import { ema, logReturns, rollingMean, rollingStd, rollingZScore, rsi, trueRange, wilderSmooth, type RsiState, type RunningMean } from './indicators.js';
+import {
+  ema,
+  logReturns,
+  rollingMean,
+  rollingStd,
+  rollingZScore,
+  rsi,
+  trueRange,
+  wilderSmooth,
+  type RsiState,
+  type RunningMean,
+} from './indicators.js';
 
 /**
  * What a computation leaves to resume from after its last bar: the value of every recursive
@@ -115,7 +126,9 @@ class Inputs {
 
   /** ATR14 in price units: Wilder's smoothing of the true ranges from bar 1 on. */
   atr14(): Float64Array {
-    return this.shared('atr_14', () => wilderSmooth(trueRange(this.high, this.low, this.close), 14, 1, this.resumeOf(this.resume?.state.atr)));
+    return this.shared('atr_14', () =>
+      wilderSmooth(trueRange(this.high, this.low, this.close), 14, 1, this.resumeOf(this.resume?.state.atr)),
+    );
   }
 
   /** Where a recursive series resumes, given its value before the first new bar. */
@@ -393,8 +406,18 @@ const MONTH_SIN = Array.from({ length: 13 }, (_, month) => Math.sin((TWO_PI * (m
 const MONTH_COS = Array.from({ length: 13 }, (_, month) => Math.cos((TWO_PI * (month - 1)) / 12));
 
 const CALENDAR: readonly Feature[] = [
-  calendar('day_of_week_sin', 'Day of week on a circle: sin(2*pi*dow/7), dow 0 = Sunday .. 6 = Saturday (Gregorian).', 'dayOfWeek', WEEKDAY_SIN),
-  calendar('day_of_week_cos', 'Day of week on a circle: cos(2*pi*dow/7), dow 0 = Sunday .. 6 = Saturday (Gregorian).', 'dayOfWeek', WEEKDAY_COS),
+  calendar(
+    'day_of_week_sin',
+    'Day of week on a circle: sin(2*pi*dow/7), dow 0 = Sunday .. 6 = Saturday (Gregorian).',
+    'dayOfWeek',
+    WEEKDAY_SIN,
+  ),
+  calendar(
+    'day_of_week_cos',
+    'Day of week on a circle: cos(2*pi*dow/7), dow 0 = Sunday .. 6 = Saturday (Gregorian).',
+    'dayOfWeek',
+    WEEKDAY_COS,
+  ),
   calendar('month_of_year_sin', 'Month on a circle: sin(2*pi*(month-1)/12), month 1 = January (Gregorian).', 'month', MONTH_SIN),
   calendar('month_of_year_cos', 'Month on a circle: cos(2*pi*(month-1)/12), month 1 = January (Gregorian).', 'month', MONTH_COS),
 ];
@@ -487,9 +510,7 @@ export const OHLCV_V1: FeatureSetDefinition = Object.freeze({
   description:
     'Technical features of daily OHLCV bars: log returns, moving-average and EMA ratios, MACD, RSI, Bollinger %B, ' +
     'ATR, realised volatility, volume and turnover z-scores, intraday range and trading-day calendar; all scale-free.',
-  features: Object.freeze(
-    FEATURES.map(({ name, description, warmUpDays }) => Object.freeze({ name, description, warmUpDays })),
-  ),
+  features: Object.freeze(FEATURES.map(({ name, description, warmUpDays }) => Object.freeze({ name, description, warmUpDays }))),
   warmUpDays: WARM_UP_DAYS,
   compute,
   computeFrom,

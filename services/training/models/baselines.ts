@@ -24,7 +24,8 @@ export function noChangeForecast(examples: readonly TrainingExample[]): Float64A
  */
 export function sma5DriftForecast(examples: readonly TrainingExample[], featureNames: readonly string[]): Float64Array {
   const index = featureNames.indexOf(LOG_RETURN_5D);
-  if (index < 0) throw new MissingBaselineFeatureError(`the feature set has no ${LOG_RETURN_5D} feature, which the SMA-5 drift baseline needs`);
+  if (index < 0)
+    throw new MissingBaselineFeatureError(`the feature set has no ${LOG_RETURN_5D} feature, which the SMA-5 drift baseline needs`);
   const out = new Float64Array(examples.length);
   for (let i = 0; i < examples.length; i++) out[i] = examples[i].features[index] / 5;
   return out;

@@ -13,7 +13,10 @@ describe('featureDistributions', () => {
   const result = featureDistributions(x, names, 10);
 
   it('gives quantile bins whose fractions sum to 1', () => {
-    assert.deepEqual(result.map((d) => d.feature), names);
+    assert.deepEqual(
+      result.map((d) => d.feature),
+      names,
+    );
     for (const d of result) {
       assert.equal(d.sampleCount, 5000);
       assert.equal(d.binFractions.length, d.binEdges.length + 1);
@@ -42,7 +45,10 @@ describe('featureDistributions', () => {
 
   it('bins by the contract: (−∞, e0), [e0, e1), …, [e_last, +∞)', () => {
     const edges = [1, 2, 3];
-    assert.deepEqual([-5, 0.999, 1, 1.5, 2, 3, 99].map((v) => binIndex(edges, v)), [0, 0, 1, 1, 2, 3, 3]);
+    assert.deepEqual(
+      [-5, 0.999, 1, 1.5, 2, 3, 99].map((v) => binIndex(edges, v)),
+      [0, 0, 1, 1, 2, 3, 3],
+    );
     assert.equal(binIndex([], 7), 0);
   });
 

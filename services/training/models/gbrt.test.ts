@@ -9,7 +9,8 @@ import { plantedSignalDataset } from './synthetic.js';
 import { walkForward } from './walk-forward.js';
 
 /** label = 0.01·sign(z0) + N(0, 0.005²): a step no linear model can fit. */
-const stepDataset = (seed = 5) => plantedSignalDataset({ symbols: 20, days: 500, noiseStd: 0.005, seed, signal: (z) => 0.01 * Math.sign(z[0]) });
+const stepDataset = (seed = 5) =>
+  plantedSignalDataset({ symbols: 20, days: 500, noiseStd: 0.005, seed, signal: (z) => 0.01 * Math.sign(z[0]) });
 
 describe('trainGbrt', () => {
   it('lowers the training loss with every tree', () => {
@@ -58,7 +59,8 @@ describe('trainGbrt', () => {
       const counts = new Map<number, number>();
       for (const row of x) {
         let node = 0;
-        while (!tree.isLeaf[node]) node = Math.fround(row[tree.featureIds[node]]) <= tree.thresholds[node] ? tree.left[node] : tree.right[node];
+        while (!tree.isLeaf[node])
+          node = Math.fround(row[tree.featureIds[node]]) <= tree.thresholds[node] ? tree.left[node] : tree.right[node];
         counts.set(node, (counts.get(node) ?? 0) + 1);
       }
       for (const c of counts.values()) assert.ok(c >= 50, `leaf with ${c} rows`);

@@ -55,9 +55,11 @@ export interface GbrtModel {
 export function trainGbrt(x: readonly (readonly number[])[], y: ArrayLike<number>, options: GbrtOptions = {}): GbrtModel {
   const { trees = 100, maxDepth = 3, learningRate = 0.05, minSamplesLeaf = 20, bins = 64, subsample = 1, seed = 1, onTree } = options;
   if (!Number.isInteger(trees) || trees < 0) throw new InvalidTrainingDataError(`trees must be an integer ≥ 0, got ${trees}`);
-  if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > 16) throw new InvalidTrainingDataError(`maxDepth must be in 1..16, got ${maxDepth}`);
+  if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > 16)
+    throw new InvalidTrainingDataError(`maxDepth must be in 1..16, got ${maxDepth}`);
   if (!(learningRate > 0 && learningRate <= 1)) throw new InvalidTrainingDataError(`learningRate must be in (0, 1], got ${learningRate}`);
-  if (!Number.isInteger(minSamplesLeaf) || minSamplesLeaf < 1) throw new InvalidTrainingDataError(`minSamplesLeaf must be an integer ≥ 1, got ${minSamplesLeaf}`);
+  if (!Number.isInteger(minSamplesLeaf) || minSamplesLeaf < 1)
+    throw new InvalidTrainingDataError(`minSamplesLeaf must be an integer ≥ 1, got ${minSamplesLeaf}`);
   if (!(subsample > 0 && subsample <= 1)) throw new InvalidTrainingDataError(`subsample must be in (0, 1], got ${subsample}`);
   const f = assertTrainingData(x, y);
   const n = x.length;

@@ -19,5 +19,19 @@ export {
   type OnnxExportOptions,
 } from './onnx-export.js';
 export { createRidgeModel, RidgeSolveError, trainRidge, type RidgeModel, type RidgeOptions } from './ridge.js';
-export { plantedSignalDataset, randomWalkDataset, type PlantedSignalOptions, type SyntheticDataset, type SyntheticOptions } from './synthetic.js';
-export { walkForward, type DateRange, type Evaluation, type FoldResult, type Predictor, type WalkForwardOptions, type WalkForwardResult } from './walk-forward.js';
+export {
+  plantedSignalDataset,
+  randomWalkDataset,
+  type PlantedSignalOptions,
+  type SyntheticDataset,
+  type SyntheticOptions,
+} from './synthetic.js';
+export {
+  walkForward,
+  type DateRange,
+  type Evaluation,
+  type FoldResult,
+  type Predictor,
+  type WalkForwardOptions,
+  type WalkForwardResult,
+} from './walk-forward.js';

@@ -10,7 +10,13 @@ import { trainRidge, type RidgeModel } from './ridge.js';
 import { plantedSignalDataset } from './synthetic.js';
 
 const F = 25;
-const { dataset } = plantedSignalDataset({ symbols: 20, days: 600, features: F, seed: 11, signal: (z) => 0.004 * z[1] + 0.006 * Math.tanh(3 * z[2]) - 0.003 * z[3] * z[4] });
+const { dataset } = plantedSignalDataset({
+  symbols: 20,
+  days: 600,
+  features: F,
+  seed: 11,
+  signal: (z) => 0.004 * z[1] + 0.006 * Math.tanh(3 * z[2]) - 0.003 * z[3] * z[4],
+});
 const split = Math.floor(dataset.examples.length * 0.8);
 const train = toMatrix(dataset.examples.slice(0, split));
 const holdout: TrainingExample[] = dataset.examples.slice(split);
@@ -104,7 +110,10 @@ describe('exportOnnx', () => {
     assert.equal(Number(model.irVersion), ONNX_IR_VERSION);
     assert.deepEqual(
       model.opsetImport.map((o) => [o.domain, Number(o.version)]),
-      [['', ONNX_OPSET], ['ai.onnx.ml', ONNX_ML_OPSET]],
+      [
+        ['', ONNX_OPSET],
+        ['ai.onnx.ml', ONNX_ML_OPSET],
+      ],
     );
     assert.equal(model.producerName, 'nepse-training');
     assert.equal(model.docString, 'doc');

@@ -114,7 +114,15 @@ function ridgeGraph(model: RidgeModel): GraphBody {
 
 /** One TreeEnsembleRegressor holding every tree; node ids are the trees' own (root 0). */
 function treeGraph(model: GbrtModel): GraphBody {
-  const nodes = { treeIds: [] as number[], nodeIds: [] as number[], featureIds: [] as number[], modes: [] as Uint8Array[], values: [] as number[], trueIds: [] as number[], falseIds: [] as number[] };
+  const nodes = {
+    treeIds: [] as number[],
+    nodeIds: [] as number[],
+    featureIds: [] as number[],
+    modes: [] as Uint8Array[],
+    values: [] as number[],
+    trueIds: [] as number[],
+    falseIds: [] as number[],
+  };
   const targets = { treeIds: [] as number[], nodeIds: [] as number[], ids: [] as number[], weights: [] as number[] };
   const branch = new TextEncoder().encode('BRANCH_LEQ');
   const leaf = new TextEncoder().encode('LEAF');

@@ -16,7 +16,9 @@ describe('trainRidge', () => {
     const model = trainRidge(x, y, { lambda: 1e-9 });
     // Raw-unit coefficient = w/σ; raw intercept = intercept − Σ w·μ/σ.
     const raw = model.weights.map((w, j) => w / model.scales[j]);
-    raw.forEach((b, j) => assert.ok(Math.abs(b - beta[j]) <= 1e-6 * Math.max(1, Math.abs(beta[j])), `coefficient ${j}: ${b} vs ${beta[j]}`));
+    raw.forEach((b, j) =>
+      assert.ok(Math.abs(b - beta[j]) <= 1e-6 * Math.max(1, Math.abs(beta[j])), `coefficient ${j}: ${b} vs ${beta[j]}`),
+    );
     const intercept = model.intercept - model.weights.reduce((s, w, j) => s + (w * model.means[j]) / model.scales[j], 0);
     assert.ok(Math.abs(intercept - 0.25) < 1e-6, `intercept ${intercept}`);
     const predicted = model.predict(x);
@@ -32,7 +34,12 @@ describe('trainRidge', () => {
   });
 
   it('handles a constant feature (scale 1, weight 0), even with λ = 0', () => {
-    const x = [[0.1, 1], [0.1, 2], [0.1, 3], [0.1, 5]];
+    const x = [
+      [0.1, 1],
+      [0.1, 2],
+      [0.1, 3],
+      [0.1, 5],
+    ];
     const model = trainRidge(x, [2, 4, 6, 10], { lambda: 0 });
     assert.equal(model.scales[0], 1);
     assert.equal(model.means[0], 0.1);
@@ -48,7 +55,12 @@ describe('trainRidge', () => {
   });
 
   it('refuses collinear features with λ = 0 and bad input', () => {
-    const x = [[1, 2], [2, 4], [3, 6.0000000000000001], [4, 8]];
+    const x = [
+      [1, 2],
+      [2, 4],
+      [3, 6.0000000000000001],
+      [4, 8],
+    ];
     assert.throws(() => trainRidge(x, [1, 2, 3, 4], { lambda: 0 }), RidgeSolveError);
     assert.doesNotThrow(() => trainRidge(x, [1, 2, 3, 4], { lambda: 1 }));
     assert.throws(() => trainRidge([[1], [Number.NaN]], [1, 2]), /feature 0 is NaN/);

@@ -30,7 +30,13 @@ describe('synthetic datasets', () => {
   });
 
   it('plants E[label | x] = intercept + Σ βx with noise of the stated variance', () => {
-    const { dataset, coefficients, intercept, noiseVariance } = plantedSignalDataset({ symbols: 50, days: 400, features: 8, noiseStd: 0.01, seed: 4 });
+    const { dataset, coefficients, intercept, noiseVariance } = plantedSignalDataset({
+      symbols: 50,
+      days: 400,
+      features: 8,
+      noiseStd: 0.01,
+      seed: 4,
+    });
     let sq = 0;
     for (const e of dataset.examples) {
       const mean = intercept + e.features.reduce((s, v, j) => s + coefficients[j] * v, 0);

@@ -26,7 +26,9 @@ export interface TrainingBenchmark {
 }
 
 /** Times ridge and GBRT training once each on a planted-signal set of `symbols × days` rows. */
-export function benchmarkTraining(options: { symbols?: number; days?: number; features?: number; gbrt?: GbrtOptions } = {}): TrainingBenchmark {
+export function benchmarkTraining(
+  options: { symbols?: number; days?: number; features?: number; gbrt?: GbrtOptions } = {},
+): TrainingBenchmark {
   const { symbols = 200, days = 2000, features = 25, gbrt = {} } = options;
   let t = performance.now();
   const { dataset } = plantedSignalDataset({ symbols, days, features });

@@ -82,7 +82,9 @@ export class TreeGrower {
     };
     let rootSum = 0;
     for (let p = 0; p < rows.length; p++) rootSum += residual[rows[p]];
-    const queue: OpenNode[] = [{ id: addNode(), depth: 0, start: 0, end: rows.length, sum: rootSum, hist: this.histogram(residual, rows, 0, rows.length) }];
+    const queue: OpenNode[] = [
+      { id: addNode(), depth: 0, start: 0, end: rows.length, sum: rootSum, hist: this.histogram(residual, rows, 0, rows.length) },
+    ];
     // Breadth-first, so node ids read level by level like a heap.
     for (let q = 0; q < queue.length; q++) {
       const node = queue[q];

@@ -13,19 +13,40 @@ const meanModel = (_x: number[][], y: number[]) => {
   return { predict: (x: number[][]) => new Float64Array(x.length).fill(mean) };
 };
 
-const near = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} vs ${expected}`);
+const near = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} vs ${expected}`);
 
 describe('walkForward', () => {
   it('scores a tiny example exactly as computed by hand', () => {
-    const labels = [[0.01, -0.01], [0.02, 0], [0.03, -0.02], [0.01, 0.01], [-0.01, 0.02], [0, 0.04]];
+    const labels = [
+      [0.01, -0.01],
+      [0.02, 0],
+      [0.03, -0.02],
+      [0.01, 0.01],
+      [-0.01, 0.02],
+      [0, 0.04],
+    ];
     const examples: TrainingExample[] = labels.flatMap((pair, d) =>
-      pair.map((label, s) => ({ symbol: `S${s}`, date: `2024-01-0${d + 1}`, features: [0.05, d], close: 100, label, nextClose: 100 * Math.exp(label) })),
+      pair.map((label, s) => ({
+        symbol: `S${s}`,
+        date: `2024-01-0${d + 1}`,
+        features: [0.05, d],
+        close: 100,
+        label,
+        nextClose: 100 * Math.exp(label),
+      })),
     );
     const result = walkForward({ featureNames: ['log_return_5d', 'day'], examples }, { folds: 2, train: meanModel });
 
     const [first, second] = result.folds;
-    assert.deepEqual([first.trainRange, first.testRange, first.trainCount], [{ start: '2024-01-01', end: '2024-01-02' }, { start: '2024-01-03', end: '2024-01-04' }, 4]);
-    assert.deepEqual([second.trainRange, second.testRange, second.trainCount], [{ start: '2024-01-01', end: '2024-01-04' }, { start: '2024-01-05', end: '2024-01-06' }, 8]);
+    assert.deepEqual(
+      [first.trainRange, first.testRange, first.trainCount],
+      [{ start: '2024-01-01', end: '2024-01-02' }, { start: '2024-01-03', end: '2024-01-04' }, 4],
+    );
+    assert.deepEqual(
+      [second.trainRange, second.testRange, second.trainCount],
+      [{ start: '2024-01-01', end: '2024-01-04' }, { start: '2024-01-05', end: '2024-01-06' }, 8],
+    );
     assert.equal(result.holdout, second);
 
     // Fold 1: mean of 0.01, −0.01, 0.02, 0 = 0.005 against 0.03, −0.02, 0.01, 0.01.
@@ -60,7 +81,12 @@ describe('walkForward', () => {
       },
       onFold: (k, n, fold) => progress.push([k, n, fold.fold]),
     });
-    assert.deepEqual(progress, [[1, 4, 1], [2, 4, 2], [3, 4, 3], [4, 4, 4]]);
+    assert.deepEqual(progress, [
+      [1, 4, 1],
+      [2, 4, 2],
+      [3, 4, 3],
+      [4, 4, 4],
+    ]);
     assert.equal(result.folds.length, 4);
     let testedRows = 0;
     result.folds.forEach((fold, i) => {
@@ -84,7 +110,10 @@ describe('walkForward', () => {
     });
     assert.equal(result.folds[3].testRange.end, dates[dates.length - 1]);
     // Block sizes differ by at most one date: 103 dates into 5 blocks.
-    const sizes = [dates.indexOf(result.folds[0].testRange.start), ...result.folds.map((f) => dates.indexOf(f.testRange.end) - dates.indexOf(f.testRange.start) + 1)];
+    const sizes = [
+      dates.indexOf(result.folds[0].testRange.start),
+      ...result.folds.map((f) => dates.indexOf(f.testRange.end) - dates.indexOf(f.testRange.start) + 1),
+    ];
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `block sizes ${sizes}`);
     assert.equal(result.overall.model.count, testedRows);
     assert.equal(result.overall.noChange.count, testedRows);
