@@ -1,11 +1,21 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { beginStatement, CallGuard, validSchema } from './call-guard.js';
 import { DatabaseUnavailableError, toDatabaseError } from './errors.js';
 import type { Database, DatabaseOptions, Queryable, SqlParams, TransactionOptions } from './types.js';
 
 const OID_DATE = 1082;
+
+// V8 in Node 24 can abort while it frees WebAssembly code that has been tiered up ("Check failed:
+// jit_page.has_value()" in ThreadIsolation::UnregisterWasmAllocation). In a process that has also
+// loaded chdb the abort does not even end the process: ClickHouse's fatal-signal handler waits for a
+// listener thread that embedded chdb never starts, so the process hangs. PGlite is the large
+// WebAssembly module that calls into JavaScript all the time, so its wrappers are what tier up;
+// keeping compiled code instead of collecting it takes that path away, at the cost of code memory
+// that is never returned (bounded: one engine's code, compiled once per tier).
+setFlagsFromString('--no-wasm-code-gc');
 
 /** Whether a process with this id exists (EPERM: it does, it is just not ours). */
 function alive(pid: number): boolean {
