@@ -75,8 +75,23 @@ describe('champion and challenger', () => {
     assert.equal(side.challengerBetterSessions, 4);
     assert.ok(Math.abs(side.champion!.maeReturn - 0.01) < 1e-9, `champion MAE ${side.champion!.maeReturn}`);
     assert.ok(Math.abs(side.challenger!.maeReturn - 0.002) < 1e-9, `challenger MAE ${side.challenger!.maeReturn}`);
-    // The shadow never passes for the served version: a pooled report has no comparison.
-    assert.equal((await bed.client.getModelPerformance({ modelName: 'champ' })).report?.shadow, undefined);
+    // The shadow never passes for the served version: a pooled report has no comparison, and its
+    // figures are the served v1's alone, though the much better v2 was scored on the same bars.
+    const pooled = (await bed.client.getModelPerformance({ modelName: 'champ' })).report!;
+    assert.equal(pooled.shadow, undefined);
+    assert.deepEqual(pooled.live, report.live, 'pooled figures are the served version’s');
+    assert.equal(Number(pooled.live?.model?.count), 5 * SYMBOLS.length);
+    assert.ok(Math.abs(pooled.live!.model!.maeReturn - 0.01) < 1e-9, `pooled MAE ${pooled.live!.model!.maeReturn}`);
+    assert.equal(pooled.pendingPredictions, 0n);
+    assert.deepEqual(pooled.window, report.window);
+    // The challenger asked for on its own has no served figures: it never answered anyone.
+    const alone = (await bed.client.getModelPerformance({ modelName: 'champ', modelVersion: 2 })).report!;
+    assert.equal(Number(alone.live?.model?.count), 0);
+    // The error series of the name is the served one too.
+    const series = await bed.client.getErrorSeries({ modelName: 'champ' });
+    const points = series.points;
+    assert.ok(points.length > 0);
+    for (const point of points) assert.ok(Math.abs(point.maeReturn - 0.01) < 1e-9, `series MAE ${point.maeReturn} on a day`);
 
     const [alert] = await waitFor(async () => {
       const { alerts } = await bed.client.listAlerts({ rule: 'challenger_ahead', state: AlertState.FIRING });

@@ -259,6 +259,15 @@ export interface AlertFilter {
 }
 
 const SCOPE_WHERE = `model_name = {model:String} AND ({version:UInt32} = 0 OR model_version = {version:UInt32}) AND ({symbol:String} = '' OR symbol = {symbol:String})`;
+/**
+ * The served predictions of a scope, on the predictions table: a shadow prediction (a
+ * challenger's, PredictionMade.shadow) was never answered, so it is left out of every figure
+ * that describes what users were served; it counts only in the champion-challenger comparison.
+ */
+const SERVED_PREDICTIONS = `${SCOPE_WHERE} AND shadow = 0`;
+/** The scores of the served predictions of a scope (see SERVED_PREDICTIONS), on the scores table. */
+const SERVED_SCORES = `${SCOPE_WHERE} AND (model_name, model_version, symbol, feature_date) NOT IN
+  (SELECT model_name, model_version, symbol, feature_date FROM predictions FINAL WHERE ${SCOPE_WHERE} AND shadow = 1)`;
 const scopeParams = (scope: Scope) => ({ model: scope.modelName, version: scope.modelVersion, symbol: scope.symbol });
 const ms = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`);
 const finite = (expr: string, as: string) => `ifNotFinite(${expr}, 0) AS ${as}`;
@@ -445,25 +454,25 @@ export class MonitoringStore {
     }));
   }
 
-  /** The latest target day with a scored prediction in scope, or undefined. */
+  /** The latest target day with a scored served prediction in scope, or undefined. */
   async lastScoredDay(scope: Scope): Promise<string | undefined> {
     const [row] = await this.store.query<{ day: string; n: number }>(
-      `SELECT toString(max(target_date)) AS day, count() AS n FROM scores FINAL WHERE ${SCOPE_WHERE}`,
+      `SELECT toString(max(target_date)) AS day, count() AS n FROM scores FINAL WHERE ${SERVED_SCORES}`,
       scopeParams(scope),
     );
     return row && row.n > 0 ? row.day : undefined;
   }
 
-  /** The latest feature day of a prediction in scope, or undefined. */
+  /** The latest feature day of a served prediction in scope, or undefined. */
   async lastFeatureDay(scope: Scope): Promise<string | undefined> {
     const [row] = await this.store.query<{ day: string; n: number }>(
-      `SELECT toString(max(feature_date)) AS day, count() AS n FROM predictions WHERE ${SCOPE_WHERE}`,
+      `SELECT toString(max(feature_date)) AS day, count() AS n FROM predictions WHERE ${SERVED_PREDICTIONS}`,
       scopeParams(scope),
     );
     return row && row.n > 0 ? row.day : undefined;
   }
 
-  /** Figures of the model and of NO_CHANGE over scores in scope with target days in [from, to]. */
+  /** Figures of the model and of NO_CHANGE over the scores of served predictions in scope with target days in [from, to]. */
   async aggregate(scope: Scope, from: string, to: string): Promise<{ model: Aggregate; noChange: Aggregate }> {
     const [row] = await this.store.query<Record<string, number>>(
       `SELECT count() AS n,
@@ -473,7 +482,7 @@ export class MonitoringStore {
               ${finite('avg(base_abs_err_return)', 'b_mae_r')}, ${finite('sqrt(avg(base_sq_err_return))', 'b_rmse_r')},
               ${finite('avg(base_abs_err_close)', 'b_mae_c')}, ${finite('sqrt(avg(base_sq_err_close))', 'b_rmse_c')},
               ${finite('avg(base_ape_close)', 'b_mape')}, ${finite('avg(base_hit)', 'b_da')}
-       FROM scores FINAL WHERE ${SCOPE_WHERE} AND target_date BETWEEN {from:Date} AND {to:Date}`,
+       FROM scores FINAL WHERE ${SERVED_SCORES} AND target_date BETWEEN {from:Date} AND {to:Date}`,
       { ...scopeParams(scope), from, to },
     );
     const n = row?.n ?? 0;
@@ -536,21 +545,21 @@ export class MonitoringStore {
     return rows.map((r) => ({ day: r.day, count: Number(r.n), champion: of(r, 'c'), challenger: of(r, 's') }));
   }
 
-  /** Predictions in scope with feature days from `from` on that have no score yet. */
+  /** Served predictions in scope with feature days from `from` on that have no score yet. */
   async pendingCount(scope: Scope, from: string): Promise<number> {
     const [row] = await this.store.query<{ n: number }>(
-      `SELECT count() AS n FROM predictions FINAL WHERE ${SCOPE_WHERE} AND feature_date >= {from:Date}
+      `SELECT count() AS n FROM predictions FINAL WHERE ${SERVED_PREDICTIONS} AND feature_date >= {from:Date}
          AND (model_name, model_version, symbol, feature_date) NOT IN (SELECT model_name, model_version, symbol, feature_date FROM scores FINAL WHERE ${SCOPE_WHERE})`,
       { ...scopeParams(scope), from },
     );
     return row?.n ?? 0;
   }
 
-  /** The live feature vectors in scope with feature days in [from, to]: one per (symbol, day). */
+  /** The live feature vectors of served predictions in scope with feature days in [from, to]: one per (symbol, day). */
   async vectors(scope: Scope, from: string, to: string): Promise<number[][]> {
     const rows = await this.store.query<{ features: number[] }>(
       `SELECT argMax(features, occurred_at) AS features FROM predictions FINAL
-       WHERE ${SCOPE_WHERE} AND feature_date BETWEEN {from:Date} AND {to:Date} GROUP BY symbol, feature_date`,
+       WHERE ${SERVED_PREDICTIONS} AND feature_date BETWEEN {from:Date} AND {to:Date} GROUP BY symbol, feature_date`,
       { ...scopeParams(scope), from, to },
     );
     return rows.map((r) => r.features);
@@ -662,12 +671,12 @@ export class MonitoringStore {
     }));
   }
 
-  /** Error sums of the scores in scope per target day in [from, to], oldest first. */
+  /** Error sums of the scores of served predictions in scope per target day in [from, to], oldest first. */
   async errorsByDay(scope: Scope, from: string, to: string): Promise<DayErrors[]> {
     const rows = await this.store.query<{ day: string; n: number; ae_r: number; ae_c: number; b_r: number; b_c: number }>(
       `SELECT toString(target_date) AS day, count() AS n, sum(abs_err_return) AS ae_r, sum(abs_err_close) AS ae_c,
               sum(base_abs_err_return) AS b_r, sum(base_abs_err_close) AS b_c
-       FROM scores FINAL WHERE ${SCOPE_WHERE} AND target_date BETWEEN {from:Date} AND {to:Date}
+       FROM scores FINAL WHERE ${SERVED_SCORES} AND target_date BETWEEN {from:Date} AND {to:Date}
        GROUP BY target_date ORDER BY target_date`,
       { ...scopeParams(scope), from, to },
     );

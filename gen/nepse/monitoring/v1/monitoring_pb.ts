@@ -31,7 +31,9 @@ export type GetModelPerformanceRequest = Message<"nepse.monitoring.v1.GetModelPe
 
   /**
    * Model version; 0 pools every version of the name (and leaves the
-   * backtest figures unset).
+   * backtest figures unset). Pooled or not, the figures describe what was
+   * served: shadow predictions (PredictionMade.shadow) count only in the
+   * report's shadow comparison.
    *
    * @generated from field: int32 model_version = 2;
    */
@@ -139,8 +141,9 @@ export type PerformanceReport = Message<"nepse.monitoring.v1.PerformanceReport">
   window?: DateRange | undefined;
 
   /**
-   * Live figures of the model beside the NO_CHANGE baseline on the same
-   * (symbol, day) pairs.
+   * Live figures of the model's served predictions beside the NO_CHANGE
+   * baseline on the same (symbol, day) pairs; shadow predictions are not
+   * among them.
    *
    * @generated from field: nepse.market.v1.Evaluation live = 6;
    */
@@ -754,7 +757,8 @@ export type GetErrorSeriesRequest = Message<"nepse.monitoring.v1.GetErrorSeriesR
   modelName: string;
 
   /**
-   * Model version; 0 pools every version of the name.
+   * Model version; 0 pools every version of the name. Shadow predictions
+   * (PredictionMade.shadow) are left out: the series is of what was served.
    *
    * @generated from field: int32 model_version = 2;
    */
