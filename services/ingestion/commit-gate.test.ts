@@ -16,11 +16,26 @@ describe('CommitGate', () => {
     const c = gate.withSymbols(['C'], async () => log.push('c'));
     await c;
     assert.deepEqual(log, ['a1 start', 'c'], 'C ran while A was held; the batch of B and A waited');
-    assert.deepEqual(gate.busySymbols(), ['A'], 'the waiting batch takes A first and holds nothing else yet');
+    assert.deepEqual(gate.busySymbols().sort(), ['A', 'B'], 'the waiting batch has its place in line for both of its symbols');
     first.resolve();
     await Promise.all([a1, a2]);
     assert.deepEqual(log, ['a1 start', 'c', 'a1 end', 'a2']);
     assert.deepEqual(gate.busySymbols(), [], 'nothing held once all is done');
+  });
+
+  it('gives a symbol shared by two batches to the one that asked first, even while that one waits for another symbol', async () => {
+    const gate = new CommitGate();
+    const log: string[] = [];
+    const relay = Promise.withResolvers<void>();
+    // The relay holds A; batch 1 (A and X) waits for it; batch 2 (X and Y) arrives later.
+    const held = gate.withSymbols(['A'], () => relay.promise);
+    const batch1 = gate.withSymbols(['A', 'X'], async () => log.push('batch 1'));
+    const batch2 = gate.withSymbols(['X', 'Y'], async () => log.push('batch 2'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(log, [], 'batch 2 waits for X behind batch 1');
+    relay.resolve();
+    await Promise.all([held, batch1, batch2]);
+    assert.deepEqual(log, ['batch 1', 'batch 2']);
   });
 
   it('ifFree skips a symbol that is held and runs on a free one', async () => {

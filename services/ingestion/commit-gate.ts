@@ -14,12 +14,14 @@ export class CommitGate {
 
   /**
    * Runs `work` holding every one of `symbols`, waiting for commits of any of them in progress.
-   * Symbols are taken in name order, so two batches with symbols in common never wait on each other.
+   * The call joins the line of every symbol at once, so callers hold each shared symbol in the
+   * order they called: two batches never wait on each other, and the later batch of one stream
+   * commits (and announces) a symbol after the earlier one.
    */
   async withSymbols<T>(symbols: readonly string[], work: () => Promise<T>): Promise<T> {
-    const releases: (() => void)[] = [];
+    const turns = [...new Set(symbols)].map((symbol) => this.#take(symbol));
+    const releases = await Promise.all(turns);
     try {
-      for (const symbol of [...new Set(symbols)].sort()) releases.push(await this.#take(symbol));
       return await work();
     } finally {
       for (const release of releases) release();

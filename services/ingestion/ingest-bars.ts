@@ -14,6 +14,9 @@ export const MAX_BARS_PER_MESSAGE = 10_000;
 /** Valid bars gathered before they are committed as one batch; bounds memory on long streams. */
 export const COMMIT_THRESHOLD = 50_000;
 
+/** Batches being committed at once: one writing its bars while the one before publishes its events. */
+const COMMITS_IN_FLIGHT = 2;
+
 /**
  * IngestBars: validates every bar, keeps the valid ones and commits them in batches of up to
  * {@link COMMIT_THRESHOLD} while the stream goes on; the response reports what was stored and
@@ -31,20 +34,32 @@ export async function ingestBars(deps: CommitDeps, requests: AsyncIterable<Inges
   let pending: BarRecord[] = [];
   const convert = streamBarConverter();
 
-  // One commit runs while the next batch is received and validated; commits stay in order.
-  let committing: Promise<void> = Promise.resolve();
+  // Up to COMMITS_IN_FLIGHT commits run while the next batch is received and validated, so one
+  // batch's events are published while the next one's bars are written. The commit gate keeps
+  // their order wherever two batches share a symbol (a symbol cut at a batch boundary).
+  const inFlight = new Set<Promise<void>>();
+  let failed: { error: unknown } | undefined;
   const commit = async () => {
     const batch = pending;
     pending = [];
-    await committing;
-    committing = commitBatch(deps, batch, batchId, source).then((outcome) => {
-      total.newBars += outcome.newBars;
-      total.changedBars += outcome.changedBars;
-      total.unchangedBars += outcome.unchangedBars;
-      for (const s of outcome.symbols) symbols.add(s);
-    });
-    // A failed commit must not go unobserved while the stream is still being read.
-    committing.catch(() => {});
+    while (inFlight.size >= COMMITS_IN_FLIGHT) await Promise.race(inFlight);
+    if (failed) throw failed.error;
+    const committing: Promise<void> = commitBatch(deps, batch, batchId, source).then(
+      (outcome) => {
+        total.newBars += outcome.newBars;
+        total.changedBars += outcome.changedBars;
+        total.unchangedBars += outcome.unchangedBars;
+        for (const s of outcome.symbols) symbols.add(s);
+        inFlight.delete(committing);
+      },
+      // Observed here so a failure is never unhandled while the stream is still being read; the
+      // call fails with it at the next commit or at the end.
+      (error: unknown) => {
+        failed ??= { error };
+        inFlight.delete(committing);
+      },
+    );
+    inFlight.add(committing);
   };
 
   for await (const request of requests) {
@@ -74,7 +89,8 @@ export async function ingestBars(deps: CommitDeps, requests: AsyncIterable<Inges
     if (pending.length >= COMMIT_THRESHOLD) await commit();
   }
   if (pending.length > 0) await commit();
-  await committing;
+  await Promise.all(inFlight);
+  if (failed) throw failed.error;
 
   return create(IngestBarsResponseSchema, {
     batchId,
