@@ -4,6 +4,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { PredictionsMadeSchema, type PredictionMade } from '../../gen/nepse/events/v1/events_pb.js';
 import { grpc } from '../../lib/grpc/index.js';
 import { waitFor } from '../../lib/events/testing.js';
+import { metricValue } from '../../testing/calls.js';
 import { linearModel, registerRequests, registrationFor } from '../../testing/models.js';
 import { startPredictionBed, WIDTH, type PredictionBed } from '../../testing/prediction-bed.js';
 
@@ -159,8 +160,25 @@ describe('aliases served and followed live', () => {
         assert.deepEqual(shadow.featureDate, p.featureDate, 'from the same bar');
         assert.deepEqual(shadow.features, served!.features, 'from the same feature vector');
         assert.notEqual(shadow.predictedReturn, p.predictedReturn);
+        // Its latency as if served: the served request's time before inference plus its own run.
+        assert.ok(shadow.latencyMs > 0 && shadow.latencyMs < 5_000, `shadow latency ${shadow.latencyMs} ms`);
+        assert.ok(served!.latencyMs > 0, `served latency ${served!.latencyMs} ms`);
       }
       assert.equal(bed.prediction.shadow.counts.dropped, 0);
+      const metricsPort = bed.network.service('prediction').metricsPort!;
+      assert.ok(
+        (await metricValue(metricsPort, 'nepse_prediction_shadow_latency_seconds_count', { model: bed.model.name })) >= SYMBOLS.length,
+        'shadow latencies are in the metrics',
+      );
+      console.log(
+        `# latency of ${SYMBOLS.length} predictions, served and shadow (ms): ${answered
+          .map((p) => {
+            const served = made.find((m) => m.predictionId === p.predictionId)!;
+            const shadow = shadows.find((s) => s.symbol === p.symbol)!;
+            return `${served.latencyMs.toFixed(2)}/${shadow.latencyMs.toFixed(2)}`;
+          })
+          .join(' ')}`,
+      );
 
       // The next bar of every symbol scores both, and GetModelPerformance shows them side by side.
       for (const symbol of SYMBOLS) await bed.addBar(symbol);
@@ -183,11 +201,20 @@ describe('aliases served and followed live', () => {
         Math.abs(side.champion!.maeReturn - report.live!.model!.maeReturn) < 1e-12,
         JSON.stringify([side.champion, report.live!.model], (_, v) => (typeof v === 'bigint' ? Number(v) : v)),
       );
+      // Served figures are of what users were served: the challenger has none of its own, and the
+      // pooled figures of the name leave its shadow scores out.
       const challengerAlone = (await monitoring.getModelPerformance({ modelName: bed.model.name, modelVersion: v3 })).report!;
-      assert.ok(
-        Math.abs(side.challenger!.maeReturn - challengerAlone.live!.model!.maeReturn) < 1e-12,
-        'the challenger scored as a version of its own',
-      );
+      assert.equal(Number(challengerAlone.live?.model?.count ?? 0), 0, 'the challenger answered no one');
+      // (The versions before it answered through Production and the champion alias.)
+      const pooled = (await monitoring.getModelPerformance({ modelName: bed.model.name })).report!;
+      let served = 0;
+      for (let v = 1; v < v3; v++) {
+        const { report: r } = await monitoring
+          .getModelPerformance({ modelName: bed.model.name, modelVersion: v })
+          .catch(() => ({ report: undefined }));
+        served += Number(r?.live?.model?.count ?? 0);
+      }
+      assert.equal(Number(pooled.live?.model?.count), served, 'the pooled figures count the served versions’ scores only');
       assert.notEqual(side.champion!.maeReturn, side.challenger!.maeReturn);
       console.log(
         `# shadow v${v3} beside v${bed.model.version}: MAE(return) ${side.challenger!.maeReturn.toFixed(5)} vs ${side.champion!.maeReturn.toFixed(5)} over ${side.champion!.count} pairs`,

@@ -224,15 +224,20 @@ export function toPrediction(
   });
 }
 
-/** Publishes and counts a prediction served from `features`; `started` is the performance.now() of the request. */
+/**
+ * Publishes and counts a prediction served from `features`. `started` is the performance.now()
+ * of the request and `inferring` that of its inference run's start: what came before the run
+ * (validation, the feature lookup) a shadow of the prediction shares, so its latency counts it too.
+ */
 export function served(
   deps: Pick<PredictionDeps, 'events' | 'metrics' | 'shadow'>,
   prediction: Prediction,
   started: number,
   features: readonly number[],
+  inferring = started,
 ): Prediction {
   deps.events.made(prediction, performance.now() - started, features);
-  deps.shadow?.offer(prediction, features);
+  deps.shadow?.offer(prediction, features, inferring - started);
   predictionSeries(deps.metrics).served(prediction.modelName, prediction.degraded);
   return prediction;
 }
@@ -259,8 +264,15 @@ export async function predictFromVector(
   defaultModelUsed = false,
 ): Promise<Prediction> {
   checkVector(model, sourced.vector);
+  const inferring = performance.now();
   const predicted = await deps.batcher.predict(model, sourced.vector.values);
-  return served(deps, toPrediction(model, sourced.vector, predicted, sourced.degraded, defaultModelUsed), started, sourced.vector.values);
+  return served(
+    deps,
+    toPrediction(model, sourced.vector, predicted, sourced.degraded, defaultModelUsed),
+    started,
+    sourced.vector.values,
+    inferring,
+  );
 }
 
 /**
@@ -335,6 +347,7 @@ export async function predictMany(
   const width = model.inputWidth;
   const rows = new Float32Array(ready.length * width);
   ready.forEach(({ sourced: s }, i) => rows.set(s.vector.values, i * width));
+  const inferring = performance.now();
   const outputs = await deps.batcher.run(model, rows, ready.length);
   ready.forEach(({ index, sourced: s }, i) => {
     try {
@@ -343,6 +356,7 @@ export async function predictMany(
         toPrediction(model, s.vector, outputs[i], s.degraded, defaultModelUsed),
         started,
         s.vector.values,
+        inferring,
       );
     } catch (error) {
       results[index].error = error;

@@ -8,10 +8,17 @@
  * that answered, several predictions per inference run, one run at a time; the queue is bounded
  * and what does not fit is dropped and counted (`nepse_prediction_shadow_dropped_total`), so a
  * slow or loaded challenger costs shadow predictions, never served ones.
+ *
+ * Latency. A shadow prediction carries the latency it would have had if served, measured as a
+ * served one is (request received to answer ready): the served request's time before its
+ * inference run (validation, the feature lookup, shared by both) plus the duration of the shadow's
+ * own inference run. The time it waited in this queue is left out: it is the background's, and
+ * no caller would wait for it. Monitoring stores it under the challenger's version, and
+ * `nepse_prediction_shadow_latency_seconds` shows it.
  */
 import { create } from '@bufbuild/protobuf';
 import { randomUUID } from 'node:crypto';
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { PredictionSchema, type Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { detached } from '../../lib/grpc/index.js';
@@ -35,7 +42,12 @@ interface Pending {
   model: LoadedModel;
   served: Prediction;
   features: readonly number[];
+  /** The served request's time before its inference run, in ms. */
+  preparedMs: number;
 }
+
+/** Seconds, from 50 µs to 5 s: a shadow prediction's latency as if served. */
+const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
 function shadowMetrics() {
   return {
@@ -57,6 +69,16 @@ function shadowMetrics() {
           labelNames: ['reason'],
         }),
     ),
+    latency: metric(
+      'nepse_prediction_shadow_latency_seconds',
+      () =>
+        new Histogram({
+          name: 'nepse_prediction_shadow_latency_seconds',
+          help: 'Latency of each shadow prediction as if served (the request before inference plus the shadow run), in seconds, by model.',
+          labelNames: ['model'],
+          buckets: LATENCY_BUCKETS,
+        }),
+    ),
   };
 }
 
@@ -76,13 +98,16 @@ export class ShadowScorer {
     this.maxBatch = options.maxBatch ?? 256;
   }
 
-  /** Offers a served prediction for shadowing; returns at once, never throws. */
-  offer(served: Prediction, features: readonly number[]): void {
+  /**
+   * Offers a served prediction for shadowing; returns at once, never throws.
+   * @param preparedMs the served request's time before its inference run, in ms (see the file comment).
+   */
+  offer(served: Prediction, features: readonly number[], preparedMs = 0): void {
     const model = this.options.aliases.get(served.modelName, SHADOW_ALIAS);
     if (!model || model.version === served.modelVersion) return;
     if (features.length !== model.inputWidth) return this.drop('width_mismatch');
     if (this.queue.length >= this.queueLimit) return this.drop('queue_full');
-    this.queue.push({ model, served, features });
+    this.queue.push({ model, served, features, preparedMs: Number.isFinite(preparedMs) && preparedMs > 0 ? preparedMs : 0 });
     this.schedule();
   }
 
@@ -130,7 +155,10 @@ export class ShadowScorer {
     try {
       const rows = new Float32Array(batch.length * model.inputWidth);
       batch.forEach((p, i) => rows.set(p.features, i * model.inputWidth));
+      const runStarted = performance.now();
       const outputs = await infer(model, rows, batch.length);
+      const runMs = performance.now() - runStarted;
+      const latency = this.metrics.latency.labels({ model: model.name });
       batch.forEach((p, i) => {
         const predictedReturn = outputs[i];
         const predictedClose = p.served.baseClose * Math.exp(predictedReturn);
@@ -149,7 +177,9 @@ export class ShadowScorer {
           predictedAt: timestampNow(),
           modelAlias: SHADOW_ALIAS,
         });
-        this.options.events.made(shadow, 0, p.features, true);
+        const latencyMs = p.preparedMs + runMs;
+        this.options.events.made(shadow, latencyMs, p.features, true);
+        latency.observe(latencyMs / 1000);
         this.counts.made++;
         this.metrics.made.inc({ model: model.name });
       });

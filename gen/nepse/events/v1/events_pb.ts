@@ -786,7 +786,10 @@ export type PredictionMade = Message<"nepse.events.v1.PredictionMade"> & {
 
   /**
    * Time to serve the prediction inside the service (request received to
-   * answer ready), in milliseconds.
+   * answer ready), in milliseconds. A shadow prediction carries the latency
+   * it would have had if served: the served request's time before its
+   * inference run (validation, feature lookup) plus the shadow's own
+   * inference run; its wait in the background queue is left out.
    *
    * @generated from field: double latency_ms = 9;
    */
