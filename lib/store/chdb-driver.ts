@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { drainPending, Session } from 'chdb';
 import { StoreError, StoreUnavailableError } from './errors.js';
@@ -181,6 +182,10 @@ class ChdbStore implements Store {
         for (const c of encoded.columns ?? []) checkIdentifier(c, 'column');
         context += ` FORMAT ${encoded.format}`;
         const settings = insertSettings(encoded.rows);
+        if (encoded.format === 'RowBinary') {
+          await this.#insertFromFile(session, table, encoded, settings);
+          return;
+        }
         await session.insert({
           table,
           values: encoded.chunks.length === 1 ? encoded.chunks[0]! : Buffer.concat(encoded.chunks),
@@ -192,6 +197,33 @@ class ChdbStore implements Store {
         throw toStoreError(e, context);
       }
     });
+  }
+
+  /**
+   * A binary payload through a file beside the data: chdb's raw inserts take text formats only,
+   * and `file()` reads the rows with the column types of the table they go into.
+   */
+  async #insertFromFile(session: Session, table: string, encoded: EncodedRows, settings: Record<string, number>): Promise<void> {
+    if (encoded.columns === undefined) throw new StoreError('a RowBinary insert needs its column list');
+    const folder = join(this.path, 'insert-files');
+    await mkdir(folder, { recursive: true });
+    const file = join(folder, `${randomUUID()}.rowbinary`);
+    try {
+      const handle = await open(file, 'wx');
+      try {
+        await handle.writev(encoded.chunks);
+      } finally {
+        await handle.close();
+      }
+      const withSettings = Object.entries(settings).map(([k, v]) => `${k} = ${settingLiteral(v)}`);
+      await session.queryAsync(
+        `INSERT INTO ${table} (${encoded.columns.join(', ')}) SELECT * FROM file(${settingLiteral(file)}, 'RowBinary')` +
+          (withSettings.length > 0 ? ` SETTINGS ${withSettings.join(', ')}` : ''),
+        { format: 'TSV' },
+      );
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   close(): Promise<void> {

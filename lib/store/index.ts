@@ -37,7 +37,9 @@
  * - ReplacingMergeTree keeps every inserted version until a background merge;
  *   read with `FINAL` to see one row per sorting key (the highest version).
  * - `insert` is one INSERT per call: all-or-nothing, empty is a no-op, an omitted
- *   key takes the column DEFAULT, an unknown key fails the call.
+ *   key takes the column DEFAULT, an unknown key fails the call. Hot paths that
+ *   write many numbers encode their rows with {@link RowBinaryWriter} and call
+ *   `insertEncoded`: the values travel as their bytes, not as printed digits.
  * - Failures are {@link StoreError} (with an SQL snippet and ClickHouse's code);
  *   {@link StoreUnavailableError} means "not reachable now" (map to UNAVAILABLE).
  *
@@ -57,3 +59,4 @@ export { migrate, MIGRATIONS_TABLE, type Migration } from './migrate.js';
 export { MigrationError, StoreError, StoreUnavailableError, type StoreErrorOptions } from './errors.js';
 export { SESSION_SETTINGS } from './sql.js';
 export { parseDateTime, type EncodedRows } from './rows.js';
+export { RowBinaryWriter } from './row-binary.js';

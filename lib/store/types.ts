@@ -13,13 +13,14 @@ export interface EncodedRows {
    * `JSONCompactEachRow` (one JSON array per line, columns listed once) when every
    * row has the first row's keys — the engine parses it about twice as fast as
    * objects. `JSONEachRow` otherwise, so an omitted key still means the column's
-   * DEFAULT rather than NULL.
+   * DEFAULT rather than NULL. `RowBinary` (see RowBinaryWriter) for rows of many numbers,
+   * which it carries as their bytes instead of printed digits; its columns must be listed.
    */
-  format: 'JSONCompactEachRow' | 'JSONEachRow';
+  format: 'JSONCompactEachRow' | 'JSONEachRow' | 'RowBinary';
   /** Column list for the INSERT; undefined for JSONEachRow (keys name the columns). */
   columns: string[] | undefined;
   /**
-   * Newline-delimited payload in pieces of at most CHUNK_ROWS (rows.ts) rows: one
+   * The payload in pieces, each holding whole rows: for the JSON formats newline-delimited pieces of at most CHUNK_ROWS (rows.ts) rows: one
    * string for a whole big batch would hit V8's ~512 MiB string limit (a few
    * million bars), and the server driver can stream the pieces as they are.
    */
