@@ -767,7 +767,7 @@ export type SetAliasRequest = Message<"nepse.registry.v1.SetAliasRequest"> & {
 
   /**
    * Alias, ^[a-z][a-z0-9_-]{0,62}$, for example "champion". "latest" is
-   * reserved.
+   * reserved; "challenger" also sets the name's shadow (see SetAlias).
    *
    * @generated from field: string alias = 2;
    */
@@ -1486,7 +1486,18 @@ export const RegistryService: GenService<{
     output: typeof TransitionStageResponseSchema;
   },
   /**
-   * Points an alias of a model at a version, or removes it.
+   * Points an alias of a model at a version, or removes it. Recorded in the
+   * history and announced as ModelAliasSet (nepse.v1.models.alias_set._),
+   * which every prediction instance follows live.
+   *
+   * The alias "challenger" is the registry's shadow setting: the version it
+   * points at is the shadow of the name's served version. Each prediction
+   * instance makes every prediction it serves of that name again with the
+   * challenger in the background, never in the answer, and publishes it in
+   * PredictionsMade marked shadow, so monitoring scores both on the same bars
+   * (GetModelPerformance, ShadowComparison). Setting the alias turns the
+   * shadow on or moves it; removing it (version 0) turns it off. A challenger
+   * that is the served version itself is not shadowed.
    *
    * @generated from rpc nepse.registry.v1.RegistryService.SetAlias
    */
