@@ -4,7 +4,7 @@
  * onnxruntime-node throughput measured in the same run; micro-batching on versus off at
  * concurrency 64. The service and the echo are driven by the same raw client
  * (bench/raw-client.ts); the typed client's figures are printed too.
- * Run: `make bench ONLY=prediction`.
+ * Run: `make bench ONLY=prediction`. A shadow model's cost is measured apart (bench/prediction-shadow.ts).
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,7 +32,6 @@ import { trainRidge } from '../services/training/models/ridge.js';
 import { plantedSignalDataset } from '../services/training/models/synthetic.js';
 import { printTable, rate, waitForIdle } from './format.js';
 import { measureRawEcho } from './grpc-echo.js';
-import { measureShadow } from './prediction-shadow.js';
 import { duplexFromIterable, runLoad, runStreamLoad, type DuplexLike, type LoadResult } from './load.js';
 import { createRawClient, rawUnary, topLevelFields } from './raw-client.js';
 
@@ -292,7 +291,6 @@ export async function benchPrediction(): Promise<void> {
     };
     const on = await measureService('batching on', {});
     const off = await measureService('batching off', { PREDICTION_MAX_BATCH: '1' });
-    const shadow = await measureShadow(rig, 'bench-ridge', FEATURES, measurePredict);
 
     printTable(
       `prediction: Predict (features fetched from the feature service, one ONNX run per micro-batch) beside raw grpc-js echo, both driven by the same raw client`,
@@ -325,23 +323,6 @@ export async function benchPrediction(): Promise<void> {
       ['batching', 'Predict/s', 'p50 ms', 'p99 ms'],
       ['on (max 64 rows, one event-loop turn)', rate(c64on.perSecond), c64on.p50Ms.toFixed(2), c64on.p99Ms.toFixed(2)],
       ['off (PREDICTION_MAX_BATCH=1)', rate(c64off.perSecond), c64off.p50Ms.toFixed(2), c64off.p99Ms.toFixed(2)],
-    ]);
-    printTable('prediction: Predict at concurrency 16 without and with a shadow challenger (aim: within 10 %)', [
-      ['shadow', 'Predict/s', 'p50 ms', 'p99 ms', 'errors'],
-      ...(['without', 'with'] as const).map((k) => [
-        k === 'with' ? 'with (challenger alias set)' : 'without',
-        rate(shadow[k].perSecond),
-        shadow[k].p50Ms.toFixed(2),
-        shadow[k].p99Ms.toFixed(2),
-        shadow[k].errors,
-      ]),
-      [
-        'ratio with/without',
-        (shadow.with.perSecond / shadow.without.perSecond).toFixed(2),
-        (shadow.with.p50Ms / shadow.without.p50Ms).toFixed(2),
-        (shadow.with.p99Ms / shadow.without.p99Ms).toFixed(2),
-        '',
-      ],
     ]);
     printTable('prediction: streams and raw limits', [
       ['path', 'per second'],

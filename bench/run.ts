@@ -10,6 +10,7 @@ import { benchIngestion } from './ingestion.js';
 import { benchLatency } from './latency.js';
 import { benchMonitoring } from './monitoring.js';
 import { benchPrediction } from './prediction.js';
+import { benchPredictionShadow } from './prediction-shadow.js';
 import { benchTraining } from './training.js';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   feature: benchFeature,
   training: benchTraining,
   prediction: benchPrediction,
+  'prediction-shadow': benchPredictionShadow,
   gateway: benchGateway,
   latency: benchLatency,
   monitoring: benchMonitoring,

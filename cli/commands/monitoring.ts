@@ -29,7 +29,7 @@ const DRIFT_SHOWN = 10;
 export const performanceCommand: Command = {
   usage: 'performance <MODEL> [--version N] [--symbol SYMBOL] [--window DAYS] [--json]',
   summary:
-    'Shows a model\'s live accuracy (predictions scored against the next bar) beside "no change" and, for one version, beside its shadow challenger, its backtest, and feature drift.',
+    'Shows a model\'s live accuracy (its served predictions scored against the next bar) beside "no change" and, for one version, beside its shadow challenger, its backtest, and feature drift.',
   options: { version: { type: 'string' }, symbol: { type: 'string' }, window: { type: 'string' }, ...JSON_OPTION },
   optionHelp: {
     version: 'one version only (default every version), e.g. --version 2',
