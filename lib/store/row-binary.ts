@@ -4,11 +4,23 @@ import type { EncodedRows } from './types.js';
 const PIECE_BYTES = 4 << 20;
 const MS_PER_DAY = 86_400_000;
 
+/** The decimal number in text[from, to), or NaN when a character is not a digit. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
 /**
  * Rows in ClickHouse's RowBinary format, written column by column in the order of the INSERT's
  * column list. Numbers go in as their bytes: printing a double as text (what the JSON formats need)
  * costs far more than the insert itself when a row holds dozens of them, and the engine parses the
- * text back to the same bits anyway. Imports nothing of the engine, so worker threads can encode.
+ * text back to the same bits anyway. `-0` is written as `0`, as JSON prints it, so a value reads
+ * back the same whichever format stored it. Imports nothing of the engine, so worker threads can encode.
  *
  * ```ts
  * const rows = new RowBinaryWriter();
@@ -18,12 +30,21 @@ const MS_PER_DAY = 86_400_000;
  */
 export class RowBinaryWriter {
   private readonly pieces: Buffer[] = [];
-  private buffer = Buffer.allocUnsafe(PIECE_BYTES);
-  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+  private buffer!: Buffer;
+  private view!: DataView;
   private offset = 0;
   /** Where the current row starts in `buffer`: a row never spans two pieces. */
   private rowStart = 0;
   private count = 0;
+  /** The month of the last date written (see {@link date}). */
+  private month = -1;
+  private monthStart = 0;
+  private monthLength = 0;
+
+  /** @param firstPieceBytes size of the first piece, when the payload is known to be small (bytes). */
+  constructor(private readonly firstPieceBytes = PIECE_BYTES) {
+    this.fresh(firstPieceBytes);
+  }
 
   /** Rows ended so far. */
   get rows(): number {
@@ -52,23 +73,12 @@ export class RowBinaryWriter {
    * @throws RangeError for text that is not such a day or a day outside Date's 1970–2149 range.
    */
   date(day: string): this {
-    const year = Number(day.slice(0, 4));
-    const month = Number(day.slice(5, 7));
-    const dayOfMonth = Number(day.slice(8, 10));
-    const start = Date.UTC(year, month - 1, 1);
-    const days = start / MS_PER_DAY + dayOfMonth - 1;
-    // Date.UTC rolls 02-30 over into March: the day must fall inside its month.
-    const inMonth = dayOfMonth >= 1 && dayOfMonth <= (Date.UTC(year, month, 1) - start) / MS_PER_DAY;
-    if (
-      day.length !== 10 ||
-      day[4] !== '-' ||
-      day[7] !== '-' ||
-      !inMonth ||
-      !(month >= 1 && month <= 12) ||
-      !Number.isInteger(days) ||
-      days < 0 ||
-      days > 0xffff
-    ) {
+    // Rows come day after day: the month of the previous row is usually this one's.
+    const yearMonth = day.length === 10 && day[4] === '-' && day[7] === '-' ? digits(day, 0, 4) * 16 + digits(day, 5, 7) : -1;
+    if (yearMonth !== this.month) this.enterMonth(yearMonth);
+    const dayOfMonth = digits(day, 8, 10);
+    const days = this.monthStart + dayOfMonth - 1;
+    if (this.monthLength === 0 || !(dayOfMonth >= 1 && dayOfMonth <= this.monthLength) || days < 0 || days > 0xffff) {
       throw new RangeError(`${JSON.stringify(day)} is not a YYYY-MM-DD day ClickHouse's Date can hold`);
     }
     this.reserve(2);
@@ -77,10 +87,10 @@ export class RowBinaryWriter {
     return this;
   }
 
-  /** Float64, its IEEE bytes little-endian. */
+  /** Float64, its IEEE bytes little-endian; `-0` as `0` (see the class). */
   float64(value: number): this {
     this.reserve(8);
-    this.view.setFloat64(this.offset, value, true);
+    this.view.setFloat64(this.offset, value + 0, true);
     this.offset += 8;
     return this;
   }
@@ -97,17 +107,14 @@ export class RowBinaryWriter {
     return this.float64(value);
   }
 
-  /**
-   * Array(Float64): the count as a varint, then the values. `-0` is written as `0`, as the JSON
-   * formats print it, so a value stored either way reads back the same.
-   */
+  /** Array(Float64): the count as a varint, then the values; `-0` as `0` (see the class). */
   float64Array(values: ArrayLike<number>): this {
     const length = values.length;
     this.reserve(5 + 8 * length);
     this.varint(length);
     for (let i = 0; i < length; i++) {
       const value = values[i];
-      this.view.setFloat64(this.offset, value === 0 ? 0 : value, true);
+      this.view.setFloat64(this.offset, value + 0, true);
       this.offset += 8;
     }
     return this;
@@ -136,7 +143,7 @@ export class RowBinaryWriter {
     const rows = this.count;
     this.pieces.length = 0;
     this.count = 0;
-    this.fresh(PIECE_BYTES);
+    this.fresh(this.firstPieceBytes);
     return { format: 'RowBinary', columns, chunks, rows };
   }
 
@@ -150,8 +157,23 @@ export class RowBinaryWriter {
     this.offset = partial.length;
   }
 
+  /** Makes `yearMonth` (year·16 + month, or -1) the current month: its first day and its length in days (0 when not a month). */
+  private enterMonth(yearMonth: number): void {
+    this.month = yearMonth;
+    const year = yearMonth >> 4;
+    const month = yearMonth & 15;
+    if (yearMonth < 0 || month < 1 || month > 12) {
+      this.monthLength = 0;
+      return;
+    }
+    const start = Date.UTC(year, month - 1, 1);
+    this.monthStart = start / MS_PER_DAY;
+    this.monthLength = (Date.UTC(year, month, 1) - start) / MS_PER_DAY;
+  }
+
   private fresh(size: number): void {
-    this.buffer = Buffer.allocUnsafe(size);
+    // Never from Node's shared pool: a piece may be transferred to another thread whole.
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(16, size));
     this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
     this.offset = 0;
     this.rowStart = 0;

@@ -3,7 +3,7 @@
 // (ClickHouse and PostgreSQL servers; neither engine inside). Usage: node bundle.mjs OUT_DIR.
 //
 // OUT_DIR/<variant>/<service>/ mirrors the repository so relative paths in the code still hold:
-//   services/<service>/main.js (+ chunks, + train-worker.js)   descriptors/   package.json
+//   services/<service>/main.js (+ chunks, + train-worker.js, vector-worker.js)   descriptors/   package.json
 //   node_modules/  only the packages left external, with their dependencies   web/dist/ (gateway)
 // Packages stay external when they load files beside themselves at run time (.proto files,
 // native addons, WASM) or must be require()d for OpenTelemetry to instrument them (@grpc/grpc-js).
@@ -69,7 +69,9 @@ rmSync(OUT, { recursive: true, force: true });
 
 for (const service of services) {
   const staging = join(OUT, '.staging', service);
-  const entryPoints = ['main.ts', 'train-worker.ts'].map((file) => join(ROOT, 'services', service, file)).filter(existsSync);
+  const entryPoints = ['main.ts', 'train-worker.ts', 'vector-worker.ts']
+    .map((file) => join(ROOT, 'services', service, file))
+    .filter(existsSync);
   const result = await build({
     entryPoints,
     outdir: staging,

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { commonEnv, DEFAULT_PORTS, port, readConfig } from '../../lib/config/index.js';
 
@@ -8,6 +9,11 @@ const schema = z.object({
   FEATURE_METRICS_PORT: port().optional(),
   /** BarsIngested events handled together at most: their bars and vectors are written in one insert each. */
   FEATURE_CONSUMER_BATCH: z.coerce.number().int().min(1).max(4096).default(512),
+  /**
+   * Worker threads that compute whole histories (new symbols, corrections, the first day after a
+   * restart) side by side; 0 computes everything on the main thread. Default: the cores Node sees.
+   */
+  FEATURE_WORKERS: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
 });
 
 /** The feature service's configuration. */

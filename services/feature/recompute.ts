@@ -9,6 +9,8 @@ import type { Logger } from '../../lib/telemetry/index.js';
 import { InvalidHistoryError, type DailyBar, type FeatureRow, type FeatureSetDefinition } from './feature-sets/index.js';
 import type { OnlineStore } from './online-store.js';
 import type { FeatureStore, VectorWrite } from './store.js';
+import { packBars } from './vector-job.js';
+import { VectorPool } from './vector-pool.js';
 import { toFeatureVector } from './vectors.js';
 
 /** What recomputing needs. */
@@ -18,6 +20,12 @@ export interface RecomputeDeps {
   events: EventBus;
   logger: Logger;
   sets: readonly FeatureSetDefinition[];
+  /**
+   * Worker threads for whole histories (a new symbol, a corrected past day, the first day after a
+   * restart); without it, or for a set it does not know, everything is computed on this thread.
+   * Appended days resume from saved state and always compute here: they read a few dozen bars.
+   */
+  pool?: VectorPool;
 }
 
 /** What one recomputation did, per feature set. */
@@ -41,13 +49,24 @@ const PUBLISH_CONCURRENCY = 8;
 /** Attempts per FeaturesComputed before the batch fails and its events come back. */
 const PUBLISH_ATTEMPTS = 3;
 
+/** One set's new vectors of one symbol: as rows, or already encoded for the insert by a worker. */
+interface SetVectors {
+  set: FeatureSetDefinition;
+  state: unknown;
+  count: number;
+  firstDate: string;
+  lastDate: string;
+  latest: FeatureRow | undefined;
+  write: VectorWrite;
+}
+
 /** One symbol's recomputation, done in memory before anything is stored. */
 interface Computed {
   symbol: string;
   batchId: string;
   incoming: DailyBar[];
   merged: DailyBar[];
-  perSet: { set: FeatureSetDefinition; rows: FeatureRow[]; state: unknown; latest: FeatureRow | undefined }[];
+  perSet: SetVectors[];
 }
 
 /**
@@ -61,7 +80,9 @@ interface Computed {
  * identical vectors, so a redelivered event is harmless.
  *
  * Bars arrive in batches of events (many symbols at once): histories not yet in memory are read
- * in one query, and the bars and vectors of the whole batch are written in one insert each.
+ * in one query, and the bars and vectors of the whole batch are written in one insert each. Whole
+ * histories are computed side by side on the pool's worker threads when there is one, each
+ * giving bit for bit the vectors this thread would.
  */
 export class FeatureEngine {
   private readonly histories = new Map<string, DailyBar[]>();
@@ -108,18 +129,31 @@ export class FeatureEngine {
     const missing = [...bySymbol.keys()].filter((s) => !this.histories.has(s));
     if (missing.length > 0) for (const [symbol, history] of await this.deps.store.histories(missing)) this.histories.set(symbol, history);
 
+    // Vectors of a later batch must replace those of an earlier one even when their writes finish
+    // out of order: ReplacingMergeTree keeps the greatest computed_at, so stamps strictly increase.
+    // Taken before computing: workers encode the rows with it.
+    const now = Date.now();
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1;
+    const computedAt = new Date(this.lastStamp);
+
     // Everything is computed before anything is stored: bars the feature sets refuse (they throw
-    // InvalidHistoryError) leave no trace.
+    // InvalidHistoryError) leave no trace. Whole histories go to the pool first, so that the
+    // appended days computed here overlap them; the first refusal in event order is reported.
+    const pending: Promise<Computed>[] = [];
+    for (const [symbol, { incoming, batchId }] of bySymbol) pending.push(this.compute(symbol, incoming, batchId, computedAt));
+    const settled = await Promise.allSettled(pending);
     const computed: Computed[] = [];
-    for (const [symbol, { incoming, batchId }] of bySymbol) {
-      try {
-        computed.push(this.compute(symbol, incoming, batchId));
-      } catch (error) {
-        if (!(error instanceof InvalidHistoryError)) throw error;
-        const message = `bars of ${symbol} refused: ${error.message}`;
-        if (bySymbol.size === 1) throw new EventRejectedError(message, { cause: error });
-        throw new Error(`${message}; the batch's events are retried one by one`, { cause: error });
+    for (const [i, symbol] of [...bySymbol.keys()].entries()) {
+      const result = settled[i];
+      if (result.status === 'fulfilled') {
+        computed.push(result.value);
+        continue;
       }
+      const error: unknown = result.reason;
+      if (!(error instanceof InvalidHistoryError)) throw error;
+      const message = `bars of ${symbol} refused: ${error.message}`;
+      if (bySymbol.size === 1) throw new EventRejectedError(message, { cause: error });
+      throw new Error(`${message}; the batch's events are retried one by one`, { cause: error });
     }
 
     // The next batch computes on top of this one. Should this batch's writes fail, its events come
@@ -131,17 +165,13 @@ export class FeatureEngine {
         c.perSet.map((p) => p.state),
       );
     }
-    // Vectors of a later batch must replace those of an earlier one even when their writes finish
-    // out of order: ReplacingMergeTree keeps the greatest computed_at, so stamps strictly increase.
-    const now = Date.now();
-    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1;
-    return { computed, computedAt: new Date(this.lastStamp) };
+    return { computed, computedAt };
   }
 
   /** Phase two: writes a computed batch in one insert per table, then announces it. */
   private async store({ computed, computedAt }: { computed: Computed[]; computedAt: Date }): Promise<RecomputeOutcome[]> {
     const vectors: VectorWrite[] = [];
-    for (const c of computed) for (const p of c.perSet) if (p.rows.length > 0) vectors.push({ set: p.set, symbol: c.symbol, rows: p.rows });
+    for (const c of computed) for (const p of c.perSet) if (p.count > 0) vectors.push(p.write);
     await Promise.all([
       this.deps.store.upsertBarsOf(
         computed.map((c) => ({ symbol: c.symbol, bars: c.incoming })),
@@ -153,17 +183,11 @@ export class FeatureEngine {
     const outcomes: RecomputeOutcome[] = [];
     const events: { symbol: string; msgId: string; event: ReturnType<typeof create<typeof FeaturesComputedSchema>> }[] = [];
     for (const c of computed) {
-      for (const { set, rows, latest } of c.perSet) {
-        if (rows.length === 0 || latest === undefined) continue;
+      for (const { set, count, firstDate, lastDate, latest } of c.perSet) {
+        if (count === 0 || latest === undefined) continue;
         const vector = toFeatureVector(set, c.symbol, latest, computedAt);
         this.deps.online.put(set, vector);
-        const outcome = {
-          symbol: c.symbol,
-          set: `${set.name}_v${set.version}`,
-          firstDate: rows[0].date,
-          lastDate: rows[rows.length - 1].date,
-          vectors: rows.length,
-        };
+        const outcome = { symbol: c.symbol, set: `${set.name}_v${set.version}`, firstDate, lastDate, vectors: count };
         outcomes.push(outcome);
         const event = create(FeaturesComputedSchema, {
           symbol: c.symbol,
@@ -186,8 +210,11 @@ export class FeatureEngine {
     return outcomes;
   }
 
-  /** One symbol's new history and the vectors from its earliest incoming day on, per set. */
-  private compute(symbol: string, incoming: DailyBar[], batchId: string): Computed {
+  /**
+   * One symbol's new history and the vectors from its earliest incoming day on, per set: resumed
+   * here after an append, else on the pool when it can take the history.
+   */
+  private async compute(symbol: string, incoming: DailyBar[], batchId: string, computedAt: Date): Promise<Computed> {
     const history = this.histories.get(symbol) ?? [];
     const merged = mergeBars(history, incoming);
     const earliest = incoming.reduce((min, b) => (b.date < min ? b.date : min), incoming[0].date);
@@ -195,9 +222,22 @@ export class FeatureEngine {
     const appended = history.length > 0 && earliest > history[history.length - 1].date;
     const from = appended ? history.length : lowerBound(merged, earliest);
     const states = appended ? this.states.get(symbol) : undefined;
-    const perSet = this.deps.sets.map((set, i) => {
+    const { pool, sets } = this.deps;
+    const packed = pool && !states && sets.every((set) => VectorPool.handles(set)) ? packBars(merged) : undefined;
+    if (pool && packed) {
+      const outcomes = await pool.compute(symbol, sets, packed, from, computedAt);
+      const perSet = sets.map((set, i): SetVectors => {
+        const { count, firstDate, lastDate, latest, state, encoded } = outcomes[i];
+        const pieces = encoded.map((piece) => Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+        return { set, state, count, firstDate, lastDate, latest, write: { encoded: pieces, count } };
+      });
+      return { symbol, batchId, incoming, merged, perSet };
+    }
+    const perSet = sets.map((set, i): SetVectors => {
       const { rows, state } = set.computeFrom(merged, from, states?.[i]);
-      return { set, rows, state, latest: rows.length > 0 ? rows[rows.length - 1] : undefined };
+      const latest = rows.length > 0 ? rows[rows.length - 1] : undefined;
+      const range = { count: rows.length, firstDate: rows[0]?.date ?? '', lastDate: latest?.date ?? '' };
+      return { set, state, ...range, latest, write: { set, symbol, rows } };
     });
     return { symbol, batchId, incoming, merged, perSet };
   }

@@ -13,6 +13,7 @@ import { batchGetFeatures, getFeatures, type VectorSources } from './read-featur
 import { FeatureEngine } from './recompute.js';
 import { FeatureStore, MIGRATIONS } from './store.js';
 import { getTrainingSet } from './training-set.js';
+import { VectorPool } from './vector-pool.js';
 import { toFeatureVector } from './vectors.js';
 
 /** The gRPC handlers of FeatureService. */
@@ -59,7 +60,8 @@ export async function startFeature(
   const warmed = await warmOnlineStore(features, online);
   const events = await connectEvents({ servers: config.NATS_URL, name: 'feature', logger, metrics: eventMetrics() });
   await ensureStreams(events, { replicas: config.NATS_STREAM_REPLICAS });
-  const engine = new FeatureEngine({ store: features, online, events, logger, sets: FEATURE_SETS });
+  const pool = config.FEATURE_WORKERS > 0 ? new VectorPool(config.FEATURE_WORKERS) : undefined;
+  const engine = new FeatureEngine({ store: features, online, events, logger, sets: FEATURE_SETS, pool });
   const consumer = await consumeBars(events, engine, config.FEATURE_CONSUMER_BATCH);
   const host = await hostServices({
     services: [featureHandlers({ online, store: features })],
@@ -70,13 +72,14 @@ export async function startFeature(
     checks: [natsCheck(events), queryCheck('store', store)],
   });
   host.setReady(true);
-  logger.info({ port: host.port, metricsPort: host.metricsPort, store: store.driver, warmed }, 'feature ready');
+  logger.info({ port: host.port, metricsPort: host.metricsPort, store: store.driver, warmed, workers: pool?.size ?? 0 }, 'feature ready');
   return {
     port: host.port,
     metricsPort: host.metricsPort,
     async stop() {
       await host.stop();
       await consumer.stop();
+      await pool?.close();
       await events.close();
       await store.close();
     },
