@@ -14,7 +14,7 @@
  * await cluster.client('ingestion').importCsv(...);
  * await cluster.nats.nodes[1].kill();
  */
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -245,6 +245,54 @@ export class TestCluster implements AsyncDisposable {
     this.mounts.push(dir);
     await sh('cp', ['-a', `${moved}/.`, dir], 60_000);
     await rm(moved, { recursive: true, force: true });
+  }
+
+  /**
+   * Fills the tmpfs at `dir` (see {@link moveToTmpfs}) and keeps it full until `release()`. One
+   * fill is not enough: the store gives room back by itself (it deletes the parts a merge replaced,
+   * some while after a restart), and a megabyte free again is room to the writer. So the filler
+   * tops the disk up every 100 ms until released, for 10 minutes at most. `release()` removes the
+   * filler and answers the bytes it took back after the first fill.
+   */
+  async fillTmpfs(dir: string): Promise<{ release(): Promise<number> }> {
+    const file = join(dir, 'nepse-filler');
+    const zeros = Buffer.alloc(1 << 20);
+    const fd = openSync(file, 'a');
+    /** Appends until ENOSPC; answers the bytes written. */
+    const fill = () => {
+      let written = 0;
+      for (;;) {
+        try {
+          const n = writeSync(fd, zeros);
+          written += n;
+          if (n === 0) return written;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return written;
+          throw error;
+        }
+      }
+    };
+    fill();
+    let takenBack = 0;
+    const until = Date.now() + 600_000;
+    const timer = setInterval(() => {
+      if (Date.now() > until) clearInterval(timer);
+      else if (statfsSync(dir).bavail > 0) takenBack += fill();
+    }, 100);
+    return {
+      release: async () => {
+        clearInterval(timer);
+        closeSync(fd);
+        await rm(file, { force: true });
+        return takenBack;
+      },
+    };
+  }
+
+  /** Free bytes of the filesystem holding `dir`, as a writer there sees them. */
+  freeBytes(dir: string): number {
+    const { bavail, bsize } = statfsSync(dir);
+    return bavail * bsize;
   }
 
   /** The recent output of every service, for a failing test's message. */
