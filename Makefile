@@ -59,7 +59,7 @@ test: deps chromium web/dist/index.html lint ## Everything CI runs: contract che
 	node --import tsx --test --test-timeout=300000 $(TESTS)
 
 .PHONY: cluster-test
-cluster-test: deps ## The mesh on four hosts made of network namespaces (root): a NATS cluster and five faults, torn down after
+cluster-test: deps ## The mesh on four hosts made of network namespaces (root): a NATS cluster and six faults, torn down after
 	$(TSX) --test --test-timeout=600000 --test-concurrency=1 'test/cluster/*.cluster.ts'
 
 dev: deps web/dist/index.html ## Run every service on its default port with a local nats-server and embedded stores
