@@ -44,8 +44,11 @@ export interface IncomingBars {
   batchId: string;
 }
 
-/** FeaturesComputed events published at the same time (small events: a few in flight hide the PubAck round trips). */
-const PUBLISH_CONCURRENCY = 8;
+/**
+ * FeaturesComputed events published at the same time. A day's closes arrive as one batch of a
+ * few hundred symbols; with 8 in flight their PubAck round trips took longer than computing them.
+ */
+const PUBLISH_CONCURRENCY = 64;
 /** Attempts per FeaturesComputed before the batch fails and its events come back. */
 const PUBLISH_ATTEMPTS = 3;
 
