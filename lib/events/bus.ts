@@ -41,6 +41,13 @@ export interface ConnectEventsOptions {
   reconnectWaitMs?: number;
   /** Reconnect attempts before giving up; -1 (default) never gives up. */
   maxReconnectAttempts?: number;
+  /**
+   * Interval of the client's pings, in ms; three unanswered mark the connection stale and it moves
+   * to another server of the cluster. Default 5 000. nats.js's 2 minutes would leave a service whose
+   * server became unreachable without a reset (a cut link drops packets) publishing into nothing for
+   * minutes while the other nodes of the cluster were there to take over.
+   */
+  pingIntervalMs?: number;
   /** Attempts of the first connect, `reconnectWaitMs` apart, before EventConnectError. Default 3. */
   connectAttempts?: number;
   /** How long `close()` lets the connection drain before closing it hard, in ms. Default 10 000. */
@@ -119,6 +126,8 @@ export async function connectEvents(options: ConnectEventsOptions): Promise<Even
       timeout: options.connectTimeoutMs ?? 5_000,
       reconnectTimeWait: options.reconnectWaitMs ?? 1_000,
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
+      pingInterval: options.pingIntervalMs ?? 5_000,
+      maxPingOut: 3,
       ...options.nats,
     },
     options.connectAttempts ?? 3,

@@ -208,7 +208,9 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
   // Prediction keeps the latest vector of every symbol, fed by FeaturesComputed over the NATS
   // cluster, which still reaches it through the other hosts: the latest is served fresh through the
   // cut. A day its cache does not hold needs the feature service: that answer must come degraded or
-  // UNAVAILABLE before the deadline, never hang, and come whole again once the link is back.
+  // UNAVAILABLE before the deadline, never hang, and come whole again once the link is back. The
+  // cut also cuts the feature service's NATS connection when it is to n2's node: its pings then
+  // move it to another node, after which its vectors reach n2 again.
   it('serves the latest from its cache and answers what needs the feature service degraded or UNAVAILABLE within the deadline while the prediction host is cut off from the feature host, and recovers', async () => {
     const [, n2, , n4] = cluster.hosts;
     const deadlineMs = 3_000;
@@ -245,15 +247,19 @@ describe('the mesh on four hosts, through faults', { timeout: 540_000 }, () => {
       newest = DAYS[sessions - 1]!;
       // Between the session's BarsIngested and its FeaturesComputed reaching n2 an answer may be the
       // previous vector, flagged degraded; it must still come within the deadline.
+      let round: Awaited<ReturnType<typeof predictAll>> = [];
       await waitFor(
         async () => {
-          const round = await predictAll('n2', deadlineMs);
+          round = await predictAll('n2', deadlineMs);
           settling.push(...round);
           return whole(round, newest);
         },
         `prediction on n2 to serve ${newest} from its cache during the cut`,
-        { timeoutMs: 60_000, intervalMs: 500 },
-      );
+        { timeoutMs: 90_000, intervalMs: 500 },
+      ).catch((error: Error) => {
+        const dates = [...new Set(round.map((a) => (a.prediction ? dayOf(a.prediction.featureDate) : '-')))].join(', ');
+        throw new Error(`${error.message}; the last round: ${tally(round)}, feature dates ${dates}\n${cluster.tails(8)}`);
+      });
       step('n2 serves the newest session from its cache; predicting the latest and a past day during the cut');
       for (let round = 0; round < 3; round++) {
         latest = [...latest, ...(await predictAll('n2', deadlineMs))];
