@@ -99,30 +99,59 @@ const DEADLINE_SLACK_MS = 5;
 const abortReason = (code: GrpcJs.status) =>
   Object.assign(new Error(code === grpc.status.DEADLINE_EXCEEDED ? 'deadline exceeded' : 'call cancelled by the client'), { code });
 
-/** The status a call ended with once its signal aborted (what metrics must count, not OK). */
-const abortedCode = (signal: AbortSignal): GrpcJs.status => (signal.reason as { code?: GrpcJs.status }).code ?? grpc.status.CANCELLED;
+/** What a call's context knows of how it ended early, read when its status is recorded. */
+interface CallEnd {
+  /** The context of the call, with its signal. */
+  context: CallContext;
+  /** Whether the call was cancelled or its deadline passed, and so which status the client got. */
+  abortedCode(): GrpcJs.status | undefined;
+  done(): void;
+}
 
-/** Builds the context of one call: its deadline, and a signal that fires on cancel or deadline. */
-function contextOf(call: AnyCall, path: string): { context: CallContext; done: () => void } {
-  const controller = new AbortController();
+/**
+ * Builds the context of one call: its deadline, and a signal that fires on cancel or deadline.
+ * The signal (an AbortController and a deadline timer) is made only when the handler first reads
+ * it: most unary handlers never do, and on a sub-millisecond call the controller, its listeners
+ * and the timer are a visible share of the work. A signal read late is already aborted when the
+ * call was cancelled or its deadline has passed by then.
+ */
+function contextOf(call: AnyCall, path: string): CallEnd {
   const deadline = deadlineMs(call.getDeadline());
+  let controller: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let ended: GrpcJs.status | undefined;
+  const end = (code: GrpcJs.status) => {
+    ended ??= code;
+    controller?.abort(abortReason(ended));
+  };
   // grpc-js also reports a passed deadline as 'cancelled' (its stream closes after the status), so
   // the clock tells a deadline from a client's cancel.
   const onCancel = () =>
-    controller.abort(
-      abortReason(
-        deadline !== undefined && deadline - Date.now() <= DEADLINE_SLACK_MS ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED,
-      ),
-    );
+    end(deadline !== undefined && deadline - Date.now() <= DEADLINE_SLACK_MS ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED);
   const events = call as NodeJS.EventEmitter;
   events.on('cancelled', onCancel);
-  const timer =
-    deadline === undefined
-      ? undefined
-      : setTimeout(() => controller.abort(abortReason(grpc.status.DEADLINE_EXCEEDED)), Math.max(0, deadline - Date.now()));
-  const context: CallContext = { method: path, metadata: call.metadata, deadline, signal: controller.signal, peer: call.getPeer() };
+  const expired = () => deadline !== undefined && Date.now() >= deadline;
+  const signal = (): AbortSignal => {
+    if (controller) return controller.signal;
+    controller = new AbortController();
+    if (ended === undefined && expired()) ended = grpc.status.DEADLINE_EXCEEDED;
+    if (ended !== undefined) controller.abort(abortReason(ended));
+    else if (deadline !== undefined) timer = setTimeout(() => end(grpc.status.DEADLINE_EXCEEDED), Math.max(0, deadline - Date.now()));
+    return controller.signal;
+  };
+  const peer = call.getPeer();
+  const context: CallContext = {
+    method: path,
+    metadata: call.metadata,
+    deadline,
+    peer,
+    get signal() {
+      return signal();
+    },
+  };
   return {
     context,
+    abortedCode: () => ended ?? (expired() ? grpc.status.DEADLINE_EXCEEDED : undefined),
     done: () => {
       if (timer) clearTimeout(timer);
       events.removeListener('cancelled', onCancel);
@@ -201,10 +230,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
       durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
       error,
     });
-  const fail = (started: bigint, error: unknown, signal: AbortSignal) => {
+  const fail = (started: bigint, error: unknown, aborted: GrpcJs.status | undefined) => {
     const status = toServiceError(error);
     // Once cancelled or expired, the client already has its status; what the handler threw after is moot.
-    record(started, signal.aborted ? abortedCode(signal) : (status.code ?? grpc.status.INTERNAL), error);
+    record(started, aborted ?? status.code ?? grpc.status.INTERNAL, error);
     return status;
   };
 
@@ -213,7 +242,7 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
     case 'client_streaming':
       return (call: AnyCall, callback: GrpcJs.sendUnaryData<unknown>) => {
         const started = process.hrtime.bigint();
-        const { context, done } = contextOf(call, path);
+        const { context, abortedCode, done } = contextOf(call, path);
         const failure: DecodeFailure = {};
         const input =
           method.methodKind === 'unary'
@@ -224,10 +253,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
             if (input instanceof UndecodableRequest) throw notDecodable(input);
             const response = await invoke(input, context);
             if (failure.error) throw failure.error;
-            record(started, context.signal.aborted ? abortedCode(context.signal) : grpc.status.OK);
+            record(started, abortedCode() ?? grpc.status.OK);
             callback(null, response);
           } catch (error) {
-            callback(fail(started, failure.error ?? error, context.signal));
+            callback(fail(started, failure.error ?? error, abortedCode()));
           } finally {
             done();
           }
@@ -237,7 +266,7 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
     case 'bidi_streaming':
       return (call: GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>) => {
         const started = process.hrtime.bigint();
-        const { context, done } = contextOf(call, path);
+        const { context, abortedCode, done } = contextOf(call, path);
         const failure: DecodeFailure = {};
         const input =
           method.methodKind === 'server_streaming'
@@ -248,10 +277,10 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
             if (input instanceof UndecodableRequest) throw notDecodable(input);
             await writeAll(call, invoke(input, context) as AsyncIterable<unknown>, context.signal);
             if (failure.error) throw failure.error;
-            record(started, context.signal.aborted ? abortedCode(context.signal) : grpc.status.OK);
+            record(started, context.signal.aborted ? (abortedCode() ?? grpc.status.CANCELLED) : grpc.status.OK);
             if (!context.signal.aborted) call.end();
           } catch (error) {
-            call.emit('error', fail(started, failure.error ?? error, context.signal));
+            call.emit('error', fail(started, failure.error ?? error, context.signal.aborted ? abortedCode() : undefined));
           } finally {
             done();
           }
