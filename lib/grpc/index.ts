@@ -27,4 +27,4 @@ export {
   type StatusDetails,
 } from './errors.js';
 export { dependencyOutage, type DependencyOutage } from './dependency-outage.js';
-export { methodPath, encodeOnce, useRequestDecoder, type Encoded } from './definition.js';
+export { methodPath, encodeOnce, useMessageEncoder, useRequestDecoder, type Encoded } from './definition.js';

@@ -48,6 +48,11 @@ const schema = z.object({
   PREDICTION_EVENT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   /** PredictionsMade events (up to 1,000 predictions each) published and awaiting their PubAck at most. */
   PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(64),
+  /**
+   * How long a prediction waits for others to share its PredictionsMade event, in milliseconds; 0
+   * publishes once per event-loop turn. See prediction-events.ts for why a few ms are worth it.
+   */
+  PREDICTION_EVENT_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(20),
   /** Shadow predictions (the `challenger` alias) waiting to be made; beyond it new ones are dropped and counted. */
   PREDICTION_SHADOW_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
 });

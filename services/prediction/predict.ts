@@ -4,12 +4,10 @@
  * check the vector fits the model → infer (micro-batched) → answer → PredictionsMade.
  */
 import { randomUUID } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
-import { timestampNow } from '@bufbuild/protobuf/wkt';
 import type { FeatureVector } from '../../gen/nepse/feature/v1/feature_pb.js';
 import type { Date as TradingDate } from '../../gen/nepse/market/v1/market_pb.js';
 import {
-  PredictionSchema,
+  DegradedReason,
   type PredictBatchRequest,
   type PredictBatchResponse,
   type PredictBatchResult,
@@ -207,7 +205,11 @@ export function toPrediction(
       'NON_FINITE_PREDICTION',
     );
   }
-  return create(PredictionSchema, {
+  // Built as a literal with every field, not by create(): the reflective initialiser walks the
+  // schema on every prediction, which shows under Predict load.
+  const now = Date.now();
+  return {
+    $typeName: 'nepse.prediction.v1.Prediction',
     predictionId: randomUUID(),
     symbol: vector.symbol,
     featureDate: vector.date,
@@ -217,11 +219,12 @@ export function toPrediction(
     modelName: model.name,
     modelVersion: model.version,
     degraded: degraded !== undefined,
-    degradedReason: degraded?.reason,
+    degradedReason: degraded?.reason ?? DegradedReason.UNSPECIFIED,
     degradedDetail: degraded?.detail ?? '',
-    predictedAt: timestampNow(),
+    predictedAt: { $typeName: 'google.protobuf.Timestamp', seconds: BigInt(Math.floor(now / 1000)), nanos: (now % 1000) * 1_000_000 },
     defaultModelUsed,
-  });
+    modelAlias: '',
+  };
 }
 
 /**

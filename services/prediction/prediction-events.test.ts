@@ -82,6 +82,26 @@ describe('PredictionsMade publisher', () => {
     assert.equal((await stored()) - before, 3);
   });
 
+  it('with a linger, predictions of several event-loop turns share one event', async () => {
+    const events = new PredictionEvents({
+      bus,
+      instanceId: 'i-2',
+      queueLimit: 10_000,
+      concurrency: 64,
+      lingerMs: 200,
+      logger,
+      metrics: predictionMetrics(),
+    });
+    const before = await stored();
+    for (let i = 0; i < 5; i++) {
+      events.made(prediction(20_000 + i), 1, [0]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => events.stats().published === 5, 'the five predictions to be published', { timeoutMs: 10_000 });
+    assert.equal((await stored()) - before, 1, 'five turns, one event');
+    await events.stop();
+  });
+
   it('while NATS is down, queues up to its bound, drops the rest with a count, and never blocks the caller', async () => {
     const events = new PredictionEvents({
       bus,

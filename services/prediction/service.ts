@@ -1,8 +1,8 @@
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { PredictionService, PredictResponseSchema } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
-import { createGrpcClient, implement } from '../../lib/grpc/index.js';
+import { createGrpcClient, implement, useMessageEncoder } from '../../lib/grpc/index.js';
 import { createCallPolicy } from '../../lib/resilience/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
 import { createLogger, eventMetrics, grpcClientObserver, type Logger } from '../../lib/telemetry/index.js';
@@ -19,12 +19,14 @@ import { infer, ModelCache, type LoadedModel } from './model-cache.js';
 import { createModelLoader } from './model-loader.js';
 import { predict, predictBatch, type PredictionDeps } from './predict.js';
 import { PredictionEvents } from './prediction-events.js';
+import { encodePredictResponse } from './prediction-wire.js';
 import { ShadowScorer } from './shadow.js';
 import { streamPredictions } from './stream-predictions.js';
 import { PredictionWatchHub } from './watch-predictions.js';
 
 /** The gRPC handlers of PredictionService. */
 export function predictionHandlers(deps: PredictionDeps, watches: PredictionWatchHub, streamWindow: number) {
+  useMessageEncoder(PredictResponseSchema, encodePredictResponse);
   return implement(PredictionService, {
     predict: (request, context) => predict(deps, request, context),
     predictBatch: (request, context) => predictBatch(deps, request, context),
@@ -109,6 +111,7 @@ export async function startPrediction(
     instanceId: config.PREDICTION_INSTANCE_ID,
     queueLimit: config.PREDICTION_EVENT_QUEUE,
     concurrency: config.PREDICTION_EVENT_CONCURRENCY,
+    lingerMs: config.PREDICTION_EVENT_LINGER_MS,
     logger,
     metrics,
   });
