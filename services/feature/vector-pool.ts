@@ -10,13 +10,15 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  /** The job it is computing, if any. */
-  busy: Pending | undefined;
+  /** The jobs it is computing; empty when free. */
+  busy: Pending[];
 }
 
 /**
- * Worker threads that compute whole histories' vectors side by side, one symbol per job, each
- * job to the next free thread. The engine (chdb) stays on the main thread: it allows one per
+ * Worker threads that compute whole histories' vectors side by side, one symbol per job. Jobs
+ * asked for together (a batch's symbols, in one synchronous loop) are shared out evenly, one
+ * message per thread: a round trip per symbol cost more in thread wake-ups on a busy machine
+ * than the symbol's computation. The engine (chdb) stays on the main thread: it allows one per
  * process, and its inserts run on their own threads anyway.
  */
 export class VectorPool {
@@ -24,6 +26,7 @@ export class VectorPool {
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private closed = false;
+  private dispatchQueued = false;
 
   /** @param size worker threads, >= 1. */
   constructor(readonly size: number) {
@@ -38,8 +41,9 @@ export class VectorPool {
 
   /**
    * The vectors of `sets` for bars `from` on of a packed history, per set in order, as
-   * FeatureSetDefinition.computeFrom gives them without a state to resume from. Rejects with the
-   * error the computation threw (InvalidHistoryError as such).
+   * FeatureSetDefinition.computeFrom gives them without a state to resume from, encoded as rows
+   * of `features` stamped `computedAt`. Rejects with the error the computation threw
+   * (InvalidHistoryError as such). The packed columns are moved to the worker, not copied.
    */
   compute(symbol: string, sets: readonly FeatureSetDefinition[], bars: PackedBars, from: number, computedAt: Date): Promise<SetOutcome[]> {
     if (this.closed) return Promise.reject(new Error('the vector pool is closed'));
@@ -53,7 +57,14 @@ export class VectorPool {
         computedAt: computedAt.getTime(),
       };
       this.queue.push({ job, resolve, reject });
-      this.dispatch();
+      // Once the caller's loop has asked for all its jobs, so that they can be shared out.
+      if (!this.dispatchQueued) {
+        this.dispatchQueued = true;
+        queueMicrotask(() => {
+          this.dispatchQueued = false;
+          this.dispatch();
+        });
+      }
     });
   }
 
@@ -64,8 +75,7 @@ export class VectorPool {
     for (const pending of this.queue.splice(0)) pending.reject(stopped);
     await Promise.all(
       this.slots.map(async (slot) => {
-        slot.busy?.reject(stopped);
-        slot.busy = undefined;
+        for (const pending of slot.busy.splice(0)) pending.reject(stopped);
         await slot.worker.terminate();
       }),
     );
@@ -75,22 +85,22 @@ export class VectorPool {
     // Beside this module: the TypeScript source when run through tsx, the bundled worker in an image.
     const file = import.meta.url.endsWith('.ts') ? './vector-worker.ts' : './vector-worker.js';
     const worker = new Worker(new URL(file, import.meta.url));
-    const slot: Slot = { worker, busy: undefined };
-    worker.on('message', (result: JobResult) => {
-      const pending = slot.busy;
-      slot.busy = undefined;
-      if (pending && pending.job.id === result.id) {
-        if ('failure' in result) pending.reject(failureError(result.failure));
+    const slot: Slot = { worker, busy: [] };
+    worker.on('message', (results: JobResult[]) => {
+      const answered = new Map(results.map((result) => [result.id, result]));
+      for (const pending of slot.busy.splice(0)) {
+        const result = answered.get(pending.job.id);
+        if (!result) pending.reject(new Error('a vector worker answered without this job'));
+        else if ('failure' in result) pending.reject(failureError(result.failure));
         else pending.resolve(result.sets);
       }
       this.dispatch();
     });
-    // A thread that dies takes only its own job with it; a new one takes its place.
+    // A thread that dies takes only its own jobs with it; a new one takes its place.
     const replace = (error: Error) => {
       const index = this.slots.indexOf(slot);
       if (index < 0) return;
-      slot.busy?.reject(error);
-      slot.busy = undefined;
+      for (const pending of slot.busy.splice(0)) pending.reject(error);
       if (this.closed) return;
       this.slots[index] = this.spawn();
       this.dispatch();
@@ -100,17 +110,16 @@ export class VectorPool {
     return slot;
   }
 
+  /** Shares the queued jobs out evenly among the free threads, one message each. */
   private dispatch(): void {
+    let free = this.slots.filter((slot) => slot.busy.length === 0).length;
     for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.busy) continue;
-      const pending = this.queue.shift()!;
-      slot.busy = pending;
-      // The packed columns move to the worker instead of being copied.
-      slot.worker.postMessage(pending.job, [
-        pending.job.bars.values.buffer as ArrayBuffer,
-        pending.job.bars.hasTurnover.buffer as ArrayBuffer,
-      ]);
+      if (this.queue.length === 0 || free === 0) return;
+      if (slot.busy.length > 0) continue;
+      slot.busy = this.queue.splice(0, Math.ceil(this.queue.length / free--));
+      const jobs = slot.busy.map((pending) => pending.job);
+      const transfer = jobs.flatMap((job) => [job.bars.values.buffer as ArrayBuffer, job.bars.hasTurnover.buffer as ArrayBuffer]);
+      slot.worker.postMessage(jobs, transfer);
     }
   }
 }

@@ -6,18 +6,22 @@ import { parentPort } from 'node:worker_threads';
 import { findFeatureSet, type FeatureSetDefinition } from './feature-sets/index.js';
 import { runJob, type JobResult, type VectorJob } from './vector-job.js';
 
-parentPort!.on('message', (job: VectorJob) => {
+/** One job of a message: the sets it names, resolved to this thread's copies, then computed. */
+function run(job: VectorJob): JobResult {
   const sets: FeatureSetDefinition[] = [];
   for (const { name, version } of job.sets) {
     const set = findFeatureSet(name, version);
-    if (!set) {
-      const failure = { kind: 'error', name: 'Error', message: `feature set ${name} v${version} is unknown to the worker` } as const;
-      parentPort!.postMessage({ id: job.id, failure } satisfies JobResult);
-      return;
-    }
+    if (!set)
+      return { id: job.id, failure: { kind: 'error', name: 'Error', message: `feature set ${name} v${version} is unknown to the worker` } };
     sets.push(set);
   }
-  const result = runJob(job, sets);
-  const transfer = 'sets' in result ? result.sets.flatMap((s) => s.encoded.map((piece) => piece.buffer as ArrayBuffer)) : [];
-  parentPort!.postMessage(result, transfer);
+  return runJob(job, sets);
+}
+
+parentPort!.on('message', (jobs: VectorJob[]) => {
+  const results = jobs.map(run);
+  const transfer = results.flatMap((result) =>
+    'sets' in result ? result.sets.flatMap((s) => s.encoded.map((piece) => piece.buffer as ArrayBuffer)) : [],
+  );
+  parentPort!.postMessage(results, transfer);
 });
