@@ -6,7 +6,7 @@ describe('RowBinaryWriter', () => {
   it('writes ClickHouse RowBinary: varint lengths, little-endian numbers, days since 1970, microseconds', () => {
     const rows = new RowBinaryWriter();
     rows.string('é').uint32(258).date('1970-01-03').float64(1).nullableFloat64(null).nullableFloat64(2);
-    rows.float64Array([-0]).dateTime64Micros(new Date(1)).endRow();
+    rows.float64Array([-0]).dateTime64Micros(new Date(1)).nullableUint32(undefined).nullableUint32(513).endRow();
     const { format, columns, chunks, rows: count } = rows.encoded(['a']);
     assert.deepEqual([format, columns, count], ['RowBinary', ['a'], 1]);
     const expected = Buffer.concat([
@@ -20,6 +20,8 @@ describe('RowBinaryWriter', () => {
       Buffer.from([1]),
       Buffer.alloc(8),
       Buffer.from([0xe8, 3, 0, 0, 0, 0, 0, 0]),
+      Buffer.from([1]),
+      Buffer.from([0, 1, 2, 0, 0]),
     ]);
     assert.deepEqual(Buffer.concat(chunks), expected);
   });

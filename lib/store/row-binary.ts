@@ -95,6 +95,18 @@ export class RowBinaryWriter {
     return this;
   }
 
+  /** Nullable(UInt32): a null flag byte, then the value when there is one (undefined and null are NULL). */
+  nullableUint32(value: number | null | undefined): this {
+    if (value === undefined || value === null) {
+      this.reserve(1);
+      this.buffer[this.offset++] = 1;
+      return this;
+    }
+    this.reserve(5);
+    this.buffer[this.offset++] = 0;
+    return this.uint32(value);
+  }
+
   /** Nullable(Float64): a null flag byte, then the value when there is one (undefined and null are NULL). */
   nullableFloat64(value: number | null | undefined): this {
     if (value === undefined || value === null) {

@@ -1,34 +1,32 @@
-import type { EncodedRows } from '../../lib/store/index.js';
+import { RowBinaryWriter, type EncodedRows } from '../../lib/store/index.js';
 import type { BarRecord } from './bar.js';
 
-/** Columns of the bars table in the order {@link barsJson} writes them. */
+/** Columns of the bars table in the order {@link barsRowBinary} writes them. */
 export const BAR_INSERT_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'turnover', 'trades', 'ingested_at'];
 
-/** Rows per payload piece: keeps each string well below V8's string limit on huge batches. */
-const CHUNK_ROWS = 16_384;
-
 /**
- * Bars as one JSONCompactEachRow INSERT payload, written straight from the records: one array
- * literal per bar through JSON.stringify, which prints numbers several times faster than template
- * strings do, and no row objects in between (they cost more than the engine's whole insert,
- * measured with bench/ingestion.ts). A missing turnover or trades is null (NULL).
+ * Bars as one RowBinary INSERT payload, written straight from the records: the prices go in as
+ * their bytes, so nothing prints a double as digits for the engine to parse back to the same bits
+ * (half the time of a JSONCompactEachRow insert of the same 50,000 bars), and no row objects are
+ * made in between. A missing turnover or trades is NULL.
  */
-export function barsJson(bars: readonly BarRecord[], ingestedAt: Date): EncodedRows {
-  const at = ingestedAt.toISOString();
-  const chunks: Buffer[] = [];
-  let payload = '';
-  let inChunk = 0;
+export function barsRowBinary(bars: readonly BarRecord[], ingestedAt: Date): EncodedRows {
+  const rows = new RowBinaryWriter();
   for (const b of bars) {
-    payload +=
-      JSON.stringify([b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, b.turnover ?? null, b.trades ?? null, at]) + '\n';
-    if (++inChunk === CHUNK_ROWS) {
-      chunks.push(Buffer.from(payload));
-      payload = '';
-      inChunk = 0;
-    }
+    rows
+      .string(b.symbol)
+      .date(b.date)
+      .float64(b.open)
+      .float64(b.high)
+      .float64(b.low)
+      .float64(b.close)
+      .float64(b.volume)
+      .nullableFloat64(b.turnover)
+      .nullableUint32(b.trades)
+      .dateTime64Micros(ingestedAt)
+      .endRow();
   }
-  if (inChunk > 0) chunks.push(Buffer.from(payload));
-  return { format: 'JSONCompactEachRow', columns: BAR_INSERT_COLUMNS, chunks, rows: bars.length };
+  return rows.encoded(BAR_INSERT_COLUMNS);
 }
 
 /**

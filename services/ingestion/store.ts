@@ -1,6 +1,6 @@
 import { parseDateTime, type Migration, type Store } from '../../lib/store/index.js';
 import type { BarRecord } from './bar.js';
-import { barsJson, type StoredBars } from './bar-rows.js';
+import { barsRowBinary, type StoredBars } from './bar-rows.js';
 
 /** The ingestion service's own tables: bars, and the outbox of events not yet acknowledged by NATS. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -158,7 +158,7 @@ export class BarStore {
   /** Writes bars in one INSERT; a bar of an existing (symbol, date) replaces the old one. */
   async insert(bars: readonly BarRecord[], ingestedAt = new Date()): Promise<void> {
     try {
-      await this.store.insertEncoded('bars', barsJson(bars, ingestedAt));
+      await this.store.insertEncoded('bars', barsRowBinary(bars, ingestedAt));
     } catch (error) {
       // A failed insert may still have landed: read these symbols' latest days afresh next time.
       for (const bar of bars) this.#latest.delete(bar.symbol);
