@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/telemetry/index.js';
 import { InvalidHistoryError, type DailyBar, type FeatureRow, type FeatureSetDefinition } from './feature-sets/index.js';
 import type { OnlineStore } from './online-store.js';
 import type { FeatureStore, VectorWrite } from './store.js';
-import { packBars } from './vector-job.js';
+import { PackedHistory } from './history.js';
 import { VectorPool } from './vector-pool.js';
 import { toFeatureVector } from './vectors.js';
 
@@ -68,7 +68,7 @@ interface Computed {
   symbol: string;
   batchId: string;
   incoming: DailyBar[];
-  merged: DailyBar[];
+  merged: PackedHistory;
   perSet: SetVectors[];
 }
 
@@ -88,7 +88,7 @@ interface Computed {
  * giving bit for bit the vectors this thread would.
  */
 export class FeatureEngine {
-  private readonly histories = new Map<string, DailyBar[]>();
+  private readonly histories = new Map<string, PackedHistory>();
   /** Per symbol, per feature set (by position in `sets`): the state to resume an append from. */
   private readonly states = new Map<string, unknown[]>();
   private tail: Promise<unknown> = Promise.resolve();
@@ -130,7 +130,12 @@ export class FeatureEngine {
     }
     if (bySymbol.size === 0) return undefined;
     const missing = [...bySymbol.keys()].filter((s) => !this.histories.has(s));
-    if (missing.length > 0) for (const [symbol, history] of await this.deps.store.histories(missing)) this.histories.set(symbol, history);
+    if (missing.length > 0) {
+      for (const [symbol, bars] of await this.deps.store.histories(missing)) {
+        // Stored bars were validated before they were stored, so they pack.
+        this.histories.set(symbol, PackedHistory.of(bars) ?? PackedHistory.EMPTY);
+      }
+    }
 
     // Vectors of a later batch must replace those of an earlier one even when their writes finish
     // out of order: ReplacingMergeTree keeps the greatest computed_at, so stamps strictly increase.
@@ -215,20 +220,26 @@ export class FeatureEngine {
 
   /**
    * One symbol's new history and the vectors from its earliest incoming day on, per set: resumed
-   * here after an append, else on the pool when it can take the history.
+   * here after an append, else on the pool when there is one.
    */
   private async compute(symbol: string, incoming: DailyBar[], batchId: string, computedAt: Date): Promise<Computed> {
-    const history = this.histories.get(symbol) ?? [];
-    const merged = mergeBars(history, incoming);
-    const earliest = incoming.reduce((min, b) => (b.date < min ? b.date : min), incoming[0].date);
+    const history = this.histories.get(symbol) ?? PackedHistory.EMPTY;
+    const sorted = sortedDays(incoming);
+    const last = history.lastDate();
     // Only an append after the last known day can resume; anything else starts from the first bar.
-    const appended = history.length > 0 && earliest > history[history.length - 1].date;
-    const from = appended ? history.length : lowerBound(merged, earliest);
-    const states = appended ? this.states.get(symbol) : undefined;
+    const appended = last !== undefined && sorted[0].date > last;
+    const from = appended ? history.length : lowerBound(history, sorted[0].date);
+    const merged = appended ? history.append(sorted) : PackedHistory.of(mergeBars(history.bars(), sorted));
     const { pool, sets } = this.deps;
-    const packed = pool && !states && sets.every((set) => VectorPool.handles(set)) ? packBars(merged) : undefined;
-    if (pool && packed) {
-      const outcomes = await pool.compute(symbol, sets, packed, from, computedAt);
+    const states = appended ? this.states.get(symbol) : undefined;
+    // A bar that cannot be packed fails validation: the computation on these objects says where.
+    if (!merged) {
+      const bars = appended ? [...history.bars(), ...sorted] : mergeBars(history.bars(), sorted);
+      for (const [i, set] of sets.entries()) set.computeFrom(bars, from, states?.[i]);
+      throw new Error(`bars of ${symbol} could not be kept although the feature sets accepted them`);
+    }
+    if (pool && !states && sets.every((set) => VectorPool.handles(set))) {
+      const outcomes = await pool.compute(symbol, sets, merged.packed(), from, computedAt);
       const perSet = sets.map((set, i): SetVectors => {
         const { count, firstDate, lastDate, latest, state, encoded } = outcomes[i];
         const pieces = encoded.map((piece) => Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
@@ -236,8 +247,11 @@ export class FeatureEngine {
       });
       return { symbol, batchId, incoming, merged, perSet };
     }
+    // Resuming reads only the bars the sets' windows reach: only those are unpacked.
+    const reach = states ? Math.max(...sets.map((set) => set.resumeLookback ?? Number.POSITIVE_INFINITY)) : Number.POSITIVE_INFINITY;
+    const bars = merged.bars(from >= reach ? from - reach : 0);
     const perSet = sets.map((set, i): SetVectors => {
-      const { rows, state } = set.computeFrom(merged, from, states?.[i]);
+      const { rows, state } = set.computeFrom(bars, from, states?.[i]);
       const latest = rows.length > 0 ? rows[rows.length - 1] : undefined;
       const range = { count: rows.length, firstDate: rows[0]?.date ?? '', lastDate: latest?.date ?? '' };
       return { set, state, ...range, latest, write: { set, symbol, rows } };
@@ -270,26 +284,36 @@ export class FeatureEngine {
   }
 }
 
-/** Index of the first row dated on or after `date` (rows sorted by date). */
-function lowerBound(rows: readonly { date: string }[], date: string): number {
+/** Index of the first bar of `history` dated on or after `date`. */
+function lowerBound(history: PackedHistory, date: string): number {
   let lo = 0;
-  let hi = rows.length;
+  let hi = history.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (rows[mid].date < date) lo = mid + 1;
+    if (history.date(mid) < date) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** A new sorted history: `history` with `incoming` added, a bar of an existing day replacing it. */
-export function mergeBars(history: readonly DailyBar[], incoming: readonly DailyBar[]): DailyBar[] {
+/** Incoming bars in date order, one per day (the last given for a day wins). */
+function sortedDays(incoming: readonly DailyBar[]): DailyBar[] {
+  let ordered = true;
+  for (let i = 1; i < incoming.length && ordered; i++) ordered = incoming[i - 1].date < incoming[i].date;
+  // Ingestion sends bars in order: no map or sort for them.
+  if (ordered) return [...incoming];
   const byDate = new Map<string, DailyBar>();
   for (const bar of incoming) byDate.set(bar.date, bar);
-  const sortedIncoming = [...byDate.values()].sort((a, b) => (a.date < b.date ? -1 : 1));
+  return [...byDate.values()].sort((a, b) => (a.date < b.date ? -1 : 1));
+}
+
+/** A new sorted history: `history` with `incoming` added, a bar of an existing day replacing it. */
+export function mergeBars(history: readonly DailyBar[], incoming: readonly DailyBar[]): DailyBar[] {
+  const sortedIncoming = sortedDays(incoming);
   // The common case is bars appended after the last known day: no full re-sort needed.
   if (history.length === 0 || sortedIncoming[0].date > history[history.length - 1].date) return [...history, ...sortedIncoming];
-  const merged = history.filter((bar) => !byDate.has(bar.date));
+  const days = new Set(sortedIncoming.map((bar) => bar.date));
+  const merged = history.filter((bar) => !days.has(bar.date));
   merged.push(...sortedIncoming);
   return merged.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
 }

@@ -49,38 +49,6 @@ export type JobFailure =
 /** A worker's answer to a job. */
 export type JobResult = { id: number; sets: SetOutcome[] } | { id: number; failure: JobFailure };
 
-/**
- * The history packed for a worker, or undefined when a bar holds something other than a number
- * or a ten-character day: such a history is computed on the main thread, so that validation names
- * the offending value exactly as it always has.
- */
-export function packBars(bars: readonly DailyBar[]): PackedBars | undefined {
-  const length = bars.length;
-  const values = new Float64Array(6 * length);
-  const hasTurnover = new Uint8Array(length);
-  const dates = new Array<string>(length);
-  for (let t = 0; t < length; t++) {
-    const { date, open, high, low, close, volume, turnover } = bars[t];
-    if (typeof date !== 'string' || date.length !== 10) return undefined;
-    if (typeof open !== 'number' || typeof high !== 'number' || typeof low !== 'number') return undefined;
-    if (typeof close !== 'number' || typeof volume !== 'number') return undefined;
-    const given = turnover !== undefined && turnover !== null;
-    if (given && typeof turnover !== 'number') return undefined;
-    dates[t] = date;
-    const at = 6 * t;
-    values[at] = open;
-    values[at + 1] = high;
-    values[at + 2] = low;
-    values[at + 3] = close;
-    values[at + 4] = volume;
-    if (given) {
-      values[at + 5] = turnover;
-      hasTurnover[t] = 1;
-    }
-  }
-  return { length, dates: dates.join(''), values, hasTurnover };
-}
-
 /** The bars of a packed history, as the feature sets read them. */
 export function unpackBars({ length, dates, values, hasTurnover }: PackedBars): DailyBar[] {
   const bars = new Array<DailyBar>(length);

@@ -54,6 +54,12 @@ export interface FeatureSetDefinition {
    * missing or stale state it computes from the first bar. Same validation as compute.
    */
   computeFrom(history: readonly DailyBar[], from: number, resume?: unknown): Computation;
+  /**
+   * Bars before `from` that computeFrom reads when it resumes: given a state it accepts and
+   * `from` >= this, it reads no bar before history[from - resumeLookback]. Lets a caller that keeps
+   * histories compactly hand over only those bars. Undefined: the whole history may be read.
+   */
+  resumeLookback?: number;
 }
 
 /** What {@link FeatureSetDefinition.computeFrom} gives. */

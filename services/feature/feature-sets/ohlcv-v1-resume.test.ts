@@ -45,4 +45,16 @@ describe('ohlcv_v1 resumed from a saved state', () => {
       bits(full.slice(300 - 49)),
     );
   });
+
+  it('a resumed computation reads no bar before from - resumeLookback', () => {
+    const history = randomWalkBars(500, { seed: 13, turnover: 'sometimes' });
+    const before = OHLCV_V1.computeFrom(history.slice(0, 480), 0);
+    const lookback = OHLCV_V1.resumeLookback!;
+    // Only the bars a resumed computation may read are there; the rest are holes.
+    const sparse = new Array<(typeof history)[number]>(history.length);
+    for (let t = 480 - lookback; t < history.length; t++) sparse[t] = history[t];
+    const resumed = OHLCV_V1.computeFrom(sparse, 480, before.state);
+    assert.deepEqual(bits(resumed.rows), bits(OHLCV_V1.compute(history).slice(480 - 49)));
+    assert.deepEqual(resumed.state, OHLCV_V1.computeFrom(history, 480, before.state).state);
+  });
 });

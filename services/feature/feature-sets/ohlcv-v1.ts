@@ -514,4 +514,5 @@ export const OHLCV_V1: FeatureSetDefinition = Object.freeze({
   warmUpDays: WARM_UP_DAYS,
   compute,
   computeFrom,
+  resumeLookback: LOOKBACK,
 });
