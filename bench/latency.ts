@@ -22,7 +22,7 @@ import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js'
 import { connectEvents, ensureStreams } from '../lib/events/index.js';
 import { startNatsServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
-import { dayOf, nextTradingDay, toProtoDate, tradingDays } from '../lib/market/index.js';
+import { dayOf, nextTradingDay, tradingDays, barMessage } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
 import { createLogger } from '../lib/telemetry/index.js';
 import { generateMarket } from '../scripts/sample-market.js';
@@ -108,16 +108,7 @@ export async function benchLatency(): Promise<void> {
     const featureAddr = await start('feature');
     const registryAddr = await start('registry', { NEPSE_FEATURE_ADDR: featureAddr });
     const ingestion = createGrpcClient(IngestionService, ingestionAddr, { defaultTimeoutMs: 120_000 });
-    const toWire = (b: (typeof market)[number]) => ({
-      symbol: b.symbol,
-      date: toProtoDate(b.date),
-      open: b.open,
-      high: b.high,
-      low: b.low,
-      close: b.close,
-      volume: b.volume,
-      turnover: b.turnover,
-    });
+    const toWire = (b: (typeof market)[number]) => barMessage(b.symbol, b);
     await ingestion.ingestBars([create(IngestBarsRequestSchema, { bars: market.map(toWire), source: 'bench' })]);
 
     const { dataset } = plantedSignalDataset({ symbols: 20, days: 300, features: WIDTH });

@@ -20,7 +20,7 @@ import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js'
 import { Algorithm, JobState, PromotionOutcome, TrainingService, type Job } from '../gen/nepse/training/v1/training_pb.js';
 import { startNatsServer, type NatsTestServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
-import { dayOf, DRIFT_DEFAULTS, toProtoDate, tradingDays, type SymbolBar } from '../lib/market/index.js';
+import { dayOf, DRIFT_DEFAULTS, tradingDays, type SymbolBar, barMessage } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
 import { generateMarket, toCsv } from './sample-market.js';
 
@@ -288,19 +288,7 @@ async function main(): Promise<void> {
   for (const client of [ingestion, features, training, registry, prediction, monitoring]) client.close();
 }
 
-function wireBar(b: SymbolBar) {
-  return {
-    symbol: b.symbol,
-    date: toProtoDate(b.date),
-    open: b.open,
-    high: b.high,
-    low: b.low,
-    close: b.close,
-    volume: b.volume,
-    turnover: b.turnover,
-    trades: b.trades === undefined ? undefined : BigInt(b.trades),
-  };
-}
+const wireBar = (b: SymbolBar) => barMessage(b.symbol, b);
 
 /**
  * Reads the user's CSV with a scratch ingestion service (its own nats-server and store, stopped

@@ -14,7 +14,7 @@ import { MeshEvents } from '../lib/events/catalog.js';
 import type { EventBus } from '../lib/events/index.js';
 import { waitFor, type NatsTestServer } from '../lib/events/testing.js';
 import type { ServiceClient } from '../lib/grpc/index.js';
-import { dayOf, nextTradingDay, toProtoDate } from '../lib/market/index.js';
+import { dayOf, nextTradingDay, barMessage } from '../lib/market/index.js';
 import { DEFAULT_FEATURE_SET, randomWalkBars, type DailyBar } from './market.js';
 import { linearModel, registerRequests, registrationFor } from './models.js';
 import { TestNetwork, type ServiceParams } from './network.js';
@@ -105,16 +105,7 @@ export async function startPredictionBed(options: PredictionBedOptions): Promise
     };
     let batch = 0;
     const publish = async (symbol: string, bars: readonly DailyBar[]) => {
-      const wire = bars.map((b) => ({
-        symbol,
-        date: toProtoDate(b.date),
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-        turnover: b.turnover,
-      }));
+      const wire = bars.map((b) => barMessage(symbol, b));
       const batchId = `bed-${++batch}`;
       await bus.publish(
         MeshEvents.barsIngested,

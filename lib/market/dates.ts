@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
-import { DateSchema, type Date as TradingDate, type DateRange } from '../../gen/nepse/market/v1/market_pb.js';
+import { DateSchema, type Bar, type Date as TradingDate, type DateRange } from '../../gen/nepse/market/v1/market_pb.js';
 import { InvalidArgumentError } from '../grpc/errors.js';
+import type { DailyBar } from './bar.js';
 import { NEPAL_OFFSET_MS } from './calendar.js';
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -18,6 +19,26 @@ export function isoDate(year: number, month: number, day: number): string | unde
 /** The proto Date of an ISO day. */
 export function toProtoDate(iso: string): TradingDate {
   return create(DateSchema, { year: +iso.slice(0, 4), month: +iso.slice(5, 7), day: +iso.slice(8, 10) });
+}
+
+/**
+ * The wire form of a daily bar of `symbol` (market.proto's `Bar`). Built as a plain message, not
+ * through create(): events and streams carry thousands of bars, and every field is set here.
+ */
+export function barMessage(symbol: string, bar: DailyBar): Bar {
+  const { date } = bar;
+  return {
+    $typeName: 'nepse.market.v1.Bar',
+    symbol,
+    date: { $typeName: 'nepse.market.v1.Date', year: +date.slice(0, 4), month: +date.slice(5, 7), day: +date.slice(8, 10) },
+    open: bar.open,
+    high: bar.high,
+    low: bar.low,
+    close: bar.close,
+    volume: bar.volume,
+    turnover: bar.turnover,
+    trades: bar.trades === undefined ? undefined : BigInt(bar.trades),
+  };
 }
 
 /** The ISO day of a proto Date as received, '' when unset (for display and comparisons; no validation). */

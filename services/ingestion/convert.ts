@@ -1,25 +1,10 @@
 import type { Bar } from '../../gen/nepse/market/v1/market_pb.js';
-import { isoDate, isValidSymbol, normaliseSymbol } from '../../lib/market/index.js';
+import { barMessage, isoDate, isValidSymbol, normaliseSymbol } from '../../lib/market/index.js';
 import type { BarRecord } from './bar.js';
 
-/**
- * The wire form of a stored bar. Built as a plain message object rather than through create():
- * events carry thousands of bars, and every field is set here anyway.
- */
+/** The wire form of a stored bar: the message it arrived in, when it came over gRPC. */
 export function toProtoBar(bar: BarRecord): Bar {
-  if (bar.wire) return bar.wire;
-  return {
-    $typeName: 'nepse.market.v1.Bar',
-    symbol: bar.symbol,
-    date: { $typeName: 'nepse.market.v1.Date', year: +bar.date.slice(0, 4), month: +bar.date.slice(5, 7), day: +bar.date.slice(8, 10) },
-    open: bar.open,
-    high: bar.high,
-    low: bar.low,
-    close: bar.close,
-    volume: bar.volume,
-    turnover: bar.turnover,
-    trades: bar.trades === undefined ? undefined : BigInt(bar.trades),
-  };
+  return bar.wire ?? barMessage(bar.symbol, bar);
 }
 
 /**

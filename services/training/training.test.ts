@@ -8,7 +8,7 @@ import { Stage, type RegistryService } from '../../gen/nepse/registry/v1/registr
 import { Algorithm, JobState, PromotionOutcome, type Job, type TrainingService } from '../../gen/nepse/training/v1/training_pb.js';
 import { MeshEvents } from '../../lib/events/catalog.js';
 import { statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
-import { toProtoDate } from '../../lib/market/index.js';
+import { barMessage } from '../../lib/market/index.js';
 import { createRandom } from '../../lib/random/index.js';
 import { DEFAULT_FEATURE_SET, type DailyBar } from '../../testing/market.js';
 import { TestNetwork } from '../../testing/network.js';
@@ -73,15 +73,7 @@ describe('training service: feature service → walk-forward → registry → pr
       [walk, false],
     ] as const) {
       for (const [i, symbol] of symbols.entries()) {
-        const bars = plantedBars(signal ? 1000 + i : 2000 + i, signal).map((b) => ({
-          symbol,
-          date: toProtoDate(b.date),
-          open: b.open,
-          high: b.high,
-          low: b.low,
-          close: b.close,
-          volume: b.volume,
-        }));
+        const bars = plantedBars(signal ? 1000 + i : 2000 + i, signal).map((b) => barMessage(symbol, b));
         await bus.publish(
           MeshEvents.barsIngested,
           symbol,

@@ -18,7 +18,7 @@ import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.j
 import { RegistryService, Stage } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { startNatsServer, waitFor, type NatsTestServer } from '../../lib/events/testing.js';
 import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
-import { dayOf, toProtoDate, todayInNepal, tradingDays } from '../../lib/market/index.js';
+import { dayOf, toProtoDate, todayInNepal, tradingDays, barMessage } from '../../lib/market/index.js';
 import { freePort, startServiceProcess } from '../../lib/runtime/service-process.js';
 import { generateMarket, type SampleBar } from '../../scripts/sample-market.js';
 import { featureConfig } from '../../services/feature/config.js';
@@ -163,17 +163,7 @@ export async function startDashboardBed(options: DashboardBedOptions): Promise<D
     cleanup.push(() => [ingestion, features, registry, prediction].forEach((c) => c.close()));
 
     const ingest = async (added: readonly SampleBar[]) => {
-      const wire = added.map((b) => ({
-        symbol: b.symbol,
-        date: toProtoDate(b.date),
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-        turnover: b.turnover,
-        trades: BigInt(b.trades),
-      }));
+      const wire = added.map((b) => barMessage(b.symbol, b));
       const result = await ingestion.ingestBars(
         (function* () {
           for (let i = 0; i < wire.length; i += 500) yield { bars: wire.slice(i, i + 500), source: 'dashboard-test' };
