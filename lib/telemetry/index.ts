@@ -1,6 +1,7 @@
 /** Telemetry: JSON logs with trace ids, Prometheus metrics on an HTTP port, OpenTelemetry traces. */
 export { createLogger, type Logger } from './logger.js';
 export { metricsRegistry, collectProcessMetrics, grpcServerObserver, grpcClientObserver, eventMetrics, metric } from './metrics.js';
+export { boundCounter, boundHistogram, type BoundCounter, type BoundHistogram } from './bound-series.js';
 export { watchHolidayTable } from './holiday-table-watch.js';
 export { watchConsumerLag, DEFAULT_LAG_TIMEOUT_MS, type LagSource } from './consumer-lag.js';
 export {

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { EventMetrics } from '../events/observe.js';
 import type { CallRecord, CallObserver } from '../grpc/server.js';
 import { registerConsumerLagMetrics, watchConsumerLag } from './consumer-lag.js';
+import { boundCounter, boundHistogram, type BoundCounter, type BoundHistogram } from './bound-series.js';
 import type { Logger } from './logger.js';
 import { metric, metricsRegistry } from './metrics-registry.js';
 
@@ -105,15 +106,15 @@ export function grpcServerObserver(logger: Logger): CallObserver {
         buckets: LATENCY_BUCKETS,
       }),
   );
-  // Label children are looked up once per method and code: hashing labels on every call is
-  // measurable next to a sub-millisecond RPC.
-  const children = new Map<string, { handled: { inc(): void }; seconds: { observe(value: number): void }; code: string }>();
+  // Series are bound once per method and code: hashing labels on every call is measurable next to
+  // a sub-millisecond RPC (bound-series.ts).
+  const children = new Map<string, { handled: BoundCounter; seconds: BoundHistogram; code: string }>();
   return (record) => {
     const key = `${record.service}/${record.method}/${record.code}`;
     let child = children.get(key);
     if (!child) {
       const labels = labelsOf(record);
-      child = { handled: handled.labels(labels), seconds: seconds.labels(labels), code: labels.grpc_code };
+      child = { handled: boundCounter(handled, labels), seconds: boundHistogram(seconds, labels), code: labels.grpc_code };
       children.set(key, child);
     }
     child.handled.inc();

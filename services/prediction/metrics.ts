@@ -4,7 +4,7 @@
  * so several services started in one test process share them.
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { metric } from '../../lib/telemetry/index.js';
+import { boundCounter, boundHistogram, metric, type BoundCounter, type BoundHistogram } from '../../lib/telemetry/index.js';
 
 /** Rows per inference run: powers of two up to the largest batch allowed. */
 const ROW_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
@@ -40,9 +40,9 @@ export interface PredictionSeries {
 }
 
 /**
- * {@link PredictionSeries} over `metrics` (one per metrics object), with each label child looked
- * up once per model and kept, so no labels object is built (nor a boolean turned into a string)
- * per prediction.
+ * {@link PredictionSeries} over `metrics` (one per metrics object), with each series bound once per
+ * model and kept, so no labels object is built, nor a boolean turned into a string, nor the labels
+ * hashed per prediction (lib/telemetry/bound-series.ts).
  */
 export function predictionSeries(metrics: PredictionMetrics): PredictionSeries {
   let kept = SERIES.get(metrics);
@@ -53,18 +53,15 @@ export function predictionSeries(metrics: PredictionMetrics): PredictionSeries {
 const SERIES = new WeakMap<PredictionMetrics, PredictionSeries>();
 
 function seriesOver(metrics: PredictionMetrics): PredictionSeries {
-  const byModel = new Map<
-    string,
-    { live: { inc(): void }; degraded: { inc(): void }; rows: { observe(v: number): void }; seconds: { observe(v: number): void } }
-  >();
+  const byModel = new Map<string, { live: BoundCounter; degraded: BoundCounter; rows: BoundHistogram; seconds: BoundHistogram }>();
   const of = (model: string) => {
     let series = byModel.get(model);
     if (!series) {
       series = {
-        live: metrics.predictions.labels({ model, degraded: 'false' }),
-        degraded: metrics.predictions.labels({ model, degraded: 'true' }),
-        rows: metrics.inferenceRows.labels({ model }),
-        seconds: metrics.inferenceSeconds.labels({ model }),
+        live: boundCounter(metrics.predictions, { model, degraded: 'false' }),
+        degraded: boundCounter(metrics.predictions, { model, degraded: 'true' }),
+        rows: boundHistogram(metrics.inferenceRows, { model }),
+        seconds: boundHistogram(metrics.inferenceSeconds, { model }),
       };
       byModel.set(model, series);
     }
