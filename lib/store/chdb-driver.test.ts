@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -116,6 +116,18 @@ describe('chdb engine sharing (one engine per process)', () => {
       assert.deepEqual(await s3.query('SELECT x FROM t'), [{ x: 7 }]);
     } finally {
       await s3.close();
+    }
+  });
+
+  it('clears RowBinary payloads a dead process left behind when it opens the engine at a path', async () => {
+    const path = join(dir, 'left-behind');
+    await mkdir(join(path, 'insert-files'), { recursive: true });
+    await writeFile(join(path, 'insert-files', 'stale.rowbinary'), Buffer.alloc(1024));
+    const store = await openStore({ path, database: uniqueDatabase('stale') });
+    try {
+      assert.deepEqual(await readdir(path).then((names) => names.filter((n) => n === 'insert-files')), []);
+    } finally {
+      await store.close();
     }
   });
 

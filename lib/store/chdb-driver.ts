@@ -56,6 +56,9 @@ function serialised<T>(fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
+/** Folder of a data folder where RowBinary payloads wait for their INSERT … FROM file(). */
+const INSERT_FILES = 'insert-files';
+
 function acquireSession(requested: string, database: string): Promise<{ session: Session; path: string }> {
   return serialised(async () => {
     let engine = registry.engine;
@@ -65,6 +68,9 @@ function acquireSession(requested: string, database: string): Promise<{ session:
       await drainPending();
       try {
         await mkdir(requested, { recursive: true });
+        // RowBinary payloads left by a process that died in the middle of an insert: nothing in
+        // this process has started one yet, and one process owns a data folder.
+        await rm(join(requested, INSERT_FILES), { recursive: true, force: true });
       } catch (e) {
         throw new StoreError(`cannot create data folder ${requested}: ${(e as Error).message}`, { cause: e });
       }
@@ -205,7 +211,7 @@ class ChdbStore implements Store {
    */
   async #insertFromFile(session: Session, table: string, encoded: EncodedRows, settings: Record<string, number>): Promise<void> {
     if (encoded.columns === undefined) throw new StoreError('a RowBinary insert needs its column list');
-    const folder = join(this.path, 'insert-files');
+    const folder = join(this.path, INSERT_FILES);
     await mkdir(folder, { recursive: true });
     const file = join(folder, `${randomUUID()}.rowbinary`);
     try {
