@@ -86,6 +86,8 @@ const infoLabels = (model: LoadedModel) => ({ model: model.name, version: String
 /** The Production models of this instance; see the file comment. */
 export class ModelCache {
   private readonly entries = new Map<string, NameEntry>();
+  /** {@link servingNames}, worked out on first use after a change. */
+  private serving: readonly string[] | undefined;
   private readonly listeners = new Set<ModelChangeListener>();
   private readonly retainPrevious: number;
   private readonly releaseGraceMs: number;
@@ -119,12 +121,13 @@ export class ModelCache {
     return this.entries.get(name)?.current;
   }
 
-  /** Names that have a Production version loaded now, sorted. */
-  servingNames(): string[] {
-    return [...this.entries]
+  /** Names that have a Production version loaded now, sorted; the same array until one changes (read on every Predict). */
+  servingNames(): readonly string[] {
+    this.serving ??= [...this.entries]
       .filter(([, entry]) => entry.current)
       .map(([name]) => name)
       .sort();
+    return this.serving;
   }
 
   /** A specific version if loaded (the current one or one retained after a swap). */
@@ -203,6 +206,7 @@ export class ModelCache {
     for (const entry of this.entries.values()) if (entry.current) this.metrics.info.remove(infoLabels(entry.current));
     const models = this.list();
     this.entries.clear();
+    this.serving = undefined;
     this.isReady = false;
     this.metrics.loaded.set(0);
     await Promise.all(models.map((m) => retireModel(m, 0)));
@@ -231,6 +235,7 @@ export class ModelCache {
   }
 
   private changed(name: string, before: LoadedModel | undefined): void {
+    this.serving = undefined;
     const current = this.entries.get(name)?.current;
     // Old series first: a scrape must never see two current versions of one name.
     if (before) this.metrics.info.remove(infoLabels(before));

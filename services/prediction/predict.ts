@@ -288,11 +288,18 @@ export async function predictOne(deps: PredictionDeps, input: PredictionInput, d
   const asOf = input.asOf ? fromProtoDate(input.asOf, 'as_of') : undefined;
   const alias = input.modelAlias ?? '';
   const model = resolveModel(deps, input.modelName, input.modelVersion, alias);
-  const prediction = await withModel(model, async () =>
-    predictFromVector(deps, model, await deps.features.get(symbol, asOf, model.featureSet, deadline), started, input.modelName === ''),
-  );
-  prediction.modelAlias = alias;
-  return prediction;
+  // The lease of withModel, taken inline: this is every Predict's path, and a vector the cache
+  // holds fresh is used without waiting for a promise.
+  const release = acquireModel(model);
+  try {
+    const sourced =
+      deps.features.fresh(symbol, asOf, model.featureSet) ?? (await deps.features.get(symbol, asOf, model.featureSet, deadline));
+    const prediction = await predictFromVector(deps, model, sourced, started, input.modelName === '');
+    prediction.modelAlias = alias;
+    return prediction;
+  } finally {
+    release();
+  }
 }
 
 /** Predict. */

@@ -1,8 +1,8 @@
 import { FeatureService } from '../../gen/nepse/feature/v1/feature_pb.js';
-import { PredictionService, PredictResponseSchema } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { PredictionService, PredictRequestSchema, PredictResponseSchema } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { connectEvents, ensureStreams, natsCheck } from '../../lib/events/index.js';
-import { createGrpcClient, implement, useMessageEncoder } from '../../lib/grpc/index.js';
+import { createGrpcClient, implement, useMessageEncoder, useRequestDecoder } from '../../lib/grpc/index.js';
 import { createCallPolicy } from '../../lib/resilience/index.js';
 import { hostServices } from '../../lib/runtime/index.js';
 import { createLogger, eventMetrics, grpcClientObserver, type Logger } from '../../lib/telemetry/index.js';
@@ -19,6 +19,7 @@ import { infer, ModelCache, type LoadedModel } from './model-cache.js';
 import { createModelLoader } from './model-loader.js';
 import { predict, predictBatch, type PredictionDeps } from './predict.js';
 import { PredictionEvents } from './prediction-events.js';
+import { decodePredictRequest } from './predict-request-decoder.js';
 import { encodePredictResponse } from './prediction-wire.js';
 import { ShadowScorer } from './shadow.js';
 import { streamPredictions } from './stream-predictions.js';
@@ -27,6 +28,7 @@ import { PredictionWatchHub } from './watch-predictions.js';
 /** The gRPC handlers of PredictionService. */
 export function predictionHandlers(deps: PredictionDeps, watches: PredictionWatchHub, streamWindow: number) {
   useMessageEncoder(PredictResponseSchema, encodePredictResponse);
+  useRequestDecoder(PredictRequestSchema, decodePredictRequest);
   return implement(PredictionService, {
     predict: (request, context) => predict(deps, request, context),
     predictBatch: (request, context) => predictBatch(deps, request, context),
