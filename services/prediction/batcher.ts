@@ -15,13 +15,6 @@
  * every request at concurrency 1 (5x a raw gRPC round trip here) for little more gathering. So
  * delays below 1 ms mean "one turn" and that is the default; a timer is used for 1 ms and up, for
  * models whose runs are expensive enough that waiting for a fuller batch is worth it.
- *
- * In the one-turn mode an idle model does not wait at all. A request for a model with nothing
- * queued and no run in flight starts its run at once: there is nobody to gather, and at concurrency 1 the turn waited
- * was a share of every call's CPU and latency. Requests that arrive while that run is pending
- * (the rest of a burst, the callers of a concurrent load) queue and are gathered as above, so
- * under concurrency the batches form as before. A timer delay is always waited out: it is set for
- * models whose batches are worth the wait.
  */
 
 import { detached } from '../../lib/grpc/index.js';
@@ -63,8 +56,6 @@ interface Queue {
   cancel: (() => void) | undefined;
 }
 
-const first = (out: Float32Array) => out[0];
-
 /** A row of the wrong width reached the batcher: a bug of the caller, which checks widths first. */
 export class RowWidthError extends Error {
   override readonly name = 'RowWidthError';
@@ -78,12 +69,8 @@ export class RowWidthError extends Error {
 export class Batcher<M extends { readonly inputWidth: number }> {
   /** Whether requests are gathered at all (false when maxBatch is 1 or the delay 0). */
   readonly enabled: boolean;
-  /** Whether a request for an idle model runs at once (batching on, with the one-turn delay). */
-  private readonly idleRunsAtOnce: boolean;
   private readonly queues = new Map<M, Queue>();
   private readonly running = new Set<Promise<unknown>>();
-  /** Runs not yet settled, per model: a model with none (and no queue) is idle. */
-  private readonly inFlight = new Map<M, number>();
   private readonly counts: BatcherStats = { requests: 0, runs: 0, rows: 0 };
 
   constructor(private readonly options: BatcherOptions<M>) {
@@ -91,7 +78,6 @@ export class Batcher<M extends { readonly inputWidth: number }> {
       throw new RangeError(`maxBatch must be a positive integer, got ${options.maxBatch}`);
     if (!(options.maxQueueDelayMs >= 0)) throw new RangeError(`maxQueueDelayMs must be ≥ 0, got ${options.maxQueueDelayMs}`);
     this.enabled = options.maxBatch > 1 && options.maxQueueDelayMs > 0;
-    this.idleRunsAtOnce = options.maxQueueDelayMs < 1;
   }
 
   /**
@@ -103,10 +89,9 @@ export class Batcher<M extends { readonly inputWidth: number }> {
       return Promise.reject(new RowWidthError(`row of ${values.length} values for a model of input width ${model.inputWidth}`));
     }
     this.counts.requests++;
-    let queue = this.queues.get(model);
-    if (!this.enabled || (this.idleRunsAtOnce && !queue && !this.inFlight.has(model)))
-      return this.run(model, Float32Array.from(values), 1).then(first);
+    if (!this.enabled) return this.run(model, Float32Array.from(values), 1).then((out) => out[0]);
     return new Promise<number>((resolve, reject) => {
+      let queue = this.queues.get(model);
       if (!queue) this.queues.set(model, (queue = { waiters: [], cancel: undefined }));
       queue.waiters.push({ values, resolve, reject });
       if (queue.waiters.length >= this.options.maxBatch) this.flush(model);
@@ -119,29 +104,21 @@ export class Batcher<M extends { readonly inputWidth: number }> {
     if (rows.length !== count * model.inputWidth) {
       return Promise.reject(new RowWidthError(`${rows.length} values for ${count} rows of width ${model.inputWidth}`));
     }
-    const started = performance.now();
+    const started = process.hrtime.bigint();
     this.counts.runs++;
     this.counts.rows += count;
-    this.inFlight.set(model, (this.inFlight.get(model) ?? 0) + 1);
     const work = this.options.infer(model, rows, count).then((out) => {
       if (out.length < count) throw new Error(`model returned ${out.length} outputs for ${count} rows`);
-      this.options.onRun?.(model, count, (performance.now() - started) / 1e3);
+      this.options.onRun?.(model, count, Number(process.hrtime.bigint() - started) / 1e9);
       return out;
     });
-    const tracked: Promise<void> = work.then(
-      () => this.settled(model, tracked),
-      () => this.settled(model, tracked),
+    const tracked = work.then(
+      () => {},
+      () => {},
     );
     this.running.add(tracked);
+    void tracked.then(() => this.running.delete(tracked));
     return work;
-  }
-
-  /** Bookkeeping of a run that has settled. */
-  private settled(model: M, tracked: Promise<void>): void {
-    this.running.delete(tracked);
-    const left = (this.inFlight.get(model) ?? 1) - 1;
-    if (left > 0) this.inFlight.set(model, left);
-    else this.inFlight.delete(model);
   }
 
   /** Counts of requests, runs and rows so far. */
