@@ -99,64 +99,79 @@ const DEADLINE_SLACK_MS = 5;
 const abortReason = (code: GrpcJs.status) =>
   Object.assign(new Error(code === grpc.status.DEADLINE_EXCEEDED ? 'deadline exceeded' : 'call cancelled by the client'), { code });
 
-/** What a call's context knows of how it ended early, read when its status is recorded. */
-interface CallEnd {
-  /** The context of the call, with its signal. */
-  context: CallContext;
-  /** Whether the call was cancelled or its deadline passed, and so which status the client got. */
-  abortedCode(): GrpcJs.status | undefined;
-  done(): void;
-}
-
 /**
- * Builds the context of one call: its deadline, and a signal that fires on cancel or deadline.
+ * The context of one call: its deadline, and a signal that fires on cancel or deadline; and how the
+ * call ended early, read when its status is recorded.
+ *
  * The signal (an AbortController and a deadline timer) is made only when the handler first reads
  * it: most unary handlers never do, and on a sub-millisecond call the controller, its listeners
  * and the timer are a visible share of the work. A signal read late is already aborted when the
- * call was cancelled or its deadline has passed by then.
+ * call was cancelled or its deadline has passed by then. A class rather than closures for the same
+ * reason: the services run through tsx, which names every named closure as it is made.
  */
-function contextOf(call: AnyCall, path: string): CallEnd {
-  const deadline = deadlineMs(call.getDeadline());
-  let controller: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let ended: GrpcJs.status | undefined;
-  const end = (code: GrpcJs.status) => {
-    ended ??= code;
-    controller?.abort(abortReason(ended));
-  };
+class CallScope {
+  readonly context: CallContext;
+  private readonly deadline: number | undefined;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ended: GrpcJs.status | undefined;
+  private readonly onCancel: () => void;
+
+  constructor(
+    private readonly call: AnyCall,
+    path: string,
+  ) {
+    const deadline = deadlineMs(call.getDeadline());
+    this.deadline = deadline;
+    this.onCancel = this.cancelled.bind(this);
+    (call as NodeJS.EventEmitter).on('cancelled', this.onCancel);
+    const scope = this;
+    this.context = {
+      method: path,
+      metadata: call.metadata,
+      deadline,
+      peer: call.getPeer(),
+      get signal() {
+        return scope.signal();
+      },
+    };
+  }
+
+  /** Whether the call was cancelled or its deadline passed, and so which status the client got. */
+  abortedCode(): GrpcJs.status | undefined {
+    return this.ended ?? (this.expired() ? grpc.status.DEADLINE_EXCEEDED : undefined);
+  }
+
+  done(): void {
+    if (this.timer) clearTimeout(this.timer);
+    (this.call as NodeJS.EventEmitter).removeListener('cancelled', this.onCancel);
+  }
+
+  private expired(): boolean {
+    return this.deadline !== undefined && Date.now() >= this.deadline;
+  }
+
+  private end(code: GrpcJs.status): void {
+    this.ended ??= code;
+    this.controller?.abort(abortReason(this.ended));
+  }
+
   // grpc-js also reports a passed deadline as 'cancelled' (its stream closes after the status), so
   // the clock tells a deadline from a client's cancel.
-  const onCancel = () =>
-    end(deadline !== undefined && deadline - Date.now() <= DEADLINE_SLACK_MS ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED);
-  const events = call as NodeJS.EventEmitter;
-  events.on('cancelled', onCancel);
-  const expired = () => deadline !== undefined && Date.now() >= deadline;
-  const signal = (): AbortSignal => {
-    if (controller) return controller.signal;
-    controller = new AbortController();
-    if (ended === undefined && expired()) ended = grpc.status.DEADLINE_EXCEEDED;
-    if (ended !== undefined) controller.abort(abortReason(ended));
-    else if (deadline !== undefined) timer = setTimeout(() => end(grpc.status.DEADLINE_EXCEEDED), Math.max(0, deadline - Date.now()));
+  private cancelled(): void {
+    const deadline = this.deadline;
+    this.end(deadline !== undefined && deadline - Date.now() <= DEADLINE_SLACK_MS ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED);
+  }
+
+  private signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    if (this.ended === undefined && this.expired()) this.ended = grpc.status.DEADLINE_EXCEEDED;
+    if (this.ended !== undefined) controller.abort(abortReason(this.ended));
+    else if (this.deadline !== undefined)
+      this.timer = setTimeout(() => this.end(grpc.status.DEADLINE_EXCEEDED), Math.max(0, this.deadline - Date.now()));
     return controller.signal;
-  };
-  const peer = call.getPeer();
-  const context: CallContext = {
-    method: path,
-    metadata: call.metadata,
-    deadline,
-    peer,
-    get signal() {
-      return signal();
-    },
-  };
-  return {
-    context,
-    abortedCode: () => ended ?? (expired() ? grpc.status.DEADLINE_EXCEEDED : undefined),
-    done: () => {
-      if (timer) clearTimeout(timer);
-      events.removeListener('cancelled', onCancel);
-    },
-  };
+  }
 }
 
 /**
@@ -242,7 +257,8 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
     case 'client_streaming':
       return (call: AnyCall, callback: GrpcJs.sendUnaryData<unknown>) => {
         const started = process.hrtime.bigint();
-        const { context, abortedCode, done } = contextOf(call, path);
+        const scope = new CallScope(call, path);
+        const { context } = scope;
         const failure: DecodeFailure = {};
         const input =
           method.methodKind === 'unary'
@@ -253,12 +269,12 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
             if (input instanceof UndecodableRequest) throw notDecodable(input);
             const response = await invoke(input, context);
             if (failure.error) throw failure.error;
-            record(started, abortedCode() ?? grpc.status.OK);
+            record(started, scope.abortedCode() ?? grpc.status.OK);
             callback(null, response);
           } catch (error) {
-            callback(fail(started, failure.error ?? error, abortedCode()));
+            callback(fail(started, failure.error ?? error, scope.abortedCode()));
           } finally {
-            done();
+            scope.done();
           }
         });
       };
@@ -266,7 +282,8 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
     case 'bidi_streaming':
       return (call: GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>) => {
         const started = process.hrtime.bigint();
-        const { context, abortedCode, done } = contextOf(call, path);
+        const scope = new CallScope(call, path);
+        const { context } = scope;
         const failure: DecodeFailure = {};
         const input =
           method.methodKind === 'server_streaming'
@@ -277,12 +294,12 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
             if (input instanceof UndecodableRequest) throw notDecodable(input);
             await writeAll(call, invoke(input, context) as AsyncIterable<unknown>, context.signal);
             if (failure.error) throw failure.error;
-            record(started, context.signal.aborted ? (abortedCode() ?? grpc.status.CANCELLED) : grpc.status.OK);
+            record(started, context.signal.aborted ? (scope.abortedCode() ?? grpc.status.CANCELLED) : grpc.status.OK);
             if (!context.signal.aborted) call.end();
           } catch (error) {
-            call.emit('error', fail(started, failure.error ?? error, context.signal.aborted ? abortedCode() : undefined));
+            call.emit('error', fail(started, failure.error ?? error, context.signal.aborted ? scope.abortedCode() : undefined));
           } finally {
-            done();
+            scope.done();
           }
         });
       };
