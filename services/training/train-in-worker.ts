@@ -29,39 +29,66 @@ export type WorkerMessage =
   | ({ kind: 'done' } & TrainResult)
   | { kind: 'error'; message: string };
 
+/** The worker that trains, made on first use and kept while it lives; jobs take turns on it. */
+let current: Worker | undefined;
+
+function trainingWorker(): Worker {
+  if (current) return current;
+  // Beside this module: the TypeScript source when run through tsx, the bundled worker in an image.
+  const file = import.meta.url.endsWith('.ts') ? './train-worker.ts' : './train-worker.js';
+  const worker = new Worker(new URL(file, import.meta.url));
+  // An idle worker must not keep the process alive; it is referenced while it trains.
+  worker.unref();
+  const forget = () => {
+    if (current === worker) current = undefined;
+  };
+  worker.on('exit', forget);
+  worker.on('error', forget);
+  current = worker;
+  return worker;
+}
+
 /**
- * Trains in a worker thread and reports progress through `onProgress`. The worker runs the same
- * TypeScript through the loader this process runs with (its exec arguments are inherited).
+ * Trains in the worker thread and reports progress through `onProgress`. The worker runs the same
+ * TypeScript through the loader this process runs with (its exec arguments are inherited). Calls
+ * must not overlap (the job queue runs one job at a time); a worker that dies fails its job, and the
+ * next job gets a new one.
  */
 export function trainInWorker(
   request: TrainRequest,
   onProgress: (message: Exclude<WorkerMessage, { kind: 'done' } | { kind: 'error' }>) => void,
 ): Promise<TrainResult> {
-  return new Promise((resolve, reject) => {
-    // Beside this module: the TypeScript source when run through tsx, the bundled worker in an image.
-    const file = import.meta.url.endsWith('.ts') ? './train-worker.ts' : './train-worker.js';
-    const worker = new Worker(new URL(file, import.meta.url), { workerData: request });
-    let settled = false;
-    worker.on('message', (message: WorkerMessage) => {
+  const worker = trainingWorker();
+  return new Promise<TrainResult>((resolve, reject) => {
+    const end = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      worker.unref();
+    };
+    const onMessage = (message: WorkerMessage) => {
       if (message.kind === 'done') {
-        settled = true;
+        end();
         resolve(message);
-        void worker.terminate();
       } else if (message.kind === 'error') {
-        settled = true;
+        end();
         reject(new Error(message.message));
-        void worker.terminate();
       } else {
         onProgress(message);
       }
-    });
-    worker.on('error', (error) => {
-      if (!settled) reject(error);
-      settled = true;
-    });
-    worker.on('exit', (code) => {
-      if (!settled) reject(new Error(`the training worker exited with code ${code}`));
-      settled = true;
-    });
+    };
+    const onError = (error: Error) => {
+      end();
+      reject(error);
+    };
+    const onExit = (code: number) => {
+      end();
+      reject(new Error(`the training worker exited with code ${code}`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.ref();
+    worker.postMessage(request);
   });
 }
