@@ -236,16 +236,16 @@ async function writeAll(
 function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown, observer?: CallObserver): GrpcJs.UntypedHandleCall {
   const path = `/${method.parent.typeName}/${method.name}`;
   const invoke = handler as (input: unknown, context: CallContext) => unknown;
-  const record = (started: bigint, code: GrpcJs.status, error?: unknown) =>
+  const record = (started: number, code: GrpcJs.status, error?: unknown) =>
     observer?.({
       service: method.parent.typeName,
       method: method.name,
       kind: method.methodKind,
       code,
-      durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      durationSeconds: (performance.now() - started) / 1e3,
       error,
     });
-  const fail = (started: bigint, error: unknown, aborted: GrpcJs.status | undefined) => {
+  const fail = (started: number, error: unknown, aborted: GrpcJs.status | undefined) => {
     const status = toServiceError(error);
     // Once cancelled or expired, the client already has its status; what the handler threw after is moot.
     record(started, aborted ?? status.code ?? grpc.status.INTERNAL, error);
@@ -256,7 +256,7 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
     case 'unary':
     case 'client_streaming':
       return (call: AnyCall, callback: GrpcJs.sendUnaryData<unknown>) => {
-        const started = process.hrtime.bigint();
+        const started = performance.now();
         const scope = new CallScope(call, path);
         const { context } = scope;
         const failure: DecodeFailure = {};
@@ -281,7 +281,7 @@ function wrapHandler(method: DescMethod, handler: (...args: never[]) => unknown,
     case 'server_streaming':
     case 'bidi_streaming':
       return (call: GrpcJs.ServerWritableStream<unknown, unknown> | GrpcJs.ServerDuplexStream<unknown, unknown>) => {
-        const started = process.hrtime.bigint();
+        const started = performance.now();
         const scope = new CallScope(call, path);
         const { context } = scope;
         const failure: DecodeFailure = {};

@@ -15,6 +15,8 @@ export function isValidSymbol(symbol: string): boolean {
 
 /** The canonical form of a request's symbol; INVALID_ARGUMENT naming `field` when malformed. */
 export function requireSymbol(raw: string, field = 'symbol'): string {
+  // Clients mostly send the canonical form, which normalising leaves as it is: every Predict asks.
+  if (SYMBOL.test(raw)) return raw;
   const symbol = normaliseSymbol(raw);
   if (symbol === '') throw new InvalidArgumentError({ field, description: 'symbol is required' });
   if (!isValidSymbol(symbol)) {
