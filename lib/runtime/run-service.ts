@@ -3,6 +3,7 @@
  * stop on SIGTERM/SIGINT; and when start-up fails, one JSON log line that says what is wrong and
  * how to fix it, then a non-zero exit, never a raw stack or a hang.
  */
+import { setFlagsFromString } from 'node:v8';
 import { createLogger, type Logger } from '../telemetry/index.js';
 import { stopOnSignals } from './host.js';
 import { explainStartupError } from './startup-error.js';
@@ -26,6 +27,11 @@ export interface RunServiceOptions<C> {
   /** Exit code of a failed start. Default 1. */
   exitCode?: number;
 }
+
+// Every service keeps the WebAssembly code it compiled (PGlite, and undici's HTTP parser behind
+// fetch): V8 in Node 24 can abort while freeing tiered-up code, and beside chdb that abort hangs the
+// process instead of ending it. The full story is in lib/postgres/pglite-driver.ts.
+setFlagsFromString('--no-wasm-code-gc');
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
