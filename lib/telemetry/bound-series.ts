@@ -73,6 +73,9 @@ export function boundHistogram<T extends string>(histogram: Histogram<T>, labels
   const child = histogram.labels(labels);
   const metric = histogram as unknown as SeriesTable<HistogramEntry> & { upperBounds?: number[] };
   const bounds = Array.isArray(metric.upperBounds) ? metric.upperBounds : undefined;
+  // Bucket counts are keyed by the bound as a property name; a fractional number turned into one
+  // on every call costs more than all the rest of an observation.
+  const names = bounds?.map(String) ?? [];
   let key: string | undefined;
   return {
     observe(value) {
@@ -82,9 +85,11 @@ export function boundHistogram<T extends string>(histogram: Histogram<T>, labels
         entry.count += 1;
         // The smallest bucket bound at or above the value; above them all only +Inf counts it, which
         // prom-client derives from the count.
+        const buckets = entry.bucketValues as Record<string, number | undefined>;
         for (let i = 0; i < bounds!.length; i++) {
           if (value <= bounds![i]) {
-            if (Object.prototype.hasOwnProperty.call(entry.bucketValues, bounds![i])) entry.bucketValues[bounds![i]] += 1;
+            const count = buckets[names[i]];
+            if (count !== undefined) buckets[names[i]] = count + 1;
             break;
           }
         }

@@ -106,16 +106,26 @@ export function grpcServerObserver(logger: Logger): CallObserver {
         buckets: LATENCY_BUCKETS,
       }),
   );
-  // Series are bound once per method and code: hashing labels on every call is measurable next to
-  // a sub-millisecond RPC (bound-series.ts).
-  const children = new Map<string, { handled: BoundCounter; seconds: BoundHistogram; code: string }>();
+  // Series are bound once per method and code, since hashing labels on every call is measurable
+  // next to a sub-millisecond RPC (bound-series.ts), and found by method name and code without
+  // building a key string per call; services rarely share a method name, so the inner scan is short.
+  type Child = { service: string; handled: BoundCounter; seconds: BoundHistogram; code: string };
+  const children = new Map<string, Array<Child[] | undefined>>();
   return (record) => {
-    const key = `${record.service}/${record.method}/${record.code}`;
-    let child = children.get(key);
+    let byCode = children.get(record.method);
+    if (!byCode) children.set(record.method, (byCode = []));
+    const ofCode = (byCode[record.code] ??= []);
+    let child: Child | undefined;
+    for (const c of ofCode) if (c.service === record.service) child = c;
     if (!child) {
       const labels = labelsOf(record);
-      child = { handled: boundCounter(handled, labels), seconds: boundHistogram(seconds, labels), code: labels.grpc_code };
-      children.set(key, child);
+      child = {
+        service: record.service,
+        handled: boundCounter(handled, labels),
+        seconds: boundHistogram(seconds, labels),
+        code: labels.grpc_code,
+      };
+      ofCode.push(child);
     }
     child.handled.inc();
     child.seconds.observe(record.durationSeconds);
