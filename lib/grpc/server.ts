@@ -116,6 +116,7 @@ class CallScope {
   private timer: NodeJS.Timeout | undefined;
   private ended: GrpcJs.status | undefined;
   private readonly onCancel: () => void;
+  private peerAddress: string | undefined;
 
   constructor(
     private readonly call: AnyCall,
@@ -130,7 +131,10 @@ class CallScope {
       method: path,
       metadata: call.metadata,
       deadline,
-      peer: call.getPeer(),
+      // Read from the socket only if asked: few handlers do.
+      get peer() {
+        return (scope.peerAddress ??= call.getPeer());
+      },
       get signal() {
         return scope.signal();
       },
