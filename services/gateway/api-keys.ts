@@ -99,6 +99,11 @@ export interface KeyStoreOptions {
 export interface KeyStore {
   /** The entry a presented key proves, or why it is refused. */
   verify(key: string): Promise<ApiKeyEntry | KeyRefusal>;
+  /**
+   * The entry of a key already proven, when the keys need no look at the file first: what
+   * {@link verify} would answer, without a promise. Undefined means ask {@link verify}.
+   */
+  provenNow(key: string): ApiKeyEntry | undefined;
   /** Every key by id (after a check of the file). */
   list(): Promise<ApiKeyEntry[]>;
   /** Why the keys file last failed to load (the previous keys stay in force), or undefined while it loads. */
@@ -156,6 +161,10 @@ export async function createKeyStore(options: KeyStoreOptions): Promise<KeyStore
       // One string per entry can match its hash, so this holds at most one key per entry.
       proven.set(key, entry);
       return entry;
+    },
+    provenNow(key) {
+      if (options.file && Date.now() - checkedAt >= options.reloadMs) return undefined;
+      return proven.get(key);
     },
     async list() {
       await refresh();

@@ -11,7 +11,7 @@ import { exhausted, refusal } from './errors.js';
 import { IDENTITY, type Identity } from './identity.js';
 import type { JwtVerdict } from './jwt.js';
 import type { Limiter } from './limits.js';
-import { allows, METHOD_ROLES, OPEN_SERVICES, roleName } from './roles.js';
+import { allows, METHOD_ROLES, OPEN_SERVICES, roleName, type GrantedRole } from './roles.js';
 
 /** What {@link authInterceptor} checks credentials against. */
 export interface AuthDeps {
@@ -21,15 +21,24 @@ export interface AuthDeps {
   limiter: Limiter;
 }
 
-/** The credentials a request carries, if any; `header` reads one request header. */
-export function credentialsOf(header: Headers | ((name: string) => string | undefined)): string | undefined {
-  const get = typeof header === 'function' ? header : (name: string) => header.get(name) ?? undefined;
-  const authorization = get('authorization');
+/** Request headers as Fetch, as node:http parses them, or as a function reading one. */
+type RequestHeaders = Headers | Readonly<Record<string, string | string[] | undefined>> | ((name: string) => string | undefined);
+
+function headerOf(headers: RequestHeaders, name: string): string | undefined {
+  if (typeof headers === 'function') return headers(name);
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const value = headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The credentials a request carries, if any. */
+export function credentialsOf(headers: RequestHeaders): string | undefined {
+  const authorization = headerOf(headers, 'authorization');
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return match ? match[1] : authorization.trim();
   }
-  return get('x-api-key')?.trim() || undefined;
+  return headerOf(headers, 'x-api-key')?.trim() || undefined;
 }
 
 const unauthenticated = (message: string) =>
@@ -38,18 +47,8 @@ const unauthenticated = (message: string) =>
 /** One identity per key entry: the limiter and the upstream metadata cache by it. */
 const keyIdentities = new WeakMap<ApiKeyEntry, Identity>();
 
-/** Establishes who presents `credentials`, or throws UNAUTHENTICATED saying why. */
-export async function authenticate(credentials: string | undefined, deps: AuthDeps): Promise<Identity> {
-  if (!credentials) throw unauthenticated('no credentials');
-  if (credentials.split('.').length === 3) {
-    if (!deps.jwt) throw unauthenticated('JWTs are not accepted by this gateway');
-    const verdict = await deps.jwt(credentials);
-    if ('refused' in verdict) throw unauthenticated(verdict.refused);
-    return verdict.identity;
-  }
-  const entry = await deps.keys.verify(credentials);
-  if (entry === 'revoked') throw unauthenticated('the API key has been revoked');
-  if (typeof entry === 'string') throw unauthenticated('the API key is not valid');
+/** The identity of a key entry: one per entry, so that the limiter and the upstream metadata can cache by it. */
+function keyIdentity(entry: ApiKeyEntry): Identity {
   let identity = keyIdentities.get(entry);
   if (!identity) {
     identity = {
@@ -65,15 +64,23 @@ export async function authenticate(credentials: string | undefined, deps: AuthDe
   return identity;
 }
 
-/**
- * Admits one call of `path` (`<service type name>/<method>`, an exposed one): the caller's
- * identity, the role the method needs and a token of the caller's rate limit; throws the refusal.
- * Stream caps are the interceptor's, around the stream's life.
- */
-export async function admit(path: string, credentials: string | undefined, deps: AuthDeps): Promise<Identity> {
-  const needed = METHOD_ROLES[path];
-  if (needed === undefined) throw refusal(Code.Unimplemented, 'NOT_EXPOSED', `${path} is not exposed by the gateway`);
-  const identity = await authenticate(credentials, deps);
+/** Establishes who presents `credentials`, or throws UNAUTHENTICATED saying why. */
+export async function authenticate(credentials: string | undefined, deps: AuthDeps): Promise<Identity> {
+  if (!credentials) throw unauthenticated('no credentials');
+  if (credentials.split('.').length === 3) {
+    if (!deps.jwt) throw unauthenticated('JWTs are not accepted by this gateway');
+    const verdict = await deps.jwt(credentials);
+    if ('refused' in verdict) throw unauthenticated(verdict.refused);
+    return verdict.identity;
+  }
+  const entry = await deps.keys.verify(credentials);
+  if (entry === 'revoked') throw unauthenticated('the API key has been revoked');
+  if (typeof entry === 'string') throw unauthenticated('the API key is not valid');
+  return keyIdentity(entry);
+}
+
+/** The role `identity` needs for `path` and a token of its rate limit; throws the refusal. */
+function authorize(path: string, needed: GrantedRole, identity: Identity, deps: AuthDeps): Identity {
   if (!allows(identity.role, needed)) {
     const method = path.slice(path.lastIndexOf('/') + 1);
     throw refusal(
@@ -95,6 +102,21 @@ export async function admit(path: string, credentials: string | undefined, deps:
     );
   }
   return identity;
+}
+
+/**
+ * Admits one call of `path` (`<service type name>/<method>`, an exposed one): the caller's
+ * identity, the role the method needs and a token of the caller's rate limit. Stream caps are the
+ * interceptor's, around the stream's life. A key proven before is admitted without a promise (the
+ * common case, thousands of times a second); anything else (a new key, a JWT, a keys file due for
+ * a look) resolves later. Refusals are thrown, or rejected when found later.
+ */
+export function admit(path: string, credentials: string | undefined, deps: AuthDeps): Identity | Promise<Identity> {
+  const needed = METHOD_ROLES[path];
+  if (needed === undefined) throw refusal(Code.Unimplemented, 'NOT_EXPOSED', `${path} is not exposed by the gateway`);
+  const entry = credentials ? deps.keys.provenNow(credentials) : undefined;
+  if (entry) return authorize(path, needed, keyIdentity(entry), deps);
+  return authenticate(credentials, deps).then((identity) => authorize(path, needed, identity, deps));
 }
 
 /** Re-yields a stream's messages and calls `done` once when it ends, fails or is abandoned. */

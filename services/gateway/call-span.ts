@@ -3,19 +3,11 @@
  * services' grpc-js servers are, through @opentelemetry/instrumentation-grpc), so the span is made
  * here, named and attributed the way the instrumentation names the services' spans
  * (`grpc.<service>/<method>`, rpc.system, rpc.service, rpc.method, rpc.grpc.status_code), as a
- * child of the caller's traceparent. Its context is what goes upstream, so the service's span is a
- * grandchild of the caller's (the upstream call's client span in between).
+ * child of the caller's traceparent. Its context is what goes upstream, so the service's span
+ * descends from it: through the upstream call's client span on the Connect path (forward.ts), as
+ * its child for a call forwarded as bytes (grpc-passthrough.ts sends the span's trace headers).
  */
-import {
-  context as otelContext,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Context,
-  type Span,
-} from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 
 /** Trace headers passed on (W3C trace context and baggage). */
 export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
@@ -71,9 +63,4 @@ export function startCallSpan(service: string, method: string, header: (name: st
       span.end();
     },
   };
-}
-
-/** Runs `fn` with `span`'s context active: the upstream grpc-js call's client span becomes its child. */
-export function withCallSpan<T>(span: CallSpan, fn: () => T): T {
-  return otelContext.with(span.context, fn);
 }

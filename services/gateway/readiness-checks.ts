@@ -5,8 +5,8 @@
  * every service unreachable is.
  */
 import type { ReadinessCheck } from '../../lib/runtime/index.js';
-import { grpc, type GrpcJs } from '../../lib/grpc/index.js';
 import type { KeyStore } from './api-keys.js';
+import type { UpstreamSessions } from './upstream-sessions.js';
 
 /**
  * The keys file loads: while a changed file cannot be used, a key revoked in it is still
@@ -24,17 +24,15 @@ export function keysCheck(keys: KeyStore): ReadinessCheck {
 }
 
 /**
- * At least one upstream channel is not failing. A channel not used yet (idle) counts as usable:
- * grpc-js connects on the first call.
+ * At least one upstream is not failing. One not used yet counts as usable: the gateway connects
+ * on the first call (and an upstream found unreachable is tried again as this asks).
  */
-export function upstreamsCheck(channels: Readonly<Record<string, GrpcJs.Client>>): ReadinessCheck {
+export function upstreamsCheck(channels: Readonly<Record<string, UpstreamSessions>>): ReadinessCheck {
   return {
     name: 'upstreams',
     check() {
       const entries = Object.entries(channels);
-      const failing = entries.filter(
-        ([, client]) => client.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE,
-      );
+      const failing = entries.filter(([, upstream]) => upstream.failing());
       return entries.length > 0 && failing.length === entries.length
         ? `no service reachable (${failing.map(([name]) => name).join(', ')})`
         : undefined;

@@ -192,7 +192,7 @@ export async function startGateway(
           methods: UPSTREAM_SERVICES[name].methods,
           exposed: exposedMethods(UPSTREAM_SERVICES[name].typeName),
           overridden: new Set(Object.keys(overridesOf(name))),
-          client: upstreams.raw[name],
+          upstream: upstreams.raw[name],
         })),
       ),
       admit: (path, credentials) => admit(path, credentials, auth),

@@ -6,10 +6,10 @@ import { MonitoringService } from '../../gen/nepse/monitoring/v1/monitoring_pb.j
 import { PredictionService } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { RegistryService } from '../../gen/nepse/registry/v1/registry_pb.js';
 import { TrainingService } from '../../gen/nepse/training/v1/training_pb.js';
-import { createGrpcClient, type GrpcJs, type ServiceClient } from '../../lib/grpc/index.js';
+import { createGrpcClient, type ServiceClient } from '../../lib/grpc/index.js';
 import { grpcClientObserver } from '../../lib/telemetry/index.js';
 import { UPSTREAMS, upstreamAddress, type GatewayConfig, type Upstream } from './config.js';
-import { rawChannel } from './grpc-passthrough.js';
+import { upstreamSessions, type UpstreamSessions } from './upstream-sessions.js';
 
 /** The service each upstream serves. */
 export const UPSTREAM_SERVICES = {
@@ -24,8 +24,8 @@ export const UPSTREAM_SERVICES = {
 /** One client per upstream, plus its address. */
 export type Upstreams = { readonly [K in Upstream]: ServiceClient<(typeof UPSTREAM_SERVICES)[K]> } & {
   readonly addresses: Readonly<Record<Upstream, string>>;
-  /** A channel per upstream for calls forwarded as bytes (grpc-passthrough.ts). */
-  readonly raw: Readonly<Record<Upstream, GrpcJs.Client>>;
+  /** HTTP/2 connections per upstream for calls forwarded as bytes (grpc-passthrough.ts). */
+  readonly raw: Readonly<Record<Upstream, UpstreamSessions>>;
   close(): void;
 };
 
@@ -39,7 +39,7 @@ export function createUpstreams(config: GatewayConfig): Upstreams {
       createGrpcClient(UPSTREAM_SERVICES[name], addresses[name], { defaultTimeoutMs: config.GATEWAY_DEFAULT_TIMEOUT_MS, observer }),
     ]),
   ) as unknown as Record<Upstream, { close(): void }>;
-  const raw = Object.fromEntries(UPSTREAMS.map((name) => [name, rawChannel(addresses[name])])) as Record<Upstream, GrpcJs.Client>;
+  const raw = Object.fromEntries(UPSTREAMS.map((name) => [name, upstreamSessions(addresses[name])])) as Record<Upstream, UpstreamSessions>;
   return {
     ...(clients as unknown as Omit<Upstreams, 'addresses' | 'raw' | 'close'>),
     addresses,
