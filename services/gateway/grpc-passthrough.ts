@@ -303,7 +303,9 @@ class ForwardedCall {
       const http = Number(status[':status']);
       return this.fail(new ConnectError(`${service} answered HTTP ${http} without a gRPC status`, httpCode(http)));
     }
-    const reason = error && UNREACHABLE[(error as NodeJS.ErrnoException).code ?? ''];
+    // A connection that failed cancels the streams waiting on it, with the socket's error as the cause.
+    const socketError = (error?.cause ?? error) as NodeJS.ErrnoException | undefined;
+    const reason = socketError && UNREACHABLE[socketError.code ?? ''];
     if (reason) return this.fail(new ConnectError(`${service} is unreachable (${reason})`, Code.Unavailable, undefined, undefined, error));
     const reset = this.upstream?.rstCode ?? 0;
     if (reset !== 0 || error)
