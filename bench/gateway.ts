@@ -2,8 +2,9 @@
  * Gateway: Predict through the gateway over gRPC (h2c, the raw client with an API key) and over
  * Connect (protobuf over HTTP/2, JSON over HTTP/1.1, through connect-node's client) beside Predict
  * straight to the prediction service and the raw @grpc/grpc-js echo, all in the same run on the
- * same mesh (bench/prediction.ts's rig). Aim: through the gateway over gRPC at least 0.6× direct
- * at concurrency 16.
+ * same mesh (bench/prediction.ts's rig), with the CPU each call costs the server it is sent to (the
+ * prediction service direct, the gateway through it) from /proc. Aim: through the gateway over gRPC
+ * at least 0.6× direct at concurrency 16.
  * Run: `make bench ONLY=gateway`.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -12,7 +13,7 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { PredictionService, PredictRequestSchema, PredictResponseSchema } from '../gen/nepse/prediction/v1/prediction_pb.js';
 import { grpc } from '../lib/grpc/grpc-js.js';
 import { hashKey, newKey } from '../services/gateway/api-keys.js';
-import { printTable, rate, waitForIdle } from './format.js';
+import { printTable, processCpuSeconds, rate, waitForIdle } from './format.js';
 import { measureRawEcho } from './grpc-echo.js';
 import { runLoad, type LoadResult } from './load.js';
 import { benchModel, startPredictionRig } from './prediction.js';
@@ -21,20 +22,25 @@ import { createRawClient, rawUnary } from './raw-client.js';
 const CONCURRENCIES = [1, 16, 64];
 const LOAD = { durationMs: 3_000, warmupMs: 500 };
 
-/** Predict over gRPC at `port` through the echo's raw client, with `metadata` (the gateway's key). */
+/**
+ * Predict over gRPC at `port` through the echo's raw client, with `metadata` (the gateway's key),
+ * and the CPU of process `pid` per call answered (warm-up included, as bench/prediction.ts counts it).
+ */
 async function rawPredictLoad(
   port: number,
   symbols: readonly string[],
   concurrency: number,
   metadata?: Record<string, string>,
-): Promise<LoadResult> {
+  pid?: number,
+): Promise<LoadResult & { cpuUs: number }> {
   const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
   const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
   const md = new grpc.Metadata();
   for (const [key, value] of Object.entries(metadata ?? {})) md.set(key, value);
   let calls = 0;
+  const cpuBefore = pid === undefined ? Number.NaN : processCpuSeconds(pid);
   try {
-    return await runLoad({
+    const result = await runLoad({
       concurrency,
       ...LOAD,
       call: async () => {
@@ -43,6 +49,7 @@ async function rawPredictLoad(
           throw new Error('a Predict response without a prediction');
       },
     });
+    return { ...result, cpuUs: pid === undefined ? Number.NaN : ((processCpuSeconds(pid) - cpuBefore) / calls) * 1e6 };
   } finally {
     raw.close();
   }
@@ -69,11 +76,11 @@ export async function benchGateway(): Promise<void> {
     await rawPredictLoad(gateway.port, symbols, 4, auth);
     await waitForIdle(gateway.child.pid!);
 
-    const direct: LoadResult[] = [];
-    const through: LoadResult[] = [];
+    const direct: Array<LoadResult & { cpuUs: number }> = [];
+    const through: Array<LoadResult & { cpuUs: number }> = [];
     for (const concurrency of CONCURRENCIES) {
-      direct.push(await rawPredictLoad(prediction.port, symbols, concurrency));
-      through.push(await rawPredictLoad(gateway.port, symbols, concurrency, auth));
+      direct.push(await rawPredictLoad(prediction.port, symbols, concurrency, undefined, prediction.child.pid));
+      through.push(await rawPredictLoad(gateway.port, symbols, concurrency, auth, gateway.child.pid));
     }
     const connectLoad = async (httpVersion: '2' | '1.1', useBinaryFormat: boolean) => {
       const client = createClient(
@@ -90,25 +97,43 @@ export async function benchGateway(): Promise<void> {
     const connectBinary = await connectLoad('2', true);
     const connectJson = await connectLoad('1.1', false);
 
-    printTable('gateway: Predict through the gateway beside Predict direct and the raw grpc-js echo, same raw client, same run', [
-      ['in flight', 'direct/s', 'direct p99 ms', 'gateway gRPC/s', 'p50 ms', 'p99 ms', 'gateway/direct', 'echo/s', 'errors'],
-      ...CONCURRENCIES.map((c, k) => {
-        const d = direct[k];
-        const g = through[k];
-        const e = echo.unary.find((u) => u.concurrency === c)!;
-        return [
-          c,
-          rate(d.perSecond),
-          d.p99Ms.toFixed(2),
-          rate(g.perSecond),
-          g.p50Ms.toFixed(2),
-          g.p99Ms.toFixed(2),
-          (g.perSecond / d.perSecond).toFixed(2),
-          rate(e.perSecond),
-          d.errors + g.errors,
-        ];
-      }),
-    ]);
+    const us = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '');
+    printTable(
+      'gateway: Predict through the gateway beside Predict direct and the raw grpc-js echo, same raw client, same run; CPU per call from /proc of the prediction service (direct) and of the gateway (through it), warm-up included',
+      [
+        [
+          'in flight',
+          'direct/s',
+          'direct p99 ms',
+          'prediction CPU µs/call',
+          'gateway gRPC/s',
+          'p50 ms',
+          'p99 ms',
+          'gateway CPU µs/call',
+          'gateway/direct',
+          'echo/s',
+          'errors',
+        ],
+        ...CONCURRENCIES.map((c, k) => {
+          const d = direct[k];
+          const g = through[k];
+          const e = echo.unary.find((u) => u.concurrency === c)!;
+          return [
+            c,
+            rate(d.perSecond),
+            d.p99Ms.toFixed(2),
+            us(d.cpuUs),
+            rate(g.perSecond),
+            g.p50Ms.toFixed(2),
+            g.p99Ms.toFixed(2),
+            us(g.cpuUs),
+            (g.perSecond / d.perSecond).toFixed(2),
+            rate(e.perSecond),
+            d.errors + g.errors,
+          ];
+        }),
+      ],
+    );
     printTable(
       'gateway: Predict over Connect at concurrency 16 (connect-node client: protobuf or JSON encoded and decoded in this process)',
       [
