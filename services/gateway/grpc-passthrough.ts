@@ -9,15 +9,7 @@
  * and google.rpc details byte for byte. Everything else (Connect, gRPC-Web, compressed requests,
  * streams, the methods whose request the gateway changes) goes to connect-node.
  */
-import type { IncomingMessage } from 'node:http';
-import {
-  constants,
-  type ClientHttp2Stream,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
-} from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { DescMethod } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { parseTimeout, setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
@@ -26,7 +18,7 @@ import { credentialsOf } from './authenticate.js';
 import { startCallSpan, type CallSpan } from './call-span.js';
 import { toConnectError } from './errors.js';
 import type { Identity } from './identity.js';
-import type { Handler } from './listener.js';
+import type { StreamHandler } from './listener.js';
 import { roleName } from './roles.js';
 import type { UpstreamSessions } from './upstream-sessions.js';
 
@@ -54,7 +46,9 @@ export interface PassthroughOptions {
   readonly maxBytes: number;
 }
 
-const RESPONSE_HEADERS = { 'content-type': 'application/grpc' };
+const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+/** The caller's answer ends with trailers (the status) after its frames. */
+const RESPOND_OPTIONS = { waitForTrailers: true };
 /** The longest grpc-timeout honoured, in ms (about 24 days: what a timer can wait). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 /** Response headers of the upstream that are not its status or metadata. */
@@ -85,11 +79,14 @@ function timeoutValue(ms: number): string {
   return ms < 1e8 ? `${ms}m` : `${Math.ceil(ms / 1000)}S`;
 }
 
-/** Whether a request is plain gRPC (not gRPC-Web, not compressed) over HTTP/2. */
-function isPlainGrpc(req: IncomingMessage | Http2ServerRequest): boolean {
-  if (req.httpVersionMajor !== 2 || req.method !== 'POST') return false;
-  const type = req.headers['content-type'];
-  const encoding = req.headers['grpc-encoding'];
+/**
+ * Whether a request is plain gRPC (not gRPC-Web, not compressed). One with an Origin goes the
+ * general way, where the CORS headers are added (a browser cannot send plain gRPC anyway).
+ */
+function isPlainGrpc(headers: IncomingHttpHeaders): boolean {
+  if (headers[':method'] !== 'POST' || headers.origin !== undefined) return false;
+  const type = headers['content-type'];
+  const encoding = headers['grpc-encoding'];
   return (type === 'application/grpc' || type === 'application/grpc+proto') && (encoding === undefined || encoding === 'identity');
 }
 
@@ -123,8 +120,13 @@ const UNREACHABLE: Record<string, string> = {
   ENETUNREACH: 'network unreachable',
 };
 
-/** Wraps `next` (connect-node): the calls of `options.routes` from gRPC callers are served here. */
-export function grpcPassthrough(options: PassthroughOptions, next: Handler): Handler {
+/**
+ * The HTTP/2 streams of `options.routes` from gRPC callers, taken before node:http2 makes its
+ * request and response objects of them (listener.ts): served on the stream itself, which spares
+ * each call those two objects, their listeners and their header bookkeeping. Everything else is
+ * left to connect-node.
+ */
+export function grpcPassthrough(options: PassthroughOptions): StreamHandler {
   const routes = new Map<string, Route>(
     options.routes.map((route) => {
       const path = methodPath(route.method);
@@ -132,14 +134,15 @@ export function grpcPassthrough(options: PassthroughOptions, next: Handler): Han
       return [path, { ...route, path, service: route.method.parent.typeName, name: route.method.name, headers }];
     }),
   );
-  return (req, res) => {
-    const route = routes.get(req.url ?? '');
-    if (!route || !isPlainGrpc(req)) return next(req, res);
-    new ForwardedCall(route, req as Http2ServerRequest, res as Http2ServerResponse, options);
+  return (stream, headers) => {
+    const route = routes.get(headers[':path'] ?? '');
+    if (!route || !isPlainGrpc(headers)) return false;
+    new ForwardedCall(route, stream, headers, options);
+    return true;
   };
 }
 
-/** The forwarded call an emitter's events belong to (set on the caller's request and response and on the upstream stream). */
+/** The forwarded call an emitter's events belong to (set on the caller's stream and on the upstream stream). */
 const CALL = Symbol('forwarded call');
 type Carrier = { [CALL]?: ForwardedCall };
 
@@ -152,6 +155,9 @@ function onRequestEnd(this: Carrier) {
 }
 function onCallerClose(this: Carrier) {
   this[CALL]!.callerClosed();
+}
+function onWantTrailers(this: Carrier) {
+  this[CALL]!.sendTrailers();
 }
 function onUpstreamResponse(this: Carrier, headers: IncomingHttpHeaders) {
   this[CALL]!.upstreamHeaders(headers);
@@ -192,20 +198,21 @@ class ForwardedCall {
   upstreamTrailers: IncomingHttpHeaders | undefined;
   upstreamError: Error | undefined;
   private upstreamStatus: IncomingHttpHeaders | undefined;
+  private trailers: Record<string, string | string[]> | undefined;
 
   constructor(
     private readonly route: Route,
-    private readonly req: Http2ServerRequest,
-    private readonly res: Http2ServerResponse,
+    private readonly caller: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
     private readonly options: PassthroughOptions,
   ) {
-    const headers = req.headers;
     this.span = startCallSpan(route.service, route.name, (name) => {
       const value = headers[name];
       return typeof value === 'string' ? value : undefined;
     });
-    (res as Carrier)[CALL] = this;
-    res.once('close', onCallerClose);
+    (caller as Carrier)[CALL] = this;
+    caller.once('close', onCallerClose);
+    caller.once('wantTrailers', onWantTrailers);
     const grpcTimeout = headers['grpc-timeout'];
     const timeout = parseTimeout(typeof grpcTimeout === 'string' ? grpcTimeout : null, MAX_TIMEOUT_MS);
     if (timeout.error) {
@@ -220,9 +227,8 @@ class ForwardedCall {
     } catch (error) {
       this.refused = error;
     }
-    (req as Carrier)[CALL] = this;
-    req.on('data', onRequestData);
-    req.once('end', onRequestEnd);
+    caller.on('data', onRequestData);
+    caller.once('end', onRequestEnd);
   }
 
   received(chunk: Buffer): void {
@@ -285,11 +291,11 @@ class ForwardedCall {
     // A status in the headers is a trailers-only answer (an error, usually): no message follows.
     if (headers['grpc-status'] !== undefined) this.upstreamStatus = headers;
     else if (Number(headers[':status']) !== 200) this.upstreamStatus = headers;
-    else if (!this.done) this.res.writeHead(200, RESPONSE_HEADERS);
+    else if (!this.done && !this.caller.destroyed) this.caller.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
   }
 
   upstreamData(chunk: Buffer): void {
-    if (!this.done && !this.res.stream.destroyed) this.res.write(chunk);
+    if (!this.done && !this.caller.destroyed) this.caller.write(chunk);
   }
 
   upstreamClosed(): void {
@@ -343,11 +349,7 @@ class ForwardedCall {
       if (name[0] !== ':' && value !== undefined && !NOT_METADATA.has(name)) trailers[name] = value;
     }
     this.finish(code, code === 0 ? undefined : upstreamError(code, status['grpc-message']));
-    const { res } = this;
-    if (res.stream.destroyed) return;
-    if (!res.headersSent) res.writeHead(200, RESPONSE_HEADERS);
-    res.addTrailers(trailers);
-    res.end();
+    this.end(trailers);
   }
 
   private fail(error: unknown): void {
@@ -355,11 +357,20 @@ class ForwardedCall {
     const trailers: Record<string, string> = {};
     setTrailerStatus(new Headers(), toConnectError(error)).forEach((value, key) => (trailers[key] = value));
     this.finish(Number(trailers['grpc-status']), error);
-    const { res } = this;
-    if (res.stream.destroyed) return;
-    if (!res.headersSent) res.writeHead(200, RESPONSE_HEADERS);
-    res.addTrailers(trailers);
-    res.end();
+    this.end(trailers);
+  }
+
+  /** Ends the caller's answer; `trailers` go once its last frame is out ('wantTrailers'). */
+  private end(trailers: Record<string, string | string[]>): void {
+    const { caller } = this;
+    if (caller.destroyed || caller.closed) return;
+    this.trailers = trailers;
+    if (!caller.headersSent) caller.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
+    caller.end();
+  }
+
+  sendTrailers(): void {
+    if (!this.caller.destroyed) this.caller.sendTrailers(this.trailers ?? {});
   }
 
   private finish(code: number, error?: unknown): void {

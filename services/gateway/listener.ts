@@ -5,11 +5,21 @@
  * such a connection goes to the HTTP/2 server, any other to the HTTP/1.1 server.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 
 /** A request handler both servers call. */
 export type Handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+
+/** Takes an HTTP/2 stream before `Handler` sees it: true when it serves the stream itself. */
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean;
 
 /** The listening port. */
 export interface Listener {
@@ -20,8 +30,11 @@ export interface Listener {
 
 const PREFACE = Buffer.from('PRI');
 
-/** Listens on `host:port` and hands every request to `handler`, whatever the HTTP version. */
-export async function listen(handler: Handler, port: number, host: string): Promise<Listener> {
+/**
+ * Listens on `host:port` and hands every request to `handler`, whatever the HTTP version; every
+ * HTTP/2 stream is offered to `streams` first, if given.
+ */
+export async function listen(handler: Handler, port: number, host: string, streams?: StreamHandler): Promise<Listener> {
   const http1 = createHttpServer(handler as (req: IncomingMessage, res: ServerResponse) => void);
   // Server streams (WatchPredictions over Connect) stay open for as long as the caller wants.
   http1.requestTimeout = 0;
@@ -30,6 +43,16 @@ export async function listen(handler: Handler, port: number, host: string): Prom
     { settings: { maxConcurrentStreams: 1_000 } },
     handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
   );
+  if (streams) {
+    // node:http2 makes the request and response of `handler` in a 'stream' listener of its own: a
+    // stream `streams` takes is kept from it, so that neither object is made for it.
+    const compat = http2.listeners('stream') as Array<(...args: unknown[]) => void>;
+    if (compat.length !== 1) throw new Error(`node:http2 has ${compat.length} stream listeners where one was expected`);
+    http2.removeAllListeners('stream');
+    http2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      if (!streams(stream, headers)) compat[0].call(http2, stream, headers, flags, rawHeaders);
+    });
+  }
   const sessions = new Set<Http2Session>();
   http2.on('session', (session: Http2Session) => {
     sessions.add(session);

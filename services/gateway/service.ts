@@ -185,24 +185,21 @@ export async function startGateway(
       .filter(Boolean),
   );
   // gRPC callers of the methods forwarded unchanged skip connect-node: their bytes go upstream as they are.
-  const passthrough = grpcPassthrough(
-    {
-      routes: passthroughRoutes(
-        UPSTREAMS.map((name) => ({
-          methods: UPSTREAM_SERVICES[name].methods,
-          exposed: exposedMethods(UPSTREAM_SERVICES[name].typeName),
-          overridden: new Set(Object.keys(overridesOf(name))),
-          upstream: upstreams.raw[name],
-        })),
-      ),
-      admit: (path, credentials) => admit(path, credentials, auth),
-      observer,
-      defaultTimeoutMs: config.GATEWAY_DEFAULT_TIMEOUT_MS,
-      maxBytes: config.GATEWAY_UPLOAD_MAX_BYTES + 64 * 1024,
-    },
-    rpc as Handler,
-  );
-  const listener = await listen(withCors(origins, passthrough), config.GATEWAY_PORT, config.BIND_HOST);
+  const passthrough = grpcPassthrough({
+    routes: passthroughRoutes(
+      UPSTREAMS.map((name) => ({
+        methods: UPSTREAM_SERVICES[name].methods,
+        exposed: exposedMethods(UPSTREAM_SERVICES[name].typeName),
+        overridden: new Set(Object.keys(overridesOf(name))),
+        upstream: upstreams.raw[name],
+      })),
+    ),
+    admit: (path, credentials) => admit(path, credentials, auth),
+    observer,
+    defaultTimeoutMs: config.GATEWAY_DEFAULT_TIMEOUT_MS,
+    maxBytes: config.GATEWAY_UPLOAD_MAX_BYTES + 64 * 1024,
+  });
+  const listener = await listen(withCors(origins, rpc as Handler), config.GATEWAY_PORT, config.BIND_HOST, passthrough);
   port = listener.port;
   const telemetry = await startTelemetryServer({
     port: config.GATEWAY_METRICS_PORT ?? (config.GATEWAY_PORT === 0 ? 0 : port + 1000),
