@@ -55,8 +55,10 @@ format: deps ## Rewrite the TypeScript and JavaScript sources in the house style
 
 build: lint ## Type-check everything (services run from source through tsx)
 
+# --test-force-exit: a test file whose tests have all ended exits even if something it started is
+# still retrying in the background; a failed test must fail the run, never stall it.
 test: deps chromium web/dist/index.html lint ## Everything CI runs: contract checks, type check, unit and integration tests
-	node --no-wasm-code-gc --import tsx --test --test-timeout=300000 $(TESTS)
+	node --no-wasm-code-gc --import tsx --test --test-force-exit --test-timeout=300000 $(TESTS)
 
 .PHONY: cluster-test
 cluster-test: deps ## The mesh on four hosts made of network namespaces (root): a NATS cluster and six faults, torn down after
