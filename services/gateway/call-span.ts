@@ -7,12 +7,37 @@
  * descends from it: through the upstream call's client span on the Connect path (forward.ts), as
  * its child for a call forwarded as bytes (grpc-passthrough.ts sends the span's trace headers).
  */
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import {
+  propagation,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 
 /** Trace headers passed on (W3C trace context and baggage). */
 export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
 
 const tracer = trace.getTracer('nepse-gateway');
+
+/** The provider the API answers with while no SDK is registered. */
+const NO_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether no tracer provider is registered, so that every span would be a no-op. Asked per call
+ * (a provider may be registered after this module loads); a provider of another copy of the API
+ * counts as registered, which costs only the no-op span.
+ */
+function tracingOff(): boolean {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NO_PROVIDER;
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const UNTRACED: Omit<CallSpan, 'headers'> = { context: ROOT_CONTEXT, end() {} };
 
 /** Codes that are the server's fault, as the instrumentation marks them: the span's status is ERROR. */
 const SERVER_FAULTS = new Set([2, 4, 12, 13, 14, 15]);
@@ -32,7 +57,7 @@ export interface CallSpan {
 
 /**
  * Starts the server span of `service/method`; `header` reads one request header. Without a tracer
- * this costs a header lookup and a non-recording span.
+ * this costs the header lookups.
  */
 export function startCallSpan(service: string, method: string, header: (name: string) => string | undefined): CallSpan {
   let incoming: Record<string, string> | undefined;
@@ -40,6 +65,8 @@ export function startCallSpan(service: string, method: string, header: (name: st
     const value = header(name);
     if (value) (incoming ??= {})[name] = value;
   }
+  // Without a tracer there is no span to make: the caller's headers go on as they came.
+  if (tracingOff()) return { ...UNTRACED, headers: incoming ?? NO_HEADERS };
   const parent = incoming ? propagation.extract(ROOT_CONTEXT, incoming) : ROOT_CONTEXT;
   const span: Span = tracer.startSpan(
     `grpc.${service}/${method}`,
