@@ -163,8 +163,8 @@ describe('training service: feature service → walk-forward → registry → pr
           symbols: [...planted, ...walk],
           foldCount: 3,
           // Enough trees that the job outlasts the call on a fast machine too, with the training
-          // worker already warm from the tests before (about 6 s here).
-          hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 200 } },
+          // worker already warm from the tests before (about 5 s here).
+          hyperparameters: { case: 'gradientBoostedTrees', value: { numTrees: 400 } },
         },
       },
       { timeoutMs: deadlineMs },
