@@ -24,7 +24,7 @@ import { MeshEvents } from '../lib/events/catalog.js';
 import { connectEvents, ensureStreams } from '../lib/events/index.js';
 import { startNatsServer } from '../lib/events/testing.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
-import { toProtoDate, tradingDays } from '../lib/market/index.js';
+import { barMessage, tradingDays } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
 import { generateMarket } from '../scripts/sample-market.js';
 import { registerRequests, registrationFor } from '../testing/models.js';
@@ -117,18 +117,7 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
     const market = generateMarket(days, { symbols: 30 });
     const symbols = [...new Set(market.map((b) => b.symbol))];
     for (const symbol of symbols) {
-      const bars = market
-        .filter((b) => b.symbol === symbol)
-        .map((b) => ({
-          symbol,
-          date: toProtoDate(b.date),
-          open: b.open,
-          high: b.high,
-          low: b.low,
-          close: b.close,
-          volume: b.volume,
-          turnover: b.turnover,
-        }));
+      const bars = market.filter((b) => b.symbol === symbol).map((b) => barMessage(symbol, b));
       await bus.publish(
         MeshEvents.barsIngested,
         symbol,

@@ -8,7 +8,7 @@ import { MeshEvents } from '../../lib/events/catalog.js';
 import type { EventBus } from '../../lib/events/index.js';
 import { waitFor } from '../../lib/events/testing.js';
 import { createGrpcClient, statusDetails, type ServiceClient } from '../../lib/grpc/index.js';
-import { dayOf, toProtoDate } from '../../lib/market/index.js';
+import { barMessage, dayOf, toProtoDate } from '../../lib/market/index.js';
 import { TestNetwork } from '../../testing/network.js';
 import { DEFAULT_FEATURE_SET, type DailyBar } from './feature-sets/index.js';
 
@@ -30,16 +30,7 @@ function series(days: number, seed: number, start = 100): DailyBar[] {
   return bars;
 }
 
-const wire = (symbol: string, b: DailyBar) => ({
-  symbol,
-  date: toProtoDate(b.date),
-  open: b.open,
-  high: b.high,
-  low: b.low,
-  close: b.close,
-  volume: b.volume,
-  turnover: b.turnover,
-});
+const wire = (symbol: string, b: DailyBar) => barMessage(symbol, b);
 
 describe('feature service, fed by the ingestion service over NATS', () => {
   let network: TestNetwork;
