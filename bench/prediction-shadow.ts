@@ -188,25 +188,19 @@ export function printShadow(loads: ShadowLoads, concurrency = CONCURRENCY): void
     cpu: pairRatio(loads, (r) => r.cpuMsPerCall),
   };
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const sideRow = (name: string, side: typeof without) => [
+    name,
+    rate(side.perSecond),
+    side.p50Ms.toFixed(2),
+    side.p99Ms.toFixed(2),
+    side.cpuMsPerCall.toFixed(3),
+    side.errors,
+  ];
   const met = { throughput: ratios.throughput >= 1 - AIM, p50: ratios.p50 <= 1 + AIM, p99: ratios.p99 <= 1 + AIM };
   printTable('prediction-shadow: both sides (median p50, p99 and CPU of the rounds, total calls over total time)', [
     ['shadow', 'Predict/s', 'p50 ms', 'p99 ms', 'CPU ms/call', 'errors'],
-    [
-      'without',
-      rate(without.perSecond),
-      without.p50Ms.toFixed(2),
-      without.p99Ms.toFixed(2),
-      without.cpuMsPerCall.toFixed(3),
-      without.errors,
-    ],
-    [
-      'with',
-      rate(withShadow.perSecond),
-      withShadow.p50Ms.toFixed(2),
-      withShadow.p99Ms.toFixed(2),
-      withShadow.cpuMsPerCall.toFixed(3),
-      withShadow.errors,
-    ],
+    sideRow('without', without),
+    sideRow('with', withShadow),
     [
       'ratio with/without (median of adjacent pairs)',
       ratios.throughput.toFixed(3),
