@@ -19,8 +19,8 @@ import { RegistryService } from '../gen/nepse/registry/v1/registry_pb.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
 import { linearModel, registerRequests, registrationFor } from '../testing/models.js';
 import { printTable, processCpuSeconds, rate, waitForIdle } from './format.js';
-import type { LoadResult } from './load.js';
 import { benchModel, measurePredict, startPredictionRig, type PredictionRig } from './prediction.js';
+import { pairRatio, summarise, type Round, type Side } from './rounds.js';
 
 const MODEL = 'bench-ridge';
 const FEATURES = 25;
@@ -33,47 +33,13 @@ const ROUND_MS = 2_000;
 /** How much worse "with" may be: the issue's 10 %. */
 const AIM = 0.1;
 
-/** One round: the load, and the prediction process's CPU time per successful call, in ms. */
-export interface ShadowRound extends LoadResult {
-  cpuMsPerCall: number;
-}
-
-/** One side's rounds, and their summary. */
-export interface ShadowSide {
-  rounds: ShadowRound[];
-  /** Median of the rounds' CPU ms per call. */
-  cpuMsPerCall: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
-
 /** What {@link measureShadow} measured. */
 export interface ShadowLoads {
-  without: ShadowSide;
-  with: ShadowSide;
+  without: Side;
+  with: Side;
   /** Shadow predictions made and dropped (by any reason) during the rounds with a shadow. */
   shadowMade: number;
   shadowDropped: number;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-function summarise(rounds: ShadowRound[]): ShadowSide {
-  const requests = rounds.reduce((n, r) => n + r.requests, 0);
-  const seconds = rounds.reduce((n, r) => n + r.seconds, 0);
-  return {
-    rounds,
-    perSecond: requests / seconds,
-    p50Ms: median(rounds.map((r) => r.p50Ms)),
-    p99Ms: median(rounds.map((r) => r.p99Ms)),
-    errors: rounds.reduce((n, r) => n + r.errors, 0),
-    cpuMsPerCall: median(rounds.map((r) => r.cpuMsPerCall)),
-  };
 }
 
 /** The sum of a counter over all its label sets, from a metrics port. */
@@ -127,7 +93,7 @@ export async function measureShadow(
       await waitForIdle(service.child.pid!);
     };
 
-    const rounds = { without: [] as ShadowRound[], with: [] as ShadowRound[] };
+    const rounds = { without: [] as Round[], with: [] as Round[] };
     const pid = service.child.pid!;
     let shadowMade = 0;
     let shadowDropped = 0;
@@ -142,8 +108,8 @@ export async function measureShadow(
       const load = await measurePredict(service.port, rig.symbols, concurrency, ROUND_MS);
       // The shadow work of the round finishes after it: count it, both sides alike, once the process is quiet.
       await waitForIdle(pid);
-      const cpuMsPerCall = ((processCpuSeconds(pid) - cpuBefore) * 1000) / Math.max(1, load.requests);
-      (on ? rounds.with : rounds.without).push({ ...load, cpuMsPerCall });
+      const cpuUsPerCall = ((processCpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, load.requests);
+      (on ? rounds.with : rounds.without).push({ ...load, cpuUsPerCall });
       if (on) {
         shadowMade += (await counterTotal(service.metricsPort, 'nepse_prediction_shadow_total')) - made;
         shadowDropped += (await counterTotal(service.metricsPort, 'nepse_prediction_shadow_dropped_total')) - dropped;
@@ -157,21 +123,16 @@ export async function measureShadow(
   }
 }
 
-/** The ratio with/without of a figure: the median over adjacent pairs of rounds. */
-function pairRatio(loads: ShadowLoads, figure: (r: ShadowRound) => number): number {
-  return median(loads.without.rounds.map((a, i) => figure(loads.with.rounds[i]) / figure(a)));
-}
-
 /** Prints the rounds and the verdict of {@link measureShadow}. */
 export function printShadow(loads: ShadowLoads, concurrency = CONCURRENCY): void {
   const { without, with: withShadow } = loads;
-  const row = (n: number, label: string, r: ShadowRound) => [
+  const row = (n: number, label: string, r: Round) => [
     n,
     label,
     rate(r.perSecond),
     r.p50Ms.toFixed(2),
     r.p99Ms.toFixed(2),
-    r.cpuMsPerCall.toFixed(3),
+    (r.cpuUsPerCall / 1000).toFixed(3),
     r.errors,
   ];
   printTable(
@@ -182,18 +143,18 @@ export function printShadow(loads: ShadowLoads, concurrency = CONCURRENCY): void
     ],
   );
   const ratios = {
-    throughput: pairRatio(loads, (r) => r.perSecond),
-    p50: pairRatio(loads, (r) => r.p50Ms),
-    p99: pairRatio(loads, (r) => r.p99Ms),
-    cpu: pairRatio(loads, (r) => r.cpuMsPerCall),
+    throughput: pairRatio(without, withShadow, (r) => r.perSecond),
+    p50: pairRatio(without, withShadow, (r) => r.p50Ms),
+    p99: pairRatio(without, withShadow, (r) => r.p99Ms),
+    cpu: pairRatio(without, withShadow, (r) => r.cpuUsPerCall),
   };
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
-  const sideRow = (name: string, side: typeof without) => [
+  const sideRow = (name: string, side: Side) => [
     name,
     rate(side.perSecond),
     side.p50Ms.toFixed(2),
     side.p99Ms.toFixed(2),
-    side.cpuMsPerCall.toFixed(3),
+    (side.cpuUsPerCall / 1000).toFixed(3),
     side.errors,
   ];
   const met = { throughput: ratios.throughput >= 1 - AIM, p50: ratios.p50 <= 1 + AIM, p99: ratios.p99 <= 1 + AIM };

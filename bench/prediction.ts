@@ -1,7 +1,8 @@
 /**
  * Prediction service: Predict req/s and p50/p99 at concurrency 1/16/64 and StreamPredictions
- * predictions/s (one symbol per request, and many), beside a raw @grpc/grpc-js echo (measured
- * just before Predict at each concurrency, with both servers' CPU per call) and raw
+ * predictions/s (one symbol per request, and many), beside a raw @grpc/grpc-js echo (rounds
+ * alternating with Predict's at each concurrency, see bench/rounds.ts, with both servers' CPU per
+ * call) and raw
  * onnxruntime-node throughput measured in the same run; micro-batching on versus off at
  * concurrency 64. The service and the echo are driven by the same raw client
  * (bench/raw-client.ts); the typed client's figures are printed too.
@@ -35,8 +36,20 @@ import { printTable, processCpuSeconds, rate, waitForIdle } from './format.js';
 import { createEchoClient, echoUnary, measureRawEcho, startEchoProcess, type EchoClient, type EchoProcess } from './grpc-echo.js';
 import { duplexFromIterable, runLoad, runStreamLoad, type DuplexLike, type LoadResult } from './load.js';
 import { createRawClient, rawUnary, topLevelFields } from './raw-client.js';
+import { alternate, pairRatio, type Round, type Side } from './rounds.js';
 
 const CONCURRENCIES = [1, 16, 64];
+/** Pairs of rounds (echo, then Predict) at each concurrency. */
+const PAIRS = 4;
+/** Measured length of a round, and the warm-up before it, in ms. */
+const ROUND_MS = 1_000;
+const ROUND_WARMUP_MS = 250;
+/**
+ * Load at concurrency 16 that each server gets before its first round, in ms. Both processes start
+ * cold (V8 compiles the hot paths of grpc-js, protobuf and the handlers only after thousands of
+ * calls), and a server is measured warm, as it serves in production.
+ */
+const PRIME_MS = 3_000;
 const FEATURES = 25;
 /** Symbols per StreamPredictions request in the batched run, and requests in flight there. */
 const STREAM_BATCH = 64;
@@ -170,14 +183,15 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
 
 /**
  * Predict through the echo's raw client (requests encoded once, responses counted, every 100th
- * decoded and checked) at `concurrency` for `durationMs` after a 500 ms warm-up; `calls` counts the
- * answers of the warm-up too (the denominator of a server's CPU per call over the whole run).
+ * decoded and checked) at `concurrency` for `durationMs` after a `warmupMs` warm-up; `calls` counts
+ * the answers of the warm-up too (the denominator of a server's CPU per call over the whole run).
  */
 export async function measurePredict(
   port: number,
   symbols: readonly string[],
   concurrency: number,
   durationMs = 3_000,
+  warmupMs = 500,
 ): Promise<LoadResult & { calls: number }> {
   const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
   const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
@@ -188,17 +202,17 @@ export async function measurePredict(
       throw new Error('a Predict response without a prediction');
   };
   try {
-    return { ...(await runLoad({ concurrency, durationMs, warmupMs: 500, call: rawPredict })), calls };
+    return { ...(await runLoad({ concurrency, durationMs, warmupMs, call: rawPredict })), calls };
   } finally {
     raw.close();
   }
 }
 
-/** Microseconds of `cpuSeconds` (a process's CPU time so far) that `run` uses per call it reports. */
-async function cpuPerCall<R extends { calls: number }>(cpuSeconds: () => number, run: () => Promise<R>): Promise<R & { cpuUs: number }> {
+/** A round of `run`, with the CPU time of a server (`cpuSeconds`: its CPU so far) per call that `run` reports. */
+async function roundOf(cpuSeconds: () => number, run: () => Promise<LoadResult & { calls: number }>): Promise<Round> {
   const before = cpuSeconds();
   const result = await run();
-  return { ...result, cpuUs: ((cpuSeconds() - before) / result.calls) * 1e6 };
+  return { ...result, cpuUsPerCall: ((cpuSeconds() - before) / result.calls) * 1e6 };
 }
 
 export async function benchPrediction(): Promise<void> {
@@ -216,36 +230,49 @@ export async function benchPrediction(): Promise<void> {
     const client = (echoClient = createEchoClient(`127.0.0.1:${echoing.port}`));
     const payload = Buffer.alloc(128, 'nepse-');
     const echoCall = () => echoUnary(client, payload, 10_000);
-    const echoLevel = (concurrency: number) =>
-      cpuPerCall(echoing.cpuSeconds, async () => {
+    const echoRound = (concurrency: number) =>
+      roundOf(echoing.cpuSeconds, async () => {
         let calls = 0;
         const call = () => echoCall().then(() => void calls++);
-        return { ...(await runLoad({ concurrency, durationMs: 3_000, warmupMs: 500, call })), calls };
+        return { ...(await runLoad({ concurrency, durationMs: ROUND_MS, warmupMs: ROUND_WARMUP_MS, call })), calls };
       });
-    const measureService = async (label: string, extra: Record<string, string>) => {
+    // The echo is primed once, the way each prediction process is below.
+    await runLoad({ concurrency: 16, durationMs: PRIME_MS, call: echoCall });
+    /**
+     * Starts a prediction process with `extra` settings and measures it. The default process (`full`)
+     * is measured against the echo at every level, then through the typed client and the streams;
+     * the others only at the levels of `alone`, one run each.
+     */
+    const measureService = async (extra: Record<string, string>, full: boolean, alone: readonly number[] = []) => {
       const service = await rig.startPrediction(extra);
       const client = createGrpcClient(PredictionService, `127.0.0.1:${service.port}`);
       const requests = symbols.map((symbol) => create(PredictRequestSchema, { symbol }));
       // The server-side figures use the echo's client. The typed client's own cost is shown in a row of its own.
       const raw = createRawClient(`127.0.0.1:${service.port}`, [PredictionService.method.streamPredictions]);
-      const loads = [];
       const cpu = () => processCpuSeconds(service.child.pid!);
-      // The echo process starts cold (JIT, lazily built grpc-js paths): primed as measureRawEcho does.
-      if (label === 'batching on') await runLoad({ concurrency: 16, durationMs: 1_000, call: echoCall });
-      for (const concurrency of label === 'batching on' ? CONCURRENCIES : [64]) {
-        const echoed = label === 'batching on' ? await echoLevel(concurrency) : undefined;
-        loads.push({ concurrency, echo: echoed, ...(await cpuPerCall(cpu, () => measurePredict(service.port, symbols, concurrency))) });
+      await measurePredict(service.port, symbols, 16, PRIME_MS, 0);
+      const predictRound = (concurrency: number, durationMs = ROUND_MS) =>
+        roundOf(cpu, () => measurePredict(service.port, symbols, concurrency, durationMs, ROUND_WARMUP_MS));
+      const levels: Array<{ concurrency: number; echo: Side; predict: Side }> = [];
+      for (const concurrency of full ? CONCURRENCIES : []) {
+        const { a: echo, b: predict } = await alternate(
+          PAIRS,
+          () => echoRound(concurrency),
+          () => predictRound(concurrency),
+        );
+        levels.push({ concurrency, echo, predict });
       }
+      const single: Array<{ concurrency: number } & Round> = [];
+      for (const concurrency of alone) single.push({ concurrency, ...(await predictRound(concurrency, 2 * ROUND_MS)) });
       let i = 0;
-      const typed =
-        label === 'batching on'
-          ? await runLoad({
-              concurrency: 64,
-              durationMs: 3_000,
-              warmupMs: 500,
-              call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }),
-            })
-          : undefined;
+      const typed = full
+        ? await runLoad({
+            concurrency: 64,
+            durationMs: 3_000,
+            warmupMs: 500,
+            call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }),
+          })
+        : undefined;
       let n = 0;
       let failedInStream = 0;
       const streamRequests = symbols.map((symbol, k) =>
@@ -274,43 +301,52 @@ export async function benchPrediction(): Promise<void> {
         client.streamPredictions(reqs, { signal }),
       );
       const batched = { messages: 6_000, window: STREAM_BATCH_WINDOW, timeoutMs: 60_000 };
-      const streams =
-        label === 'batching on'
-          ? {
-              single: await runStreamLoad({
-                open: openRaw,
-                message: () => streamRequests[n++ % streamRequests.length],
-                messages: 60_000,
-                window: 256,
-                timeoutMs: 60_000,
-              }),
-              singleTyped: await runStreamLoad({
-                open,
-                message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }),
-                messages: 30_000,
-                window: 256,
-                timeoutMs: 60_000,
-              }),
-              batched: await runStreamLoad({
-                open: openRawBatched,
-                message: () => batchedRequests[n++ % batchedRequests.length],
-                ...batched,
-              }),
-              batchedTyped: await runStreamLoad({ open, message: () => batchOf(n++), ...batched }),
-            }
-          : undefined;
+      const streams = full
+        ? {
+            single: await runStreamLoad({
+              open: openRaw,
+              message: () => streamRequests[n++ % streamRequests.length],
+              messages: 60_000,
+              window: 256,
+              timeoutMs: 60_000,
+            }),
+            singleTyped: await runStreamLoad({
+              open,
+              message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }),
+              messages: 30_000,
+              window: 256,
+              timeoutMs: 60_000,
+            }),
+            batched: await runStreamLoad({
+              open: openRawBatched,
+              message: () => batchedRequests[n++ % batchedRequests.length],
+              ...batched,
+            }),
+            batchedTyped: await runStreamLoad({ open, message: () => batchOf(n++), ...batched }),
+          }
+        : undefined;
       if (failedInStream > 0) throw new Error(`${failedInStream} StreamPredictions answers were errors`);
       raw.close();
       client.close();
       await service.stop();
-      return { loads, typed, streams };
+      return { levels, single, typed, streams };
     };
-    const on = await measureService('batching on', {});
-    const off = await measureService('batching off', { PREDICTION_MAX_BATCH: '1' });
+    const on = await measureService({}, true);
+    // Without reusing outputs every prediction is an inference run: the figures of a vector asked for
+    // the first time, and the only way to see what micro-batching is worth.
+    const runs = await measureService({ PREDICTION_REUSE_OUTPUTS: 'false' }, false, CONCURRENCIES);
+    const unbatched = await measureService({ PREDICTION_REUSE_OUTPUTS: 'false', PREDICTION_MAX_BATCH: '1' }, false, [64]);
     const us = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '');
 
+    const ratios = on.levels.map(({ concurrency, echo: e, predict: p }) => ({
+      concurrency,
+      throughput: pairRatio(e, p, (r) => r.perSecond),
+      p99: pairRatio(e, p, (r) => r.p99Ms),
+      cpu: pairRatio(e, p, (r) => r.cpuUsPerCall),
+      errors: p.errors,
+    }));
     printTable(
-      `prediction: Predict (features from the instance's current vectors, one ONNX run per micro-batch) beside raw grpc-js echo measured just before it at each level, both driven by the same raw client; server CPU per call from /proc, warm-up included`,
+      `prediction: Predict (features from the instance's current vectors; a vector's output computed once per model version and reused, PREDICTION_REUSE_OUTPUTS) beside the raw grpc-js echo, ${PAIRS} rounds of ${ROUND_MS / 1000} s each alternating echo and Predict at each level, both servers primed and driven by the same raw client; figures are total calls over total time and the medians of the rounds' p50, p99 and server CPU per call (from /proc, warm-up included); ratios are medians over the pairs`,
       [
         [
           'in flight',
@@ -326,33 +362,37 @@ export async function benchPrediction(): Promise<void> {
           'CPU ratio',
           'errors',
         ],
-        ...on.loads.map((l) => {
-          const e = l.echo!;
-          return [
-            l.concurrency,
-            rate(l.perSecond),
-            l.p50Ms.toFixed(2),
-            l.p99Ms.toFixed(2),
-            us(l.cpuUs),
-            rate(e.perSecond),
-            e.p99Ms.toFixed(2),
-            us(e.cpuUs),
-            (l.perSecond / e.perSecond).toFixed(2),
-            (l.p99Ms / e.p99Ms).toFixed(2),
-            (l.cpuUs / e.cpuUs).toFixed(2),
-            l.errors,
-          ];
-        }),
+        ...on.levels.map(({ concurrency, echo: e, predict: p }, i) => [
+          concurrency,
+          rate(p.perSecond),
+          p.p50Ms.toFixed(2),
+          p.p99Ms.toFixed(2),
+          us(p.cpuUsPerCall),
+          rate(e.perSecond),
+          e.p99Ms.toFixed(2),
+          us(e.cpuUsPerCall),
+          ratios[i].throughput.toFixed(2),
+          ratios[i].p99.toFixed(2),
+          ratios[i].cpu.toFixed(2),
+          p.errors,
+        ]),
       ],
     );
-    const c64on = on.loads.find((l) => l.concurrency === 64)!;
-    const c64off = off.loads[0];
+    const c64on = runs.single.find((l) => l.concurrency === 64)!;
+    const c64off = unbatched.single[0];
     const t = on.typed!;
     printTable('prediction: Predict at concurrency 64 through the typed client (lib/grpc: protobuf encode and decode in this process)', [
       ['Predict/s', 'p50 ms', 'p99 ms', 'errors'],
       [rate(t.perSecond), t.p50Ms.toFixed(2), t.p99Ms.toFixed(2), t.errors],
     ]);
-    printTable('prediction: micro-batching at concurrency 64, same run', [
+    printTable(
+      'prediction: Predict with every prediction an inference run (PREDICTION_REUSE_OUTPUTS=false; one micro-batched ONNX run per event-loop turn), one 2 s run per level',
+      [
+        ['in flight', 'Predict/s', 'p50 ms', 'p99 ms', 'CPU µs/call', 'errors'],
+        ...runs.single.map((r) => [r.concurrency, rate(r.perSecond), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), us(r.cpuUsPerCall), r.errors]),
+      ],
+    );
+    printTable('prediction: micro-batching at concurrency 64, every prediction an inference run, same run', [
       ['batching', 'Predict/s', 'p50 ms', 'p99 ms'],
       ['on (max 64 rows, one event-loop turn)', rate(c64on.perSecond), c64on.p50Ms.toFixed(2), c64on.p99Ms.toFixed(2)],
       ['off (PREDICTION_MAX_BATCH=1)', rate(c64off.perSecond), c64off.p50Ms.toFixed(2), c64off.p99Ms.toFixed(2)],
@@ -370,12 +410,7 @@ export async function benchPrediction(): Promise<void> {
       ['raw onnxruntime-node, one row per run (rows)', rate(onnx.single)],
       ['raw onnxruntime-node, 64 rows per run (rows)', rate(onnx.batched)],
     ]);
-    const levels = on.loads
-      .map(
-        (l) =>
-          `c${l.concurrency} ${(l.perSecond / l.echo!.perSecond).toFixed(2)}x / ${(l.p99Ms / l.echo!.p99Ms).toFixed(2)}x / ${l.errors}`,
-      )
-      .join(', ');
+    const levels = ratios.map((r) => `c${r.concurrency} ${r.throughput.toFixed(2)}x / ${r.p99.toFixed(2)}x / ${r.errors}`).join(', ');
     console.log(
       `  aims: Predict throughput >= 0.8x echo, p99 <= 1.5x echo's, no errors -> ${levels}; stream >= 50,000/s -> ${rate(on.streams!.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams!.single.perSecond)} one per request); batching on/off at c64 -> ${(c64on.perSecond / c64off.perSecond).toFixed(2)}x`,
     );

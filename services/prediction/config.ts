@@ -31,6 +31,15 @@ const schema = z.object({
    * as Node timers cannot wait less than 1 ms: see batcher.ts for why that is the default.
    */
   PREDICTION_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(100).default(0.1),
+  /**
+   * Whether a prediction reuses the output a model already gave for the very same feature vector
+   * (a symbol's latest vector, until the next FeaturesComputed) instead of running it again. See
+   * output-memo.ts; `false` runs the model for every prediction.
+   */
+  PREDICTION_REUSE_OUTPUTS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   /** Time allowed for a feature lookup, retries included, in milliseconds; after it the cached vector answers, degraded. */
   PREDICTION_FEATURE_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   /**

@@ -19,6 +19,8 @@ export interface PredictionMetrics {
   inferenceSeconds: Histogram<'model'>;
   /** `nepse_predictions_total`: predictions served, by model and whether degraded. */
   predictions: Counter<'model' | 'degraded'>;
+  /** `nepse_prediction_outputs_reused_total`: predictions answered with an output already computed for their vector, by model. */
+  outputsReused: Counter<'model'>;
   /** `nepse_prediction_degraded_total`: answers from a cached vector, by DegradedReason. */
   degraded: Counter<'reason'>;
   /** `nepse_prediction_feature_cache_vectors`: feature vectors held for fallback. */
@@ -37,6 +39,8 @@ export interface PredictionSeries {
   served(model: string, degraded: boolean): void;
   /** Records one inference run of `model`: its rows and its duration in seconds. */
   ran(model: string, rows: number, seconds: number): void;
+  /** Counts one prediction of `model` that reused an output instead of running the model. */
+  reused(model: string): void;
 }
 
 /**
@@ -53,13 +57,17 @@ export function predictionSeries(metrics: PredictionMetrics): PredictionSeries {
 const SERIES = new WeakMap<PredictionMetrics, PredictionSeries>();
 
 function seriesOver(metrics: PredictionMetrics): PredictionSeries {
-  const byModel = new Map<string, { live: BoundCounter; degraded: BoundCounter; rows: BoundHistogram; seconds: BoundHistogram }>();
+  const byModel = new Map<
+    string,
+    { live: BoundCounter; degraded: BoundCounter; reused: BoundCounter; rows: BoundHistogram; seconds: BoundHistogram }
+  >();
   const of = (model: string) => {
     let series = byModel.get(model);
     if (!series) {
       series = {
         live: boundCounter(metrics.predictions, { model, degraded: 'false' }),
         degraded: boundCounter(metrics.predictions, { model, degraded: 'true' }),
+        reused: boundCounter(metrics.outputsReused, { model }),
         rows: boundHistogram(metrics.inferenceRows, { model }),
         seconds: boundHistogram(metrics.inferenceSeconds, { model }),
       };
@@ -74,6 +82,7 @@ function seriesOver(metrics: PredictionMetrics): PredictionSeries {
       series.rows.observe(rows);
       series.seconds.observe(seconds);
     },
+    reused: (model) => of(model).reused.inc(),
   };
 }
 
@@ -107,6 +116,15 @@ export function predictionMetrics(): PredictionMetrics {
           name: 'nepse_predictions_total',
           help: 'Predictions served, by model and whether a cached feature vector was used.',
           labelNames: ['model', 'degraded'],
+        }),
+    ),
+    outputsReused: metric(
+      'nepse_prediction_outputs_reused_total',
+      () =>
+        new Counter({
+          name: 'nepse_prediction_outputs_reused_total',
+          help: 'Predictions answered with the output the model already gave for the same feature vector, without an inference run, by model.',
+          labelNames: ['model'],
         }),
     ),
     degraded: metric(

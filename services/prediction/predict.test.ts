@@ -7,6 +7,7 @@ import type { Prediction, StreamPredictionsRequestSchema, StreamPredictionsRespo
 import { grpc, statusDetails } from '../../lib/grpc/index.js';
 import { dayOf, toProtoDate } from '../../lib/market/index.js';
 import { startPredictionBed, type PredictionBed } from '../../testing/prediction-bed.js';
+import { metricValue } from '../../testing/index.js';
 
 const SYMBOLS = ['NABIL', 'NICA', 'SCB', 'HBL', 'EBL', 'ADBL', 'NTC', 'UPPER'];
 
@@ -137,14 +138,38 @@ describe('prediction service: Predict, PredictBatch, micro-batching, streams, ev
     assert.deepEqual([hugeBatch.code, hugeBatch.field], [grpc.status.INVALID_ARGUMENT, 'symbols']);
   });
 
+  it('reuses the output of a vector it has scored, and scores a new vector of the symbol anew', async () => {
+    const first = (await bed.client.predict({ symbol: 'HBL' })).prediction!;
+    const runs = bed.prediction.batcher.stats().runs;
+    for (let i = 0; i < 5; i++) assert.deepEqual(essence((await bed.client.predict({ symbol: 'HBL' })).prediction!), essence(first));
+    assert.equal(bed.prediction.batcher.stats().runs, runs, 'the same vector and model: no inference run');
+    const reused = await metricValue(bed.prediction.metricsPort, 'nepse_prediction_outputs_reused_total', { model: bed.model.name });
+    assert.ok(reused >= 5, `nepse_prediction_outputs_reused_total ${reused}`);
+
+    const bar = await bed.addBar('HBL');
+    let next = (await bed.client.predict({ symbol: 'HBL' })).prediction!;
+    for (let i = 0; dayOf(next.featureDate) !== bar.date && i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      next = (await bed.client.predict({ symbol: 'HBL' })).prediction!;
+    }
+    assert.equal(dayOf(next.featureDate), bar.date);
+    assert.ok(bed.prediction.batcher.stats().runs > runs, 'the new vector was run through the model');
+    const vector = (await bed.features.getFeatures({ symbol: 'HBL' })).vector!;
+    const byHand = await session.run({ features: new Tensor('float32', Float32Array.from(vector.values), [1, vector.values.length]) });
+    assert.equal(next.predictedReturn, (byHand.log_return.data as Float32Array)[0]);
+    assert.notEqual(next.predictedReturn, first.predictedReturn);
+  });
+
   it('micro-batches 64 concurrent Predicts into fewer inference runs, with the same answers as one at a time', async () => {
+    // Vectors of an earlier day are fetched for each request, never reused: every request reaches the batcher.
+    const asOf = (symbol: string) => toProtoDate(bed.bars.get(symbol)!.at(-3)!.date);
     const symbols = Array.from({ length: 64 }, (_, i) => SYMBOLS[i % SYMBOLS.length]);
     const alone = new Map<string, ReturnType<typeof essence>>();
-    for (const symbol of SYMBOLS) alone.set(symbol, essence((await bed.client.predict({ symbol })).prediction!));
+    for (const symbol of SYMBOLS) alone.set(symbol, essence((await bed.client.predict({ symbol, asOf: asOf(symbol) })).prediction!));
     const before = bed.prediction.batcher.stats();
     let rounds = 0;
     for (; rounds < 5; rounds++) {
-      const answers = await Promise.all(symbols.map((symbol) => bed.client.predict({ symbol })));
+      const answers = await Promise.all(symbols.map((symbol) => bed.client.predict({ symbol, asOf: asOf(symbol) })));
       for (const { prediction } of answers) assert.deepEqual(essence(prediction!), alone.get(prediction!.symbol));
     }
     const after = bed.prediction.batcher.stats();

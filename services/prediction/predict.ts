@@ -33,6 +33,7 @@ import { acquireModel } from './inference-session.js';
 import { ALIAS_PATTERN, type ModelAliases } from './model-aliases.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 import type { PredictionEvents } from './prediction-events.js';
+import type { OutputMemo } from './output-memo.js';
 import type { ShadowScorer } from './shadow.js';
 
 /** What the prediction RPCs need. */
@@ -49,6 +50,8 @@ export interface PredictionDeps {
   aliases?: ModelAliases;
   /** Shadow scoring of the served predictions; off when unset. */
   shadow?: ShadowScorer;
+  /** Outputs already computed, reused for the same vector and model (PREDICTION_REUSE_OUTPUTS); every prediction runs the model when unset. */
+  outputs?: OutputMemo;
 }
 
 /** Symbols one PredictBatch may ask for (prediction.proto). */
@@ -258,7 +261,10 @@ export async function withModel<T>(model: LoadedModel, work: () => Promise<T>): 
   }
 }
 
-/** Predicts from a vector already at hand (WatchPredictions: the one FeaturesComputed carried). */
+/**
+ * Predicts from a vector already at hand (WatchPredictions: the one FeaturesComputed carried), reusing
+ * the output the model already gave for this very vector when there is one (output-memo.ts).
+ */
 export async function predictFromVector(
   deps: PredictionDeps,
   model: LoadedModel,
@@ -266,9 +272,14 @@ export async function predictFromVector(
   started = performance.now(),
   defaultModelUsed = false,
 ): Promise<Prediction> {
-  checkVector(model, sourced.vector);
+  const { vector } = sourced;
+  checkVector(model, vector);
   const inferring = performance.now();
-  const predicted = await deps.batcher.predict(model, sourced.vector.values);
+  let predicted = deps.outputs?.get(model, vector);
+  if (predicted === undefined) {
+    predicted = await deps.batcher.predict(model, vector.values);
+    deps.outputs?.set(model, vector, predicted);
+  } else predictionSeries(deps.metrics).reused(model.name);
   return served(
     deps,
     toPrediction(model, sourced.vector, predicted, sourced.degraded, defaultModelUsed),

@@ -17,6 +17,7 @@ import { predictionMetrics, predictionSeries } from './metrics.js';
 import { ModelAliases } from './model-aliases.js';
 import { infer, ModelCache, type LoadedModel } from './model-cache.js';
 import { createModelLoader } from './model-loader.js';
+import { OutputMemo } from './output-memo.js';
 import { predict, predictBatch, type PredictionDeps } from './predict.js';
 import { PredictionEvents } from './prediction-events.js';
 import { decodePredictRequest } from './predict-request-decoder.js';
@@ -135,6 +136,7 @@ export async function startPrediction(
     logger,
     aliases,
     shadow,
+    outputs: config.PREDICTION_REUSE_OUTPUTS ? new OutputMemo() : undefined,
   };
   const watches = new PredictionWatchHub(deps, config.PREDICTION_HEARTBEAT_MS);
   watches.start();
@@ -189,6 +191,7 @@ export async function startPrediction(
       port: host.port,
       metricsPort: host.metricsPort,
       models: models.list().map((m) => `${m.name}/${m.version}`),
+      reuseOutputs: config.PREDICTION_REUSE_OUTPUTS,
       batching: batcher.enabled ? { maxBatch: config.PREDICTION_MAX_BATCH, maxQueueDelayMs: config.PREDICTION_MAX_QUEUE_DELAY_MS } : 'off',
       instance: config.PREDICTION_INSTANCE_ID,
     },
