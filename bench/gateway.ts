@@ -15,41 +15,44 @@ import { grpc } from '../lib/grpc/grpc-js.js';
 import { hashKey, newKey } from '../services/gateway/api-keys.js';
 import { printTable, processCpuSeconds, rate, waitForIdle } from './format.js';
 import { measureRawEcho } from './grpc-echo.js';
-import { runLoad, type LoadResult } from './load.js';
+import { runLoad } from './load.js';
 import { benchModel, startPredictionRig } from './prediction.js';
 import { createRawClient, rawUnary } from './raw-client.js';
+import { alternate, PAIRS, pairRatio, PRIME_MS, ROUND_MS, ROUND_WARMUP_MS, type Round, type Side } from './rounds.js';
 
 const CONCURRENCIES = [1, 16, 64];
 const LOAD = { durationMs: 3_000, warmupMs: 500 };
 
 /**
- * Predict over gRPC at `port` through the echo's raw client, with `metadata` (the gateway's key),
- * and the CPU of process `pid` per call answered (warm-up included, as bench/prediction.ts counts it).
+ * One round of Predict over gRPC at `port` through the echo's raw client, with `metadata` (the
+ * gateway's key), and the CPU of process `pid` per call answered (warm-up included, as
+ * bench/prediction.ts counts it).
  */
-async function rawPredictLoad(
+async function rawPredictRound(
   port: number,
   symbols: readonly string[],
   concurrency: number,
+  pid: number,
   metadata?: Record<string, string>,
-  pid?: number,
-): Promise<LoadResult & { cpuUs: number }> {
+  load = { durationMs: ROUND_MS, warmupMs: ROUND_WARMUP_MS },
+): Promise<Round> {
   const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
   const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
   const md = new grpc.Metadata();
   for (const [key, value] of Object.entries(metadata ?? {})) md.set(key, value);
   let calls = 0;
-  const cpuBefore = pid === undefined ? Number.NaN : processCpuSeconds(pid);
+  const cpuBefore = processCpuSeconds(pid);
   try {
     const result = await runLoad({
       concurrency,
-      ...LOAD,
+      ...load,
       call: async () => {
         const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000, md);
         if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol)
           throw new Error('a Predict response without a prediction');
       },
     });
-    return { ...result, cpuUs: pid === undefined ? Number.NaN : ((processCpuSeconds(pid) - cpuBefore) / calls) * 1e6 };
+    return { ...result, cpuUsPerCall: ((processCpuSeconds(pid) - cpuBefore) / calls) * 1e6 };
   } finally {
     raw.close();
   }
@@ -72,15 +75,20 @@ export async function benchGateway(): Promise<void> {
     });
     const auth = { authorization: `Bearer ${key}` };
     const symbols = rig.symbols;
-    // Unmeasured load first: the gateway starts cold (JIT) and its channel to prediction connects lazily.
-    await rawPredictLoad(gateway.port, symbols, 4, auth);
+    // Both paths are primed first: the processes start cold (JIT) and the gateway's channel to prediction connects lazily.
+    const prime = { durationMs: PRIME_MS, warmupMs: 0 };
+    await rawPredictRound(prediction.port, symbols, 16, prediction.child.pid!, undefined, prime);
+    await rawPredictRound(gateway.port, symbols, 16, gateway.child.pid!, auth, prime);
     await waitForIdle(gateway.child.pid!);
 
-    const direct: Array<LoadResult & { cpuUs: number }> = [];
-    const through: Array<LoadResult & { cpuUs: number }> = [];
+    const levels: Array<{ direct: Side; through: Side; ratio: number }> = [];
     for (const concurrency of CONCURRENCIES) {
-      direct.push(await rawPredictLoad(prediction.port, symbols, concurrency, undefined, prediction.child.pid));
-      through.push(await rawPredictLoad(gateway.port, symbols, concurrency, auth, gateway.child.pid));
+      const { a: direct, b: through } = await alternate(
+        PAIRS,
+        () => rawPredictRound(prediction.port, symbols, concurrency, prediction.child.pid!),
+        () => rawPredictRound(gateway.port, symbols, concurrency, gateway.child.pid!, auth),
+      );
+      levels.push({ direct, through, ratio: pairRatio(direct, through, (r) => r.perSecond) });
     }
     const connectLoad = async (httpVersion: '2' | '1.1', useBinaryFormat: boolean) => {
       const client = createClient(
@@ -99,7 +107,7 @@ export async function benchGateway(): Promise<void> {
 
     const us = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '');
     printTable(
-      'gateway: Predict through the gateway beside Predict direct and the raw grpc-js echo, same raw client, same run; CPU per call from /proc of the prediction service (direct) and of the gateway (through it), warm-up included',
+      `gateway: Predict through the gateway beside Predict direct (both primed, ${PAIRS} rounds of ${ROUND_MS / 1000} s each alternating direct and through it at each level, bench/rounds.ts) and the raw grpc-js echo, same raw client, same run; CPU per call from /proc of the prediction service (direct) and of the gateway (through it), warm-up included; the ratio is the median over the pairs`,
       [
         [
           'in flight',
@@ -115,19 +123,18 @@ export async function benchGateway(): Promise<void> {
           'errors',
         ],
         ...CONCURRENCIES.map((c, k) => {
-          const d = direct[k];
-          const g = through[k];
+          const { direct: d, through: g, ratio } = levels[k];
           const e = echo.unary.find((u) => u.concurrency === c)!;
           return [
             c,
             rate(d.perSecond),
             d.p99Ms.toFixed(2),
-            us(d.cpuUs),
+            us(d.cpuUsPerCall),
             rate(g.perSecond),
             g.p50Ms.toFixed(2),
             g.p99Ms.toFixed(2),
-            us(g.cpuUs),
-            (g.perSecond / d.perSecond).toFixed(2),
+            us(g.cpuUsPerCall),
+            ratio.toFixed(2),
             rate(e.perSecond),
             d.errors + g.errors,
           ];
@@ -154,10 +161,9 @@ export async function benchGateway(): Promise<void> {
         ],
       ],
     );
-    const d16 = direct[1];
-    const g16 = through[1];
+    const c16 = levels[1];
     console.log(
-      `  aim: through the gateway over gRPC >= 0.6x direct at concurrency 16 -> ${(g16.perSecond / d16.perSecond).toFixed(2)}x (${rate(g16.perSecond)}/s vs ${rate(d16.perSecond)}/s)`,
+      `  aim: through the gateway over gRPC >= 0.6x direct at concurrency 16 -> ${c16.ratio.toFixed(2)}x (${rate(c16.through.perSecond)}/s vs ${rate(c16.direct.perSecond)}/s), ${c16.ratio >= 0.6 ? 'met' : 'NOT met'}`,
     );
   } finally {
     await rig.stop();

@@ -36,20 +36,9 @@ import { printTable, processCpuSeconds, rate, waitForIdle } from './format.js';
 import { createEchoClient, echoUnary, measureRawEcho, startEchoProcess, type EchoClient, type EchoProcess } from './grpc-echo.js';
 import { duplexFromIterable, runLoad, runStreamLoad, type DuplexLike, type LoadResult } from './load.js';
 import { createRawClient, rawUnary, topLevelFields } from './raw-client.js';
-import { alternate, pairRatio, type Round, type Side } from './rounds.js';
+import { alternate, PAIRS, pairRatio, PRIME_MS, ROUND_MS, ROUND_WARMUP_MS, type Round, type Side } from './rounds.js';
 
 const CONCURRENCIES = [1, 16, 64];
-/** Pairs of rounds (echo, then Predict) at each concurrency. */
-const PAIRS = 4;
-/** Measured length of a round, and the warm-up before it, in ms. */
-const ROUND_MS = 1_000;
-const ROUND_WARMUP_MS = 250;
-/**
- * Load at concurrency 16 that each server gets before its first round, in ms. Both processes start
- * cold (V8 compiles the hot paths of grpc-js, protobuf and the handlers only after thousands of
- * calls), and a server is measured warm, as it serves in production.
- */
-const PRIME_MS = 3_000;
 const FEATURES = 25;
 /** Symbols per StreamPredictions request in the batched run, and requests in flight there. */
 const STREAM_BATCH = 64;

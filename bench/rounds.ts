@@ -7,6 +7,18 @@
  */
 import type { LoadResult } from './load.js';
 
+/** Pairs of rounds a comparison runs at each concurrency. */
+export const PAIRS = 4;
+/** Measured length of a round, and the warm-up before it, in ms. */
+export const ROUND_MS = 1_000;
+export const ROUND_WARMUP_MS = 250;
+/**
+ * Load at concurrency 16 that each server gets before its first round, in ms. Processes start cold
+ * (V8 compiles the hot paths of grpc-js, protobuf and the handlers only after thousands of calls),
+ * and a server is measured warm, as it serves in production.
+ */
+export const PRIME_MS = 3_000;
+
 /** One round: its load, and the measured server's CPU time per call, in µs. */
 export interface Round extends LoadResult {
   cpuUsPerCall: number;
