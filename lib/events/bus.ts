@@ -37,6 +37,13 @@ export interface ConnectEventsOptions {
   publishTimeoutMs?: number;
   /** How long the first connect may take, in ms. Default 5 000. */
   connectTimeoutMs?: number;
+  /**
+   * How long a JetStream management request (stream and consumer create, update, info) waits for
+   * its answer, in ms. Default 15 000. These run at start and on reconnects, rarely; nats.js's 5 s
+   * failed service starts when nats-server was briefly slow on a loaded host, where waiting longer
+   * costs nothing.
+   */
+  apiTimeoutMs?: number;
   /** Pause between reconnect attempts, in ms. Default 1 000. */
   reconnectWaitMs?: number;
   /** Reconnect attempts before giving up; -1 (default) never gives up. */
@@ -133,7 +140,7 @@ export async function connectEvents(options: ConnectEventsOptions): Promise<Even
     options.connectAttempts ?? 3,
     options.reconnectWaitMs ?? 1_000,
   );
-  const jsm = await nc.jetstreamManager();
+  const jsm = await nc.jetstreamManager({ timeout: options.apiTimeoutMs ?? 15_000 });
   return new NatsEventBus(nc, nc.jetstream(), jsm, options);
 }
 
