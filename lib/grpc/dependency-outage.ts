@@ -79,14 +79,19 @@ function* chain(error: unknown): Generator<unknown> {
   }
 }
 
+/** What a socket-level error code (ECONNREFUSED, …) says in words; undefined for any other code. */
+export function socketFailure(code: unknown): string | undefined {
+  return typeof code === 'string' && code in SOCKET_REASONS ? SOCKET_REASONS[code] : undefined;
+}
+
 const codeOf = (error: unknown): unknown => (typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined);
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : '');
 
 /** The socket-level reason anywhere in the chain, or a timeout or hang-up told only in words. */
 function socketReason(error: unknown): string | undefined {
   for (const link of chain(error)) {
-    const code = codeOf(link);
-    if (typeof code === 'string' && code in SOCKET_REASONS) return SOCKET_REASONS[code];
+    const reason = socketFailure(codeOf(link));
+    if (reason !== undefined) return reason;
   }
   for (const link of chain(error)) {
     const message = messageOf(link);
@@ -165,8 +170,8 @@ export function dependencyOutage(error: unknown): DependencyOutage | undefined {
     if (nats !== undefined) return { dependency: 'NATS', reason: nats };
   }
   for (const link of chain(error)) {
-    const code = codeOf(link);
-    if (typeof code === 'string' && code in SOCKET_REASONS) return { dependency: 'a dependency', reason: SOCKET_REASONS[code]! };
+    const reason = socketFailure(codeOf(link));
+    if (reason !== undefined) return { dependency: 'a dependency', reason };
   }
   return undefined;
 }

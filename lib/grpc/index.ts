@@ -26,5 +26,5 @@ export {
   type PreconditionViolation,
   type StatusDetails,
 } from './errors.js';
-export { dependencyOutage, type DependencyOutage } from './dependency-outage.js';
+export { dependencyOutage, socketFailure, type DependencyOutage } from './dependency-outage.js';
 export { methodPath, encodeOnce, useMessageEncoder, useRequestDecoder, type Encoded } from './definition.js';

@@ -13,7 +13,7 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import type { DescMethod } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { parseTimeout, setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
-import { methodPath, type CallObserver } from '../../lib/grpc/index.js';
+import { methodPath, socketFailure, type CallObserver } from '../../lib/grpc/index.js';
 import { credentialsOf } from './authenticate.js';
 import { startCallSpan, type CallSpan } from './call-span.js';
 import { toConnectError } from './errors.js';
@@ -107,18 +107,6 @@ function httpCode(status: number): Code {
   if (status === 429 || status === 502 || status === 503 || status === 504) return Code.Unavailable;
   return Code.Unknown;
 }
-
-/** Socket codes of an upstream that cannot be reached, in words. */
-const UNREACHABLE: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection dropped',
-  ETIMEDOUT: 'timed out',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-};
 
 /**
  * The HTTP/2 streams of `options.routes` from gRPC callers, taken before node:http2 makes its
@@ -311,7 +299,7 @@ class ForwardedCall {
     }
     // A connection that failed cancels the streams waiting on it, with the socket's error as the cause.
     const socketError = (error?.cause ?? error) as NodeJS.ErrnoException | undefined;
-    const reason = socketError && UNREACHABLE[socketError.code ?? ''];
+    const reason = socketFailure(socketError?.code);
     if (reason) return this.fail(new ConnectError(`${service} is unreachable (${reason})`, Code.Unavailable, undefined, undefined, error));
     const reset = this.upstream?.rstCode ?? 0;
     if (reset !== 0 || error)
