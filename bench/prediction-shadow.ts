@@ -126,15 +126,15 @@ export async function measureShadow(
 /** Prints the rounds and the verdict of {@link measureShadow}. */
 export function printShadow(loads: ShadowLoads, concurrency = CONCURRENCY): void {
   const { without, with: withShadow } = loads;
-  const row = (n: number, label: string, r: Round) => [
-    n,
-    label,
+  /** The figures of a round or of a side's summary, as the tables show them. */
+  const figures = (r: Round | Side) => [
     rate(r.perSecond),
     r.p50Ms.toFixed(2),
     r.p99Ms.toFixed(2),
     (r.cpuUsPerCall / 1000).toFixed(3),
     r.errors,
   ];
+  const row = (n: number, label: string, r: Round) => [n, label, ...figures(r)];
   printTable(
     `prediction-shadow: Predict at concurrency ${concurrency}, rounds alternating without and with a shadow (challenger alias set)`,
     [
@@ -149,14 +149,7 @@ export function printShadow(loads: ShadowLoads, concurrency = CONCURRENCY): void
     cpu: pairRatio(without, withShadow, (r) => r.cpuUsPerCall),
   };
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
-  const sideRow = (name: string, side: Side) => [
-    name,
-    rate(side.perSecond),
-    side.p50Ms.toFixed(2),
-    side.p99Ms.toFixed(2),
-    (side.cpuUsPerCall / 1000).toFixed(3),
-    side.errors,
-  ];
+  const sideRow = (name: string, side: Side) => [name, ...figures(side)];
   const met = { throughput: ratios.throughput >= 1 - AIM, p50: ratios.p50 <= 1 + AIM, p99: ratios.p99 <= 1 + AIM };
   printTable('prediction-shadow: both sides (median p50, p99 and CPU of the rounds, total calls over total time)', [
     ['shadow', 'Predict/s', 'p50 ms', 'p99 ms', 'CPU ms/call', 'errors'],

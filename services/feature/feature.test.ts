@@ -30,8 +30,6 @@ function series(days: number, seed: number, start = 100): DailyBar[] {
   return bars;
 }
 
-const wire = (symbol: string, b: DailyBar) => barMessage(symbol, b);
-
 describe('feature service, fed by the ingestion service over NATS', () => {
   let network: TestNetwork;
   let ingest: ServiceClient<typeof IngestionService>;
@@ -58,7 +56,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     ingest = network.client('ingestion');
     await startFeatureService();
     bus = network.bus;
-    await ingest.ingestBars([{ bars: nabil.map((b) => wire('NABIL', b)) }, { bars: nica.map((b) => wire('NICA', b)) }]);
+    await ingest.ingestBars([{ bars: nabil.map((b) => barMessage('NABIL', b)) }, { bars: nica.map((b) => barMessage('NICA', b)) }]);
     await waitFor(
       async () => (await latestDate('NABIL')) === nabil.at(-1)!.date && (await latestDate('NICA')) === nica.at(-1)!.date,
       'vectors of both symbols',
@@ -225,7 +223,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
       nabil.map((b, i) => (i >= DEFAULT_FEATURE_SET.warmUpDays - 1 ? vectorOn('NABIL', b.date) : undefined)),
     );
     const corrected = { ...nabil[t], close: nabil[t].close * 1.05, high: Math.max(nabil[t].high, nabil[t].close * 1.05) };
-    await ingest.ingestBars([{ bars: [wire('NABIL', corrected)] }]);
+    await ingest.ingestBars([{ bars: [barMessage('NABIL', corrected)] }]);
     const history = nabil.map((b, i) => (i === t ? corrected : b));
     const expected = DEFAULT_FEATURE_SET.compute(history);
     await waitFor(async () => (await vectorOn('NABIL', nabil[t].date)).close === corrected.close, 'the recomputation', {
@@ -245,7 +243,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     const last = await features.getFeatures({ symbol: 'NICA' });
     const event = create(BarsIngestedSchema, {
       symbol: 'NICA',
-      bars: nica.slice(-5).map((b) => wire('NICA', b)),
+      bars: nica.slice(-5).map((b) => barMessage('NICA', b)),
       batchId: 'replayed',
       part: 1,
       partCount: 1,
@@ -269,7 +267,7 @@ describe('feature service, fed by the ingestion service over NATS', () => {
     assert.deepEqual(warmed.vector?.values, before.vector?.values);
     const next = series(121, 7, 500).at(-1)!;
     const nextBar = { ...next, date: '2023-06-30' };
-    await ingest.ingestBars([{ bars: [wire('NABIL', nextBar)] }]);
+    await ingest.ingestBars([{ bars: [barMessage('NABIL', nextBar)] }]);
     await waitFor(async () => (await latestDate('NABIL')) === '2023-06-30', 'the new bar after the restart', { timeoutMs: 20_000 });
     assert.deepEqual(
       (await features.getFeatures({ symbol: 'NABIL' })).vector?.values,

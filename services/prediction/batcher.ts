@@ -109,12 +109,12 @@ export class Batcher<M extends { readonly inputWidth: number }> {
     if (rows.length !== count * model.inputWidth) {
       return Promise.reject(new RowWidthError(`${rows.length} values for ${count} rows of width ${model.inputWidth}`));
     }
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     this.counts.runs++;
     this.counts.rows += count;
     const work = this.options.infer(model, rows, count).then((out) => {
       if (out.length < count) throw new Error(`model returned ${out.length} outputs for ${count} rows`);
-      this.options.onRun?.(model, count, Number(process.hrtime.bigint() - started) / 1e9);
+      this.options.onRun?.(model, count, (performance.now() - started) / 1e3);
       return out;
     });
     const tracked = work.then(
