@@ -59,9 +59,9 @@ const schema = z.object({
   PREDICTION_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(64),
   /**
    * How long a prediction waits for others to share its PredictionsMade event, in milliseconds; 0
-   * publishes once per event-loop turn. See prediction-events.ts for why a few ms are worth it.
+   * publishes once per event-loop turn. See prediction-events.ts for why a tenth of a second is worth it.
    */
-  PREDICTION_EVENT_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(20),
+  PREDICTION_EVENT_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(100),
   /** Shadow predictions (the `challenger` alias) waiting to be made; beyond it new ones are dropped and counted. */
   PREDICTION_SHADOW_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
 });

@@ -1,8 +1,8 @@
 /**
  * PredictionsMade for every prediction, published off the request path and in batches. An RPC only
- * appends to a bounded in-memory queue; a pump gathers what is queued into PredictionsMade events of
- * at most {@link PREDICTIONS_PER_EVENT} predictions and publishes them, `lingerMs` after the first
- * prediction it takes was queued (at once when a full event is waiting).
+ * appends its prediction, in wire format, to the event being filled (bounded in all); a pump
+ * publishes the filled events of at most {@link PREDICTIONS_PER_EVENT} predictions each, `lingerMs`
+ * after the first prediction of the oldest was queued (at once when a full event is waiting).
  *
  * Why batches: a streaming client draws tens of thousands of predictions a second, and one stored
  * JetStream message per prediction costs nats-server more CPU than the prediction itself (measured
@@ -12,8 +12,12 @@
  * Why linger instead of one pump per event-loop turn: at low concurrency a turn holds one request,
  * so the turn-sized batch is one prediction, and its publish (a socket write) and its PubAck (a
  * message to parse) cost this process more CPU than serving the prediction (measured at
- * concurrency 1: about a quarter of the service's CPU per Predict). Monitoring scores predictions
- * against closes a day later; hearing of them a few milliseconds later costs it nothing.
+ * concurrency 1: about a quarter of the service's CPU per Predict). The cost is per event, not per
+ * prediction, on both sides: nats-server spent about 6 µs per prediction at concurrency 1 with a
+ * 20 ms linger and 3 µs with 100 ms, and each publish and PubAck holds up the request that arrives
+ * meanwhile (with 20 ms, Predict's p99 at concurrency 1 was 1.6–1.7× the echo's; with 100 ms,
+ * 1.2–1.3×). Monitoring scores predictions against closes a day later; hearing of them a tenth
+ * of a second later costs it nothing.
  *
  * Why not `EventBus.publish`: it is a request per event (nats.js builds a request object, a timer
  * and an error with a captured stack for each). Events go out the way JetStream's asynchronous
@@ -22,6 +26,12 @@
  * JetStream deduplicates a re-send, and the kit's `nepse_events_published_total` counts the
  * acknowledged ones like any other event. The payload is written by predictions-made-wire.ts,
  * not the reflective encoder, for the same reason.
+ *
+ * Why write each prediction as it is made, not when the event is published: writing a whole event
+ * at once stalls the event loop for the requests that arrive meanwhile (at concurrency 1 with a
+ * 20 ms linger, the request that met the pump was the slow one of a hundred), and the predictions kept
+ * until then outlive a young-generation GC and are copied by it. Written at once, a prediction is
+ * a few hundred bytes in a buffer and its objects die young.
  *
  * Why drop instead of wait: the events feed monitoring, they are not the product. Making an RPC
  * wait for JetStream would turn a NATS outage into a prediction outage, and buffering without
@@ -39,7 +49,8 @@ import { EventHeaders, eventSubject, injectTraceContext, PROTOBUF_CONTENT_TYPE, 
 import { detached } from '../../lib/grpc/index.js';
 import { eventMetrics, type Logger } from '../../lib/telemetry/index.js';
 import type { PredictionMetrics } from './metrics.js';
-import { encodePredictionsMade } from './predictions-made-wire.js';
+import { writePredictionMade } from './predictions-made-wire.js';
+import { WireWriter } from './wire-writer.js';
 
 /** Predictions one PredictionsMade carries at most (events.proto). */
 export const PREDICTIONS_PER_EVENT = 1000;
@@ -71,16 +82,22 @@ export interface PredictionEventStats {
   awaiting: number;
 }
 
-interface Queued {
-  prediction: Prediction;
-  latencyMs: number;
-  features: readonly number[];
-  /** Made in the background by a shadow model, never answered (PredictionMade.shadow). */
-  shadow: boolean;
-  /** The trace the prediction was made in, when one is being recorded. */
-  trace: Context | undefined;
-  traceKey: string;
+/** A PredictionsMade being filled: its predictions, already in wire format. */
+class Filling {
+  readonly bytes = new WireWriter(FILLING_BYTES);
+  predictions = 0;
+
+  constructor(
+    /** Nats-Msg-Id of the event: its first prediction's id. */
+    readonly msgId: string,
+    /** The trace its predictions were made in, when one is being recorded. */
+    readonly trace: Context | undefined,
+    readonly traceKey: string,
+  ) {}
 }
+
+/** A new event's first buffer: room for about a hundred predictions (some 350 bytes each). */
+const FILLING_BYTES = 32 * 1024;
 
 /** One published event awaiting its PubAck on `<inbox>.<id>`. */
 interface Pending {
@@ -94,9 +111,14 @@ const utf8 = new TextDecoder();
 
 /** The asynchronous, batched PredictionsMade publisher. */
 export class PredictionEvents {
-  private queue: Queued[] = [];
-  /** Index of the next prediction to publish in `queue` (a moving head instead of shift(), which is O(n)). */
+  /** Events to publish, oldest first. */
+  private queue: Filling[] = [];
+  /** Index of the next event to publish in `queue` (a moving head instead of shift(), which is O(n)). */
   private head = 0;
+  /** The event each trace context's predictions go to now: the last of its events in `queue`, until it is full. */
+  private readonly filling = new Map<string, Filling>();
+  /** Predictions in `queue`. */
+  private queued = 0;
   private awaitingEvents = 0;
   private awaitingPredictions = 0;
   private scheduled: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -121,17 +143,20 @@ export class PredictionEvents {
    */
   made(prediction: Prediction, latencyMs: number, features: readonly number[], shadow = false): void {
     if (this.stopped) return this.drop('shutdown');
-    if (this.queue.length - this.head >= this.options.queueLimit) return this.drop('queue_full');
+    if (this.queued >= this.options.queueLimit) return this.drop('queue_full');
     const span = trace.getSpanContext(context.active());
     const traced = span !== undefined && trace.isSpanContextValid(span);
-    this.queue.push({
-      prediction,
-      latencyMs,
-      features,
-      shadow,
-      trace: traced ? context.active() : undefined,
-      traceKey: traced ? `${span.traceId}-${span.spanId}` : '',
-    });
+    const traceKey = traced ? `${span.traceId}-${span.spanId}` : '';
+    let event = this.filling.get(traceKey);
+    if (event === undefined) {
+      event = new Filling(`predictions.made:${prediction.predictionId}`, traced ? context.active() : undefined, traceKey);
+      this.filling.set(traceKey, event);
+      this.queue.push(event);
+    }
+    writePredictionMade(event.bytes, { prediction, latencyMs, features, shadow }, this.options.instanceId);
+    event.predictions++;
+    this.queued++;
+    if (event.predictions === PREDICTIONS_PER_EVENT) this.filling.delete(traceKey);
     this.schedule();
   }
 
@@ -140,10 +165,9 @@ export class PredictionEvents {
    * linger): the RPCs that queued predictions answer first, and many of them share an event.
    */
   private schedule(): void {
-    const queued = this.queue.length - this.head;
-    if (queued === 0) return;
+    if (this.queued === 0) return;
     const linger = this.options.lingerMs ?? 0;
-    const now = linger <= 0 || queued >= PREDICTIONS_PER_EVENT;
+    const now = linger <= 0 || this.queued >= PREDICTIONS_PER_EVENT;
     if (this.scheduled) {
       if (!now || !('refresh' in this.scheduled)) return;
       // A full event is waiting: no reason to let it linger.
@@ -159,7 +183,7 @@ export class PredictionEvents {
 
   /** Counts so far. */
   stats(): PredictionEventStats {
-    return { ...this.counts, queued: this.queue.length - this.head, awaiting: this.awaitingPredictions };
+    return { ...this.counts, queued: this.queued, awaiting: this.awaitingPredictions };
   }
 
   /** Stops taking predictions, publishes what is queued and waits for PubAcks for up to `timeoutMs`; the rest is dropped. */
@@ -167,7 +191,7 @@ export class PredictionEvents {
     this.stopped = true;
     this.cancelScheduled();
     this.pump();
-    if (this.queue.length - this.head + this.awaitingEvents > 0) {
+    if (this.queued + this.awaitingEvents > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((resolve) => (this.idle = resolve)),
@@ -177,9 +201,11 @@ export class PredictionEvents {
     }
     for (const [id, event] of this.pending) this.settle(id, event, 'shutdown');
     this.cancelScheduled();
-    this.drop('shutdown', this.queue.length - this.head);
+    this.drop('shutdown', this.queued);
     this.queue = [];
     this.head = 0;
+    this.queued = 0;
+    this.filling.clear();
     this.replies.unsubscribe();
   }
 
@@ -190,57 +216,45 @@ export class PredictionEvents {
     this.scheduled = undefined;
   }
 
-  /**
-   * Takes queued predictions into events, one per trace context and at most
-   * {@link PREDICTIONS_PER_EVENT} each, while fewer than `concurrency` events await their PubAck.
-   */
+  /** Publishes the queued events, oldest first, while fewer than `concurrency` await their PubAck. */
   private pump(): void {
     const { bus, concurrency } = this.options;
     if (!bus.nc.isClosed()) {
-      let room = concurrency - this.awaitingEvents;
-      const groups = new Map<string, Queued[]>();
-      while (this.head < this.queue.length) {
-        const item = this.queue[this.head];
-        let group = groups.get(item.traceKey);
-        if (group === undefined) {
-          if (room === 0) break;
-          room--;
-          group = [];
-          groups.set(item.traceKey, group);
-        }
-        group.push(item);
+      while (this.head < this.queue.length && this.awaitingEvents < concurrency) {
+        const event = this.queue[this.head];
         this.queue[this.head++] = undefined as never;
-        if (group.length === PREDICTIONS_PER_EVENT) {
-          this.publish(group);
-          groups.delete(item.traceKey);
-        }
+        if (this.filling.get(event.traceKey) === event) this.filling.delete(event.traceKey);
+        this.queued -= event.predictions;
+        this.publish(event);
       }
-      for (const group of groups.values()) this.publish(group);
     }
     // Compact once the consumed head is large, so the array does not grow without bound.
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    this.options.metrics.eventsQueued.set(this.queue.length - this.head);
-    if (this.awaitingEvents === 0 && this.head >= this.queue.length) this.idle?.();
+    this.options.metrics.eventsQueued.set(this.queued);
+    if (this.awaitingEvents === 0 && this.queued === 0) this.idle?.();
   }
 
   /** Publishes one PredictionsMade and waits (bounded) for its PubAck on the inbox. */
-  private publish(group: Queued[]): void {
-    const { bus, instanceId, ackTimeoutMs = 5_000 } = this.options;
+  private publish(event: Filling): void {
+    const { bus, ackTimeoutMs = 5_000 } = this.options;
     const h = headers();
-    h.set(EventHeaders.msgId, `predictions.made:${group[0].prediction.predictionId}`);
+    h.set(EventHeaders.msgId, event.msgId);
     h.set(EventHeaders.contentType, PROTOBUF_CONTENT_TYPE);
     h.set(EventHeaders.event, MeshEvents.predictionsMade.name);
-    if (group[0].trace) injectTraceContext(h, group[0].trace);
+    if (event.trace) injectTraceContext(h, event.trace);
     const id = ++this.eventId;
-    bus.nc.publish(this.subject, encodePredictionsMade(group, instanceId), { reply: `${this.inbox}.${id}`, headers: h });
-    const event: Pending = { predictions: group.length, timer: setTimeout(() => this.settle(id, event, 'publish_failed'), ackTimeoutMs) };
-    event.timer.unref();
-    this.pending.set(id, event);
+    bus.nc.publish(this.subject, event.bytes.bytes(), { reply: `${this.inbox}.${id}`, headers: h });
+    const pending: Pending = {
+      predictions: event.predictions,
+      timer: setTimeout(() => this.settle(id, pending, 'publish_failed'), ackTimeoutMs),
+    };
+    pending.timer.unref();
+    this.pending.set(id, pending);
     this.awaitingEvents++;
-    this.awaitingPredictions += group.length;
+    this.awaitingPredictions += event.predictions;
   }
 
   /** The PubAck (or a JetStream error) of one event. */
@@ -268,6 +282,7 @@ export class PredictionEvents {
     this.pending.delete(id);
     this.awaitingEvents--;
     this.awaitingPredictions -= event.predictions;
+    if (this.awaitingEvents === 0 && this.queued === 0) this.idle?.();
   }
 
   /** Gives up on an event's PubAck. */

@@ -53,8 +53,15 @@ describe('PredictResponse writer', () => {
     }
   });
 
-  it('hands a shape it does not expect (a negative version) to toBinary', () => {
-    const odd = create(PredictResponseSchema, { prediction: { symbol: 'NABIL', modelVersion: -1 } });
+  it('writes a negative int32 (version, date) sign-extended to ten bytes, as toBinary does', () => {
+    const odd = create(PredictResponseSchema, {
+      prediction: { symbol: 'NABIL', modelVersion: -1, featureDate: { year: -5, month: 1, day: 2 } },
+    });
     assert.deepEqual(Buffer.from(encodePredictResponse(odd)), Buffer.from(toBinary(PredictResponseSchema, odd)));
+  });
+
+  it('grows its buffer for an answer past the usual size', () => {
+    const long = create(PredictResponseSchema, { prediction: { symbol: 'NABIL', degradedDetail: 'é'.repeat(5_000), modelVersion: 2 } });
+    assert.deepEqual(Buffer.from(encodePredictResponse(long)), Buffer.from(toBinary(PredictResponseSchema, long)));
   });
 });

@@ -4,12 +4,16 @@
  * 25 features; measured under Predict load, encoding these events took about a third of the
  * prediction service's CPU, more than serving the predictions. This writer emits the same
  * message (events.proto: PredictionsMade, PredictionMade, market.v1.Date, google.protobuf.Timestamp)
- * field by field with BinaryWriter, skipping default values as proto3 does; its test decodes
- * what it writes with the generated schema and compares it with `toBinary`'s output.
+ * field by field with {@link WireWriter}; its test decodes what it writes with the generated schema
+ * and compares it with `toBinary`'s output.
+ *
+ * A PredictionsMade is a sequence of its predictions (field 1, repeated), so an event can be written
+ * one prediction at a time as they are served ({@link writePredictionMade}), and its bytes are ready
+ * when it is published.
  */
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
+import { WireWriter } from './wire-writer.js';
 
 /** One served prediction as PredictionsMade carries it. */
 export interface MadeEntry {
@@ -23,53 +27,52 @@ export interface MadeEntry {
 }
 
 /**
- * The wire bytes of a PredictionsMade holding `entries`, each stamped with `instanceId`.
+ * Appends one PredictionMade (field 1 of PredictionsMade) for `entry`, stamped with `instanceId`.
  * @param now the occurred_at of a prediction that carries no predicted_at (epoch ms).
  */
-export function encodePredictionsMade(entries: readonly MadeEntry[], instanceId: string, now = Date.now()): Uint8Array {
-  const w = new BinaryWriter();
-  for (const { prediction: p, latencyMs, features, shadow } of entries) {
-    w.tag(1, WireType.LengthDelimited).fork();
-    if (p.predictionId !== '') w.tag(1, WireType.LengthDelimited).string(p.predictionId);
-    if (p.modelName !== '') w.tag(2, WireType.LengthDelimited).string(p.modelName);
-    if (p.modelVersion !== 0) w.tag(3, WireType.Varint).int32(p.modelVersion);
-    if (p.symbol !== '') w.tag(4, WireType.LengthDelimited).string(p.symbol);
-    const date = p.featureDate;
-    if (date) {
-      w.tag(5, WireType.LengthDelimited).fork();
-      if (date.year !== 0) w.tag(1, WireType.Varint).int32(date.year);
-      if (date.month !== 0) w.tag(2, WireType.Varint).int32(date.month);
-      if (date.day !== 0) w.tag(3, WireType.Varint).int32(date.day);
-      w.join();
-    }
-    double(w, 6, p.predictedReturn);
-    double(w, 7, p.predictedClose);
-    double(w, 8, p.baseClose);
-    double(w, 9, latencyMs);
-    if (p.degraded) w.tag(10, WireType.Varint).bool(true);
-    if (instanceId !== '') w.tag(11, WireType.LengthDelimited).string(instanceId);
-    timestamp(w, 12, p.predictedAt, now);
-    if (features.length > 0) {
-      w.tag(13, WireType.LengthDelimited).fork();
-      for (let i = 0; i < features.length; i++) w.double(features[i]);
-      w.join();
-    }
-    if (shadow) w.tag(14, WireType.Varint).bool(true);
-    w.join();
+export function writePredictionMade(w: WireWriter, entry: MadeEntry, instanceId: string, now = Date.now()): void {
+  const p = entry.prediction;
+  const made = w.begin(1);
+  w.string(1, p.predictionId);
+  w.string(2, p.modelName);
+  w.int32(3, p.modelVersion);
+  w.string(4, p.symbol);
+  const date = p.featureDate;
+  if (date) {
+    const at = w.begin(5);
+    w.int32(1, date.year);
+    w.int32(2, date.month);
+    w.int32(3, date.day);
+    w.end(at);
   }
-  return w.finish();
+  w.double(6, p.predictedReturn);
+  w.double(7, p.predictedClose);
+  w.double(8, p.baseClose);
+  w.double(9, entry.latencyMs);
+  w.bool(10, p.degraded);
+  w.string(11, instanceId);
+  writeTimestamp(w, 12, p.predictedAt, now);
+  w.doubles(13, entry.features);
+  w.bool(14, entry.shadow === true);
+  w.end(made);
 }
 
-/** A proto3 double field: written unless it is 0, as toBinary does. */
-function double(w: BinaryWriter, field: number, value: number): void {
-  if (value !== 0) w.tag(field, WireType.Bit64).double(value);
+/** The wire bytes of a PredictionsMade holding `entries`; `now` as in {@link writePredictionMade}. */
+export function encodePredictionsMade(entries: readonly MadeEntry[], instanceId: string, now = Date.now()): Uint8Array {
+  const w = new WireWriter();
+  for (const entry of entries) writePredictionMade(w, entry, instanceId, now);
+  return w.bytes();
 }
 
-function timestamp(w: BinaryWriter, field: number, at: Timestamp | undefined, nowMs: number): void {
-  const seconds = at ? at.seconds : BigInt(Math.floor(nowMs / 1000));
-  const nanos = at ? at.nanos : (nowMs % 1000) * 1_000_000;
-  w.tag(field, WireType.LengthDelimited).fork();
-  if (seconds !== 0n) w.tag(1, WireType.Varint).int64(seconds);
-  if (nanos !== 0) w.tag(2, WireType.Varint).int32(nanos);
-  w.join();
+/** A Timestamp field: `at`, or `nowMs` when there is none. */
+function writeTimestamp(w: WireWriter, field: number, at: Timestamp | undefined, nowMs: number): void {
+  const start = w.begin(field);
+  if (at) {
+    w.int64(1, at.seconds);
+    w.int32(2, at.nanos);
+  } else {
+    w.int64(1, BigInt(Math.floor(nowMs / 1000)));
+    w.int32(2, (nowMs % 1000) * 1_000_000);
+  }
+  w.end(start);
 }
