@@ -190,6 +190,10 @@ export function checkVector(model: LoadedModel, vector: FeatureVector): void {
   }
 }
 
+/** The second of the last predicted_at, and it as the bigint a Timestamp holds: one bigint a second, not one per prediction. */
+let stampSecond = -1;
+let stampSeconds = 0n;
+
 /**
  * The Prediction message for a model output on a vector; no NaN or Infinity ever leaves.
  * @param defaultModelUsed whether the request named no model and the default made it.
@@ -211,6 +215,8 @@ export function toPrediction(
   // Built as a literal with every field, not by create(): the reflective initialiser walks the
   // schema on every prediction, which shows under Predict load.
   const now = Date.now();
+  const seconds = Math.floor(now / 1000);
+  if (seconds !== stampSecond) [stampSecond, stampSeconds] = [seconds, BigInt(seconds)];
   return {
     $typeName: 'nepse.prediction.v1.Prediction',
     predictionId: randomUUID(),
@@ -224,7 +230,7 @@ export function toPrediction(
     degraded: degraded !== undefined,
     degradedReason: degraded?.reason ?? DegradedReason.UNSPECIFIED,
     degradedDetail: degraded?.detail ?? '',
-    predictedAt: { $typeName: 'google.protobuf.Timestamp', seconds: BigInt(Math.floor(now / 1000)), nanos: (now % 1000) * 1_000_000 },
+    predictedAt: { $typeName: 'google.protobuf.Timestamp', seconds: stampSeconds, nanos: (now % 1000) * 1_000_000 },
     defaultModelUsed,
     modelAlias: '',
   };

@@ -84,7 +84,7 @@ export interface PredictionEventStats {
 
 /** A PredictionsMade being filled: its predictions, already in wire format. */
 class Filling {
-  readonly bytes = new WireWriter(FILLING_BYTES);
+  readonly bytes: WireWriter;
   predictions = 0;
 
   constructor(
@@ -93,10 +93,13 @@ class Filling {
     /** The trace its predictions were made in, when one is being recorded. */
     readonly trace: Context | undefined,
     readonly traceKey: string,
-  ) {}
+    capacity: number,
+  ) {
+    this.bytes = new WireWriter(capacity);
+  }
 }
 
-/** A new event's first buffer: room for about a hundred predictions (some 350 bytes each). */
+/** The least a new event's buffer holds: about a hundred predictions (some 350 bytes each). */
 const FILLING_BYTES = 32 * 1024;
 
 /** One published event awaiting its PubAck on `<inbox>.<id>`. */
@@ -119,6 +122,8 @@ export class PredictionEvents {
   private readonly filling = new Map<string, Filling>();
   /** Predictions in `queue`. */
   private queued = 0;
+  /** Size of the last event published: a new event starts with room for as much, so it seldom grows. */
+  private lastEventBytes = FILLING_BYTES;
   private awaitingEvents = 0;
   private awaitingPredictions = 0;
   private scheduled: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -149,7 +154,8 @@ export class PredictionEvents {
     const traceKey = traced ? `${span.traceId}-${span.spanId}` : '';
     let event = this.filling.get(traceKey);
     if (event === undefined) {
-      event = new Filling(`predictions.made:${prediction.predictionId}`, traced ? context.active() : undefined, traceKey);
+      const msgId = `predictions.made:${prediction.predictionId}`;
+      event = new Filling(msgId, traced ? context.active() : undefined, traceKey, this.lastEventBytes);
       this.filling.set(traceKey, event);
       this.queue.push(event);
     }
@@ -246,7 +252,9 @@ export class PredictionEvents {
     h.set(EventHeaders.event, MeshEvents.predictionsMade.name);
     if (event.trace) injectTraceContext(h, event.trace);
     const id = ++this.eventId;
-    bus.nc.publish(this.subject, event.bytes.bytes(), { reply: `${this.inbox}.${id}`, headers: h });
+    const payload = event.bytes.bytes();
+    this.lastEventBytes = Math.max(FILLING_BYTES, payload.length);
+    bus.nc.publish(this.subject, payload, { reply: `${this.inbox}.${id}`, headers: h });
     const pending: Pending = {
       predictions: event.predictions,
       timer: setTimeout(() => this.settle(id, pending, 'publish_failed'), ackTimeoutMs),

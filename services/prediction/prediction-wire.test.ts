@@ -38,6 +38,10 @@ const responses = [
       modelAlias: 'challenger',
     },
   }),
+  // Short strings that are not all ASCII (the byte-per-character path gives up on them midway).
+  create(PredictResponseSchema, {
+    prediction: { predictionId: 'ab€', symbol: 'NABIL', degradedDetail: 'feature service: naïve retry', modelVersion: 3 },
+  }),
   // Defaults everywhere: no date, no timestamp, nothing but zeros.
   create(PredictResponseSchema, { prediction: create(PredictionSchema, {}) }),
   // No prediction at all.

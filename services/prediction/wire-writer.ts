@@ -72,10 +72,29 @@ export class WireWriter {
   string(field: number, value: string): void {
     if (value === '') return;
     this.tag(field, 2);
+    if (value.length < 128 && this.ascii(value)) return;
     const bytes = Buffer.byteLength(value);
     this.room(bytes + 5);
     this.varint(bytes);
     this.offset += this.buf.write(value, this.offset, 'utf8');
+  }
+
+  /**
+   * Writes a short string's length and characters when all are ASCII (ids, symbols, model names:
+   * nearly every string here), a byte each; false, having written nothing, at the first that is not.
+   * A loop over a few dozen characters costs less than the two calls into C++ of the general path.
+   */
+  private ascii(value: string): boolean {
+    this.room(value.length + 1);
+    const start = this.offset + 1;
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 128) return false;
+      this.buf[start + i] = code;
+    }
+    this.buf[this.offset] = value.length;
+    this.offset = start + value.length;
+    return true;
   }
 
   /** A double field (fixed64), unless 0. */
