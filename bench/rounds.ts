@@ -8,7 +8,7 @@
 import type { LoadResult } from './load.js';
 
 /** Pairs of rounds a comparison runs at each concurrency. */
-export const PAIRS = 4;
+export const PAIRS = 6;
 /** Measured length of a round, and the warm-up before it, in ms. */
 export const ROUND_MS = 1_000;
 export const ROUND_WARMUP_MS = 250;
