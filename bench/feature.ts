@@ -2,7 +2,8 @@
  * Feature service: full recompute throughput for 200 symbols x 2,000 days fed as BarsIngested
  * events; appending one day to 300 symbols of 2,000 days each (one event per symbol, as ingestion
  * sends a day's closes), timed until every symbol's FeaturesComputed for that day; then GetFeatures ("latest", served from memory) latency and throughput at concurrency
- * 1/16/64 over gRPC, beside a raw @grpc/grpc-js echo measured in the same run. Each recompute
+ * 1/16/64 over gRPC through the typed client, beside a raw @grpc/grpc-js echo in rounds alternating
+ * with GetFeatures' at each level (bench/rounds.ts), both servers primed first. Each recompute
  * phase also reports the CPU seconds the service process used (all its threads: main, vector
  * workers, the embedded engine), which a loaded machine inflates far less than wall time.
  * FEATURE_WORKERS in the environment sets the service's worker threads (default: the cores Node sees).
@@ -21,8 +22,9 @@ import { createGrpcClient } from '../lib/grpc/index.js';
 import { toProtoDate } from '../lib/market/index.js';
 import { startServiceProcess } from '../lib/runtime/service-process.js';
 import { printTable, processCpuSeconds, rate, secondsSince, waitForIdle } from './format.js';
-import { measureRawEcho } from './grpc-echo.js';
+import { createEchoClient, echoUnary, startEchoProcess } from './grpc-echo.js';
 import { runLoad } from './load.js';
+import { alternate, PAIRS, pairRatio, PRIME_MS, ROUND_MS, ROUND_WARMUP_MS, type Round } from './rounds.js';
 
 const SYMBOLS = 200;
 const DAYS = 2000;
@@ -79,7 +81,9 @@ async function appendOneDay(bus: EventBus, symbols: readonly string[], computedO
 }
 
 export async function benchFeature(): Promise<void> {
-  const echo = await measureRawEcho({ concurrencies: CONCURRENCIES, streamMessages: 20_000 });
+  const echo = await startEchoProcess();
+  const echoClient = createEchoClient(`127.0.0.1:${echo.port}`);
+  const payload = Buffer.alloc(128, 'nepse-');
   const nats = await startNatsServer();
   const dataDir = await mkdtemp(join(tmpdir(), 'nepse-bench-feature-'));
   const bus = await connectEvents({ servers: nats.url, name: 'bench' });
@@ -132,22 +136,35 @@ export async function benchFeature(): Promise<void> {
     // ClickHouse merges the freshly written parts in the background; latency is measured after.
     const settled = await waitForIdle(service.child.pid!);
 
-    const loads = [];
     const requests = symbols.map((symbol) => create(GetFeaturesRequestSchema, { symbol }));
+    let i = 0;
+    const getFeatures = () => client.getFeatures(requests[i++ % SYMBOLS], { timeoutMs: 10_000 });
+    const echoCall = () => echoUnary(echoClient, payload, 10_000);
+    /** A round of `call` at `concurrency`, with the CPU per call of the server `cpu` reads. */
+    const round = async (concurrency: number, call: () => Promise<unknown>, cpu: () => number): Promise<Round> => {
+      const before = cpu();
+      const result = await runLoad({ concurrency, durationMs: ROUND_MS, warmupMs: ROUND_WARMUP_MS, call });
+      return { ...result, cpuUsPerCall: ((cpu() - before) / result.requests) * 1e6 };
+    };
+    await runLoad({ concurrency: 16, durationMs: PRIME_MS, call: echoCall });
+    await runLoad({ concurrency: 16, durationMs: PRIME_MS, call: getFeatures });
+    const levels = [];
     for (const concurrency of CONCURRENCIES) {
-      let i = 0;
-      loads.push({
+      const { a: e, b: f } = await alternate(
+        PAIRS,
+        () => round(concurrency, echoCall, echo.cpuSeconds),
+        () => round(concurrency, getFeatures, serviceCpu),
+      );
+      levels.push({
         concurrency,
-        ...(await runLoad({
-          concurrency,
-          durationMs: 3_000,
-          warmupMs: 500,
-          call: () => client.getFeatures(requests[i++ % SYMBOLS], { timeoutMs: 10_000 }),
-        })),
+        echo: e,
+        features: f,
+        throughput: pairRatio(e, f, (r) => r.perSecond),
+        p99: pairRatio(e, f, (r) => r.p99Ms),
       });
     }
     printTable(
-      `feature: GetFeatures (latest, from memory) beside raw grpc-js echo, ${echo.payloadBytes}-byte echo payloads${settled ? '' : ' (service still busy after the load)'}`,
+      `feature: GetFeatures (latest, from memory) through the typed client beside the raw grpc-js echo (128-byte payloads), ${PAIRS} rounds of ${ROUND_MS / 1000} s each alternating echo and GetFeatures at each level, both primed; ratios are medians over the pairs${settled ? '' : ' (service still busy after the load)'}`,
       [
         [
           'in flight',
@@ -161,21 +178,18 @@ export async function benchFeature(): Promise<void> {
           'p99 ratio',
           'errors',
         ],
-        ...loads.map((l) => {
-          const e = echo.unary.find((u) => u.concurrency === l.concurrency)!;
-          return [
-            l.concurrency,
-            rate(l.perSecond),
-            l.p50Ms.toFixed(2),
-            l.p99Ms.toFixed(2),
-            rate(e.perSecond),
-            e.p50Ms.toFixed(2),
-            e.p99Ms.toFixed(2),
-            (l.perSecond / e.perSecond).toFixed(2),
-            (l.p99Ms / e.p99Ms).toFixed(2),
-            l.errors,
-          ];
-        }),
+        ...levels.map((l) => [
+          l.concurrency,
+          rate(l.features.perSecond),
+          l.features.p50Ms.toFixed(2),
+          l.features.p99Ms.toFixed(2),
+          rate(l.echo.perSecond),
+          l.echo.p50Ms.toFixed(2),
+          l.echo.p99Ms.toFixed(2),
+          l.throughput.toFixed(2),
+          l.p99.toFixed(2),
+          l.features.errors,
+        ]),
       ],
     );
     printTable(
@@ -203,13 +217,14 @@ export async function benchFeature(): Promise<void> {
         ],
       ],
     );
-    const c16 = loads.find((l) => l.concurrency === 16)!;
-    const e16 = echo.unary.find((u) => u.concurrency === 16)!;
+    const c16 = levels.find((l) => l.concurrency === 16)!;
     console.log(
-      `  aims at concurrency 16: throughput >= 0.6x echo -> ${(c16.perSecond / e16.perSecond).toFixed(2)}x; p99 <= 1.5x echo -> ${(c16.p99Ms / e16.p99Ms).toFixed(2)}x`,
+      `  aims at concurrency 16: throughput >= 0.6x echo -> ${c16.throughput.toFixed(2)}x; p99 <= 1.5x echo -> ${c16.p99.toFixed(2)}x`,
     );
   } finally {
     client.close();
+    echoClient.close();
+    await echo.stop();
     await service.stop();
     await bus.close();
     await nats.stop();

@@ -2,7 +2,13 @@
  * Runs the benchmarks: all of them, or those named on the command line
  * (`make bench ONLY=ingestion`, `npm run bench -- ingestion`). Each prints its figures beside
  * the raw limits of this machine measured in the same run.
+ *
+ * Several benchmarks run one after another, each in a process of its own: the load generator of
+ * one must not carry what an earlier one left in it (embedded ClickHouse's background threads,
+ * the heap of a training run and its garbage collections), which shows up as noise in the
+ * latency tails that a later one compares.
  */
+import { spawnSync } from 'node:child_process';
 import { benchFeature } from './feature.js';
 import { benchGateway } from './gateway.js';
 import { benchRawEcho } from './grpc-echo.js';
@@ -31,8 +37,19 @@ if (unknown.length) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   process.exit(2);
 }
-for (const name of wanted.length ? wanted : Object.keys(BENCHMARKS)) {
-  console.log(`\n=== ${name} ===`);
-  await BENCHMARKS[name]();
+const names = wanted.length ? wanted : Object.keys(BENCHMARKS);
+if (names.length === 1) {
+  console.log(`\n=== ${names[0]} ===`);
+  await BENCHMARKS[names[0]]();
+} else {
+  const failed: string[] = [];
+  for (const name of names) {
+    const run = spawnSync(process.execPath, [...process.execArgv, process.argv[1], name], { stdio: 'inherit' });
+    if (run.status !== 0) failed.push(`${name} (${run.signal ?? `exit ${run.status}`})`);
+  }
+  if (failed.length) {
+    console.error(`benchmarks that failed: ${failed.join(', ')}`);
+    process.exit(1);
+  }
 }
 process.exit(0);
