@@ -20,13 +20,7 @@ export function encodePredictResponse(response: PredictResponse): Uint8Array {
   const prediction = w.begin(1);
   w.string(1, p.predictionId);
   w.string(2, p.symbol);
-  if (p.featureDate) {
-    const date = w.begin(3);
-    w.int32(1, p.featureDate.year);
-    w.int32(2, p.featureDate.month);
-    w.int32(3, p.featureDate.day);
-    w.end(date);
-  }
+  w.date(3, p.featureDate);
   w.double(4, p.predictedReturn);
   w.double(5, p.predictedClose);
   w.double(6, p.baseClose);
@@ -35,12 +29,7 @@ export function encodePredictResponse(response: PredictResponse): Uint8Array {
   w.bool(9, p.degraded);
   w.int32(10, p.degradedReason);
   w.string(11, p.degradedDetail);
-  if (p.predictedAt) {
-    const stamp = w.begin(12);
-    w.int64(1, p.predictedAt.seconds);
-    w.int32(2, p.predictedAt.nanos);
-    w.end(stamp);
-  }
+  w.timestamp(12, p.predictedAt);
   w.bool(13, p.defaultModelUsed);
   w.string(14, p.modelAlias);
   w.end(prediction);

@@ -11,7 +11,6 @@
  * one prediction at a time as they are served ({@link writePredictionMade}), and its bytes are ready
  * when it is published.
  */
-import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { Prediction } from '../../gen/nepse/prediction/v1/prediction_pb.js';
 import { WireWriter } from './wire-writer.js';
 
@@ -37,21 +36,14 @@ export function writePredictionMade(w: WireWriter, entry: MadeEntry, instanceId:
   w.string(2, p.modelName);
   w.int32(3, p.modelVersion);
   w.string(4, p.symbol);
-  const date = p.featureDate;
-  if (date) {
-    const at = w.begin(5);
-    w.int32(1, date.year);
-    w.int32(2, date.month);
-    w.int32(3, date.day);
-    w.end(at);
-  }
+  w.date(5, p.featureDate);
   w.double(6, p.predictedReturn);
   w.double(7, p.predictedClose);
   w.double(8, p.baseClose);
   w.double(9, entry.latencyMs);
   w.bool(10, p.degraded);
   w.string(11, instanceId);
-  writeTimestamp(w, 12, p.predictedAt, now);
+  w.timestamp(12, p.predictedAt ?? { seconds: BigInt(Math.floor(now / 1000)), nanos: (now % 1000) * 1_000_000 });
   w.doubles(13, entry.features);
   w.bool(14, entry.shadow === true);
   w.end(made);
@@ -62,17 +54,4 @@ export function encodePredictionsMade(entries: readonly MadeEntry[], instanceId:
   const w = new WireWriter();
   for (const entry of entries) writePredictionMade(w, entry, instanceId, now);
   return w.bytes();
-}
-
-/** A Timestamp field: `at`, or `nowMs` when there is none. */
-function writeTimestamp(w: WireWriter, field: number, at: Timestamp | undefined, nowMs: number): void {
-  const start = w.begin(field);
-  if (at) {
-    w.int64(1, at.seconds);
-    w.int32(2, at.nanos);
-  } else {
-    w.int64(1, BigInt(Math.floor(nowMs / 1000)));
-    w.int32(2, (nowMs % 1000) * 1_000_000);
-  }
-  w.end(start);
 }

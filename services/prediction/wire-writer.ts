@@ -130,6 +130,25 @@ export class WireWriter {
     else this.int64Value(value);
   }
 
+  /** A market.v1.Date field, unless absent (present and all zero, it is written empty). */
+  date(field: number, value: { year: number; month: number; day: number } | undefined): void {
+    if (!value) return;
+    const start = this.begin(field);
+    this.int32(1, value.year);
+    this.int32(2, value.month);
+    this.int32(3, value.day);
+    this.end(start);
+  }
+
+  /** A google.protobuf.Timestamp field, unless absent. */
+  timestamp(field: number, value: { seconds: bigint; nanos: number } | undefined): void {
+    if (!value) return;
+    const start = this.begin(field);
+    this.int64(1, value.seconds);
+    this.int32(2, value.nanos);
+    this.end(start);
+  }
+
   /** A bool field, unless false. */
   bool(field: number, value: boolean): void {
     if (!value) return;
