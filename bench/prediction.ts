@@ -324,7 +324,29 @@ export async function benchPrediction(): Promise<void> {
     // Without reusing outputs every prediction is an inference run: the figures of a vector asked for
     // the first time, and the only way to see what micro-batching is worth.
     const runs = await measureService({ PREDICTION_REUSE_OUTPUTS: 'false' }, false, CONCURRENCIES);
-    const unbatched = await measureService({ PREDICTION_REUSE_OUTPUTS: 'false', PREDICTION_MAX_BATCH: '1' }, false, [64]);
+    // Micro-batching on against off, every prediction an inference run: two processes side by
+    // side, both primed, in rounds alternating at concurrency 64, as Predict and the echo are.
+    const batching = await (async () => {
+      const batched = await rig.startPrediction({ PREDICTION_REUSE_OUTPUTS: 'false' });
+      const unbatched = await rig.startPrediction({ PREDICTION_REUSE_OUTPUTS: 'false', PREDICTION_MAX_BATCH: '1' });
+      try {
+        const roundAt = (service: ServiceProcess) =>
+          roundOf(
+            () => processCpuSeconds(service.child.pid!),
+            () => measurePredict(service.port, symbols, 64, ROUND_MS, ROUND_WARMUP_MS),
+          );
+        for (const service of [batched, unbatched]) await measurePredict(service.port, symbols, 16, PRIME_MS, 0);
+        const { a: off, b: on } = await alternate(
+          PAIRS,
+          () => roundAt(unbatched),
+          () => roundAt(batched),
+        );
+        return { on, off, ratio: pairRatio(off, on, (r) => r.perSecond) };
+      } finally {
+        await batched.stop();
+        await unbatched.stop();
+      }
+    })();
     const us = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '');
 
     const ratios = on.levels.map(({ concurrency, echo: e, predict: p }) => ({
@@ -367,8 +389,7 @@ export async function benchPrediction(): Promise<void> {
         ]),
       ],
     );
-    const c64on = runs.single.find((l) => l.concurrency === 64)!;
-    const c64off = unbatched.single[0];
+    const { on: c64on, off: c64off } = batching;
     const t = on.typed!;
     printTable('prediction: Predict at concurrency 64 through the typed client (lib/grpc: protobuf encode and decode in this process)', [
       ['Predict/s', 'p50 ms', 'p99 ms', 'errors'],
@@ -381,11 +402,20 @@ export async function benchPrediction(): Promise<void> {
         ...runs.single.map((r) => [r.concurrency, rate(r.perSecond), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), us(r.cpuUsPerCall), r.errors]),
       ],
     );
-    printTable('prediction: micro-batching at concurrency 64, every prediction an inference run, same run', [
-      ['batching', 'Predict/s', 'p50 ms', 'p99 ms'],
-      ['on (max 64 rows, one event-loop turn)', rate(c64on.perSecond), c64on.p50Ms.toFixed(2), c64on.p99Ms.toFixed(2)],
-      ['off (PREDICTION_MAX_BATCH=1)', rate(c64off.perSecond), c64off.p50Ms.toFixed(2), c64off.p99Ms.toFixed(2)],
-    ]);
+    printTable(
+      `prediction: micro-batching at concurrency 64, every prediction an inference run, two processes in ${PAIRS} pairs of alternating ${ROUND_MS / 1000} s rounds (figures as in the first table)`,
+      [
+        ['batching', 'Predict/s', 'p50 ms', 'p99 ms', 'CPU µs/call'],
+        [
+          'on (max 64 rows, one event-loop turn)',
+          rate(c64on.perSecond),
+          c64on.p50Ms.toFixed(2),
+          c64on.p99Ms.toFixed(2),
+          us(c64on.cpuUsPerCall),
+        ],
+        ['off (PREDICTION_MAX_BATCH=1)', rate(c64off.perSecond), c64off.p50Ms.toFixed(2), c64off.p99Ms.toFixed(2), us(c64off.cpuUsPerCall)],
+      ],
+    );
     printTable('prediction: streams and raw limits', [
       ['path', 'per second'],
       ['StreamPredictions, one symbol per request, 256 requests in flight (predictions)', rate(on.streams!.single.perSecond)],
@@ -401,7 +431,7 @@ export async function benchPrediction(): Promise<void> {
     ]);
     const levels = ratios.map((r) => `c${r.concurrency} ${r.throughput.toFixed(2)}x / ${r.p99.toFixed(2)}x / ${r.errors}`).join(', ');
     console.log(
-      `  aims: Predict throughput >= 0.8x echo, p99 <= 1.5x echo's, no errors -> ${levels}; stream >= 50,000/s -> ${rate(on.streams!.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams!.single.perSecond)} one per request); batching on/off at c64 -> ${(c64on.perSecond / c64off.perSecond).toFixed(2)}x`,
+      `  aims: Predict throughput >= 0.8x echo, p99 <= 1.5x echo's, no errors -> ${levels}; stream >= 50,000/s -> ${rate(on.streams!.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams!.single.perSecond)} one per request); batching on/off at c64 -> ${batching.ratio.toFixed(2)}x (median of pairs)`,
     );
   } finally {
     echoClient?.close();
