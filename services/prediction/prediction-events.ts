@@ -101,6 +101,12 @@ class Filling {
 
 /** The least a new event's buffer holds: about a hundred predictions (some 350 bytes each). */
 const FILLING_BYTES = 32 * 1024;
+/**
+ * A traced event's first buffer: room for a few predictions. Each traced request is a trace of its
+ * own, so its event usually carries its prediction alone; a buffer sized for a hundred would be
+ * tens of kilobytes per request, and per queued prediction while NATS is down.
+ */
+const TRACED_FILLING_BYTES = 1024;
 
 /** One published event awaiting its PubAck on `<inbox>.<id>`. */
 interface Pending {
@@ -122,7 +128,7 @@ export class PredictionEvents {
   private readonly filling = new Map<string, Filling>();
   /** Predictions in `queue`. */
   private queued = 0;
-  /** Size of the last event published: a new event starts with room for as much, so it seldom grows. */
+  /** Size of the last untraced event published: a new one starts with room for as much, so it seldom grows. */
   private lastEventBytes = FILLING_BYTES;
   private awaitingEvents = 0;
   private awaitingPredictions = 0;
@@ -155,7 +161,9 @@ export class PredictionEvents {
     let event = this.filling.get(traceKey);
     if (event === undefined) {
       const msgId = `predictions.made:${prediction.predictionId}`;
-      event = new Filling(msgId, traced ? context.active() : undefined, traceKey, this.lastEventBytes);
+      event = traced
+        ? new Filling(msgId, context.active(), traceKey, TRACED_FILLING_BYTES)
+        : new Filling(msgId, undefined, traceKey, this.lastEventBytes);
       this.filling.set(traceKey, event);
       this.queue.push(event);
     }
@@ -253,7 +261,7 @@ export class PredictionEvents {
     if (event.trace) injectTraceContext(h, event.trace);
     const id = ++this.eventId;
     const payload = event.bytes.bytes();
-    this.lastEventBytes = Math.max(FILLING_BYTES, payload.length);
+    if (event.trace === undefined) this.lastEventBytes = Math.max(FILLING_BYTES, payload.length);
     bus.nc.publish(this.subject, payload, { reply: `${this.inbox}.${id}`, headers: h });
     const pending: Pending = {
       predictions: event.predictions,
