@@ -24,7 +24,7 @@ import { startServiceProcess } from '../lib/runtime/service-process.js';
 import { printTable, processCpuSeconds, rate, secondsSince, waitForIdle } from './format.js';
 import { createEchoClient, echoUnary, startEchoProcess } from './grpc-echo.js';
 import { runLoad } from './load.js';
-import { alternate, PAIRS, pairRatio, PRIME_MS, ROUND_MS, ROUND_WARMUP_MS, type Round } from './rounds.js';
+import { alternate, loadRound, PAIRS, pairRatio, PRIME_MS, ROUND_MS } from './rounds.js';
 
 const SYMBOLS = 200;
 const DAYS = 2000;
@@ -140,20 +140,14 @@ export async function benchFeature(): Promise<void> {
     let i = 0;
     const getFeatures = () => client.getFeatures(requests[i++ % SYMBOLS], { timeoutMs: 10_000 });
     const echoCall = () => echoUnary(echoClient, payload, 10_000);
-    /** A round of `call` at `concurrency`, with the CPU per call of the server `cpu` reads. */
-    const round = async (concurrency: number, call: () => Promise<unknown>, cpu: () => number): Promise<Round> => {
-      const before = cpu();
-      const result = await runLoad({ concurrency, durationMs: ROUND_MS, warmupMs: ROUND_WARMUP_MS, call });
-      return { ...result, cpuUsPerCall: ((cpu() - before) / result.requests) * 1e6 };
-    };
     await runLoad({ concurrency: 16, durationMs: PRIME_MS, call: echoCall });
     await runLoad({ concurrency: 16, durationMs: PRIME_MS, call: getFeatures });
     const levels = [];
     for (const concurrency of CONCURRENCIES) {
       const { a: e, b: f } = await alternate(
         PAIRS,
-        () => round(concurrency, echoCall, echo.cpuSeconds),
-        () => round(concurrency, getFeatures, serviceCpu),
+        () => loadRound(concurrency, echoCall, echo.cpuSeconds),
+        () => loadRound(concurrency, getFeatures, serviceCpu),
       );
       levels.push({
         concurrency,

@@ -7,28 +7,24 @@
  * at least 0.6× direct at concurrency 16.
  * Run: `make bench ONLY=gateway`.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { PredictionService, PredictRequestSchema, PredictResponseSchema } from '../gen/nepse/prediction/v1/prediction_pb.js';
-import { grpc } from '../lib/grpc/grpc-js.js';
+import { PredictionService } from '../gen/nepse/prediction/v1/prediction_pb.js';
 import { hashKey, newKey } from '../services/gateway/api-keys.js';
 import { printTable, processCpuSeconds, rate, waitForIdle } from './format.js';
 import { measureRawEcho } from './grpc-echo.js';
 import { runLoad } from './load.js';
-import { benchModel, startPredictionRig } from './prediction.js';
-import { createRawClient, rawUnary } from './raw-client.js';
-import { alternate, PAIRS, pairRatio, PRIME_MS, ROUND_MS, ROUND_WARMUP_MS, type Round, type Side } from './rounds.js';
+import { benchModel, measurePredict, startPredictionRig } from './prediction.js';
+import { alternate, PAIRS, pairRatio, PRIME_MS, roundOf, ROUND_MS, ROUND_WARMUP_MS, type Round, type Side } from './rounds.js';
 
 const CONCURRENCIES = [1, 16, 64];
 const LOAD = { durationMs: 3_000, warmupMs: 500 };
 
 /**
- * One round of Predict over gRPC at `port` through the echo's raw client, with `metadata` (the
- * gateway's key), and the CPU of process `pid` per call answered (warm-up included, as
- * bench/prediction.ts counts it).
+ * One round of Predict over gRPC at `port` through the echo's raw client (measurePredict), with
+ * `metadata` (the gateway's key), and the CPU of process `pid` per call answered.
  */
-async function rawPredictRound(
+function rawPredictRound(
   port: number,
   symbols: readonly string[],
   concurrency: number,
@@ -36,26 +32,10 @@ async function rawPredictRound(
   metadata?: Record<string, string>,
   load = { durationMs: ROUND_MS, warmupMs: ROUND_WARMUP_MS },
 ): Promise<Round> {
-  const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
-  const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
-  const md = new grpc.Metadata();
-  for (const [key, value] of Object.entries(metadata ?? {})) md.set(key, value);
-  let calls = 0;
-  const cpuBefore = processCpuSeconds(pid);
-  try {
-    const result = await runLoad({
-      concurrency,
-      ...load,
-      call: async () => {
-        const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000, md);
-        if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol)
-          throw new Error('a Predict response without a prediction');
-      },
-    });
-    return { ...result, cpuUsPerCall: ((processCpuSeconds(pid) - cpuBefore) / calls) * 1e6 };
-  } finally {
-    raw.close();
-  }
+  return roundOf(
+    () => processCpuSeconds(pid),
+    () => measurePredict(port, symbols, concurrency, load.durationMs, load.warmupMs, metadata),
+  );
 }
 
 export async function benchGateway(): Promise<void> {

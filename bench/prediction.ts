@@ -24,6 +24,7 @@ import { RegistryService, Stage } from '../gen/nepse/registry/v1/registry_pb.js'
 import { MeshEvents } from '../lib/events/catalog.js';
 import { connectEvents, ensureStreams } from '../lib/events/index.js';
 import { startNatsServer } from '../lib/events/testing.js';
+import { grpc } from '../lib/grpc/grpc-js.js';
 import { createGrpcClient } from '../lib/grpc/index.js';
 import { barMessage, tradingDays } from '../lib/market/index.js';
 import { startServiceProcess, type ServiceProcess } from '../lib/runtime/service-process.js';
@@ -36,7 +37,7 @@ import { printTable, processCpuSeconds, rate, waitForIdle } from './format.js';
 import { createEchoClient, echoUnary, measureRawEcho, startEchoProcess, type EchoClient, type EchoProcess } from './grpc-echo.js';
 import { duplexFromIterable, runLoad, runStreamLoad, type DuplexLike, type LoadResult } from './load.js';
 import { createRawClient, rawUnary, topLevelFields } from './raw-client.js';
-import { alternate, PAIRS, pairRatio, PRIME_MS, ROUND_MS, ROUND_WARMUP_MS, type Round, type Side } from './rounds.js';
+import { alternate, loadRound, PAIRS, pairRatio, PRIME_MS, roundOf, ROUND_MS, ROUND_WARMUP_MS, type Round, type Side } from './rounds.js';
 
 const CONCURRENCIES = [1, 16, 64];
 const FEATURES = 25;
@@ -172,8 +173,9 @@ export async function startPredictionRig(model: Uint8Array): Promise<PredictionR
 
 /**
  * Predict through the echo's raw client (requests encoded once, responses counted, every 100th
- * decoded and checked) at `concurrency` for `durationMs` after a `warmupMs` warm-up; `calls` counts
- * the answers of the warm-up too (the denominator of a server's CPU per call over the whole run).
+ * decoded and checked) at `concurrency` for `durationMs` after a `warmupMs` warm-up, with `metadata`
+ * on each call (a gateway's key); `calls` counts the answers of the warm-up too (the denominator of
+ * a server's CPU per call over the whole run).
  */
 export async function measurePredict(
   port: number,
@@ -181,12 +183,15 @@ export async function measurePredict(
   concurrency: number,
   durationMs = 3_000,
   warmupMs = 500,
+  metadata: Record<string, string> = {},
 ): Promise<LoadResult & { calls: number }> {
   const raw = createRawClient(`127.0.0.1:${port}`, [PredictionService.method.predict]);
   const encoded = symbols.map((symbol) => Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, { symbol }))));
+  const md = new grpc.Metadata();
+  for (const [key, value] of Object.entries(metadata)) md.set(key, value);
   let calls = 0;
   const rawPredict = async () => {
-    const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000);
+    const bytes = await rawUnary(raw, PredictionService.method.predict, encoded[calls % encoded.length], 10_000, md);
     if (calls++ % 100 === 0 && !fromBinary(PredictResponseSchema, bytes).prediction?.symbol)
       throw new Error('a Predict response without a prediction');
   };
@@ -195,13 +200,6 @@ export async function measurePredict(
   } finally {
     raw.close();
   }
-}
-
-/** A round of `run`, with the CPU time of a server (`cpuSeconds`: its CPU so far) per call that `run` reports. */
-async function roundOf(cpuSeconds: () => number, run: () => Promise<LoadResult & { calls: number }>): Promise<Round> {
-  const before = cpuSeconds();
-  const result = await run();
-  return { ...result, cpuUsPerCall: ((cpuSeconds() - before) / result.calls) * 1e6 };
 }
 
 export async function benchPrediction(): Promise<void> {
@@ -219,21 +217,15 @@ export async function benchPrediction(): Promise<void> {
     const client = (echoClient = createEchoClient(`127.0.0.1:${echoing.port}`));
     const payload = Buffer.alloc(128, 'nepse-');
     const echoCall = () => echoUnary(client, payload, 10_000);
-    const echoRound = (concurrency: number) =>
-      roundOf(echoing.cpuSeconds, async () => {
-        let calls = 0;
-        const call = () => echoCall().then(() => void calls++);
-        return { ...(await runLoad({ concurrency, durationMs: ROUND_MS, warmupMs: ROUND_WARMUP_MS, call })), calls };
-      });
+    const echoRound = (concurrency: number) => loadRound(concurrency, echoCall, echoing.cpuSeconds);
     // The echo is primed once, the way each prediction process is below.
     await runLoad({ concurrency: 16, durationMs: PRIME_MS, call: echoCall });
     /**
-     * Starts a prediction process with `extra` settings and measures it. The default process (`full`)
-     * is measured against the echo at every level, then through the typed client and the streams;
-     * the others only at the levels of `alone`, one run each.
+     * Starts a prediction process with the default settings and measures it against the echo at
+     * every level, then through the typed client and the streams.
      */
-    const measureService = async (extra: Record<string, string>, full: boolean, alone: readonly number[] = []) => {
-      const service = await rig.startPrediction(extra);
+    const measureService = async () => {
+      const service = await rig.startPrediction();
       const client = createGrpcClient(PredictionService, `127.0.0.1:${service.port}`);
       const requests = symbols.map((symbol) => create(PredictRequestSchema, { symbol }));
       // The server-side figures use the echo's client. The typed client's own cost is shown in a row of its own.
@@ -243,7 +235,7 @@ export async function benchPrediction(): Promise<void> {
       const predictRound = (concurrency: number, durationMs = ROUND_MS) =>
         roundOf(cpu, () => measurePredict(service.port, symbols, concurrency, durationMs, ROUND_WARMUP_MS));
       const levels: Array<{ concurrency: number; echo: Side; predict: Side }> = [];
-      for (const concurrency of full ? CONCURRENCIES : []) {
+      for (const concurrency of CONCURRENCIES) {
         const { a: echo, b: predict } = await alternate(
           PAIRS,
           () => echoRound(concurrency),
@@ -251,17 +243,13 @@ export async function benchPrediction(): Promise<void> {
         );
         levels.push({ concurrency, echo, predict });
       }
-      const single: Array<{ concurrency: number } & Round> = [];
-      for (const concurrency of alone) single.push({ concurrency, ...(await predictRound(concurrency, 2 * ROUND_MS)) });
       let i = 0;
-      const typed = full
-        ? await runLoad({
-            concurrency: 64,
-            durationMs: 3_000,
-            warmupMs: 500,
-            call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }),
-          })
-        : undefined;
+      const typed = await runLoad({
+        concurrency: 64,
+        durationMs: 3_000,
+        warmupMs: 500,
+        call: () => client.predict(requests[i++ % requests.length], { timeoutMs: 10_000 }),
+      });
       let n = 0;
       let failedInStream = 0;
       const streamRequests = symbols.map((symbol, k) =>
@@ -290,58 +278,56 @@ export async function benchPrediction(): Promise<void> {
         client.streamPredictions(reqs, { signal }),
       );
       const batched = { messages: 6_000, window: STREAM_BATCH_WINDOW, timeoutMs: 60_000 };
-      const streams = full
-        ? {
-            single: await runStreamLoad({
-              open: openRaw,
-              message: () => streamRequests[n++ % streamRequests.length],
-              messages: 60_000,
-              window: 256,
-              timeoutMs: 60_000,
-            }),
-            singleTyped: await runStreamLoad({
-              open,
-              message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }),
-              messages: 30_000,
-              window: 256,
-              timeoutMs: 60_000,
-            }),
-            batched: await runStreamLoad({
-              open: openRawBatched,
-              message: () => batchedRequests[n++ % batchedRequests.length],
-              ...batched,
-            }),
-            batchedTyped: await runStreamLoad({ open, message: () => batchOf(n++), ...batched }),
-          }
-        : undefined;
+      const streams = {
+        single: await runStreamLoad({
+          open: openRaw,
+          message: () => streamRequests[n++ % streamRequests.length],
+          messages: 60_000,
+          window: 256,
+          timeoutMs: 60_000,
+        }),
+        singleTyped: await runStreamLoad({
+          open,
+          message: () => ({ requestId: String(n), symbol: symbols[n++ % symbols.length] }),
+          messages: 30_000,
+          window: 256,
+          timeoutMs: 60_000,
+        }),
+        batched: await runStreamLoad({
+          open: openRawBatched,
+          message: () => batchedRequests[n++ % batchedRequests.length],
+          ...batched,
+        }),
+        batchedTyped: await runStreamLoad({ open, message: () => batchOf(n++), ...batched }),
+      };
       if (failedInStream > 0) throw new Error(`${failedInStream} StreamPredictions answers were errors`);
       raw.close();
       client.close();
       await service.stop();
-      return { levels, single, typed, streams };
+      return { levels, typed, streams };
     };
-    const on = await measureService({}, true);
+    const on = await measureService();
     // Without reusing outputs every prediction is an inference run: the figures of a vector asked for
-    // the first time, and the only way to see what micro-batching is worth.
-    const runs = await measureService({ PREDICTION_REUSE_OUTPUTS: 'false' }, false, CONCURRENCIES);
-    // Micro-batching on against off, every prediction an inference run: two processes side by
-    // side, both primed, in rounds alternating at concurrency 64, as Predict and the echo are.
+    // the first time, at each level; and micro-batching on against off, two processes side by side,
+    // both primed, in rounds alternating at concurrency 64, as Predict and the echo are.
     const batching = await (async () => {
       const batched = await rig.startPrediction({ PREDICTION_REUSE_OUTPUTS: 'false' });
       const unbatched = await rig.startPrediction({ PREDICTION_REUSE_OUTPUTS: 'false', PREDICTION_MAX_BATCH: '1' });
       try {
-        const roundAt = (service: ServiceProcess) =>
+        const roundAt = (service: ServiceProcess, concurrency: number, durationMs = ROUND_MS) =>
           roundOf(
             () => processCpuSeconds(service.child.pid!),
-            () => measurePredict(service.port, symbols, 64, ROUND_MS, ROUND_WARMUP_MS),
+            () => measurePredict(service.port, symbols, concurrency, durationMs, ROUND_WARMUP_MS),
           );
         for (const service of [batched, unbatched]) await measurePredict(service.port, symbols, 16, PRIME_MS, 0);
+        const single: Array<{ concurrency: number } & Round> = [];
+        for (const concurrency of CONCURRENCIES) single.push({ concurrency, ...(await roundAt(batched, concurrency, 2 * ROUND_MS)) });
         const { a: off, b: on } = await alternate(
           PAIRS,
-          () => roundAt(unbatched),
-          () => roundAt(batched),
+          () => roundAt(unbatched, 64),
+          () => roundAt(batched, 64),
         );
-        return { on, off, ratio: pairRatio(off, on, (r) => r.perSecond) };
+        return { single, on, off, ratio: pairRatio(off, on, (r) => r.perSecond) };
       } finally {
         await batched.stop();
         await unbatched.stop();
@@ -390,7 +376,7 @@ export async function benchPrediction(): Promise<void> {
       ],
     );
     const { on: c64on, off: c64off } = batching;
-    const t = on.typed!;
+    const t = on.typed;
     printTable('prediction: Predict at concurrency 64 through the typed client (lib/grpc: protobuf encode and decode in this process)', [
       ['Predict/s', 'p50 ms', 'p99 ms', 'errors'],
       [rate(t.perSecond), t.p50Ms.toFixed(2), t.p99Ms.toFixed(2), t.errors],
@@ -399,7 +385,14 @@ export async function benchPrediction(): Promise<void> {
       'prediction: Predict with every prediction an inference run (PREDICTION_REUSE_OUTPUTS=false; one micro-batched ONNX run per event-loop turn), one 2 s run per level',
       [
         ['in flight', 'Predict/s', 'p50 ms', 'p99 ms', 'CPU µs/call', 'errors'],
-        ...runs.single.map((r) => [r.concurrency, rate(r.perSecond), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), us(r.cpuUsPerCall), r.errors]),
+        ...batching.single.map((r) => [
+          r.concurrency,
+          rate(r.perSecond),
+          r.p50Ms.toFixed(2),
+          r.p99Ms.toFixed(2),
+          us(r.cpuUsPerCall),
+          r.errors,
+        ]),
       ],
     );
     printTable(
@@ -418,20 +411,20 @@ export async function benchPrediction(): Promise<void> {
     );
     printTable('prediction: streams and raw limits', [
       ['path', 'per second'],
-      ['StreamPredictions, one symbol per request, 256 requests in flight (predictions)', rate(on.streams!.single.perSecond)],
-      ['  the same through the typed client (lib/grpc)', rate(on.streams!.singleTyped.perSecond)],
+      ['StreamPredictions, one symbol per request, 256 requests in flight (predictions)', rate(on.streams.single.perSecond)],
+      ['  the same through the typed client (lib/grpc)', rate(on.streams.singleTyped.perSecond)],
       [
         `StreamPredictions, ${STREAM_BATCH} symbols per request, ${STREAM_BATCH_WINDOW} requests in flight (predictions)`,
-        rate(on.streams!.batched.perSecond * STREAM_BATCH),
+        rate(on.streams.batched.perSecond * STREAM_BATCH),
       ],
-      ['  the same through the typed client (lib/grpc)', rate(on.streams!.batchedTyped.perSecond * STREAM_BATCH)],
+      ['  the same through the typed client (lib/grpc)', rate(on.streams.batchedTyped.perSecond * STREAM_BATCH)],
       ['raw grpc-js bidi echo (messages)', rate(echo.bidi.perSecond)],
       ['raw onnxruntime-node, one row per run (rows)', rate(onnx.single)],
       ['raw onnxruntime-node, 64 rows per run (rows)', rate(onnx.batched)],
     ]);
     const levels = ratios.map((r) => `c${r.concurrency} ${r.throughput.toFixed(2)}x / ${r.p99.toFixed(2)}x / ${r.errors}`).join(', ');
     console.log(
-      `  aims: Predict throughput >= 0.8x echo, p99 <= 1.5x echo's, no errors -> ${levels}; stream >= 50,000/s -> ${rate(on.streams!.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams!.single.perSecond)} one per request); batching on/off at c64 -> ${batching.ratio.toFixed(2)}x (median of pairs)`,
+      `  aims: Predict throughput >= 0.8x echo, p99 <= 1.5x echo's, no errors -> ${levels}; stream >= 50,000/s -> ${rate(on.streams.batched.perSecond * STREAM_BATCH)} (${STREAM_BATCH} per request; ${rate(on.streams.single.perSecond)} one per request); batching on/off at c64 -> ${batching.ratio.toFixed(2)}x (median of pairs)`,
     );
   } finally {
     echoClient?.close();

@@ -5,7 +5,7 @@
  * figures are its total calls over its total time and the medians of its rounds' p50, p99 and CPU
  * per call; a ratio is the median over the pairs of B's figure over A's.
  */
-import type { LoadResult } from './load.js';
+import { runLoad, type LoadResult } from './load.js';
 
 /** Pairs of rounds a comparison runs at each concurrency. */
 export const PAIRS = 6;
@@ -72,4 +72,23 @@ export async function alternate(pairs: number, a: () => Promise<Round>, b: () =>
     rounds.b.push(await b());
   }
   return { a: summarise(rounds.a), b: summarise(rounds.b) };
+}
+
+/**
+ * A round of `run`, with the CPU time of a server (`cpuSeconds`: its CPU so far) per call that `run`
+ * reports; `calls` counts the warm-up's calls too, as the CPU read spans the warm-up.
+ */
+export async function roundOf(cpuSeconds: () => number, run: () => Promise<LoadResult & { calls: number }>): Promise<Round> {
+  const before = cpuSeconds();
+  const result = await run();
+  return { ...result, cpuUsPerCall: ((cpuSeconds() - before) / result.calls) * 1e6 };
+}
+
+/** One round of `call` at `concurrency` ({@link ROUND_MS} after {@link ROUND_WARMUP_MS}), measuring the server `cpuSeconds` reads. */
+export function loadRound(concurrency: number, call: () => Promise<unknown>, cpuSeconds: () => number): Promise<Round> {
+  return roundOf(cpuSeconds, async () => {
+    let calls = 0;
+    const counted = () => call().then(() => void calls++);
+    return { ...(await runLoad({ concurrency, durationMs: ROUND_MS, warmupMs: ROUND_WARMUP_MS, call: counted })), calls };
+  });
 }
