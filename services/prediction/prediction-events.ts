@@ -248,6 +248,7 @@ export class PredictionEvents {
       this.head = 0;
     }
     this.options.metrics.eventsQueued.set(this.queued);
+    if (this.awaitingEvents === 0 && this.queued === 0) this.idle?.();
   }
 
   /** Publishes one PredictionsMade and waits (bounded) for its PubAck on the inbox. */
@@ -297,7 +298,6 @@ export class PredictionEvents {
     this.pending.delete(id);
     this.awaitingEvents--;
     this.awaitingPredictions -= event.predictions;
-    // The one way to idle: a publish only moves predictions from the queue to awaiting a PubAck.
     if (this.awaitingEvents === 0 && this.queued === 0) this.idle?.();
   }
 

@@ -12,7 +12,7 @@
  */
 
 /** Bytes of an unsigned varint below 2^53. */
-function varintSize(value: number): number {
+export function varintSize(value: number): number {
   let size = 1;
   while (value >= 128) {
     value = Math.floor(value / 128);
@@ -26,16 +26,6 @@ const LENGTH_ROOM = 3;
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Writes unsigned varint `value` (below 2^53) into `buf` at `at`, which has room; returns the offset after it. */
-function putVarint(buf: Buffer, at: number, value: number): number {
-  while (value >= 128) {
-    buf[at++] = (value % 128) | 128;
-    value = Math.floor(value / 128);
-  }
-  buf[at++] = value;
-  return at;
-}
-
 /** A protobuf writer over one growing buffer. */
 export class WireWriter {
   private buf: Buffer;
@@ -43,6 +33,11 @@ export class WireWriter {
 
   constructor(capacity = 1024) {
     this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.offset;
   }
 
   /** What was written, as a view of the buffer (no copy). */
@@ -61,11 +56,16 @@ export class WireWriter {
   /** Ends the nested message begun at `start`: writes its length and moves its content next to it. */
   end(start: number): void {
     const length = this.offset - start;
-    const at = start - LENGTH_ROOM;
-    const lengthBytes = varintSize(length);
-    if (lengthBytes < LENGTH_ROOM) this.buf.copyWithin(at + lengthBytes, start, this.offset);
-    // Written in place: the room kept by begin() holds it, so nothing can grow the buffer under it.
-    this.offset = putVarint(this.buf, at, length) + length;
+    let at = start - LENGTH_ROOM;
+    if (varintSize(length) < LENGTH_ROOM) this.buf.copyWithin(at + varintSize(length), start, this.offset);
+    // Written in place, not through varint(): the bytes are inside what is written already.
+    let value = length;
+    while (value >= 128) {
+      this.buf[at++] = (value % 128) | 128;
+      value = Math.floor(value / 128);
+    }
+    this.buf[at++] = value;
+    this.offset = at + length;
   }
 
   /** A string field (UTF-8), unless empty. */
@@ -164,7 +164,11 @@ export class WireWriter {
   /** An unsigned varint below 2^53. */
   private varint(value: number): void {
     this.room(8);
-    this.offset = putVarint(this.buf, this.offset, value);
+    while (value >= 128) {
+      this.buf[this.offset++] = (value % 128) | 128;
+      value = Math.floor(value / 128);
+    }
+    this.buf[this.offset++] = value;
   }
 
   /** Any 64-bit value, as its two's complement varint (up to ten bytes). */
